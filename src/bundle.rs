@@ -1,0 +1,179 @@
+//! The bundle: everything the browser needs in one versioned, checksummed file — network weights,
+//! reference embeddings with labels and ids, the HNSW index, class names and preprocessing.
+//!
+//! Layout: `MAGIC (8) | format version u32 LE | payload length u64 LE | payload | CRC-32 u32 LE`,
+//! where the payload is postcard-encoded [`Bundle`] and the CRC covers everything before it.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::index::{Graph, ReferenceSet};
+use crate::model::ModelConfig;
+use crate::preprocess::PreprocessParams;
+
+pub const MAGIC: &[u8; 8] = b"BEANSCAN";
+pub const FORMAT_VERSION: u32 = 1;
+const HEADER_LEN: usize = 8 + 4 + 8;
+
+/// The bundle the library ships with (trained and exported by `beanscan train`).
+pub static DEFAULT_BUNDLE: &[u8] = include_bytes!("../bundle/default.beanscan");
+
+/// Numeric type of the stored weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum WeightType {
+    F32,
+    F16,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct Bundle {
+    /// Human-readable description: what was trained, on what, when.
+    pub description: String,
+    pub model: ModelConfig,
+    pub preprocess: PreprocessParams,
+    pub class_names: Vec<String>,
+    pub weight_type: WeightType,
+    /// burnpack bytes of the [`crate::model::Embedder`] (encoder + projection head).
+    pub weights: Vec<u8>,
+    /// Labelled reference embeddings. When `graph` is present its points hold the embeddings and
+    /// this set's `embeddings` are left empty in the file (restored on load).
+    pub references: ReferenceSet,
+    pub graph: Option<Graph>,
+    pub default_k: u32,
+    pub default_threshold: f32,
+}
+
+impl Bundle {
+    /// The bundle compiled into the library.
+    pub fn embedded() -> Result<Self> {
+        Self::from_bytes(DEFAULT_BUNDLE)
+    }
+
+    /// Version string shown to users, e.g. in the page footer.
+    pub fn version_string(&self) -> String {
+        format!("bundle format v{FORMAT_VERSION}: {}", self.description)
+    }
+
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        // The graph already stores every embedding: don't ship them twice.
+        let stripped;
+        let references = if self.graph.is_some() {
+            stripped = ReferenceSet { embeddings: Vec::new(), ..self.references.clone() };
+            &stripped
+        } else {
+            &self.references
+        };
+        let wire = BundleOut {
+            description: &self.description,
+            model: &self.model,
+            preprocess: &self.preprocess,
+            class_names: &self.class_names,
+            weight_type: self.weight_type,
+            weights: &self.weights,
+            references,
+            graph: &self.graph,
+            default_k: self.default_k,
+            default_threshold: self.default_threshold,
+        };
+        let payload =
+            postcard::to_allocvec(&wire).map_err(|e| Error::Bundle(format!("cannot encode: {e}")))?;
+        let mut out = Vec::with_capacity(HEADER_LEN + payload.len() + 4);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        out.extend_from_slice(&payload);
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        Ok(out)
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        if bytes.len() < HEADER_LEN + 4 {
+            return Err(Error::Bundle(format!("file too short ({} bytes): not a beanscan bundle", bytes.len())));
+        }
+        if &bytes[..8] != MAGIC {
+            return Err(Error::Bundle("not a beanscan bundle (wrong magic bytes)".into()));
+        }
+        let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+        if version != FORMAT_VERSION {
+            return Err(Error::Bundle(format!(
+                "format version {version}; this beanscan reads version {FORMAT_VERSION}: re-export the bundle"
+            )));
+        }
+        let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
+        let expected = (HEADER_LEN as u64).saturating_add(len).saturating_add(4);
+        if expected != bytes.len() as u64 {
+            return Err(Error::Bundle(format!(
+                "truncated or padded: header announces {expected} bytes, file has {}",
+                bytes.len()
+            )));
+        }
+        let body_end = bytes.len() - 4;
+        let stored = u32::from_le_bytes(bytes[body_end..].try_into().expect("4 bytes"));
+        if crc32fast::hash(&bytes[..body_end]) != stored {
+            return Err(Error::Bundle("checksum mismatch: the file is corrupted".into()));
+        }
+        let mut bundle: Bundle = postcard::from_bytes(&bytes[HEADER_LEN..body_end])
+            .map_err(|e| Error::Bundle(format!("cannot decode payload: {e}")))?;
+        if let Some(graph) = &bundle.graph {
+            bundle.references.embeddings = restore_embeddings(graph, &bundle.references)?;
+        }
+        bundle.validate()?;
+        Ok(bundle)
+    }
+
+    /// Semantic checks after decoding: sizes agree with each other.
+    pub fn validate(&self) -> Result<()> {
+        if self.class_names.is_empty() {
+            return Err(Error::Bundle("no class names".into()));
+        }
+        if self.references.dim != self.model.embed_dim {
+            return Err(Error::Bundle(format!(
+                "references are {}-d but the model embeds to {}-d",
+                self.references.dim, self.model.embed_dim
+            )));
+        }
+        if self.preprocess.input_size as usize != self.model.input_size {
+            return Err(Error::Bundle(format!(
+                "preprocessing makes {}px inputs but the model takes {}px",
+                self.preprocess.input_size, self.model.input_size
+            )));
+        }
+        self.references.validate(self.class_names.len()).map_err(|e| Error::Bundle(e.to_string()))
+    }
+}
+
+/// Field-for-field twin of [`Bundle`] (postcard is positional) that borrows instead of cloning.
+#[derive(Serialize)]
+struct BundleOut<'a> {
+    description: &'a str,
+    model: &'a ModelConfig,
+    preprocess: &'a PreprocessParams,
+    class_names: &'a [String],
+    weight_type: WeightType,
+    weights: &'a [u8],
+    references: &'a ReferenceSet,
+    graph: &'a Option<Graph>,
+    default_k: u32,
+    default_threshold: f32,
+}
+
+fn restore_embeddings(graph: &Graph, refs: &ReferenceSet) -> Result<Vec<f32>> {
+    let mut out = vec![0.0f32; refs.len() * refs.dim];
+    let mut seen = 0usize;
+    for (pid, point) in graph.iter() {
+        let row = *graph
+            .values
+            .get(pid.into_inner() as usize)
+            .ok_or_else(|| Error::Bundle("index refers to a missing reference".into()))? as usize;
+        if row >= refs.len() || point.0.len() != refs.dim {
+            return Err(Error::Bundle("index does not match the reference set".into()));
+        }
+        out[row * refs.dim..(row + 1) * refs.dim].copy_from_slice(&point.0);
+        seen += 1;
+    }
+    if seen != refs.len() {
+        return Err(Error::Bundle(format!("index holds {seen} points for {} references", refs.len())));
+    }
+    Ok(out)
+}

@@ -1,0 +1,303 @@
+//! Reference beans and the kNN vote. Small reference sets are scanned exactly; large ones are
+//! searched through an instant-distance HNSW graph built natively and shipped in the bundle.
+//! References added at run time are always scanned exactly, together with the bundled index.
+
+use instant_distance::{HnswMap, Search};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Below this many bundled references an exact scan beats the graph (see README, index scaling).
+pub const EXACT_SCAN_MAX: usize = 2048;
+
+/// Embeddings with their class and a stable id (bean id or file name).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ReferenceSet {
+    pub dim: usize,
+    /// Row-major, `len() × dim`, each row L2-normalised.
+    pub embeddings: Vec<f32>,
+    pub labels: Vec<u16>,
+    pub ids: Vec<String>,
+}
+
+impl ReferenceSet {
+    pub fn new(dim: usize) -> Self {
+        Self { dim, ..Self::default() }
+    }
+
+    pub fn len(&self) -> usize {
+        self.labels.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.labels.is_empty()
+    }
+
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.embeddings[i * self.dim..(i + 1) * self.dim]
+    }
+
+    pub fn push(&mut self, embedding: &[f32], label: u16, id: String) -> Result<()> {
+        if embedding.len() != self.dim {
+            return Err(Error::Index(format!(
+                "embedding has {} values, the index holds {}-d embeddings",
+                embedding.len(),
+                self.dim
+            )));
+        }
+        self.embeddings.extend_from_slice(embedding);
+        self.labels.push(label);
+        self.ids.push(id);
+        Ok(())
+    }
+
+    /// Removes every reference with this id; returns how many were removed.
+    pub fn remove(&mut self, id: &str) -> usize {
+        let keep: Vec<usize> = (0..self.len()).filter(|&i| self.ids[i] != id).collect();
+        let removed = self.len() - keep.len();
+        if removed > 0 {
+            let mut next = ReferenceSet::new(self.dim);
+            for i in keep {
+                next.embeddings.extend_from_slice(self.row(i));
+                next.labels.push(self.labels[i]);
+                next.ids.push(self.ids[i].clone());
+            }
+            *self = next;
+        }
+        removed
+    }
+
+    /// Checks internal consistency (used after decoding untrusted bytes).
+    pub fn validate(&self, n_classes: usize) -> Result<()> {
+        let n = self.len();
+        if self.ids.len() != n || self.embeddings.len() != n * self.dim {
+            return Err(Error::Index(format!(
+                "inconsistent reference set: {n} labels, {} ids, {} values for {}-d embeddings",
+                self.ids.len(),
+                self.embeddings.len(),
+                self.dim
+            )));
+        }
+        if let Some(&bad) = self.labels.iter().find(|&&l| usize::from(l) >= n_classes) {
+            return Err(Error::Index(format!("reference label {bad} but only {n_classes} classes")));
+        }
+        Ok(())
+    }
+
+    /// The `k` nearest rows by exact scan, nearest first.
+    pub fn exact_search(&self, query: &[f32], k: usize) -> Vec<Neighbour> {
+        let mut all: Vec<Neighbour> = (0..self.len())
+            .map(|i| Neighbour { reference: i, distance: euclidean(query, self.row(i)) })
+            .collect();
+        let k = k.min(all.len());
+        if k == 0 {
+            return Vec::new();
+        }
+        all.select_nth_unstable_by(k - 1, |a, b| a.distance.total_cmp(&b.distance));
+        all.truncate(k);
+        all.sort_by(|a, b| a.distance.total_cmp(&b.distance));
+        all
+    }
+}
+
+pub fn euclidean(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt()
+}
+
+/// One search hit: a row of a reference set and its distance to the query.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Neighbour {
+    pub reference: usize,
+    pub distance: f32,
+}
+
+/// A point of the HNSW graph.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EmbeddingPoint(pub Vec<f32>);
+
+impl instant_distance::Point for EmbeddingPoint {
+    fn distance(&self, other: &Self) -> f32 {
+        euclidean(&self.0, &other.0)
+    }
+}
+
+/// The HNSW graph over a reference set; its values are row numbers of that set.
+pub type Graph = HnswMap<EmbeddingPoint, u32>;
+
+/// Builds the graph (slow: do it natively, at export time).
+pub fn build_graph(refs: &ReferenceSet, seed: u64) -> Graph {
+    let points = (0..refs.len()).map(|i| EmbeddingPoint(refs.row(i).to_vec())).collect();
+    let values = (0..refs.len() as u32).collect();
+    instant_distance::Builder::default().seed(seed).build(points, values)
+}
+
+/// Bundled references (exact scan or graph) plus references added at run time (exact scan).
+pub struct Index {
+    pub bundled: ReferenceSet,
+    graph: Option<Graph>,
+    pub added: ReferenceSet,
+}
+
+impl Index {
+    pub fn new(bundled: ReferenceSet, graph: Option<Graph>) -> Self {
+        let added = ReferenceSet::new(bundled.dim);
+        Self { bundled, graph, added }
+    }
+
+    pub fn len(&self) -> usize {
+        self.bundled.len() + self.added.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The `k` nearest references over both sets, nearest first.
+    pub fn search(&self, query: &[f32], k: usize) -> Vec<Hit<'_>> {
+        let bundled = match &self.graph {
+            Some(graph) if self.bundled.len() > EXACT_SCAN_MAX => {
+                let mut search = Search::default();
+                graph
+                    .search(&EmbeddingPoint(query.to_vec()), &mut search)
+                    .take(k)
+                    .map(|item| Neighbour { reference: *item.value as usize, distance: item.distance })
+                    .collect()
+            }
+            _ => self.bundled.exact_search(query, k),
+        };
+        let mut hits: Vec<Hit> = bundled
+            .into_iter()
+            .map(|n| Hit::from_set(&self.bundled, n))
+            .chain(self.added.exact_search(query, k).into_iter().map(|n| Hit::from_set(&self.added, n)))
+            .collect();
+        hits.sort_by(|a, b| a.distance.total_cmp(&b.distance));
+        hits.truncate(k);
+        hits
+    }
+}
+
+/// A search hit resolved to its label and id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Hit<'a> {
+    pub label: u16,
+    pub id: &'a str,
+    pub distance: f32,
+}
+
+impl<'a> Hit<'a> {
+    fn from_set(set: &'a ReferenceSet, n: Neighbour) -> Self {
+        Self { label: set.labels[n.reference], id: &set.ids[n.reference], distance: n.distance }
+    }
+}
+
+/// Outcome of the kNN vote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Vote {
+    pub label: u16,
+    /// Share of the k votes won by `label`.
+    pub confidence: f32,
+    /// Distance to the nearest reference.
+    pub distance: f32,
+    /// The nearest reference is farther than the threshold: probably a class nobody labelled.
+    pub unknown: bool,
+}
+
+/// Majority vote of the hits (nearest first); ties go to the class with the smaller summed distance.
+pub fn vote(hits: &[Hit], threshold: f32) -> Option<Vote> {
+    let nearest = hits.first()?;
+    let mut tally: Vec<(u16, usize, f32)> = Vec::new();
+    for hit in hits {
+        match tally.iter_mut().find(|t| t.0 == hit.label) {
+            Some(t) => {
+                t.1 += 1;
+                t.2 += hit.distance;
+            }
+            None => tally.push((hit.label, 1, hit.distance)),
+        }
+    }
+    let &(label, count, _) = tally
+        .iter()
+        .max_by(|a, b| a.1.cmp(&b.1).then(b.2.total_cmp(&a.2)))
+        .expect("non-empty");
+    Some(Vote {
+        label,
+        confidence: count as f32 / hits.len() as f32,
+        distance: nearest.distance,
+        unknown: nearest.distance > threshold,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unit(angle: f32) -> Vec<f32> {
+        vec![angle.cos(), angle.sin()]
+    }
+
+    fn circle() -> ReferenceSet {
+        let mut refs = ReferenceSet::new(2);
+        for i in 0..12 {
+            refs.push(&unit(i as f32 * 0.5), (i / 4) as u16, format!("r{i}")).unwrap();
+        }
+        refs
+    }
+
+    #[test]
+    fn exact_search_orders_by_distance() {
+        let refs = circle();
+        let hits = refs.exact_search(&unit(1.0), 3);
+        let rows: Vec<usize> = hits.iter().map(|h| h.reference).collect();
+        assert_eq!(rows[0], 2);
+        assert!(rows[1..].contains(&1) && rows[1..].contains(&3));
+        assert!(hits.windows(2).all(|w| w[0].distance <= w[1].distance));
+    }
+
+    #[test]
+    fn vote_takes_majority_and_flags_far_queries() {
+        let index = Index::new(circle(), None);
+        let hits = index.search(&unit(0.6), 3);
+        let v = vote(&hits, 0.5).unwrap();
+        assert_eq!(v.label, 0);
+        assert!((v.confidence - 2.0 / 3.0).abs() < 1e-6 || v.confidence == 1.0);
+        assert!(!v.unknown);
+        let far = vote(&index.search(&[0.0, 0.0], 3), 0.5).unwrap();
+        assert!(far.unknown);
+        assert!(vote(&[], 0.5).is_none());
+    }
+
+    #[test]
+    fn added_references_join_the_vote_and_can_be_removed() {
+        let mut index = Index::new(circle(), None);
+        let q = unit(0.0);
+        for i in 0..3 {
+            index.added.push(&q, 2, format!("new{i}")).unwrap();
+        }
+        assert_eq!(vote(&index.search(&q, 3), 1.0).unwrap().label, 2);
+        assert_eq!(index.added.remove("new1"), 1);
+        assert_eq!(index.added.len(), 2);
+        assert!(index.added.push(&[1.0], 0, "bad".into()).is_err());
+    }
+
+    #[test]
+    fn graph_agrees_with_exact_scan() {
+        let mut refs = ReferenceSet::new(8);
+        let mut state = 1u64;
+        for i in 0..300 {
+            let v: Vec<f32> = (0..8)
+                .map(|_| {
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                    (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+                })
+                .collect();
+            refs.push(&v, (i % 3) as u16, format!("p{i}")).unwrap();
+        }
+        let graph = build_graph(&refs, 7);
+        let query = refs.row(17).to_vec();
+        let mut search = Search::default();
+        let from_graph: Vec<u32> =
+            graph.search(&EmbeddingPoint(query.clone()), &mut search).take(5).map(|i| *i.value).collect();
+        let exact: Vec<u32> = refs.exact_search(&query, 5).iter().map(|n| n.reference as u32).collect();
+        assert_eq!(from_graph, exact);
+    }
+}

@@ -1,0 +1,21 @@
+//! beanscan: label coffee-bean photos by k-nearest neighbours in a learned embedding space.
+//!
+//! The same modules run in the native companion binary (training, evaluation, export) and in the
+//! browser (wasm32): one preprocessing path, one model definition, one bundle format.
+
+pub mod bundle;
+pub mod classifier;
+pub mod error;
+pub mod index;
+pub mod model;
+pub mod preprocess;
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod train;
+
+#[cfg(target_arch = "wasm32")]
+pub mod web;
+
+pub use bundle::Bundle;
+pub use classifier::{Classifier, Prediction};
+pub use error::{Error, Result};

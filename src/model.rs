@@ -1,0 +1,277 @@
+//! The networks: a ResNet18-like encoder (photo → 128-d code), the decoder used only for
+//! autoencoder pretraining, and the projection head fine-tuned with triplet loss.
+
+use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::module::Param;
+use burn::nn::{GroupNorm, GroupNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+use serde::{Deserialize, Serialize};
+
+/// Shape of the networks; stored in the bundle so a loader builds the same modules.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    /// Side of the square input (multiple of 16).
+    pub input_size: usize,
+    /// Channels of the first stage; stages use 1×, 2×, 4×, 8× this.
+    pub width: usize,
+    /// Blocks per stage (ResNet18 uses 2).
+    pub blocks_per_stage: usize,
+    /// Size of the encoder code and of the embedding.
+    pub code_dim: usize,
+    pub embed_dim: usize,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        Self { input_size: 64, width: 16, blocks_per_stage: 2, code_dim: 128, embed_dim: 128 }
+    }
+}
+
+impl ModelConfig {
+    fn stage_widths(&self) -> [usize; 4] {
+        [self.width, self.width * 2, self.width * 4, self.width * 8]
+    }
+    /// Spatial side after the stem and three strided stages.
+    fn bottleneck_side(&self) -> usize {
+        self.input_size / 16
+    }
+}
+
+fn conv3x3(cin: usize, cout: usize, stride: usize, device: &Device) -> Conv2d {
+    Conv2dConfig::new([cin, cout], [3, 3])
+        .with_stride([stride, stride])
+        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+        .with_bias(false)
+        .init(device)
+}
+
+fn norm(channels: usize, device: &Device) -> GroupNorm {
+    // GroupNorm instead of BatchNorm: no running statistics, so training, evaluation and the
+    // browser compute exactly the same function, whatever the batch size.
+    GroupNormConfig::new((channels / 8).max(1), channels).init(device)
+}
+
+/// Two 3×3 convolutions with a skip connection (ResNet "basic block").
+#[derive(Module, Debug)]
+pub struct ResBlock {
+    conv1: Conv2d,
+    norm1: GroupNorm,
+    conv2: Conv2d,
+    norm2: GroupNorm,
+    shortcut: Option<Conv2d>,
+}
+
+impl ResBlock {
+    fn new(cin: usize, cout: usize, stride: usize, device: &Device) -> Self {
+        let shortcut = (stride != 1 || cin != cout).then(|| {
+            Conv2dConfig::new([cin, cout], [1, 1]).with_stride([stride, stride]).init(device)
+        });
+        Self {
+            conv1: conv3x3(cin, cout, stride, device),
+            norm1: norm(cout, device),
+            conv2: conv3x3(cout, cout, 1, device),
+            norm2: norm(cout, device),
+            shortcut,
+        }
+    }
+
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let skip = match &self.shortcut {
+            Some(conv) => conv.forward(x.clone()),
+            None => x.clone(),
+        };
+        let y = relu(self.norm1.forward(self.conv1.forward(x)));
+        let y = self.norm2.forward(self.conv2.forward(y));
+        relu(y + skip)
+    }
+}
+
+/// Photo [B, 3, S, S] → code [B, code_dim].
+#[derive(Module, Debug)]
+pub struct Encoder {
+    stem: Conv2d,
+    stem_norm: GroupNorm,
+    blocks: Vec<ResBlock>,
+    fc: Linear,
+}
+
+impl Encoder {
+    pub fn new(config: &ModelConfig, device: &Device) -> Self {
+        let widths = config.stage_widths();
+        let mut blocks = Vec::new();
+        let mut cin = widths[0];
+        for (stage, &cout) in widths.iter().enumerate() {
+            for b in 0..config.blocks_per_stage {
+                let stride = if stage > 0 && b == 0 { 2 } else { 1 };
+                blocks.push(ResBlock::new(cin, cout, stride, device));
+                cin = cout;
+            }
+        }
+        Self {
+            stem: conv3x3(3, widths[0], 2, device),
+            stem_norm: norm(widths[0], device),
+            blocks,
+            fc: LinearConfig::new(widths[3], config.code_dim).init(device),
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        let mut x = relu(self.stem_norm.forward(self.stem.forward(x)));
+        for block in &self.blocks {
+            x = block.forward(x);
+        }
+        // Global average pool → [B, C].
+        let pooled: Tensor<2> = x.mean_dim(3).mean_dim(2).flatten(1, 3);
+        self.fc.forward(pooled)
+    }
+}
+
+/// Code [B, code_dim] → reconstructed photo [B, 3, S, S]; used only for pretraining.
+#[derive(Module, Debug)]
+pub struct Decoder {
+    fc: Linear,
+    ups: Vec<ConvTranspose2d>,
+    side: usize,
+    channels: usize,
+}
+
+impl Decoder {
+    pub fn new(config: &ModelConfig, device: &Device) -> Self {
+        let [w1, w2, w3, w4] = config.stage_widths();
+        let side = config.bottleneck_side();
+        // Each transposed conv (kernel 4, stride 2, padding 1) doubles the side exactly.
+        let up = |cin, cout| {
+            ConvTranspose2dConfig::new([cin, cout], [4, 4])
+                .with_stride([2, 2])
+                .with_padding([1, 1])
+                .init(device)
+        };
+        Self {
+            fc: LinearConfig::new(config.code_dim, w4 * side * side).init(device),
+            ups: vec![up(w4, w3), up(w3, w2), up(w2, w1), up(w1, 3)],
+            side,
+            channels: w4,
+        }
+    }
+
+    pub fn forward(&self, code: Tensor<2>) -> Tensor<4> {
+        let batch = code.dims()[0];
+        let mut x: Tensor<4> =
+            relu(self.fc.forward(code)).reshape([batch, self.channels, self.side, self.side]);
+        let last = self.ups.len() - 1;
+        for (i, up) in self.ups.iter().enumerate() {
+            x = up.forward(x);
+            if i != last {
+                x = relu(x);
+            }
+        }
+        x
+    }
+}
+
+/// Encoder + decoder, trained to reconstruct unlabelled photos.
+#[derive(Module, Debug)]
+pub struct Autoencoder {
+    pub encoder: Encoder,
+    pub decoder: Decoder,
+}
+
+impl Autoencoder {
+    pub fn new(config: &ModelConfig, device: &Device) -> Self {
+        Self { encoder: Encoder::new(config, device), decoder: Decoder::new(config, device) }
+    }
+
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        self.decoder.forward(self.encoder.forward(x))
+    }
+}
+
+/// Code → embedding; the only part trained with labels. Codes are first standardised with
+/// fixed statistics of the training codes: raw autoencoder codes share a large common
+/// component, and without this every embedding starts out nearly identical.
+#[derive(Module, Debug)]
+pub struct ProjectionHead {
+    code_mean: Param<Tensor<1>>,
+    code_inv_std: Param<Tensor<1>>,
+    fc1: Linear,
+    fc2: Linear,
+}
+
+impl ProjectionHead {
+    pub fn new(config: &ModelConfig, device: &Device) -> Self {
+        let fixed = |t: Tensor<1>| Param::from_tensor(t).set_require_grad(false);
+        Self {
+            code_mean: fixed(Tensor::zeros([config.code_dim], device)),
+            code_inv_std: fixed(Tensor::ones([config.code_dim], device)),
+            fc1: LinearConfig::new(config.code_dim, config.code_dim).init(device),
+            fc2: LinearConfig::new(config.code_dim, config.embed_dim).init(device),
+        }
+    }
+
+    /// Sets the standardisation from example codes (row-major, `n × code_dim`).
+    pub fn with_code_statistics(mut self, codes: &[f32], code_dim: usize) -> Self {
+        let n = (codes.len() / code_dim).max(1) as f32;
+        let mut mean = vec![0.0f32; code_dim];
+        for row in codes.chunks(code_dim) {
+            mean.iter_mut().zip(row).for_each(|(m, v)| *m += v / n);
+        }
+        let mut var = vec![0.0f32; code_dim];
+        for row in codes.chunks(code_dim) {
+            var.iter_mut().zip(row).zip(&mean).for_each(|((s, v), m)| *s += (v - m) * (v - m) / n);
+        }
+        let inv_std: Vec<f32> = var.iter().map(|v| 1.0 / (v.sqrt() + 1e-6)).collect();
+        let device = self.fc1.weight.val().device();
+        let fixed = |v: Vec<f32>| Param::from_tensor(Tensor::from_data(TensorData::new(v, [code_dim]), &device)).set_require_grad(false);
+        self.code_mean = fixed(mean);
+        self.code_inv_std = fixed(inv_std);
+        self
+    }
+
+    pub fn forward(&self, code: Tensor<2>) -> Tensor<2> {
+        let z = (code - self.code_mean.val().unsqueeze()) * self.code_inv_std.val().unsqueeze();
+        self.fc2.forward(relu(self.fc1.forward(z)))
+    }
+}
+
+/// What the browser runs: photo → L2-normalised embedding.
+#[derive(Module, Debug)]
+pub struct Embedder {
+    pub encoder: Encoder,
+    pub head: ProjectionHead,
+}
+
+impl Embedder {
+    pub fn new(config: &ModelConfig, device: &Device) -> Self {
+        Self { encoder: Encoder::new(config, device), head: ProjectionHead::new(config, device) }
+    }
+
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        l2_normalise(self.head.forward(self.encoder.forward(x)))
+    }
+}
+
+/// Rows scaled to unit length, so Euclidean distance ranks like cosine similarity.
+pub fn l2_normalise(x: Tensor<2>) -> Tensor<2> {
+    let norm = x.clone().powi_scalar(2).sum_dim(1).sqrt().clamp_min(1e-12);
+    x / norm
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_line_up() {
+        let device = Device::flex();
+        let config = ModelConfig { input_size: 32, width: 8, ..ModelConfig::default() };
+        let ae = Autoencoder::new(&config, &device);
+        let x = Tensor::<4>::zeros([2, 3, 32, 32], &device);
+        assert_eq!(ae.forward(x.clone()).dims(), [2, 3, 32, 32]);
+        let embedder = Embedder::new(&config, &device);
+        let e = embedder.forward(x);
+        assert_eq!(e.dims(), [2, config.embed_dim]);
+        let norms: Vec<f32> = e.powi_scalar(2).sum_dim(1).into_data().try_to_vec::<f32>().unwrap();
+        assert!(norms.iter().all(|n| (n - 1.0).abs() < 1e-4), "{norms:?}");
+    }
+}
