@@ -177,3 +177,48 @@ fn restore_embeddings(graph: &Graph, refs: &ReferenceSet) -> Result<Vec<f32>> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(bytes: &[u8]) -> String {
+        match Bundle::from_bytes(bytes) {
+            Ok(_) => panic!("corrupted bundle was accepted"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn embedded_bundle_round_trips_byte_for_byte() {
+        let bundle = Bundle::embedded().expect("the built-in bundle loads");
+        assert_eq!(bundle.to_bytes().unwrap(), DEFAULT_BUNDLE);
+        assert!(bundle.references.len() > 0);
+    }
+
+    #[test]
+    fn corruption_is_caught_with_a_clear_message() {
+        let good = DEFAULT_BUNDLE.to_vec();
+        assert!(message(&good[..good.len() / 2]).contains("truncated"));
+        assert!(message(&good[..10]).contains("too short"));
+        let mut flipped = good.clone();
+        flipped[good.len() / 2] ^= 0x10;
+        assert!(message(&flipped).contains("checksum"));
+        let mut wrong_magic = good.clone();
+        wrong_magic[0] = b'X';
+        assert!(message(&wrong_magic).contains("magic"));
+        let mut newer = good.clone();
+        newer[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
+        assert!(message(&newer).contains("format version"));
+    }
+
+    #[test]
+    fn inconsistent_contents_are_rejected() {
+        let mut bundle = Bundle::embedded().unwrap();
+        bundle.references.dim += 1;
+        assert!(bundle.validate().unwrap_err().to_string().contains("-d"));
+        let mut bundle = Bundle::embedded().unwrap();
+        bundle.class_names.truncate(1);
+        assert!(bundle.validate().is_err());
+    }
+}

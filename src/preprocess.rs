@@ -1,6 +1,6 @@
 //! Photo → model input. Shared by training, evaluation and the browser, so a photo gives the same
-//! tensor everywhere: decode (with a pixel limit) → apply EXIF orientation → centre square crop →
-//! resize to the model input → normalise per channel.
+//! tensor everywhere: decode (with a pixel limit) → apply EXIF orientation → square crop around
+//! the bean → resize to the model input → normalise per channel.
 
 use std::io::Cursor;
 
@@ -64,16 +64,63 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage> {
     Ok(image.to_rgb8())
 }
 
-/// Centre square crop, resized to `size`×`size`. Returned as 8-bit RGB so training can cache it.
+/// The square around the bean, resized to `size`×`size`; 8-bit RGB so training can cache it.
 pub fn square(image: &RgbImage, size: u32) -> RgbImage {
-    let (w, h) = image.dimensions();
-    let side = w.min(h).max(1);
-    let crop = image::imageops::crop_imm(image, (w - side) / 2, (h - side) / 2, side, side).to_image();
+    let (x, y, side) = bean_square(image);
+    let crop = image::imageops::crop_imm(image, x, y, side, side).to_image();
     if side == size {
         crop
     } else {
         image::imageops::resize(&crop, size, size, FilterType::Triangle)
     }
+}
+
+/// Side of the downscaled copy the bean is searched in.
+const FIND_SIDE: u32 = 128;
+
+/// Square (x, y, side) around the bean: the largest warm, saturated blob. Beans are yellow to
+/// brown; rigs, pads and paper are grey, white or black. Without such a blob: the centre square.
+pub fn bean_square(image: &RgbImage) -> (u32, u32, u32) {
+    let (w, h) = image.dimensions();
+    let centre = {
+        let side = w.min(h).max(1);
+        ((w - side.min(w)) / 2, (h - side.min(h)) / 2, side)
+    };
+    let scale = (w.max(h) as f32 / FIND_SIDE as f32).max(1.0);
+    let (sw, sh) = (((w as f32 / scale) as u32).max(1), ((h as f32 / scale) as u32).max(1));
+    let small = image::imageops::thumbnail(image, sw, sh);
+    let mask = image::GrayImage::from_fn(sw, sh, |x, y| {
+        let [r, g, b] = small.get_pixel(x, y).0.map(i32::from);
+        let (max, min) = (r.max(g).max(b), r.min(g).min(b));
+        let warm = max > 60 && r >= b && (max - min) * 100 > 22 * max;
+        image::Luma([if warm { 255 } else { 0 }])
+    });
+    // Opening detaches neighbouring beans and specks joined by a pixel or two.
+    let mask = imageproc::morphology::open(&mask, imageproc::distance_transform::Norm::LInf, 1);
+    let labels = imageproc::region_labelling::connected_components(
+        &mask,
+        imageproc::region_labelling::Connectivity::Eight,
+        image::Luma([0u8]),
+    );
+    let mut boxes: std::collections::HashMap<u32, (u32, u32, u32, u32, u32)> = Default::default();
+    for (x, y, l) in labels.enumerate_pixels() {
+        if l.0[0] == 0 {
+            continue;
+        }
+        let b = boxes.entry(l.0[0]).or_insert((x, y, x, y, 0));
+        *b = (b.0.min(x), b.1.min(y), b.2.max(x), b.3.max(y), b.4 + 1);
+    }
+    let Some(&(x0, y0, x1, y1, area)) = boxes.values().max_by_key(|b| (b.4, b.0, b.1)) else { return centre };
+    // A blob of a few pixels is noise, not a bean.
+    if (area as f32) < 0.01 * (sw * sh) as f32 {
+        return centre;
+    }
+    let (cx, cy) = ((x0 + x1 + 1) as f32 * scale / 2.0, (y0 + y1 + 1) as f32 * scale / 2.0);
+    let extent = ((x1 - x0 + 1).max(y1 - y0 + 1) as f32 * scale * 1.2).round() as u32;
+    let side = extent.clamp(8.min(w.min(h)), w.min(h));
+    let x = (cx - side as f32 / 2.0).round().clamp(0.0, (w - side) as f32) as u32;
+    let y = (cy - side as f32 / 2.0).round().clamp(0.0, (h - side) as f32) as u32;
+    (x, y, side)
 }
 
 /// Planar CHW f32 input from a square RGB image of the model's size.
@@ -103,6 +150,20 @@ mod tests {
         let mut bytes = Vec::new();
         image.write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png).unwrap();
         bytes
+    }
+
+    #[test]
+    fn finds_the_bean_on_a_grey_background() {
+        // A brown 40×30 "bean" at (120, 50) on a 200×150 grey photo.
+        let image = RgbImage::from_fn(200, 150, |x, y| {
+            if (120..160).contains(&x) && (50..80).contains(&y) { image::Rgb([150, 110, 60]) } else { image::Rgb([90, 90, 95]) }
+        });
+        let (x, y, side) = bean_square(&image);
+        assert!((44..=52).contains(&side), "side {side}");
+        let (cx, cy) = (x + side / 2, y + side / 2);
+        assert!(cx.abs_diff(140) <= 2 && cy.abs_diff(65) <= 2, "centre ({cx}, {cy})");
+        // Nothing bean-like: the centre square.
+        assert_eq!(bean_square(&RgbImage::new(200, 150)), (25, 0, 150));
     }
 
     #[test]

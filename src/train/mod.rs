@@ -5,6 +5,7 @@ pub mod augment;
 pub mod data;
 pub mod export;
 pub mod finetune;
+pub mod metrics;
 pub mod mining;
 pub mod pretrain;
 

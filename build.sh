@@ -1,0 +1,192 @@
+#!/usr/bin/env bash
+# beanscan build helper.
+#   ./build.sh setup   install what is missing (wasm target, wasm-bindgen-cli, npm test deps, Chromium)
+#   ./build.sh build   build the wasm module into www/pkg/ (cargo → wasm-bindgen → wasm-opt)
+#   ./build.sh serve   build if stale, then serve www/ on http://127.0.0.1:${PORT:-8080}/
+#   ./build.sh test    native tests, wasm tests in headless Chromium, end-to-end page tests
+# Env: CARGO_TARGET_DIR (default: $HOME/.cache/beanscan-target if it exists, else target),
+#      PORT, WASM_OPT_FLAGS, CI=true (never prompt).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")"
+
+if [[ -z "${CARGO_TARGET_DIR:-}" && -d "${HOME:-/nonexistent}/.cache/beanscan-target" ]]; then
+  export CARGO_TARGET_DIR="$HOME/.cache/beanscan-target"
+fi
+TARGET_DIR=${CARGO_TARGET_DIR:-target}
+E2E=tests/e2e
+PKG=www/pkg
+WASM_OPT=$E2E/node_modules/.bin/wasm-opt
+WASM_OPT_FLAGS=${WASM_OPT_FLAGS:--Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals}
+CHROMIUM=/usr/bin/chromium
+CHROMEDRIVER=/usr/bin/chromedriver
+export DEBIAN_FRONTEND=noninteractive
+
+if [[ -t 2 ]]; then B=$'\e[1m' R=$'\e[31m' N=$'\e[0m'; else B='' R='' N=''; fi
+log() { printf '%s==> %s%s\n' "$B" "$*" "$N" >&2; }
+warn() { printf '%swarning:%s %s\n' "$R" "$N" "$*" >&2; }
+die() { printf '%serror:%s %s\n' "$R" "$N" "$*" >&2; exit 1; }
+need() { command -v "$1" >/dev/null 2>&1 || die "$1 not found: $2"; }
+as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+
+bindgen_version() {
+  [[ -f Cargo.lock ]] || die "Cargo.lock is missing (run: cargo generate-lockfile)"
+  local v
+  v=$(grep -A1 '^name = "wasm-bindgen"$' Cargo.lock | sed -n 's/^version = "\(.*\)"$/\1/p' | head -n1 || true)
+  [[ -n $v ]] || die "wasm-bindgen is not in Cargo.lock"
+  echo "$v"
+}
+
+setup() {
+  need rustup "install Rust with rustup (https://rustup.rs)"
+  need cargo "install Rust with rustup (https://rustup.rs)"
+  if ! rustup target list --installed | grep -x wasm32-unknown-unknown >/dev/null; then
+    log "adding the Rust target wasm32-unknown-unknown"
+    rustup target add wasm32-unknown-unknown
+  fi
+
+  local want have
+  want=$(bindgen_version)
+  have=$(wasm-bindgen --version 2>/dev/null | awk '{print $2}' || true)
+  if [[ $have != "$want" ]] || ! command -v wasm-bindgen-test-runner >/dev/null 2>&1; then
+    log "installing wasm-bindgen-cli $want (found: ${have:-none})"
+    cargo install wasm-bindgen-cli --version "$want"
+  fi
+
+  need node "install Node.js 20 or newer"
+  need npm "install npm (comes with Node.js)"
+  local major
+  major=$(node -p 'process.versions.node.split(".")[0]')
+  (( major >= 20 )) || die "Node.js 20 or newer is needed (found $(node --version))"
+  (
+    cd "$E2E"
+    if [[ ! -f package-lock.json ]]; then
+      log "npm install (tests/e2e)"
+      npm install --no-audit --no-fund
+    elif [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json \
+            || package.json -nt node_modules/.package-lock.json ]]; then
+      log "npm ci (tests/e2e)"
+      npm ci --no-audit --no-fund
+    fi
+  )
+
+  if [[ ! -x $CHROMIUM || ! -x $CHROMEDRIVER ]]; then
+    log "installing chromium and chromium-driver (apt)"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver
+  fi
+  [[ -f webdriver.json ]] || die "webdriver.json is missing at the repo root (wasm tests need it)"
+}
+
+size_line() { # label file
+  printf '  %-13s %11d bytes   gzip -9: %10d bytes\n' "$1" "$(stat -c %s "$2")" "$(gzip -9 -c "$2" | wc -c)"
+}
+
+build() {
+  need wasm-bindgen "run ./build.sh setup"
+  log "cargo build (wasm32-unknown-unknown, profile wasm-release)"
+  cargo build --lib --target wasm32-unknown-unknown --profile wasm-release
+  local raw="$TARGET_DIR/wasm32-unknown-unknown/wasm-release/beanscan.wasm"
+  [[ -f $raw ]] || die "cargo did not produce $raw"
+
+  # Assemble the package aside, so a failed step never leaves a half-written www/pkg.
+  local stage="$TARGET_DIR/beanscan-www-pkg"
+  rm -rf "$stage"
+  log "wasm-bindgen --target web"
+  wasm-bindgen --target web --out-dir "$stage" "$raw"
+  local bg="$stage/beanscan_bg.wasm"
+  local sizes=("$(size_line cargo "$raw")" "$(size_line wasm-bindgen "$bg")")
+
+  if [[ -x $WASM_OPT ]]; then
+    log "wasm-opt $WASM_OPT_FLAGS"
+    # shellcheck disable=SC2086  # the flags are a word list
+    if "$WASM_OPT" $WASM_OPT_FLAGS "$bg" -o "$bg.opt" \
+      && node -e 'WebAssembly.compile(require("fs").readFileSync(process.argv[1])).catch((e) => { console.error(e.message); process.exit(1); })' "$bg.opt"
+    then
+      mv "$bg.opt" "$bg"
+      sizes+=("$(size_line wasm-opt "$bg")")
+    else
+      rm -f "$bg.opt"
+      warn "wasm-opt failed; keeping the un-optimised module"
+    fi
+  else
+    warn "$WASM_OPT not found (run ./build.sh setup); keeping the un-optimised module"
+  fi
+
+  rm -rf "$PKG"
+  mkdir -p "$(dirname "$PKG")"
+  mv "$stage" "$PKG"
+  log "built $PKG/ — wasm sizes:"
+  printf '%s\n' "${sizes[@]}"
+}
+
+needs_build() {
+  local wasm=$PKG/beanscan_bg.wasm
+  [[ -f $wasm && -f $PKG/beanscan.js ]] || return 0
+  local inputs=(src Cargo.toml Cargo.lock)
+  local p
+  for p in bundle build.rs; do [[ -e $p ]] && inputs+=("$p"); done
+  [[ -n $(find "${inputs[@]}" -newer "$wasm" -print -quit 2>/dev/null) ]]
+}
+
+build_if_stale() {
+  if needs_build; then build; else log "$PKG is up to date"; fi
+}
+
+serve() {
+  setup
+  build_if_stale
+  log "serving www/ (Ctrl-C to stop)"
+  PORT=${PORT:-8080} exec node "$E2E/serve.mjs" www
+}
+
+# ---------- test ----------
+
+TIMES=()
+stage() { # name command...
+  local name=$1 t0=$SECONDS rc=0
+  shift
+  log "stage: $name"
+  set +e
+  (set -e; "$@")
+  rc=$?
+  set -e
+  TIMES+=("$(printf '  %-22s %5ds' "$name" $((SECONDS - t0)))")
+  if (( rc != 0 )); then
+    printf '%s\n' "${TIMES[@]}" >&2
+    die "stage '$name' FAILED (exit $rc) after $((SECONDS - t0))s"
+  fi
+  log "stage '$name' passed in $((SECONDS - t0))s"
+}
+
+native_tests() { cargo test --release; }
+
+wasm_tests() {
+  CHROMEDRIVER=$CHROMEDRIVER WASM_BINDGEN_TEST_TIMEOUT=300 \
+    CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
+    cargo test --target wasm32-unknown-unknown --profile wasm-test
+}
+
+e2e_tests() { node --test "$E2E"/*.test.mjs; }
+
+run_tests() {
+  # Chromium leaves profile folders in TMPDIR: give it a scratch folder, wiped per run.
+  local scratch="${TMPDIR:-/tmp}/beanscan-test"
+  rm -rf "$scratch" && mkdir -p "$scratch"
+  export TMPDIR=$scratch
+  local t0=$SECONDS
+  stage setup setup
+  stage "native tests" native_tests
+  stage "wasm tests" wasm_tests
+  stage "wasm build" build_if_stale
+  stage "end-to-end tests" e2e_tests
+  log "all stages passed in $((SECONDS - t0))s (screenshots in $scratch):"
+  printf '%s\n' "${TIMES[@]}"
+}
+
+case "${1:-}" in
+  setup) setup ;;
+  build) build ;;
+  serve) serve ;;
+  test) run_tests ;;
+  *) sed -n '2,8s/^# \{0,1\}//p' "$0"; [[ ${1:-} =~ ^(-h|--help|help)$ ]] || exit 2 ;;
+esac

@@ -1,0 +1,128 @@
+//! Classification and retrieval metrics for evaluation reports.
+
+use serde::Serialize;
+
+use crate::index::{ReferenceSet, euclidean};
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ClassScores {
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    /// Number of true members in the evaluated rows.
+    pub support: usize,
+}
+
+fn scores(tp: usize, fp: usize, fn_: usize) -> ClassScores {
+    let precision = if tp + fp == 0 { 0.0 } else { tp as f64 / (tp + fp) as f64 };
+    let recall = if tp + fn_ == 0 { 0.0 } else { tp as f64 / (tp + fn_) as f64 };
+    let f1 = if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
+    ClassScores { precision, recall, f1, support: tp + fn_ }
+}
+
+/// `confusion[truth][predicted]`.
+pub fn confusion(truth: &[u16], predicted: &[u16], n_classes: usize) -> Vec<Vec<usize>> {
+    let mut m = vec![vec![0; n_classes]; n_classes];
+    for (&t, &p) in truth.iter().zip(predicted) {
+        m[usize::from(t)][usize::from(p)] += 1;
+    }
+    m
+}
+
+pub fn accuracy(truth: &[u16], predicted: &[u16]) -> f64 {
+    let right = truth.iter().zip(predicted).filter(|(t, p)| t == p).count();
+    right as f64 / truth.len().max(1) as f64
+}
+
+/// Per-class scores for classes present in `truth` (others get support 0).
+pub fn per_class(truth: &[u16], predicted: &[u16], n_classes: usize) -> Vec<ClassScores> {
+    let m = confusion(truth, predicted, n_classes);
+    (0..n_classes)
+        .map(|c| {
+            let tp = m[c][c];
+            let fp = (0..n_classes).map(|t| m[t][c]).sum::<usize>() - tp;
+            let fn_ = m[c].iter().sum::<usize>() - tp;
+            scores(tp, fp, fn_)
+        })
+        .collect()
+}
+
+/// Mean F1 over the classes that occur in `truth`.
+pub fn macro_f1(per_class: &[ClassScores]) -> f64 {
+    let present: Vec<&ClassScores> = per_class.iter().filter(|s| s.support > 0).collect();
+    present.iter().map(|s| s.f1).sum::<f64>() / present.len().max(1) as f64
+}
+
+/// Defect detection: "positive" = any class other than `normal`.
+pub fn normal_vs_defect(truth: &[u16], predicted: &[u16], normal: u16) -> ClassScores {
+    let (mut tp, mut fp, mut fn_) = (0, 0, 0);
+    for (&t, &p) in truth.iter().zip(predicted) {
+        match (t != normal, p != normal) {
+            (true, true) => tp += 1,
+            (false, true) => fp += 1,
+            (true, false) => fn_ += 1,
+            _ => {}
+        }
+    }
+    scores(tp, fp, fn_)
+}
+
+/// MAP@R (Musgrave et al. 2020): for each row, R = other rows of its class; precision at each
+/// correct hit among its R nearest, averaged over R. Rows alone in their class are skipped.
+pub fn map_at_r(set: &ReferenceSet) -> f64 {
+    let n = set.len();
+    let mut total = 0.0;
+    let mut counted = 0usize;
+    for q in 0..n {
+        let r = set.labels.iter().enumerate().filter(|&(j, &l)| j != q && l == set.labels[q]).count();
+        if r == 0 {
+            continue;
+        }
+        let mut others: Vec<(f32, u16)> =
+            (0..n).filter(|&j| j != q).map(|j| (euclidean(set.row(q), set.row(j)), set.labels[j])).collect();
+        others.select_nth_unstable_by(r - 1, |a, b| a.0.total_cmp(&b.0));
+        others.truncate(r);
+        others.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let (mut hits, mut sum) = (0usize, 0.0);
+        for (i, &(_, l)) in others.iter().enumerate() {
+            if l == set.labels[q] {
+                hits += 1;
+                sum += hits as f64 / (i + 1) as f64;
+            }
+        }
+        total += sum / r as f64;
+        counted += 1;
+    }
+    total / counted.max(1) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scores_on_a_known_confusion() {
+        let truth = [0, 0, 1, 1, 2];
+        let pred = [0, 1, 1, 1, 0];
+        assert!((accuracy(&truth, &pred) - 0.6).abs() < 1e-12);
+        let pc = per_class(&truth, &pred, 4);
+        assert!((pc[1].precision - 2.0 / 3.0).abs() < 1e-12 && pc[1].recall == 1.0);
+        assert_eq!(pc[2].f1, 0.0);
+        assert_eq!(pc[3].support, 0);
+        // macro over present classes 0, 1, 2: (0.5, 0.8, 0) / 3
+        assert!((macro_f1(&pc) - 1.3 / 3.0).abs() < 1e-12);
+        let nd = normal_vs_defect(&truth, &pred, 0);
+        assert_eq!((nd.precision, nd.recall), (1.0, 2.0 / 3.0));
+    }
+
+    #[test]
+    fn map_at_r_is_one_for_separated_classes_and_lower_when_mixed() {
+        let mut set = ReferenceSet::new(1);
+        for (i, x) in [0.0f32, 0.1, 0.2, 5.0, 5.1, 5.2].iter().enumerate() {
+            set.push(&[*x], (i / 3) as u16, i.to_string()).unwrap();
+        }
+        assert!((map_at_r(&set) - 1.0).abs() < 1e-12);
+        set.labels.swap(2, 3);
+        assert!(map_at_r(&set) < 0.8);
+    }
+}

@@ -1,0 +1,84 @@
+#![cfg(not(target_arch = "wasm32"))]
+//! End-to-end, native: the built-in bundle labels real bean photos, per-file errors never stop
+//! a batch, and the CLI prints one line per photo.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use beanscan::{Bundle, Classifier};
+use burn::tensor::Device;
+
+const DATA: &str = "../shared/data/greencoffee";
+
+/// The first `n` val photos of the manifest (label_applies = 1) with their labels.
+fn val_photos(n: usize) -> Vec<(PathBuf, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(DATA);
+    let manifest = std::fs::read_to_string(root.join("manifest.csv")).expect("shared data present");
+    manifest
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|f| f[6] == "val" && f[5] == "1")
+        .step_by(7)
+        .take(n)
+        .map(|f| (root.join(f[0]), f[1].to_string()))
+        .collect()
+}
+
+#[test]
+fn labels_real_photos_and_reports_bad_ones() {
+    let classifier = Classifier::new(Bundle::embedded().unwrap(), Device::flex()).unwrap();
+    let photos = val_photos(40);
+    assert_eq!(photos.len(), 40);
+    for (path, _) in &photos {
+        let bytes = std::fs::read(path).unwrap();
+        let p = pollster::block_on(classifier.classify(&bytes)).unwrap();
+        assert!(classifier.class_names.contains(&p.label), "{p:?}");
+        assert!((0.0..=1.0).contains(&p.confidence));
+        assert_eq!(p.neighbours.len(), classifier.k);
+        assert!((p.distance - p.neighbours[0].distance).abs() < 1e-6);
+    }
+    let err = pollster::block_on(classifier.classify(b"not a photo")).unwrap_err();
+    assert!(err.to_string().contains("not a photo beanscan can read"), "{err}");
+}
+
+#[test]
+fn embedding_is_unit_length_and_deterministic() {
+    let classifier = Classifier::new(Bundle::embedded().unwrap(), Device::flex()).unwrap();
+    let bytes = std::fs::read(&val_photos(1)[0].0).unwrap();
+    let a = pollster::block_on(classifier.embed_photo(&bytes)).unwrap();
+    let b = pollster::block_on(classifier.embed_photo(&bytes)).unwrap();
+    assert_eq!(a, b);
+    let norm: f32 = a.iter().map(|v| v * v).sum::<f32>().sqrt();
+    assert!((norm - 1.0).abs() < 1e-4, "{norm}");
+}
+
+#[test]
+fn cli_prints_one_line_per_photo_and_fails_only_when_none_labelled() {
+    let dir = std::env::temp_dir().join(format!("beanscan-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("notes.jpg");
+    std::fs::write(&bad, "meeting notes, not a bean").unwrap();
+    let photos = val_photos(2);
+    let out = Command::new(env!("CARGO_BIN_EXE_beanscan"))
+        .arg("classify")
+        .arg(&photos[0].0)
+        .arg(&bad)
+        .arg(&photos[1].0)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(lines[1].starts_with(&bad.display().to_string()) && lines[1].contains("error"), "{stdout}");
+    for line in [lines[0], lines[2]] {
+        let fields: Vec<&str> = line.split('\t').collect();
+        assert!(fields.len() >= 4, "{line}");
+        fields[2].parse::<f32>().unwrap();
+        fields[3].parse::<f32>().unwrap();
+    }
+    let only_bad = Command::new(env!("CARGO_BIN_EXE_beanscan")).arg("classify").arg(&bad).output().unwrap();
+    assert!(!only_bad.status.success());
+    std::fs::remove_dir_all(&dir).ok();
+}

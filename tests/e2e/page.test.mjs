@@ -1,0 +1,238 @@
+// End-to-end test of the beanscan page in headless Chromium with phone emulation.
+// Run: node --test tests/e2e/   (after ./build.sh build; needs /usr/bin/chromium)
+// Env: BEANSCAN_WWW  site folder to serve (default: www/ of this repo)
+//      BEANSCAN_DATA data folder holding greencoffee/ (default: ../shared/data beside the repo)
+//      CHROMIUM      browser binary (default: /usr/bin/chromium)
+// The tests share one browser context and run in order; the last one checks the
+// requests made by the earlier ones.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium, devices } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, '../..');
+const site = resolve(process.env.BEANSCAN_WWW ?? join(repo, 'www'));
+const data = join(resolve(process.env.BEANSCAN_DATA ?? join(repo, '../shared/data')), 'greencoffee');
+const browserPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+const LOAD_TIMEOUT = 180_000;  // model download + init on a slow CPU
+const BATCH_TIMEOUT = 240_000; // a few photos on CPU
+const TEST_TIMEOUT = 480_000;
+
+let server;
+let browser;
+let context;
+let origin;
+const requests = [];  // every request any page or worker made
+const problems = [];  // page errors and CSP violations
+
+// ---------- helpers ----------
+
+/** Validation photos, one per class, from the manifest (deterministic). */
+async function pickPhotos(labels) {
+  const [header, ...lines] = (await readFile(join(data, 'manifest.csv'), 'utf8')).trim().split(/\r?\n/);
+  const cols = header.split(',');
+  const rows = lines.map((line) => Object.fromEntries(line.split(',').map((v, i) => [cols[i], v])));
+  return labels.map((label, i) => {
+    const round = i % 2 ? 'r1' : 'r2';
+    const ok = (r) => r.split === 'val' && r.label === label && r.label_applies === '1';
+    const row = rows.find((r) => ok(r) && r.round === round) ?? rows.find(ok);
+    assert.ok(row, `no validation photo of class ${label} in manifest.csv`);
+    return { path: join(data, row.path), name: row.path.replaceAll('/', '-'), label };
+  });
+}
+
+async function startServer() {
+  const child = spawn(process.execPath, [join(here, 'serve.mjs'), site], {
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const url = await new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error('static server did not start in 10 s')), 10_000);
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+      const m = out.match(/http:\/\/[^\s]+/);
+      if (m) { clearTimeout(timer); ok(m[0]); }
+    });
+    child.on('exit', (code) => { clearTimeout(timer); fail(new Error(`static server exited (${code})`)); });
+  });
+  return { child, url };
+}
+
+async function openPage() {
+  const page = await context.newPage();
+  page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && /Content.Security.Policy|Refused to/i.test(msg.text())) problems.push(`CSP: ${msg.text()}`);
+  });
+  await page.goto(origin + '/');
+  // Wait for the status to leave "loading", then insist it is "ready".
+  await page.waitForFunction(
+    () => document.querySelector('[data-testid="status"]')?.dataset.state !== 'loading',
+    null,
+    { timeout: LOAD_TIMEOUT },
+  );
+  const status = page.getByTestId('status');
+  assert.equal(await status.getAttribute('data-state'), 'ready', `page not ready: ${await status.textContent()}`);
+  return page;
+}
+
+/** Wait until `n` cards are settled (no pending ones) and return what they show. */
+async function settledCards(page, n) {
+  await page.waitForFunction(
+    (n) => document.querySelectorAll('[data-testid="result"], [data-testid="result-error"]').length >= n
+      && !document.querySelector('[data-testid="result-pending"]'),
+    n,
+    { timeout: BATCH_TIMEOUT },
+  );
+  return page.$$eval('[data-testid="result"], [data-testid="result-error"]', (cards) => cards.map((c) => ({
+    kind: c.dataset.testid,
+    file: c.dataset.file,
+    label: c.dataset.label,
+    confidence: Number(c.dataset.confidence),
+    distance: Number(c.dataset.distance),
+    unknown: c.dataset.unknown,
+    shownLabel: c.querySelector('[data-testid="label"]')?.textContent,
+    shownConfidence: c.querySelector('[data-testid="confidence"]')?.textContent,
+    neighbours: c.querySelectorAll('[data-testid="neighbour"]').length,
+    error: c.querySelector('[data-testid="error-message"]')?.textContent,
+  })));
+}
+
+function checkLabelled(card, classNames) {
+  assert.equal(card.kind, 'result', `${card.file}: ${card.error}`);
+  assert.ok(classNames.includes(card.label), `${card.file}: label ${card.label} is not one of ${classNames}`);
+  assert.equal(card.shownLabel, card.label);
+  assert.ok(card.confidence >= 0 && card.confidence <= 1, `${card.file}: confidence ${card.confidence}`);
+  assert.match(card.shownConfidence, /^\d{1,3}%$/);
+  assert.ok(Number.isFinite(card.distance) && card.distance >= 0, `${card.file}: distance ${card.distance}`);
+  assert.ok(card.unknown === 'true' || card.unknown === 'false');
+}
+
+const classNamesOn = (page) => page.$$eval('[data-testid="class-name"]', (els) => els.map((e) => e.textContent));
+
+async function screenshot(page, t, name) {
+  const path = join(tmpdir(), `beanscan-e2e-${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  t.diagnostic(`screenshot: ${path}`);
+}
+
+// ---------- setup ----------
+
+before(async () => {
+  assert.ok(existsSync(join(site, 'pkg', 'beanscan.js')),
+    `${site}/pkg/beanscan.js is missing: build the wasm module first (./build.sh build)`);
+  assert.ok(existsSync(join(data, 'manifest.csv')), `bean photos not found at ${data}`);
+  assert.ok(existsSync(browserPath), `${browserPath} is missing (./build.sh setup installs it)`);
+  let url;
+  ({ child: server, url } = await startServer());
+  origin = new URL(url).origin;
+  browser = await chromium.launch({
+    executablePath: browserPath,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+  context = await browser.newContext({ ...devices['Pixel 7'] });
+  context.on('request', (r) => requests.push({ url: r.url(), method: r.method() }));
+}, { timeout: 60_000 });
+
+after(async () => {
+  await browser?.close();
+  server?.kill();
+});
+
+// ---------- tests ----------
+
+test('three photos dropped on the drop zone each get a labelled card', { timeout: TEST_TIMEOUT }, async (t) => {
+  const page = await openPage();
+  const classNames = await classNamesOn(page);
+  assert.ok(classNames.length >= 2, `class list on the page: ${classNames}`);
+  const status = page.getByTestId('status');
+  assert.equal(await status.getAttribute('data-backend'), 'cpu');
+  const bundle = await status.getAttribute('data-bundle');
+  assert.ok(bundle?.trim(), 'bundle version missing');
+  assert.ok((await status.textContent()).includes(bundle), 'bundle version not shown');
+  t.diagnostic(`status: ${await status.textContent()}`);
+
+  const photos = await pickPhotos(['Normal', 'Black', 'Sour']);
+  const files = await Promise.all(photos.map(async (p) => ({
+    name: p.name, type: 'image/jpeg', b64: (await readFile(p.path)).toString('base64'),
+  })));
+  const dataTransfer = await page.evaluateHandle((files) => {
+    const dt = new DataTransfer();
+    for (const f of files) {
+      const bytes = Uint8Array.from(atob(f.b64), (ch) => ch.charCodeAt(0));
+      dt.items.add(new File([bytes], f.name, { type: f.type }));
+    }
+    return dt;
+  }, files);
+  const zone = page.getByTestId('dropzone');
+  for (const type of ['dragenter', 'dragover', 'drop']) await zone.dispatchEvent(type, { dataTransfer });
+
+  const cards = await settledCards(page, 3);
+  assert.equal(cards.length, 3);
+  assert.deepEqual(cards.map((c) => c.file).sort(), photos.map((p) => p.name).sort());
+  for (const card of cards) {
+    checkLabelled(card, classNames);
+    const truth = photos.find((p) => p.name === card.file).label;
+    t.diagnostic(`${card.file}: ${card.label} (${card.shownConfidence}, d=${card.distance.toFixed(3)}, truth ${truth})`);
+  }
+  assert.match(await page.getByTestId('progress-text').textContent(), /Checked 3 photos/);
+  await screenshot(page, t, 'drop');
+  await page.close();
+});
+
+test('a non-image file gets an error card and the rest of the batch still runs', { timeout: TEST_TIMEOUT }, async (t) => {
+  const page = await openPage();
+  const classNames = await classNamesOn(page);
+  const photos = await pickPhotos(['Broken', 'Insect-damaged']);
+  await page.getByTestId('picker').setInputFiles([
+    { name: photos[0].name, mimeType: 'image/jpeg', buffer: await readFile(photos[0].path) },
+    { name: 'notes.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('Tray 4: 12 black beans, 3 sour.\n') },
+    { name: photos[1].name, mimeType: 'image/jpeg', buffer: await readFile(photos[1].path) },
+  ]);
+
+  const cards = await settledCards(page, 3);
+  assert.equal(cards.length, 3);
+  const errors = cards.filter((c) => c.kind === 'result-error');
+  assert.equal(errors.length, 1, JSON.stringify(cards));
+  assert.equal(errors[0].file, 'notes.jpg');
+  assert.ok(errors[0].error?.trim().length > 10, `error message: ${errors[0].error}`);
+  t.diagnostic(`notes.jpg: ${errors[0].error}`);
+  const labelled = cards.filter((c) => c.kind === 'result');
+  assert.equal(labelled.length, 2);
+  for (const card of labelled) checkLabelled(card, classNames);
+  await screenshot(page, t, 'picker');
+  await page.close();
+});
+
+test('the page only talks to its own origin and its CSP is enforced', { timeout: 60_000 }, async () => {
+  assert.ok(requests.length > 0);
+  const network = requests.filter((r) => !/^(blob|data):/.test(r.url));
+  const foreign = network.filter((r) => new URL(r.url).origin !== origin);
+  assert.deepEqual(foreign, [], 'requests to other origins');
+  assert.deepEqual(network.filter((r) => r.method !== 'GET'), [], 'only GET requests (nothing uploaded)');
+  // The worker's module and wasm fetches are seen too, so the check covers them.
+  assert.ok(network.some((r) => r.url.endsWith('/pkg/beanscan_bg.wasm')), 'wasm fetch was not observed');
+  assert.deepEqual(problems, []);
+
+  // The meta CSP is in force: an injected inline script is refused.
+  const page = await context.newPage();
+  await page.goto(origin + '/');
+  const outcome = await page.evaluate(() => new Promise((done) => {
+    document.addEventListener('securitypolicyviolation', (e) => done(`blocked by ${e.effectiveDirective}`), { once: true });
+    const script = document.createElement('script');
+    script.textContent = 'window.inlineScriptRan = true;';
+    document.head.append(script);
+    setTimeout(() => done(window.inlineScriptRan ? 'inline script ran' : 'no violation reported'), 3000);
+  }));
+  assert.equal(outcome, 'blocked by script-src-elem');
+  await page.close();
+});

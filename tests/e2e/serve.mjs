@@ -1,0 +1,82 @@
+// Tiny static file server for the beanscan page (no dependencies).
+//   node tests/e2e/serve.mjs [ROOT]      ROOT defaults to www/ beside this repo's tests/
+//   PORT=8080 (0 picks a free port), HOST=127.0.0.1
+// Prints "Serving ROOT at http://HOST:PORT/" once listening.
+import { createServer } from 'node:http';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { extname, join, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const MIME = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.json': 'application/json; charset=utf-8',
+  '.webmanifest': 'application/manifest+json; charset=utf-8',
+  '.map': 'application/json; charset=utf-8',
+  '.ts': 'text/plain; charset=utf-8',
+  '.txt': 'text/plain; charset=utf-8',
+  '.svg': 'image/svg+xml',
+  '.png': 'image/png',
+  '.jpg': 'image/jpeg',
+  '.jpeg': 'image/jpeg',
+  '.webp': 'image/webp',
+  '.ico': 'image/x-icon',
+  '.bin': 'application/octet-stream',
+};
+
+const root = resolve(process.argv[2] ?? fileURLToPath(new URL('../../www', import.meta.url)));
+const port = Number(process.env.PORT ?? 8080);
+const host = process.env.HOST ?? '127.0.0.1';
+
+function send(res, status, text, headers = {}) {
+  res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', ...headers });
+  res.end(`${text}\n`);
+}
+
+async function handle(req, res) {
+  if (req.method !== 'GET' && req.method !== 'HEAD') return send(res, 405, 'Method not allowed', { Allow: 'GET, HEAD' });
+  let pathname;
+  try {
+    pathname = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+  } catch {
+    return send(res, 400, 'Bad request');
+  }
+  const file = resolve(join(root, pathname));
+  if (pathname.includes('\0') || (file !== root && !file.startsWith(root + sep))) return send(res, 403, 'Forbidden');
+
+  let path = file;
+  let info = await stat(path).catch(() => null);
+  if (info?.isDirectory()) {
+    // Relative URLs in the page need the trailing slash.
+    if (!pathname.endsWith('/')) return send(res, 301, 'Moved', { Location: `${req.url.split('?')[0]}/` });
+    path = join(file, 'index.html');
+    info = await stat(path).catch(() => null);
+  }
+  if (!info?.isFile()) return send(res, 404, 'Not found');
+
+  res.writeHead(200, {
+    'Content-Type': MIME[extname(path).toLowerCase()] ?? 'application/octet-stream',
+    'Content-Length': info.size,
+    'Cache-Control': 'no-cache',
+    'X-Content-Type-Options': 'nosniff',
+  });
+  if (req.method === 'HEAD') return res.end();
+  createReadStream(path).on('error', () => res.destroy()).pipe(res);
+}
+
+const server = createServer((req, res) => {
+  handle(req, res).catch((err) => {
+    console.error(err);
+    if (!res.headersSent) send(res, 500, 'Internal error');
+    else res.destroy();
+  });
+});
+server.listen(port, host, () => {
+  const { port: actual } = server.address();
+  console.log(`Serving ${root} at http://${host}:${actual}/`);
+});
+for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(0));
