@@ -163,7 +163,7 @@ native_tests() { cargo test --release; }
 wasm_tests() {
   CHROMEDRIVER=$CHROMEDRIVER WASM_BINDGEN_TEST_TIMEOUT=300 \
     CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
-    cargo test --target wasm32-unknown-unknown --profile wasm-test
+    cargo test --target wasm32-unknown-unknown --profile wasm-test --test web
 }
 
 e2e_tests() { node --test "$E2E"/*.test.mjs; }

@@ -5,24 +5,15 @@ use burn::module::Module;
 use burn::tensor::Device;
 use image::RgbImage;
 
-use super::batch_tensor;
+use super::forward_rows;
 use crate::bundle::{Bundle, WeightType};
 use crate::index::{ReferenceSet, build_graph};
 use crate::model::{Embedder, ModelConfig};
-use crate::preprocess::{PreprocessParams, normalise};
+use crate::preprocess::PreprocessParams;
 
-/// Embeds photos with the full embedder (no augmentation), in batches.
+/// Embeds photos with the full embedder (no augmentation).
 pub fn embed_images(embedder: &Embedder, params: &PreprocessParams, images: &[RgbImage], device: &Device) -> Vec<Vec<f32>> {
-    let size = params.input_size as usize;
-    images
-        .chunks(64)
-        .flat_map(|chunk| {
-            let inputs: Vec<Vec<f32>> = chunk.iter().map(|im| normalise(im, params)).collect();
-            let out: Vec<f32> = embedder.forward(batch_tensor(&inputs, size, device)).into_data().try_to_vec::<f32>().expect("f32");
-            let dim = out.len() / chunk.len();
-            out.chunks(dim).map(<[f32]>::to_vec).collect::<Vec<_>>()
-        })
-        .collect()
+    forward_rows(images, params, device, RgbImage::clone, |x| embedder.forward(x))
 }
 
 pub struct ExportInput<'a> {

@@ -12,9 +12,9 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
 use super::mining::{Mining, pairwise_distances, triplet_loss};
-use super::{augment, batch_tensor, data::progress};
+use super::{augment, data::progress, forward_rows};
 use crate::model::{Encoder, ModelConfig, ProjectionHead, l2_normalise};
-use crate::preprocess::{PreprocessParams, normalise};
+use crate::preprocess::PreprocessParams;
 
 pub struct FinetuneOptions {
     pub steps: usize,
@@ -36,22 +36,12 @@ pub struct Finetuned {
 
 /// Encoder codes for every image under each of the eight views: `codes[view][image]`.
 pub fn view_codes(encoder: &Encoder, params: &PreprocessParams, images: &[RgbImage], device: &Device) -> Vec<Vec<Vec<f32>>> {
-    let size = params.input_size as usize;
-    let bar = progress(8 * images.len() as u64, "encoding views");
+    let bar = progress(8, "encoding views");
     let codes = (0..8u8)
         .map(|view| {
-            images
-                .chunks(64)
-                .flat_map(|chunk| {
-                    let inputs: Vec<Vec<f32>> =
-                        chunk.iter().map(|im| normalise(&augment::dihedral(im, view), params)).collect();
-                    let out: Vec<f32> =
-                        encoder.forward(batch_tensor(&inputs, size, device)).into_data().try_to_vec::<f32>().expect("f32 codes");
-                    bar.inc(chunk.len() as u64);
-                    let dim = out.len() / chunk.len();
-                    out.chunks(dim).map(<[f32]>::to_vec).collect::<Vec<_>>()
-                })
-                .collect()
+            let rows = forward_rows(images, params, device, |im| augment::dihedral(im, view), |x| encoder.forward(x));
+            bar.inc(1);
+            rows
         })
         .collect();
     bar.finish_and_clear();

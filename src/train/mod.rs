@@ -10,9 +10,32 @@ pub mod mining;
 pub mod pretrain;
 
 use burn::tensor::{Device, Tensor, TensorData};
+use image::RgbImage;
+
+use crate::preprocess::{PreprocessParams, normalise};
 
 /// Stacks planar CHW inputs into one [B, 3, S, S] tensor.
 pub fn batch_tensor(inputs: &[Vec<f32>], size: usize, device: &Device) -> Tensor<4> {
     let flat: Vec<f32> = inputs.iter().flatten().copied().collect();
     Tensor::from_data(TensorData::new(flat, [inputs.len(), 3, size, size]), device)
+}
+
+/// Runs `net` over the images in batches of 64 (each image mapped to an input by `view`) and
+/// returns one output row per image.
+pub fn forward_rows(
+    images: &[RgbImage],
+    params: &PreprocessParams,
+    device: &Device,
+    view: impl Fn(&RgbImage) -> RgbImage,
+    net: impl Fn(Tensor<4>) -> Tensor<2>,
+) -> Vec<Vec<f32>> {
+    let size = params.input_size as usize;
+    let mut rows = Vec::with_capacity(images.len());
+    for chunk in images.chunks(64) {
+        let inputs: Vec<Vec<f32>> = chunk.iter().map(|im| normalise(&view(im), params)).collect();
+        let out: Vec<f32> = net(batch_tensor(&inputs, size, device)).into_data().try_to_vec::<f32>().expect("f32 rows");
+        let dim = out.len() / chunk.len();
+        rows.extend(out.chunks(dim).map(<[f32]>::to_vec));
+    }
+    rows
 }

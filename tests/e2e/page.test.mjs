@@ -7,13 +7,13 @@
 // requests made by the earlier ones.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium, devices } from 'playwright-core';
+import { devices } from 'playwright-core';
+import { launchBrowser, startServer } from './harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../..');
@@ -46,24 +46,6 @@ async function pickPhotos(labels) {
     assert.ok(row, `no validation photo of class ${label} in manifest.csv`);
     return { path: join(data, row.path), name: row.path.replaceAll('/', '-'), label };
   });
-}
-
-async function startServer() {
-  const child = spawn(process.execPath, [join(here, 'serve.mjs'), site], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const url = await new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error('static server did not start in 10 s')), 10_000);
-    let out = '';
-    child.stdout.on('data', (chunk) => {
-      out += chunk;
-      const m = out.match(/http:\/\/[^\s]+/);
-      if (m) { clearTimeout(timer); ok(m[0]); }
-    });
-    child.on('exit', (code) => { clearTimeout(timer); fail(new Error(`static server exited (${code})`)); });
-  });
-  return { child, url };
 }
 
 async function openPage() {
@@ -132,13 +114,9 @@ before(async () => {
   assert.ok(existsSync(join(data, 'manifest.csv')), `bean photos not found at ${data}`);
   assert.ok(existsSync(browserPath), `${browserPath} is missing (./build.sh setup installs it)`);
   let url;
-  ({ child: server, url } = await startServer());
+  ({ child: server, url } = await startServer(site));
   origin = new URL(url).origin;
-  browser = await chromium.launch({
-    executablePath: browserPath,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchBrowser(browserPath);
   context = await browser.newContext({ ...devices['Pixel 7'] });
   context.on('request', (r) => requests.push({ url: r.url(), method: r.method() }));
 }, { timeout: 60_000 });
