@@ -75,16 +75,8 @@ async fn device_for(backend: &str) -> Result<(Device, &'static str), JsValue> {
     }
 }
 
-#[wasm_bindgen]
 impl Classifier {
-    /// Loads the bundle built into the module on the requested backend (default 'auto').
-    #[wasm_bindgen(unchecked_return_type = "Promise<Classifier>")]
-    pub fn create(#[wasm_bindgen(unchecked_param_type = "ClassifierOptions | undefined")] options: JsValue) -> Promise {
-        future_to_promise(async move { Ok(Self::open(options).await?.into()) })
-    }
-
     /// [`Classifier::create`] for Rust callers (and tests).
-    #[wasm_bindgen(skip)]
     pub async fn open(options: JsValue) -> Result<Classifier, JsValue> {
         let backend = if options.is_object() {
             Reflect::get(&options, &"backend".into()).ok().and_then(|v| v.as_string())
@@ -95,6 +87,15 @@ impl Classifier {
         let bundle = Bundle::embedded().map_err(js_error)?;
         let inner = crate::Classifier::new(bundle, device).map_err(js_error)?;
         Ok(Classifier { inner: Rc::new(RefCell::new(inner)), backend: name.into() })
+    }
+}
+
+#[wasm_bindgen]
+impl Classifier {
+    /// Loads the bundle built into the module on the requested backend (default 'auto').
+    #[wasm_bindgen(unchecked_return_type = "Promise<Classifier>")]
+    pub fn create(#[wasm_bindgen(unchecked_param_type = "ClassifierOptions | undefined")] options: JsValue) -> Promise {
+        future_to_promise(async move { Ok(Self::open(options).await?.into()) })
     }
 
     /// The backend actually running: "webgpu" or "cpu".

@@ -112,7 +112,8 @@ mod tests {
         // macro over present classes 0, 1, 2: (0.5, 0.8, 0) / 3
         assert!((macro_f1(&pc) - 1.3 / 3.0).abs() < 1e-12);
         let nd = normal_vs_defect(&truth, &pred, 0);
-        assert_eq!((nd.precision, nd.recall), (1.0, 2.0 / 3.0));
+        // Defects at rows 2, 3, 4; predicted defects at rows 1, 2, 3.
+        assert_eq!((nd.precision, nd.recall), (2.0 / 3.0, 2.0 / 3.0));
     }
 
     #[test]
