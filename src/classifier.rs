@@ -44,8 +44,10 @@ pub struct Classifier {
 /// Loads burnpack weights into a freshly built embedder on `device`. Weights are applied on the
 /// CPU and then moved: applying them on WebGPU would need a synchronous read, which it forbids.
 pub fn load_embedder(config: &ModelConfig, weights: &[u8], device: &Device) -> Result<Embedder> {
+    // f16 bundles are widened to the model's f32 on load.
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
-        .map_err(|e| Error::Model(format!("cannot read weights: {e}")))?;
+        .map_err(|e| Error::Model(format!("cannot read weights: {e}")))?
+        .cast_to_module_dtype();
     let cpu = Device::flex();
     let model = Embedder::new(config, &cpu)
         .try_load_record(record)

@@ -1,8 +1,8 @@
 //! Turns trained modules and labelled photos into a [`Bundle`].
 
 use anyhow::{Result, anyhow};
-use burn::module::Module;
-use burn::tensor::Device;
+use burn::module::{Module, ModuleMapper, Param};
+use burn::tensor::{DType, Device, Tensor};
 use image::RgbImage;
 
 use super::forward_rows;
@@ -26,11 +26,17 @@ pub struct ExportInput<'a> {
     pub default_k: u32,
     pub default_threshold: f32,
     pub seed: u64,
+    /// Store weights as 16-bit floats: half the bytes; the loader widens them back to f32.
+    pub f16: bool,
 }
 
 pub fn bundle(input: ExportInput) -> Result<Bundle> {
-    let weights = input
-        .embedder
+    let (weight_type, embedder) = if input.f16 {
+        (WeightType::F16, input.embedder.map(&mut ToF16))
+    } else {
+        (WeightType::F32, input.embedder)
+    };
+    let weights = embedder
         .into_record()
         .into_bytes()
         .map_err(|e| anyhow!("serialising weights: {e}"))?
@@ -41,7 +47,7 @@ pub fn bundle(input: ExportInput) -> Result<Bundle> {
         model: input.model.clone(),
         preprocess: input.preprocess.clone(),
         class_names: input.class_names,
-        weight_type: WeightType::F32,
+        weight_type,
         weights,
         references: input.references,
         graph,
@@ -50,4 +56,13 @@ pub fn bundle(input: ExportInput) -> Result<Bundle> {
     };
     bundle.validate()?;
     Ok(bundle)
+}
+
+/// Casts every float parameter to f16 (the record then stores 2 bytes per weight).
+struct ToF16;
+
+impl ModuleMapper for ToF16 {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        param.map(|t| t.cast(DType::F16))
+    }
 }

@@ -56,6 +56,8 @@ pub fn finetune(
     device: &Device,
 ) -> Finetuned {
     let device = device.clone().autodiff();
+    // Weight initialisation draws from the backend's generator: seed it so reruns match.
+    device.seed(options.seed);
     let mut rng = StdRng::seed_from_u64(options.seed);
     let mut by_class: Vec<(u16, Vec<usize>)> = Vec::new();
     for (i, &l) in labels.iter().enumerate() {

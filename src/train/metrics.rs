@@ -1,8 +1,66 @@
 //! Classification and retrieval metrics for evaluation reports.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::index::{ReferenceSet, euclidean};
+
+/// Everything an evaluation reports about one labelling of one set of photos. Label indices
+/// point into `class_names`; the index `class_names.len()` means "unknown".
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub photos: usize,
+    pub accuracy: f64,
+    pub macro_f1: f64,
+    /// Classes that occur among the evaluated photos.
+    pub per_class: BTreeMap<String, ClassScores>,
+    pub normal_vs_defect: ClassScores,
+    pub unknown_rate: f64,
+    /// Retrieval quality of the embeddings; absent where a method has none (a plain classifier).
+    pub map_at_r: Option<f64>,
+    pub confusion: Confusion,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Confusion {
+    /// Row/column names: the classes, then "unknown".
+    pub classes: Vec<String>,
+    /// `matrix[true][predicted]`.
+    pub matrix: Vec<Vec<usize>>,
+}
+
+impl Report {
+    pub fn new(class_names: &[String], truth: &[u16], predicted: &[u16], embeddings: Option<&ReferenceSet>) -> Self {
+        let n = class_names.len();
+        let unknown = n as u16;
+        let scores = per_class(truth, predicted, n + 1);
+        let normal = class_names.iter().position(|c| c == "Normal").unwrap_or(0) as u16;
+        Self {
+            photos: truth.len(),
+            accuracy: accuracy(truth, predicted),
+            macro_f1: macro_f1(&scores[..n]),
+            per_class: class_names.iter().zip(&scores).filter(|(_, s)| s.support > 0).map(|(c, s)| (c.clone(), s.clone())).collect(),
+            normal_vs_defect: normal_vs_defect(truth, predicted, normal),
+            unknown_rate: predicted.iter().filter(|&&p| p == unknown).count() as f64 / truth.len().max(1) as f64,
+            map_at_r: embeddings.map(map_at_r),
+            confusion: Confusion {
+                classes: class_names.iter().cloned().chain(["unknown".to_string()]).collect(),
+                matrix: confusion(truth, predicted, n + 1),
+            },
+        }
+    }
+
+    /// One line for the terminal.
+    pub fn summary(&self) -> String {
+        let nvd = &self.normal_vs_defect;
+        let map = self.map_at_r.map_or(String::new(), |m| format!(", MAP@R {m:.3}"));
+        format!(
+            "{} photos: accuracy {:.3}, macro-F1 {:.3}, normal-vs-defect F1 {:.3} (P {:.3}, R {:.3}){map}",
+            self.photos, self.accuracy, self.macro_f1, nvd.f1, nvd.precision, nvd.recall
+        )
+    }
+}
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ClassScores {

@@ -2,15 +2,21 @@
 //! fine-tuning of the projection head, and bundle export.
 
 pub mod augment;
+pub mod checkpoint;
 pub mod data;
 pub mod export;
 pub mod finetune;
 pub mod metrics;
 pub mod mining;
+pub mod plot;
 pub mod pretrain;
+pub mod study;
+pub mod supervised;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use image::RgbImage;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 
 use crate::preprocess::{PreprocessParams, normalise};
 
@@ -38,4 +44,10 @@ pub fn forward_rows(
         rows.extend(out.chunks(dim).map(<[f32]>::to_vec));
     }
     rows
+}
+
+/// The random stream of one training step: depends only on (seed, step), so a run resumed from
+/// a checkpoint draws exactly the batches the uninterrupted run would have drawn.
+pub fn step_rng(seed: u64, step: usize) -> StdRng {
+    StdRng::seed_from_u64(seed ^ (step as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))
 }

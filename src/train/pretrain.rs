@@ -1,14 +1,15 @@
 //! Autoencoder pretraining on unlabelled photos: the encoder learns a 128-d code from which the
-//! decoder can redraw the bean. Labels are ignored.
+//! decoder can redraw the bean. Labels are ignored. Resumable from its checkpoint.
 
+use anyhow::Result;
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::Device;
 use image::RgbImage;
-use rand::rngs::StdRng;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 
-use super::{augment, batch_tensor, data::progress};
+use super::checkpoint::Checkpointer;
+use super::{augment, batch_tensor, data::progress, step_rng};
 use crate::model::{Autoencoder, Encoder, ModelConfig};
 use crate::preprocess::PreprocessParams;
 
@@ -27,25 +28,38 @@ pub struct Pretrained {
 
 impl Pretrained {
     pub fn encoder(&self) -> Encoder {
-        self.autoencoder.valid().encoder
+        self.autoencoder.clone().encoder
     }
 }
 
+/// Trains from scratch, or resumes from `checkpoint` when it holds an earlier state of the same
+/// run. Each step's batch depends only on (seed, step), so a resumed run draws the same batches.
 pub fn pretrain(
     config: &ModelConfig,
     params: &PreprocessParams,
     images: &[RgbImage],
     options: &PretrainOptions,
+    checkpoint: Option<&Checkpointer>,
     device: &Device,
-) -> Pretrained {
-    assert!(!images.is_empty(), "no photos to pretrain on");
+) -> Result<Pretrained> {
+    anyhow::ensure!(!images.is_empty(), "no photos to pretrain on");
     let device = device.clone().autodiff();
-    let mut rng = StdRng::seed_from_u64(options.seed);
+    // Weight initialisation draws from the backend's generator: seed it so reruns match.
+    device.seed(options.seed);
     let mut model = Autoencoder::new(config, &device);
     let mut optimizer = AdamConfig::new().init();
     let mut losses = Vec::with_capacity(options.steps);
+    let mut start = 0;
+    if let Some(resumed) = checkpoint.map(|c| c.resume(Autoencoder::new(config, &device), AdamConfig::new().init())).transpose()?.flatten() {
+        (model, optimizer, start, losses) = (resumed.model, resumed.optimizer, resumed.step, resumed.losses);
+        if start < options.steps {
+            eprintln!("resuming pretraining at step {start} of {}", options.steps);
+        }
+    }
     let bar = progress(options.steps as u64, "pretraining");
-    for _ in 0..options.steps {
+    bar.set_position(start.min(options.steps) as u64);
+    for step in start..options.steps {
+        let mut rng = step_rng(options.seed, step);
         let inputs: Vec<Vec<f32>> = (0..options.batch)
             .map(|_| augment::random_view(&images[rng.gen_range(0..images.len())], params, &mut rng))
             .collect();
@@ -55,9 +69,29 @@ pub fn pretrain(
         losses.push(value);
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         model = optimizer.step(options.learning_rate, model, grads);
+        if let Some(c) = checkpoint.filter(|c| c.due(step + 1, options.steps)) {
+            bar.suspend(|| c.save(&model, &optimizer, step + 1, &losses))?;
+        }
         bar.set_message(format!("pretrain {value:.4}"));
         bar.inc(1);
     }
     bar.finish_and_clear();
-    Pretrained { autoencoder: model.valid(), losses }
+    Ok(Pretrained { autoencoder: model.valid(), losses })
+}
+
+/// Inputs and their reconstructions, both as model-size RGB images (for the report figure).
+pub fn reconstructions(
+    autoencoder: &Autoencoder,
+    params: &PreprocessParams,
+    images: &[RgbImage],
+    device: &Device,
+) -> Vec<RgbImage> {
+    let size = params.input_size as usize;
+    let inputs: Vec<Vec<f32>> = images.iter().map(|im| crate::preprocess::normalise(im, params)).collect();
+    let out: Vec<f32> = autoencoder
+        .forward(batch_tensor(&inputs, size, device))
+        .into_data()
+        .try_to_vec::<f32>()
+        .expect("f32 output");
+    out.chunks(3 * size * size).map(|chw| super::plot::denormalise(chw, params)).collect()
 }

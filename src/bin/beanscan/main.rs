@@ -1,0 +1,251 @@
+//! The native companion: label photos, train and export bundles.
+//! Native only: the browser build of the crate gets an empty stub.
+
+#[cfg(not(target_arch = "wasm32"))]
+fn main() -> std::process::ExitCode {
+    native::main()
+}
+
+#[cfg(target_arch = "wasm32")]
+fn main() {}
+
+#[cfg(not(target_arch = "wasm32"))]
+mod training;
+
+#[cfg(not(target_arch = "wasm32"))]
+mod native {
+
+    use std::path::{Path, PathBuf};
+    use std::process::ExitCode;
+    use std::time::Instant;
+
+    use anyhow::{Context, Result, bail};
+    use beanscan::index::ReferenceSet;
+    use beanscan::train::data::{Dataset, load_images};
+    use beanscan::train::metrics::Report;
+    use beanscan::train::plot;
+    use beanscan::{Bundle, Classifier};
+    use burn::tensor::Device;
+    use clap::{Parser, Subcommand};
+
+    use crate::training::{self, PretrainArgs, StudyArgs, SupervisedArgs, TrainArgs};
+
+    #[derive(Parser)]
+    #[command(name = "beanscan", version, about = "Label coffee-bean photos; train and export beanscan bundles")]
+    struct Cli {
+        #[command(subcommand)]
+        command: Command,
+    }
+
+    #[derive(Subcommand)]
+    enum Command {
+        /// Label photos: one line per photo (file, label, confidence, distance to nearest reference).
+        Classify {
+            #[arg(required = true)]
+            photos: Vec<PathBuf>,
+            /// Bundle file (default: the bundle built into beanscan).
+            #[arg(long)]
+            bundle: Option<PathBuf>,
+            /// Neighbours that vote (default: the bundle's).
+            #[arg(long)]
+            k: Option<usize>,
+            /// Distance beyond which a photo is "unknown" (default: the bundle's).
+            #[arg(long)]
+            threshold: Option<f32>,
+        },
+        /// Print each photo's L2-normalised embedding as a JSON array, one line per photo.
+        Embed {
+            #[arg(required = true)]
+            photos: Vec<PathBuf>,
+            #[arg(long)]
+            bundle: Option<PathBuf>,
+        },
+        /// Label every photo of a split by kNN against the bundle's references and report metrics.
+        Eval {
+            #[arg(long)]
+            bundle: Option<PathBuf>,
+            /// Folder with manifest.csv (or class folders).
+            #[arg(long)]
+            data: PathBuf,
+            /// Manifest split to evaluate (all rows when omitted).
+            #[arg(long)]
+            split: Option<String>,
+            /// Write the report as JSON here.
+            #[arg(long)]
+            json: Option<PathBuf>,
+            #[arg(long)]
+            k: Option<usize>,
+            #[arg(long)]
+            threshold: Option<f32>,
+        },
+        /// Pretrain the autoencoder on unlabelled photos (resumes from the run folder's checkpoint).
+        Pretrain(PretrainArgs),
+        /// The default pipeline: pretrain, fine-tune the head with triplet loss, export a bundle.
+        Train(TrainArgs),
+        /// Train the supervised baseline (same encoder + linear classifier, all labels).
+        Supervised(SupervisedArgs),
+        /// Compare AE-only kNN, fine-tuned kNN (label budgets × seeds, mining variants) and the
+        /// supervised baseline on one evaluation split.
+        Study(StudyArgs),
+    }
+
+    pub fn main() -> ExitCode {
+        let cli = Cli::parse();
+        let result = match cli.command {
+            Command::Classify { photos, bundle, k, threshold } => classify(&photos, bundle.as_deref(), k, threshold),
+            Command::Embed { photos, bundle } => embed(&photos, bundle.as_deref()),
+            Command::Eval { bundle, data, split, json, k, threshold } => {
+                eval(bundle.as_deref(), &data, split.as_deref(), json.as_deref(), k, threshold)
+            }
+            Command::Pretrain(args) => training::pretrain_cmd(&args).map(|_| ExitCode::SUCCESS),
+            Command::Train(args) => training::train_cmd(&args).map(|()| ExitCode::SUCCESS),
+            Command::Supervised(args) => training::supervised_cmd(&args).map(|()| ExitCode::SUCCESS),
+            Command::Study(args) => training::study_cmd(&args).map(|()| ExitCode::SUCCESS),
+        };
+        match result {
+            Ok(code) => code,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            }
+        }
+    }
+
+    fn load_bundle(path: Option<&Path>) -> Result<Bundle> {
+        Ok(match path {
+            Some(p) => Bundle::from_bytes(&std::fs::read(p).with_context(|| format!("reading {}", p.display()))?)
+                .with_context(|| format!("loading {}", p.display()))?,
+            None => Bundle::embedded().context("loading the built-in bundle")?,
+        })
+    }
+
+    fn open_classifier(bundle: Option<&Path>, k: Option<usize>, threshold: Option<f32>) -> Result<Classifier> {
+        let mut classifier = Classifier::new(load_bundle(bundle)?, Device::flex())?;
+        if let Some(k) = k {
+            classifier.k = k.max(1);
+        }
+        if let Some(t) = threshold {
+            classifier.threshold = t;
+        }
+        Ok(classifier)
+    }
+
+    fn classify(photos: &[PathBuf], bundle: Option<&Path>, k: Option<usize>, threshold: Option<f32>) -> Result<ExitCode> {
+        let classifier = open_classifier(bundle, k, threshold)?;
+        let mut labelled = 0;
+        for path in photos {
+            let name = path.display();
+            let result = std::fs::read(path)
+                .map_err(|e| anyhow::anyhow!("cannot read the file: {e}"))
+                .and_then(|bytes| Ok(pollster::block_on(classifier.classify(&bytes))?));
+            match result {
+                Ok(p) => {
+                    labelled += 1;
+                    let unknown = if p.unknown { "\tunknown" } else { "" };
+                    println!("{name}\t{}\t{:.2}\t{:.3}{unknown}", p.label, p.confidence, p.distance);
+                }
+                Err(e) => println!("{name}\terror: {e}"),
+            }
+        }
+        Ok(if labelled == 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    }
+
+    fn embed(photos: &[PathBuf], bundle: Option<&Path>) -> Result<ExitCode> {
+        let classifier = Classifier::new(load_bundle(bundle)?, Device::flex())?;
+        for path in photos {
+            let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let embedding = pollster::block_on(classifier.embed_photo(&bytes))
+                .with_context(|| format!("embedding {}", path.display()))?;
+            let values: Vec<String> = embedding.iter().map(|v| format!("{v:e}")).collect();
+            println!("[{}]", values.join(","));
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    fn eval(
+        bundle: Option<&Path>,
+        data: &Path,
+        split: Option<&str>,
+        json: Option<&Path>,
+        k: Option<usize>,
+        threshold: Option<f32>,
+    ) -> Result<ExitCode> {
+        let started = Instant::now();
+        let classifier = open_classifier(bundle, k, threshold)?;
+        let dataset = Dataset::open(data)?.split(split);
+        let rows: Vec<usize> = (0..dataset.samples.len()).filter(|&r| dataset.samples[r].label_applies).collect();
+        if rows.is_empty() {
+            bail!("no labelled rows{} in {}", split.map(|s| format!(" with split `{s}`")).unwrap_or_default(), data.display());
+        }
+        // Classes are matched by name; classes the bundle lacks can never be predicted right.
+        let mut names = classifier.class_names.clone();
+        for name in &dataset.class_names {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
+        let unknown = names.len() as u16;
+        let images = load_images(&dataset, &rows, classifier.preprocess.input_size);
+        let inputs: Vec<Vec<f32>> =
+            images.images.iter().map(|im| beanscan::preprocess::normalise(im, &classifier.preprocess)).collect();
+        let bar = beanscan::train::data::progress(inputs.len() as u64, "embedding");
+        let mut embeddings = Vec::with_capacity(inputs.len());
+        for chunk in inputs.chunks(64) {
+            embeddings.extend(pollster::block_on(classifier.embed_inputs(chunk))?);
+            bar.inc(chunk.len() as u64);
+        }
+        bar.finish_and_clear();
+        let mut truth = Vec::new();
+        let mut predicted = Vec::new();
+        let mut embedded = ReferenceSet::new(classifier.model_config.embed_dim);
+        for (e, &row) in embeddings.iter().zip(&images.rows) {
+            let sample = &dataset.samples[row];
+            let t = names.iter().position(|n| *n == dataset.class_names[usize::from(sample.label)]).expect("listed") as u16;
+            let p = classifier.label(e)?;
+            truth.push(t);
+            predicted.push(if p.unknown { unknown } else { names.iter().position(|n| *n == p.label).unwrap_or(0) as u16 });
+            embedded.push(e, t, sample.bean.clone())?;
+        }
+        let report = Report::new(&names, &truth, &predicted, Some(&embedded));
+        println!("{}", report.summary());
+        for (name, s) in &report.per_class {
+            println!("  {name:>16}: P {:.3} R {:.3} F1 {:.3} (n = {})", s.precision, s.recall, s.f1, s.support);
+        }
+        if let Some(path) = json {
+            let mut value = serde_json::to_value(&report)?;
+            let extra = serde_json::json!({
+                "bundle": classifier.version,
+                "data": data.display().to_string(),
+                "split": split,
+                "skipped": images.skipped,
+                "k": classifier.k,
+                "threshold": classifier.threshold,
+                "seconds": started.elapsed().as_secs_f64(),
+            });
+            if let (Some(map), serde_json::Value::Object(more)) = (value.as_object_mut(), extra) {
+                map.extend(more);
+            }
+            write_json(path, &value)?;
+            let png = path.with_extension("confusion.png");
+            let title = format!("{} ({} photos)", split.unwrap_or("all rows"), report.photos);
+            plot::best_effort("confusion matrix", plot::confusion(&png, &title, &report.confusion.classes, &report.confusion.matrix));
+        }
+        Ok(ExitCode::SUCCESS)
+    }
+
+    /// Peak resident memory of this process so far, in MiB (Linux).
+    pub(crate) fn peak_mib() -> f64 {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
+            .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+            .map_or(f64::NAN, |kb| kb / 1024.0)
+    }
+
+    pub(crate) fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::write(path, serde_json::to_string_pretty(value)?).with_context(|| format!("writing {}", path.display()))
+    }
+}

@@ -1,0 +1,117 @@
+//! Resumable training: a step's model weights, optimizer state and loss history in one file,
+//! written atomically (temporary file, then rename) so an interrupted run never leaves a
+//! half-written checkpoint. A checkpoint remembers the settings it was made with; resuming with
+//! other settings is refused instead of silently mixing two runs.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use burn::module::Module;
+use burn::optim::ModuleOptimizer;
+use burn::store::ModuleRecord;
+use burn::tensor::Bytes;
+use serde::{Deserialize, Serialize};
+
+const MAGIC: &[u8; 8] = b"BSCKPT01";
+
+#[derive(Serialize, Deserialize)]
+struct Stored {
+    settings: String,
+    step: usize,
+    losses: Vec<f32>,
+    model: Vec<u8>,
+    optimizer: Vec<u8>,
+}
+
+/// Where a training step keeps its checkpoint, and the settings that must match to resume.
+pub struct Checkpointer {
+    pub path: PathBuf,
+    settings: String,
+    /// Save after every this many steps (and always after the last).
+    pub every: usize,
+}
+
+/// State restored from a checkpoint.
+pub struct Resumed<M> {
+    pub model: M,
+    pub optimizer: ModuleOptimizer,
+    pub step: usize,
+    pub losses: Vec<f32>,
+}
+
+impl Checkpointer {
+    /// `settings` is any text that identifies the run (model shape, data, seed, step count…).
+    pub fn new(path: impl Into<PathBuf>, settings: impl Into<String>, every: usize) -> Self {
+        Self { path: path.into(), settings: settings.into(), every: every.max(1) }
+    }
+
+    pub fn due(&self, step: usize, total: usize) -> bool {
+        step % self.every == 0 || step == total
+    }
+
+    /// Loads the checkpoint into `model` and `optimizer` if one exists; `Ok(None)` if none does.
+    pub fn resume<M: Module>(&self, model: M, optimizer: ModuleOptimizer) -> Result<Option<Resumed<M>>> {
+        if !self.path.exists() {
+            return Ok(None);
+        }
+        let stored = read(&self.path)?;
+        if stored.settings != self.settings {
+            bail!(
+                "{} was made with other settings ({}); now: {}. Use another run folder or delete it",
+                self.path.display(),
+                stored.settings,
+                self.settings
+            );
+        }
+        let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(stored.model))
+            .map_err(|e| anyhow::anyhow!("{}: weights: {e}", self.path.display()))?;
+        let model = model
+            .try_load_record(record)
+            .map_err(|e| anyhow::anyhow!("{}: weights do not fit the model: {e}", self.path.display()))?;
+        let optimizer = optimizer
+            .from_bytes(Bytes::from_bytes_vec(stored.optimizer))
+            .map_err(|e| anyhow::anyhow!("{}: optimizer state: {e}", self.path.display()))?;
+        Ok(Some(Resumed { model, optimizer, step: stored.step, losses: stored.losses }))
+    }
+
+    pub fn save<M: Module>(&self, model: &M, optimizer: &ModuleOptimizer, step: usize, losses: &[f32]) -> Result<()> {
+        let stored = Stored {
+            settings: self.settings.clone(),
+            step,
+            losses: losses.to_vec(),
+            model: model.clone().into_record().into_bytes().map_err(|e| anyhow::anyhow!("weights: {e}"))?.to_vec(),
+            optimizer: optimizer.into_bytes().map_err(|e| anyhow::anyhow!("optimizer state: {e}"))?.to_vec(),
+        };
+        write(&self.path, &stored)
+    }
+}
+
+/// The finished model stored in a checkpoint file, without the optimizer.
+pub fn load_model<M: Module>(path: &Path, model: M) -> Result<(M, usize)> {
+    let stored = read(path)?;
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(stored.model))
+        .map_err(|e| anyhow::anyhow!("{}: weights: {e}", path.display()))?;
+    let model = model
+        .try_load_record(record)
+        .map_err(|e| anyhow::anyhow!("{}: weights do not fit the model: {e}", path.display()))?;
+    Ok((model, stored.step))
+}
+
+fn read(path: &Path) -> Result<Stored> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
+        bail!("{} is not a beanscan checkpoint", path.display());
+    }
+    postcard::from_bytes(&bytes[MAGIC.len()..]).with_context(|| format!("{} is damaged", path.display()))
+}
+
+fn write(path: &Path, stored: &Stored) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let mut bytes = MAGIC.to_vec();
+    bytes.extend(postcard::to_allocvec(stored).context("encoding checkpoint")?);
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, &bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+}
