@@ -18,7 +18,8 @@ mkdir -p "$OUT"
 # 3. AE-only vs fine-tuned kNN, 200/500/2000 labelled beans × 3 seeds, mining variants.
 "$BEANSCAN" study --data "$DATA" --run runs/default --json "$OUT/study-val.json"
 # 4. Domain shift: pretrain and fine-tune on round r1 only; evaluate on r2 (and on r1).
-"$BEANSCAN" pretrain --data "$DATA" --round r1 --run runs/r1
-"$BEANSCAN" supervised --data "$DATA" --round r1 --run runs/r1
+#    Shorter schedules than the default run: round r1 is about a third of the photos.
+"$BEANSCAN" pretrain --data "$DATA" --round r1 --run runs/r1 --pretrain-steps 1200
+"$BEANSCAN" supervised --data "$DATA" --round r1 --run runs/r1 --steps 1200
 "$BEANSCAN" study --data "$DATA" --run runs/r1 --train-round r1 --eval-round r2 --labels 200 --minings hard-guarded --json "$OUT/study-r1-to-r2.json"
 "$BEANSCAN" study --data "$DATA" --run runs/r1 --train-round r1 --eval-round r1 --labels 200 --minings hard-guarded --json "$OUT/study-r1-to-r1.json"

@@ -136,12 +136,19 @@ pub struct Index {
     pub bundled: ReferenceSet,
     graph: Option<Graph>,
     pub added: ReferenceSet,
+    /// The graph is searched only above this many bundled references.
+    exact_scan_max: usize,
 }
 
 impl Index {
     pub fn new(bundled: ReferenceSet, graph: Option<Graph>) -> Self {
         let added = ReferenceSet::new(bundled.dim);
-        Self { bundled, graph, added }
+        Self { bundled, graph, added, exact_scan_max: EXACT_SCAN_MAX }
+    }
+
+    /// Searches the graph whatever the size (for measuring it against the exact scan).
+    pub fn with_graph_always(bundled: ReferenceSet, graph: Graph) -> Self {
+        Self { exact_scan_max: 0, ..Self::new(bundled, Some(graph)) }
     }
 
     pub fn len(&self) -> usize {
@@ -155,7 +162,7 @@ impl Index {
     /// The `k` nearest references over both sets, nearest first.
     pub fn search(&self, query: &[f32], k: usize) -> Vec<Hit<'_>> {
         let bundled = match &self.graph {
-            Some(graph) if self.bundled.len() > EXACT_SCAN_MAX => {
+            Some(graph) if self.bundled.len() > self.exact_scan_max => {
                 let mut search = Search::default();
                 graph
                     .search(&EmbeddingPoint(query.to_vec()), &mut search)
