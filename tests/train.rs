@@ -139,8 +139,10 @@ fn cli_pipeline_trains_exports_evaluates_and_classifies() {
     for m in ["AE-only kNN", "fine-tuned kNN (batch-hard + guard)", "fine-tuned kNN (batch-hard)", "supervised (all labels)"] {
         assert!(methods.contains(&m), "{methods:?}");
     }
-    // 2 budgets × 2 seeds × (AE-only + fine-tuned) + 1 plain batch-hard + 1 supervised.
-    assert_eq!(json["runs"].as_array().unwrap().len(), 10);
+    // 2 budgets × 2 seeds × (AE-only + fine-tuned + fine-tuned 8-view mean)
+    // + plain batch-hard (fine-tuned + 8-view mean) + supervised.
+    assert_eq!(json["runs"].as_array().unwrap().len(), 15);
+    assert!(methods.contains(&"fine-tuned kNN (batch-hard + guard), 8-view mean"), "{methods:?}");
     assert!(std::fs::read_to_string(study.with_extension("md")).unwrap().contains("| AE-only kNN | 8 | 2 |"));
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -113,6 +113,25 @@ pub struct BudgetRun {
     pub finetuned: Finetuned,
     pub fine_tuned: Report,
     pub ae_only: Report,
+    /// The same head, every photo (reference and query) embedded as the normalised mean over
+    /// its eight flips/rotations; present when the evaluation codes of all views were given.
+    pub fine_tuned_tta: Option<Report>,
+}
+
+/// Normalised mean of per-view embeddings (`views[view][photo]`).
+pub fn mean_over_views(views: &[Vec<Vec<f32>>]) -> Vec<Vec<f32>> {
+    let n = views.first().map_or(0, Vec::len);
+    (0..n)
+        .map(|i| {
+            let dim = views[0][i].len();
+            let mut m = vec![0.0f32; dim];
+            for v in views {
+                m.iter_mut().zip(&v[i]).for_each(|(a, b)| *a += b);
+            }
+            let norm = m.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
+            m.iter().map(|x| x / norm).collect()
+        })
+        .collect()
 }
 
 /// Codes of the whole labelled training pool under the eight views (`[view][photo]`) and of
@@ -123,6 +142,8 @@ pub struct Codes<'a> {
     pub train_ids: &'a [String],
     pub eval: &'a [Vec<f32>],
     pub eval_labels: &'a [u16],
+    /// Evaluation codes under the eight views (`[view][photo]`), for the test-time-augmentation row.
+    pub eval_views: Option<&'a [Vec<Vec<f32>>]>,
 }
 
 pub fn run_budget(
@@ -146,7 +167,12 @@ pub fn run_budget(
     let ae_refs = references(&standardised(&views[0], &codes.train_views[0]), &labels, &ids);
     let ae_queries = standardised(codes.eval, &codes.train_views[0]);
     let ae_only = knn_report(class_names, &ae_refs, &ae_queries, codes.eval_labels, k, threshold);
-    BudgetRun { finetuned, fine_tuned, ae_only }
+    let fine_tuned_tta = codes.eval_views.map(|eval_views| {
+        let embed_all = |v: &[Vec<Vec<f32>>]| v.iter().map(|c| embed_codes(&finetuned.head, c, device)).collect::<Vec<_>>();
+        let refs = references(&mean_over_views(&embed_all(&views)), &labels, &ids);
+        knn_report(class_names, &refs, &mean_over_views(&embed_all(eval_views)), codes.eval_labels, k, threshold)
+    });
+    BudgetRun { finetuned, fine_tuned, ae_only, fine_tuned_tta }
 }
 
 /// Mean and sample standard deviation.
@@ -185,6 +211,13 @@ mod tests {
         assert_eq!(a, draw_beans(&beans, 10, 7));
         assert_ne!(a, draw_beans(&beans, 10, 8));
         assert_eq!(draw_beans(&beans, 1000, 0).len(), 80);
+    }
+
+    #[test]
+    fn view_means_are_unit_length() {
+        let views = vec![vec![vec![1.0, 0.0]], vec![vec![0.0, 1.0]]];
+        let m = mean_over_views(&views);
+        assert!((m[0][0] - 0.5f32.sqrt()).abs() < 1e-6 && (m[0][1] - 0.5f32.sqrt()).abs() < 1e-6);
     }
 
     #[test]

@@ -141,6 +141,10 @@ pub struct StudyArgs {
     pub margin: f32,
     #[arg(long, default_value_t = 5)]
     pub k: usize,
+    /// Skip the extra rows that score each fine-tuned head with every photo embedded as the
+    /// mean over its eight flips/rotations (test-time augmentation).
+    #[arg(long)]
+    pub no_tta: bool,
     /// Report JSON.
     #[arg(long)]
     pub json: PathBuf,
@@ -420,7 +424,11 @@ pub fn study_cmd(args: &StudyArgs) -> Result<()> {
     let pool = labelled_photos(&train_set, shape.preprocess.input_size);
     let evaluated = labelled_photos(&eval_set, shape.preprocess.input_size);
     let train_views = view_codes(&encoder, &shape.preprocess, &pool.images, &device);
-    let eval_codes = forward_rows(&evaluated.images, &shape.preprocess, &device, image::RgbImage::clone, |x| encoder.forward(x));
+    let eval_views = if !args.no_tta { Some(view_codes(&encoder, &shape.preprocess, &evaluated.images, &device)) } else { None };
+    let eval_codes = match &eval_views {
+        Some(views) => views[0].clone(),
+        None => forward_rows(&evaluated.images, &shape.preprocess, &device, image::RgbImage::clone, |x| encoder.forward(x)),
+    };
     report_step(&format!("encode {} training photos × 8 views and {} evaluation photos", pool.images.len(), evaluated.images.len()), started);
     let codes = Codes {
         train_views: &train_views,
@@ -428,6 +436,7 @@ pub fn study_cmd(args: &StudyArgs) -> Result<()> {
         train_ids: &pool.ids,
         eval: &eval_codes,
         eval_labels: &evaluated.labels,
+        eval_views: eval_views.as_deref(),
     };
 
     #[derive(Serialize)]
@@ -484,6 +493,9 @@ pub fn study_cmd(args: &StudyArgs) -> Result<()> {
         let (s0, s1) = ends(&run.finetuned.spreads);
         if mining == main_mining {
             rows.push(Row { method: "AE-only kNN".into(), labels: Some(n), seed: Some(seed), report: run.ae_only, loss_start: None, loss_end: None, spread_start: None, spread_end: None });
+        }
+        if let Some(report) = run.fine_tuned_tta {
+            rows.push(Row { method: format!("{name}, 8-view mean"), labels: Some(n), seed: Some(seed), report, loss_start: None, loss_end: None, spread_start: None, spread_end: None });
         }
         rows.push(Row { method: name, labels: Some(n), seed: Some(seed), report: run.fine_tuned, loss_start: l0, loss_end: Some(l1), spread_start: s0, spread_end: Some(s1) });
         bar.inc(1);
