@@ -125,6 +125,28 @@ impl Encoder {
         let pooled: Tensor<2> = x.mean_dim(3).mean_dim(2).flatten(1, 3);
         self.fc.forward(pooled)
     }
+
+    /// The code plus mean and standard deviation of every stage's feature maps after the first:
+    /// texture statistics that the reconstruction bottleneck does not have to keep.
+    pub fn forward_multiscale(&self, x: Tensor<4>) -> Tensor<2> {
+        let per_stage = self.blocks.len() / 4;
+        let mut x = relu(self.stem_norm.forward(self.stem.forward(x)));
+        let mut parts = Vec::new();
+        for (i, block) in self.blocks.iter().enumerate() {
+            x = block.forward(x);
+            if (i + 1) % per_stage == 0 && i + 1 > per_stage {
+                let [b, c, h, w] = x.dims();
+                let flat: Tensor<3> = x.clone().reshape([b, c, h * w]);
+                let mean: Tensor<3> = flat.clone().mean_dim(2);
+                let std = (flat - mean.clone()).powi_scalar(2).mean_dim(2).sqrt();
+                parts.push(mean.reshape([b, c]));
+                parts.push(std.reshape([b, c]));
+            }
+        }
+        let pooled: Tensor<2> = x.mean_dim(3).mean_dim(2).flatten(1, 3);
+        parts.push(self.fc.forward(pooled));
+        Tensor::cat(parts, 1)
+    }
 }
 
 /// Code [B, code_dim] → reconstructed photo [B, 3, S, S]; used only for pretraining.
@@ -200,11 +222,16 @@ pub struct ProjectionHead {
 
 impl ProjectionHead {
     pub fn new(config: &ModelConfig, device: &Device) -> Self {
+        Self::with_input_dim(config, config.code_dim, device)
+    }
+
+    /// A head over `input_dim`-wide encoder features (the code, or a wider feature vector).
+    pub fn with_input_dim(config: &ModelConfig, input_dim: usize, device: &Device) -> Self {
         let fixed = |t: Tensor<1>| Param::from_tensor(t).set_require_grad(false);
         Self {
-            code_mean: fixed(Tensor::zeros([config.code_dim], device)),
-            code_inv_std: fixed(Tensor::ones([config.code_dim], device)),
-            fc1: LinearConfig::new(config.code_dim, config.code_dim).init(device),
+            code_mean: fixed(Tensor::zeros([input_dim], device)),
+            code_inv_std: fixed(Tensor::ones([input_dim], device)),
+            fc1: LinearConfig::new(input_dim, config.code_dim).init(device),
             fc2: LinearConfig::new(config.code_dim, config.embed_dim).init(device),
         }
     }

@@ -36,10 +36,22 @@ pub struct Finetuned {
 
 /// Encoder codes for every image under each of the eight views: `codes[view][image]`.
 pub fn view_codes(encoder: &Encoder, params: &PreprocessParams, images: &[RgbImage], device: &Device) -> Vec<Vec<Vec<f32>>> {
+    view_features(encoder, params, images, false, device)
+}
+
+/// As [`view_codes`], optionally with the multi-scale texture statistics appended.
+pub fn view_features(
+    encoder: &Encoder,
+    params: &PreprocessParams,
+    images: &[RgbImage],
+    multiscale: bool,
+    device: &Device,
+) -> Vec<Vec<Vec<f32>>> {
     let bar = progress(8, "encoding views");
+    let net = |x| if multiscale { encoder.forward_multiscale(x) } else { encoder.forward(x) };
     let codes = (0..8u8)
         .map(|view| {
-            let rows = forward_rows(images, params, device, |im| augment::dihedral(im, view), |x| encoder.forward(x));
+            let rows = forward_rows(images, params, device, |im| augment::dihedral(im, view), net);
             bar.inc(1);
             rows
         })
@@ -68,7 +80,8 @@ pub fn finetune(
     }
     assert!(by_class.len() >= 2, "triplet loss needs at least two labelled classes");
     let all_codes: Vec<f32> = codes.iter().flatten().flatten().copied().collect();
-    let mut head = ProjectionHead::new(config, &device).with_code_statistics(&all_codes, config.code_dim);
+    let input_dim = codes.first().and_then(|v| v.first()).map_or(config.code_dim, Vec::len);
+    let mut head = ProjectionHead::with_input_dim(config, input_dim, &device).with_code_statistics(&all_codes, input_dim);
     let mut optimizer = AdamConfig::new().init();
     let (mut losses, mut spreads) = (Vec::new(), Vec::new());
     let bar = progress(options.steps as u64, "fine-tuning");
@@ -89,7 +102,7 @@ pub fn finetune(
                 batch_labels.push(*label);
             }
         }
-        let x = Tensor::<2>::from_data(TensorData::new(batch_codes, [batch_labels.len(), config.code_dim]), &device);
+        let x = Tensor::<2>::from_data(TensorData::new(batch_codes, [batch_labels.len(), input_dim]), &device);
         let e = l2_normalise(head.forward(x));
         let spread: f32 = pairwise_distances(e.clone().detach()).mean().into_scalar();
         let loss = triplet_loss(e, &batch_labels, options.mining, options.margin);

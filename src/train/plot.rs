@@ -82,7 +82,7 @@ pub fn curves(path: &Path, title: &str, y_label: &str, series: &[(&str, &[f32])]
             .y_label_area_size(60)
             .build_cartesian_2d(0f32..steps, lo..hi)
             .map_err(|e| anyhow!("{e}"))?;
-        chart.configure_mesh().x_desc("step").y_desc(y_label).draw().map_err(|e| anyhow!("{e}"))?;
+        chart.configure_mesh().x_desc("step").x_label_formatter(&|x| format!("{x:.0}")).y_desc(y_label).draw().map_err(|e| anyhow!("{e}"))?;
         for (i, (name, pts)) in smoothed.into_iter().enumerate() {
             let colour = Palette99::pick(i).to_rgba();
             chart

@@ -11,7 +11,7 @@ use beanscan::preprocess::PreprocessParams;
 use beanscan::train::checkpoint::{Checkpointer, load_model};
 use beanscan::train::data::{Dataset, load_images};
 use beanscan::train::export::{self, ExportInput};
-use beanscan::train::finetune::{FinetuneOptions, view_codes};
+use beanscan::train::finetune::{FinetuneOptions, view_codes, view_features};
 use beanscan::train::metrics::Report;
 use beanscan::train::mining::Mining;
 use beanscan::train::pretrain::{PretrainOptions, pretrain, reconstructions};
@@ -145,6 +145,10 @@ pub struct StudyArgs {
     /// mean over its eight flips/rotations (test-time augmentation).
     #[arg(long)]
     pub no_tta: bool,
+    /// Feed the head (and the AE-only kNN) the code plus per-stage feature-map statistics
+    /// instead of the code alone (experimental: the bundle format stores code-only heads).
+    #[arg(long)]
+    pub multiscale: bool,
     /// Report JSON.
     #[arg(long)]
     pub json: PathBuf,
@@ -423,11 +427,13 @@ pub fn study_cmd(args: &StudyArgs) -> Result<()> {
     let started = Instant::now();
     let pool = labelled_photos(&train_set, shape.preprocess.input_size);
     let evaluated = labelled_photos(&eval_set, shape.preprocess.input_size);
-    let train_views = view_codes(&encoder, &shape.preprocess, &pool.images, &device);
-    let eval_views = if !args.no_tta { Some(view_codes(&encoder, &shape.preprocess, &evaluated.images, &device)) } else { None };
+    let train_views = view_features(&encoder, &shape.preprocess, &pool.images, args.multiscale, &device);
+    let eval_views = if !args.no_tta { Some(view_features(&encoder, &shape.preprocess, &evaluated.images, args.multiscale, &device)) } else { None };
     let eval_codes = match &eval_views {
         Some(views) => views[0].clone(),
-        None => forward_rows(&evaluated.images, &shape.preprocess, &device, image::RgbImage::clone, |x| encoder.forward(x)),
+        None => forward_rows(&evaluated.images, &shape.preprocess, &device, image::RgbImage::clone, |x| {
+            if args.multiscale { encoder.forward_multiscale(x) } else { encoder.forward(x) }
+        }),
     };
     report_step(&format!("encode {} training photos × 8 views and {} evaluation photos", pool.images.len(), evaluated.images.len()), started);
     let codes = Codes {
