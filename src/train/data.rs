@@ -45,7 +45,23 @@ impl Dataset {
     pub fn from_manifest(dir: &Path) -> Result<Self> {
         let path = dir.join("manifest.csv");
         let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        parse_manifest(&text, dir).with_context(|| format!("in {}", path.display()))
+        let (dataset, lines) = parse_rows(&text, dir).with_context(|| format!("in {}", path.display()))?;
+        // A missing photo is a broken manifest: say which rows, before any time is spent decoding.
+        let missing: Vec<(usize, &Sample)> =
+            lines.iter().zip(&dataset.samples).filter(|(_, s)| !s.path.is_file()).map(|(&n, s)| (n, s)).collect();
+        if let Some(&(n, first)) = missing.first() {
+            let shown: Vec<String> = missing.iter().take(10).map(|(n, _)| n.to_string()).collect();
+            let more = if missing.len() > 10 { ", …" } else { "" };
+            bail!(
+                "{}: line {n}: photo {} does not exist ({} row(s) point at missing files, lines {}{more}); \
+                 fix the paths or remove those rows",
+                path.display(),
+                first.path.display(),
+                missing.len(),
+                shown.join(", ")
+            );
+        }
+        Ok(dataset)
     }
 
     /// `dir/CLASS/*.jpg|png`: each photo is its own bean, all in split "train".
@@ -54,16 +70,20 @@ impl Dataset {
         let mut classes: Vec<_> = std::fs::read_dir(dir)
             .with_context(|| format!("reading {}", dir.display()))?
             .filter_map(|e| e.ok())
-            .filter(|e| e.path().is_dir())
+            .filter(|e| e.path().is_dir() && !e.file_name().to_string_lossy().starts_with('.'))
             .collect();
         classes.sort_by_key(|e| e.file_name());
         for class in classes {
             let name = class.file_name().to_string_lossy().to_string();
             let mut files: Vec<_> = std::fs::read_dir(class.path())?.filter_map(|e| e.ok()).map(|e| e.path()).collect();
             files.sort();
+            let before = rows.len();
             for file in files.into_iter().filter(|p| is_photo(p)) {
                 let stem = file.file_stem().unwrap_or_default().to_string_lossy().to_string();
                 rows.push((name.clone(), format!("{name}/{stem}"), file));
+            }
+            if rows.len() == before {
+                bail!("class folder {} has no photos (.jpg, .jpeg or .png): add photos or remove the folder", class.path().display());
             }
         }
         if rows.is_empty() {
@@ -127,6 +147,11 @@ fn class_index(names: &[String], name: &str) -> u16 {
 
 /// Parses manifest text; errors name the offending line.
 pub fn parse_manifest(text: &str, root: &Path) -> Result<Dataset> {
+    parse_rows(text, root).map(|(dataset, _)| dataset)
+}
+
+/// [`parse_manifest`] plus the 1-based line number of each sample.
+fn parse_rows(text: &str, root: &Path) -> Result<(Dataset, Vec<usize>)> {
     let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
     let Some((_, header)) = lines.next() else { bail!("manifest is empty") };
     let columns: Vec<&str> = header.trim().split(',').collect();
@@ -136,8 +161,10 @@ pub fn parse_manifest(text: &str, root: &Path) -> Result<Dataset> {
     };
     let (bean_c, round_c, applies_c, split_c) = (col("bean"), col("round"), col("label_applies"), col("split"));
     let mut rows = Vec::new();
+    let mut line_numbers = Vec::new();
     for (i, line) in lines {
         let n = i + 1;
+        line_numbers.push(n);
         let fields: Vec<&str> = line.trim().split(',').collect();
         if fields.len() != columns.len() {
             bail!("line {n}: expected {} fields, found {}: `{line}`", columns.len(), fields.len());
@@ -169,6 +196,18 @@ pub fn parse_manifest(text: &str, root: &Path) -> Result<Dataset> {
         bail!("manifest has a header but no rows");
     }
     let class_names = class_order(rows.iter().map(|r| r.0.as_str()));
+    // A class whose every row says the label does not apply has nothing to learn from.
+    let empty: Vec<&str> = class_names
+        .iter()
+        .filter(|c| !rows.iter().any(|(label, s)| label == *c && s.label_applies))
+        .map(String::as_str)
+        .collect();
+    if !empty.is_empty() {
+        bail!(
+            "class(es) {} have no row with label_applies = 1: label at least one photo of each class or drop the class",
+            empty.join(", ")
+        );
+    }
     let samples = rows
         .into_iter()
         .map(|(label, mut s)| {
@@ -176,7 +215,7 @@ pub fn parse_manifest(text: &str, root: &Path) -> Result<Dataset> {
             s
         })
         .collect();
-    Ok(Dataset { class_names, samples })
+    Ok((Dataset { class_names, samples }, line_numbers))
 }
 
 /// Square model-size images of the given rows, decoded once and kept as 8-bit RGB.
@@ -253,5 +292,61 @@ mod tests {
         assert!(err.contains("line 3"), "{err}");
         let err = format!("{:#}", parse_manifest("file,class\n", Path::new(".")).unwrap_err());
         assert!(err.contains("line 1"), "{err}");
+    }
+
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("beanscan-data-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    fn write_png(path: &Path) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        RgbImage::from_pixel(32, 32, image::Rgb([150, 110, 60])).save(path).unwrap();
+    }
+
+    #[test]
+    fn missing_photo_is_reported_with_its_line() {
+        let dir = scratch("missing");
+        write_png(&dir.join("a.png"));
+        write_png(&dir.join("c.png"));
+        std::fs::write(dir.join("manifest.csv"), "path,label\na.png,Normal\n\nb.png,Black\nc.png,Black\n").unwrap();
+        let err = format!("{:#}", Dataset::open(&dir).unwrap_err());
+        assert!(err.contains("line 4") && err.contains("b.png") && err.contains("1 row(s)"), "{err}");
+        std::fs::write(dir.join("b.png"), b"").unwrap();
+        assert_eq!(Dataset::open(&dir).unwrap().samples.len(), 3);
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn empty_class_is_an_error_before_training() {
+        let text = "path,label,label_applies\na.jpg,Normal,1\nb.jpg,Sour,0\n";
+        let err = format!("{:#}", parse_manifest(text, Path::new(".")).unwrap_err());
+        assert!(err.contains("Sour") && err.contains("label_applies"), "{err}");
+        let dir = scratch("folders");
+        write_png(&dir.join("Normal/1.png"));
+        std::fs::create_dir_all(dir.join("Black")).unwrap();
+        std::fs::write(dir.join("Black/readme.txt"), "to do").unwrap();
+        let err = format!("{:#}", Dataset::open(&dir).unwrap_err());
+        assert!(err.contains("Black") && err.contains("no photos"), "{err}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn corrupt_photos_are_skipped_and_counted() {
+        let dir = scratch("corrupt");
+        write_png(&dir.join("Normal/good.png"));
+        std::fs::write(dir.join("Normal/empty.png"), b"").unwrap();
+        std::fs::write(dir.join("Normal/text.jpg"), b"not a photo").unwrap();
+        let good = std::fs::read(dir.join("Normal/good.png")).unwrap();
+        std::fs::write(dir.join("Normal/half.png"), &good[..good.len() / 2]).unwrap();
+        let ds = Dataset::open(&dir).unwrap();
+        assert_eq!(ds.samples.len(), 4);
+        let cache = load_images(&ds, &[0, 1, 2, 3], 16);
+        assert_eq!((cache.images.len(), cache.skipped), (1, 3));
+        assert_eq!(ds.samples[cache.rows[0]].path, dir.join("Normal/good.png"));
+        assert_eq!(cache.images[0].dimensions(), (16, 16));
+        std::fs::remove_dir_all(&dir).ok();
     }
 }
