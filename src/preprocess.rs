@@ -11,8 +11,12 @@ use crate::error::{Error, Result};
 
 /// Largest photo we decode, in megapixels. A 50 MP phone photo fits; a decompression bomb does not.
 pub const MAX_MEGAPIXELS: u32 = 64;
-/// Decoder allocation ceiling (bytes); bounds memory for any input.
-pub const MAX_DECODE_BYTES: u64 = 512 * 1024 * 1024;
+/// Largest decoded pixel buffer, in bytes, checked before anything is allocated. 64 MP of 8-bit
+/// RGB(A) fits; a 16-bit RGBA photo of that size does not. With the 8-bit RGB copy made after
+/// decoding, one photo needs at most about 256 + 192 MB.
+pub const MAX_DECODE_BYTES: u64 = 256 * 1024 * 1024;
+/// Smallest side we label: below this there is no bean to see.
+pub const MIN_SIDE: u32 = 16;
 
 /// How a photo becomes a model input. Stored in every bundle so the browser matches training.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -36,10 +40,54 @@ impl PreprocessParams {
     }
 }
 
-/// Decode JPEG/PNG bytes into an upright RGB image, refusing inputs beyond the pixel limit.
+/// Containers of formats we do not decode, recognised by their ISO-BMFF brand (`ftyp` box).
+fn unsupported_container(bytes: &[u8]) -> Option<&'static str> {
+    if bytes.len() < 12 || &bytes[4..8] != b"ftyp" {
+        return None;
+    }
+    match &bytes[8..12] {
+        b"heic" | b"heix" | b"heim" | b"heis" | b"hevc" | b"hevx" => Some("HEIC"),
+        b"mif1" | b"msf1" => Some("HEIF"),
+        b"avif" | b"avis" => Some("AVIF"),
+        _ => None,
+    }
+}
+
+/// Whether a JPEG's segments and scans run up to an end-of-image marker. The JPEG decoder fills
+/// a cut-off scan with grey and reports success, so a half-downloaded photo would get a label.
+/// Segments are skipped by their length, so the end marker of an Exif thumbnail does not count.
+fn jpeg_is_complete(b: &[u8]) -> bool {
+    let mut i = 2; // after the start-of-image marker
+    while i + 1 < b.len() {
+        if b[i] != 0xFF {
+            i += 1; // entropy-coded scan data
+            continue;
+        }
+        match b[i + 1] {
+            0xD9 => return true,
+            0xFF => i += 1,                         // fill byte before a marker
+            0x00 | 0x01 | 0xD0..=0xD8 => i += 2,    // stuffed 0xFF, TEM, restart markers: no length
+            _ => {
+                let Some(len) = b.get(i + 2..i + 4) else { return false };
+                let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+                if len < 2 {
+                    return false;
+                }
+                i += 2 + len;
+            }
+        }
+    }
+    false
+}
+
+/// Decode photo bytes (JPEG, PNG, WebP, GIF; first frame of animations) into an upright 8-bit
+/// RGB image, refusing inputs beyond the pixel and byte limits before allocating for them.
 pub fn decode(bytes: &[u8]) -> Result<RgbImage> {
     if bytes.is_empty() {
         return Err(Error::Empty);
+    }
+    if let Some(format) = unsupported_container(bytes) {
+        return Err(Error::UnsupportedFormat(format.into()));
     }
     let reader = ImageReader::new(Cursor::new(bytes))
         .with_guessed_format()
@@ -47,32 +95,43 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage> {
     let Some(format) = reader.format() else {
         return Err(Error::NotAnImage("unrecognised file contents".into()));
     };
+    if format == image::ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+        return Err(Error::Decode("the JPEG ends before its end-of-image marker".into()));
+    }
     let mut decoder = reader.into_decoder().map_err(|e| match e {
-        image::ImageError::Unsupported(_) => Error::NotAnImage(format!("{format:?} is not supported")),
+        image::ImageError::Unsupported(_) => Error::UnsupportedFormat(format!("{format:?}").to_uppercase()),
         other => Error::Decode(other.to_string()),
     })?;
     let (width, height) = decoder.dimensions();
     if u64::from(width) * u64::from(height) > u64::from(MAX_MEGAPIXELS) * 1_000_000 {
         return Err(Error::TooLarge { width, height, limit: MAX_MEGAPIXELS });
     }
+    if width < MIN_SIDE || height < MIN_SIDE {
+        return Err(Error::TooSmall { width, height, min: MIN_SIDE });
+    }
+    let needed = decoder.total_bytes();
+    if needed > MAX_DECODE_BYTES {
+        let bits = u32::from(decoder.color_type().bits_per_pixel());
+        let mib = needed.div_ceil(1 << 20);
+        return Err(Error::TooManyBytes { width, height, bits, mib, limit_mib: MAX_DECODE_BYTES >> 20 });
+    }
     let mut limits = Limits::default();
     limits.max_alloc = Some(MAX_DECODE_BYTES);
     decoder.set_limits(limits).map_err(|e| Error::Decode(e.to_string()))?;
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
-    let mut image = DynamicImage::from_decoder(decoder).map_err(|e| Error::Decode(e.to_string()))?;
+    let image = DynamicImage::from_decoder(decoder).map_err(|e| Error::Decode(e.to_string()))?;
+    // Convert first (no copy when already 8-bit RGB, the common case), then rotate the smaller image.
+    let mut image = DynamicImage::ImageRgb8(image.into_rgb8());
     image.apply_orientation(orientation);
-    Ok(image.to_rgb8())
+    Ok(image.into_rgb8())
 }
 
 /// The square around the bean, resized to `size`×`size`; 8-bit RGB so training can cache it.
 pub fn square(image: &RgbImage, size: u32) -> RgbImage {
     let (x, y, side) = bean_square(image);
-    let crop = image::imageops::crop_imm(image, x, y, side, side).to_image();
-    if side == size {
-        crop
-    } else {
-        image::imageops::resize(&crop, size, size, FilterType::Triangle)
-    }
+    // Resize straight from a view of the crop: a 48 MP photo is not copied first.
+    let crop = image::imageops::crop_imm(image, x, y, side, side);
+    if side == size { crop.to_image() } else { image::imageops::resize(&*crop, size, size, FilterType::Triangle) }
 }
 
 /// Side of the downscaled copy the bean is searched in.
@@ -191,5 +250,30 @@ mod tests {
             .unwrap();
         bytes.truncate(bytes.len() / 3);
         assert!(decode(&bytes).is_err());
+    }
+
+    #[test]
+    fn a_jpeg_cut_anywhere_is_incomplete() {
+        let mut bytes = Vec::new();
+        let image = RgbImage::from_fn(64, 48, |x, y| image::Rgb([(x * 4) as u8, (y * 5) as u8, 90]));
+        let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 90);
+        // An Exif block holding an end-of-image marker must not count as the end.
+        image::ImageEncoder::set_exif_metadata(&mut encoder, b"II*\0\x08\0\0\0\0\0\xFF\xD9".to_vec()).unwrap();
+        image::ImageEncoder::write_image(encoder, &image, 64, 48, image::ExtendedColorType::Rgb8).unwrap();
+        assert!(jpeg_is_complete(&bytes));
+        for cut in 2..bytes.len() - 1 {
+            assert!(!jpeg_is_complete(&bytes[..cut]), "cut at {cut} of {}", bytes.len());
+        }
+        // Trailing data after the end marker (phone makers append their own) is fine.
+        bytes.extend_from_slice(b"SEFHvendor trailer");
+        assert_eq!(decode(&bytes).unwrap().dimensions(), (64, 48));
+    }
+
+    #[test]
+    fn limits_name_the_problem_before_allocating() {
+        assert!(matches!(decode(&png(1, 1)), Err(Error::TooSmall { .. })));
+        assert!(decode(&png(MIN_SIDE, MIN_SIDE)).is_ok());
+        let heic = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic";
+        assert!(decode(heic).unwrap_err().to_string().contains("HEIC files cannot be read here"));
     }
 }
