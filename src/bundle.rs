@@ -122,16 +122,38 @@ impl Bundle {
         Ok(bundle)
     }
 
-    /// Semantic checks after decoding: sizes agree with each other.
+    /// Semantic checks after decoding: sizes agree with each other and are small enough to build
+    /// on a phone (a corrupt size must give an error, not an attempt to allocate gigabytes).
     pub fn validate(&self) -> Result<()> {
         if self.class_names.is_empty() {
             return Err(Error::Bundle("no class names".into()));
         }
+        let m = &self.model;
+        let fits = m.input_size % 16 == 0
+            && (16..=512).contains(&m.input_size)
+            && (1..=64).contains(&m.width)
+            && (1..=4).contains(&m.blocks_per_stage)
+            && (1..=2048).contains(&m.code_dim)
+            && (1..=2048).contains(&m.embed_dim);
+        if !fits {
+            return Err(Error::Bundle(format!(
+                "model settings out of range (input {} px, width {}, {} blocks per stage, code {}-d, \
+                 embedding {}-d): the bundle is damaged or from an incompatible beanscan",
+                m.input_size, m.width, m.blocks_per_stage, m.code_dim, m.embed_dim
+            )));
+        }
         if self.references.dim != self.model.embed_dim {
             return Err(Error::Bundle(format!(
-                "references are {}-d but the model embeds to {}-d",
+                "wrong embedding size: references are {}-d but the model embeds to {}-d",
                 self.references.dim, self.model.embed_dim
             )));
+        }
+        let p = &self.preprocess;
+        if !p.mean.iter().chain(&p.std).all(|v| v.is_finite()) || p.std.iter().any(|&s| s <= 0.0) {
+            return Err(Error::Bundle(format!("invalid normalisation (mean {:?}, std {:?})", p.mean, p.std)));
+        }
+        if !self.default_threshold.is_finite() {
+            return Err(Error::Bundle(format!("invalid default threshold {}", self.default_threshold)));
         }
         if self.preprocess.input_size as usize != self.model.input_size {
             return Err(Error::Bundle(format!(
@@ -139,7 +161,10 @@ impl Bundle {
                 self.preprocess.input_size, self.model.input_size
             )));
         }
-        self.references.validate(self.class_names.len()).map_err(|e| Error::Bundle(e.to_string()))
+        self.references.validate(self.class_names.len()).map_err(|e| match e {
+            Error::Index(m) => Error::Bundle(m),
+            other => other,
+        })
     }
 }
 
@@ -166,8 +191,15 @@ fn restore_embeddings(graph: &Graph, refs: &ReferenceSet) -> Result<Vec<f32>> {
             .values
             .get(pid.into_inner() as usize)
             .ok_or_else(|| Error::Bundle("index refers to a missing reference".into()))? as usize;
-        if row >= refs.len() || point.0.len() != refs.dim {
-            return Err(Error::Bundle("index does not match the reference set".into()));
+        if row >= refs.len() {
+            return Err(Error::Bundle(format!("index refers to reference {row} of {}", refs.len())));
+        }
+        if point.0.len() != refs.dim {
+            return Err(Error::Bundle(format!(
+                "wrong embedding size: the index holds {}-d embeddings, the references are {}-d",
+                point.0.len(),
+                refs.dim
+            )));
         }
         out[row * refs.dim..(row + 1) * refs.dim].copy_from_slice(&point.0);
         seen += 1;
@@ -199,26 +231,76 @@ mod tests {
     #[test]
     fn corruption_is_caught_with_a_clear_message() {
         let good = DEFAULT_BUNDLE.to_vec();
-        assert!(message(&good[..good.len() / 2]).contains("truncated"));
         assert!(message(&good[..10]).contains("too short"));
-        let mut flipped = good.clone();
-        flipped[good.len() / 2] ^= 0x10;
-        assert!(message(&flipped).contains("checksum"));
+        assert!(message(b"").contains("too short"));
+        // Cut anywhere after the header, or padded: the announced length disagrees.
+        for cut in (HEADER_LEN + 4..good.len()).step_by(good.len() / 13) {
+            assert!(message(&good[..cut]).contains("truncated"), "cut at {cut}");
+        }
+        let mut padded = good.clone();
+        padded.push(0);
+        assert!(message(&padded).contains("truncated or padded"));
+        // A flipped bit anywhere in the payload or the checksum is caught by the checksum.
+        for at in (HEADER_LEN..good.len()).step_by(good.len() / 17).chain([good.len() - 1]) {
+            let mut flipped = good.clone();
+            flipped[at] ^= 0x10;
+            assert!(message(&flipped).contains("checksum"), "flip at {at}");
+        }
+        let mut long = good.clone();
+        long[12..20].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(message(&long).contains("truncated"));
         let mut wrong_magic = good.clone();
         wrong_magic[0] = b'X';
         assert!(message(&wrong_magic).contains("magic"));
         let mut newer = good.clone();
         newer[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
-        assert!(message(&newer).contains("format version"));
+        assert!(message(&newer).contains("format version 2; this beanscan reads version 1"));
+    }
+
+    /// A well-formed file (valid checksum) whose contents disagree with each other.
+    fn reencoded(edit: impl FnOnce(&mut Bundle)) -> String {
+        let mut bundle = Bundle::embedded().unwrap();
+        edit(&mut bundle);
+        message(&bundle.to_bytes().unwrap())
     }
 
     #[test]
     fn inconsistent_contents_are_rejected() {
+        let m = reencoded(|b| b.model.embed_dim += 1);
+        assert!(m.contains("wrong embedding size") && m.contains("128-d"), "{m}");
+        let m = reencoded(|b| {
+            b.references.dim = 64;
+            b.model.embed_dim = 64;
+        });
+        assert!(m.contains("wrong embedding size"), "{m}");
+        let m = reencoded(|b| b.class_names.truncate(2));
+        assert!(m.contains("only 2 classes"), "{m}");
+        let m = reencoded(|b| b.class_names.clear());
+        assert!(m.contains("no class names"), "{m}");
+        let m = reencoded(|b| b.preprocess.input_size = 32);
+        assert!(m.contains("32px inputs but the model takes 64px"), "{m}");
+        // Absurd sizes are refused before anything is built from them.
+        let m = reencoded(|b| b.model.width = 1 << 20);
+        assert!(m.contains("model settings out of range"), "{m}");
+        let m = reencoded(|b| b.preprocess.std = [0.0; 3]);
+        assert!(m.contains("invalid normalisation"), "{m}");
+        let m = reencoded(|b| {
+            b.graph = None;
+            b.references.labels.pop();
+        });
+        assert!(m.contains("inconsistent reference set"), "{m}");
+    }
+
+    #[test]
+    fn weights_that_do_not_fit_the_model_are_an_error() {
         let mut bundle = Bundle::embedded().unwrap();
-        bundle.references.dim += 1;
-        assert!(bundle.validate().unwrap_err().to_string().contains("-d"));
+        bundle.model.width = 8;
+        let bundle = Bundle::from_bytes(&bundle.to_bytes().unwrap()).unwrap();
+        let err = crate::Classifier::new(bundle, burn::tensor::Device::flex()).err().expect("rejected");
+        assert!(err.to_string().contains("weights do not fit the model"), "{err}");
         let mut bundle = Bundle::embedded().unwrap();
-        bundle.class_names.truncate(1);
-        assert!(bundle.validate().is_err());
+        bundle.weights.truncate(bundle.weights.len() / 2);
+        let err = crate::Classifier::new(bundle, burn::tensor::Device::flex()).err().expect("rejected");
+        assert!(err.to_string().contains("weights"), "{err}");
     }
 }
