@@ -166,7 +166,12 @@ wasm_tests() {
     cargo test --target wasm32-unknown-unknown --profile wasm-test --test web
 }
 
-e2e_tests() { node --test "$E2E"/*.test.mjs; }
+e2e_tests() {
+  # The odd-input corpus the page tests drop on the page (generated, never downloaded).
+  BEANSCAN_ODD_INPUTS="${TMPDIR:-/tmp}/beanscan-odd-inputs"
+  cargo run --quiet --release --example odd_inputs -- "$BEANSCAN_ODD_INPUTS"
+  BEANSCAN_ODD_INPUTS=$BEANSCAN_ODD_INPUTS node --test "$E2E"/*.test.mjs
+}
 
 run_tests() {
   # Chromium leaves profile folders in TMPDIR: give it a scratch folder, wiped per run.

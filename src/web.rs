@@ -21,6 +21,30 @@ export interface Prediction {
 }
 "#;
 
+/// The module is built with panic = "abort": a panic ends in a trap whose JS error says only
+/// "unreachable". Before that, the message goes to the console and to `beanscanPanic` on the
+/// global object, where the worker reads it to tell the page what went wrong.
+fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let message = info.to_string();
+            let _ = Reflect::set(&js_sys::global(), &"beanscanPanic".into(), &message.as_str().into());
+            web_sys::console::error_1(&message.as_str().into());
+            previous(info);
+        }));
+    });
+}
+
+/// Panics inside the module on purpose, through the same hook as any other panic: the page tests
+/// use it to check that a crash is reported and the worker restarted. Not part of the API.
+#[wasm_bindgen(js_name = __panicForTesting)]
+pub fn panic_for_testing(message: String) {
+    install_panic_hook();
+    panic!("{message}");
+}
+
 fn js_error(e: impl std::fmt::Display) -> JsValue {
     JsError::new(&e.to_string()).into()
 }
@@ -78,6 +102,7 @@ async fn device_for(backend: &str) -> Result<(Device, &'static str), JsValue> {
 impl Classifier {
     /// [`Classifier::create`] for Rust callers (and tests).
     pub async fn open(options: JsValue) -> Result<Classifier, JsValue> {
+        install_panic_hook();
         let backend = if options.is_object() {
             Reflect::get(&options, &"backend".into()).ok().and_then(|v| v.as_string())
         } else {
@@ -114,7 +139,8 @@ impl Classifier {
         self.inner.borrow().class_names.clone()
     }
 
-    /// Labels one photo (JPEG or PNG bytes).
+    /// Labels one photo (JPEG, PNG, WebP or GIF bytes); rejects with a message saying what is
+    /// wrong with the file and what to do.
     #[wasm_bindgen(unchecked_return_type = "Promise<Prediction>")]
     pub fn classify(&self, photo: Vec<u8>) -> Promise {
         let inner = self.inner.clone();

@@ -9,6 +9,9 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+#[path = "odd_inputs/corpus.rs"]
+mod corpus;
+
 const BLACK: &[u8] = include_bytes!("../../shared/data/greencoffee/r1/Black/001U.jpg");
 const NORMAL: &[u8] = include_bytes!("../../shared/data/greencoffee/r2/Normal/001U.jpg");
 
@@ -77,4 +80,38 @@ async fn webgpu_backend_matches_cpu() {
     let (a, b) = (embedding(&cpu, BLACK).await, embedding(&gpu, BLACK).await);
     let max_diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max);
     assert!(max_diff <= 1e-3, "CPU and WebGPU embeddings differ by {max_diff}");
+}
+
+fn field(v: &JsValue, name: &str) -> JsValue {
+    Reflect::get(v, &name.into()).unwrap()
+}
+
+/// The odd-input corpus (tests/odd_inputs/corpus.rs) through the wasm API, one batch on one
+/// classifier: each file labelled or refused with its own message, and the failures in between
+/// never break the files after them.
+#[wasm_bindgen_test]
+async fn odd_inputs_are_labelled_or_refused_one_by_one() {
+    let c = Classifier::open(options("cpu")).await.unwrap();
+    let cases = corpus::cases(BLACK);
+    let reference = settle(c.classify(cases[0].bytes.clone())).await.expect("reference labelled");
+    let (ref_label, ref_distance) = (field(&reference, "label").as_string(), field(&reference, "distance").as_f64());
+    for case in &cases {
+        let result = settle(c.classify(case.bytes.clone())).await;
+        match (case.expect, result) {
+            (corpus::Expect::SameAsPhoto, Ok(p)) => {
+                assert_eq!(field(&p, "label").as_string(), ref_label, "{}", case.file);
+                assert_eq!(field(&p, "distance").as_f64(), ref_distance, "{}", case.file);
+            }
+            (corpus::Expect::Labelled, Ok(p)) => {
+                let label = field(&p, "label").as_string().unwrap();
+                assert!(c.class_names().contains(&label), "{}: {label}", case.file);
+            }
+            (corpus::Expect::Error(text), Err(e)) => {
+                let message = field(&e, "message").as_string().unwrap();
+                assert!(message.contains(text), "{}: `{message}` should mention `{text}`", case.file);
+            }
+            (expect, Ok(p)) => panic!("{}: expected {expect:?}, got {:?}", case.file, field(&p, "label")),
+            (expect, Err(e)) => panic!("{}: expected {expect:?}, got error {:?}", case.file, field(&e, "message")),
+        }
+    }
 }

@@ -1,6 +1,8 @@
 // beanscan page: queues photos, sends them one at a time to the worker, shows a card per photo.
 const $ = (id) => document.getElementById(id);
 const MAX_BYTES = 40 * 1024 * 1024;
+// A photo that takes longer than this is treated as a hung classifier: the worker is restarted.
+const REQUEST_TIMEOUT_MS = 120_000;
 
 const statusEl = $('status');
 const classesEl = $('classes');
@@ -14,17 +16,20 @@ const progressText = $('progress-text');
 
 let worker = null;
 let ready = null;         // Promise<info> for the current worker
+let loaded = false;       // the current worker reported 'ready' (so a later death is a crash)
 const pending = new Map(); // request id -> resolve
 let nextId = 0;
 
 function startWorker() {
   setStatus('loading', 'Loading the model…');
   worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+  loaded = false;
   let settle;
   ready = new Promise((resolve, reject) => { settle = { resolve, reject }; });
   ready.catch(() => {}); // reported through the status line and per card
   worker.onmessage = ({ data }) => {
     if (data.type === 'ready') {
+      loaded = true;
       showReady(data);
       settle.resolve(data);
     } else if (data.type === 'failed') {
@@ -39,6 +44,11 @@ function startWorker() {
   };
   worker.onerror = (e) => {
     e.preventDefault();
+    if (loaded) {
+      // It worked before, so this is a crash (e.g. out of memory), not a missing module: start over.
+      restartWorker(`the classifier stopped (${e.message || 'worker error'}) and was restarted`);
+      return;
+    }
     const why = e.message || 'the classifier could not start (is the pkg/ folder missing?)';
     setStatus('error', `The model could not be loaded: ${why}`);
     settle.reject(new Error(why));
@@ -46,21 +56,24 @@ function startWorker() {
   };
 }
 
-function restartWorker() {
+function restartWorker(why = 'the classifier stopped and was restarted') {
   worker.terminate();
-  failPending('the classifier stopped and was restarted');
+  failPending(why, true);
   startWorker();
 }
 
-function failPending(why) {
-  for (const [id, resolve] of pending) resolve({ id, error: why });
+function failPending(why, fatal = false) {
+  for (const [id, resolve] of pending) resolve({ id, error: why, fatal });
   pending.clear();
 }
 
 function classify(bytes) {
   const id = ++nextId;
   return new Promise((resolve) => {
-    pending.set(id, resolve);
+    const timer = setTimeout(() => {
+      if (pending.has(id)) restartWorker(`no answer after ${REQUEST_TIMEOUT_MS / 1000} s; the classifier was restarted`);
+    }, REQUEST_TIMEOUT_MS);
+    pending.set(id, (reply) => { clearTimeout(timer); resolve(reply); });
     worker.postMessage({ id, bytes }, [bytes.buffer]);
   });
 }
@@ -138,7 +151,7 @@ async function processFile(file, card) {
     return showError(card, `The model is not available: ${err.message}`);
   }
   const reply = await classify(bytes);
-  if (reply.fatal) showError(card, `The classifier crashed on this file (${reply.error}) and was restarted.`);
+  if (reply.fatal) showError(card, `The classifier crashed on this file (${reply.error}) and was restarted; the next photos are not affected.`);
   else if (reply.error !== undefined) showError(card, `Could not classify this file: ${reply.error}`);
   else showResult(card, reply.result);
 }

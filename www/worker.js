@@ -3,6 +3,8 @@
 //   in:  {id, bytes: Uint8Array}
 //   out: {type: 'ready', backend, bundleVersion, classNames} | {type: 'failed', error}  (once)
 //        {id, result} | {id, error, fatal}
+// A panic inside the module aborts it (a WebAssembly.RuntimeError): the reply is marked fatal and
+// the page starts a fresh worker. The panic message comes from the module's panic hook.
 import init, { Classifier } from './pkg/beanscan.js';
 
 const message = (err) => (err instanceof Error ? err.message : String(err)) || 'unknown error';
@@ -45,8 +47,10 @@ async function handle({ id, bytes }) {
     const c = await classifier;
     postMessage({ id, result: plain(await c.classify(bytes)) });
   } catch (err) {
-    // A trap (e.g. a panic under panic=abort) leaves the module unusable: ask for a restart.
-    postMessage({ id, error: message(err), fatal: err instanceof WebAssembly.RuntimeError });
+    // A trap (a panic under panic=abort, or running out of memory) leaves the module unusable.
+    const fatal = err instanceof WebAssembly.RuntimeError;
+    const why = fatal && self.beanscanPanic ? String(self.beanscanPanic).replace(/^panicked at [^\n]*\n?/, '') : message(err);
+    postMessage({ id, error: why, fatal });
   }
 }
 

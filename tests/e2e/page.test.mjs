@@ -1,12 +1,15 @@
 // End-to-end test of the beanscan page in headless Chromium with phone emulation.
 // Run: node --test tests/e2e/   (after ./build.sh build; needs /usr/bin/chromium)
 // Env: BEANSCAN_WWW  site folder to serve (default: www/ of this repo)
+//      BEANSCAN_ODD_INPUTS folder written by `cargo run --release --example odd_inputs -- DIR`
+//                    (default: generated into a temporary folder with that command)
 //      BEANSCAN_DATA data folder holding greencoffee/ (default: ../shared/data beside the repo)
 //      CHROMIUM      browser binary (default: /usr/bin/chromium)
 // The tests share one browser context and run in order; the last one checks the
 // requests made by the earlier ones.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -189,6 +192,84 @@ test('a non-image file gets an error card and the rest of the batch still runs',
   for (const card of labelled) checkLabelled(card, classNames);
   await screenshot(page, t, 'picker');
   await page.close();
+});
+
+/** The odd-input corpus folder (files + expect.json), generated when not given. */
+function oddInputs() {
+  let dir = process.env.BEANSCAN_ODD_INPUTS;
+  if (!dir) {
+    dir = join(tmpdir(), `beanscan-odd-inputs-${process.pid}`);
+    execFileSync('cargo', ['run', '--quiet', '--release', '--example', 'odd_inputs', '--', dir], { cwd: repo, stdio: 'inherit' });
+  }
+  assert.ok(existsSync(join(dir, 'expect.json')), `${dir}/expect.json is missing`);
+  return dir;
+}
+
+test('odd files in one batch: each labelled or refused with its own message', { timeout: TEST_TIMEOUT }, async (t) => {
+  const dir = oddInputs();
+  const expect = JSON.parse(await readFile(join(dir, 'expect.json'), 'utf8'));
+  const page = await openPage();
+  const classNames = await classNamesOn(page);
+  await page.getByTestId('picker').setInputFiles(await Promise.all(expect.map(async (e) => ({
+    name: e.file, mimeType: 'application/octet-stream', buffer: await readFile(join(dir, e.file)),
+  }))));
+  const cards = await settledCards(page, expect.length);
+  assert.equal(cards.length, expect.length);
+  const byFile = new Map(cards.map((c) => [c.file, c]));
+  const reference = byFile.get('photo.png');
+  checkLabelled(reference, classNames);
+  for (const e of expect) {
+    const card = byFile.get(e.file);
+    assert.ok(card, `no card for ${e.file}`);
+    t.diagnostic(`${e.file}: ${card.kind === 'result' ? `${card.label} d=${card.distance.toFixed(3)}` : card.error}`);
+    if (e.expect === 'error') {
+      assert.equal(card.kind, 'result-error', `${e.file} should be refused, got ${card.label}`);
+      assert.ok(card.error.includes(e.message), `${e.file}: "${card.error}" should mention "${e.message}"`);
+    } else {
+      checkLabelled(card, classNames);
+      if (e.expect === 'same') {
+        assert.deepEqual([card.label, card.distance], [reference.label, reference.distance], e.file);
+      }
+    }
+  }
+  await screenshot(page, t, 'odd-inputs');
+  await page.close();
+});
+
+test('a panic inside the module is reported on its card and the next photo still works', { timeout: TEST_TIMEOUT }, async (t) => {
+  // A separate context whose copy of pkg/beanscan.js panics inside wasm on photos starting "CRASH".
+  const crashContext = await browser.newContext({ ...devices['Pixel 7'] });
+  await crashContext.route('**/pkg/beanscan.js', async (route) => {
+    const response = await route.fetch();
+    const body = `${await response.text()}
+const classifyForReal = Classifier.prototype.classify;
+Classifier.prototype.classify = function (photo) {
+  if (String.fromCharCode(...photo.slice(0, 5)) === 'CRASH') __panicForTesting('deliberate test panic');
+  return classifyForReal.call(this, photo);
+};
+`;
+    await route.fulfill({ response, body });
+  });
+  const page = await crashContext.newPage();
+  const pageErrors = [];
+  page.on('pageerror', (err) => pageErrors.push(err.message));
+  await page.goto(origin + '/');
+  await page.waitForFunction(() => document.querySelector('[data-testid="status"]')?.dataset.state === 'ready', null, { timeout: LOAD_TIMEOUT });
+  const classNames = await classNamesOn(page);
+  const [photo] = await pickPhotos(['Normal']);
+  await page.getByTestId('picker').setInputFiles([
+    { name: 'crash.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('CRASH: not a photo either') },
+    { name: photo.name, mimeType: 'image/jpeg', buffer: await readFile(photo.path) },
+  ]);
+  const cards = await settledCards(page, 2);
+  const crashed = cards.find((c) => c.file === 'crash.jpg');
+  t.diagnostic(`crash.jpg: ${crashed.error}`);
+  assert.equal(crashed.kind, 'result-error');
+  assert.match(crashed.error, /crashed on this file \(deliberate test panic\) and was restarted/);
+  checkLabelled(cards.find((c) => c.file === photo.name), classNames);
+  assert.equal(await page.getByTestId('status').getAttribute('data-state'), 'ready');
+  assert.deepEqual(pageErrors, []);
+  await crashContext.close();
 });
 
 test('the page only talks to its own origin and its CSP is enforced', { timeout: 60_000 }, async () => {
