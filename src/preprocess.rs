@@ -53,6 +53,14 @@ fn unsupported_container(bytes: &[u8]) -> Option<&'static str> {
     }
 }
 
+/// Width and height from a PNG's IHDR chunk (always the first chunk).
+fn png_dimensions(b: &[u8]) -> Option<(u32, u32)> {
+    if b.len() < 24 || &b[12..16] != b"IHDR" {
+        return None;
+    }
+    Some((u32::from_be_bytes(b[16..20].try_into().ok()?), u32::from_be_bytes(b[20..24].try_into().ok()?)))
+}
+
 /// Whether a JPEG's segments and scans run up to an end-of-image marker. The JPEG decoder fills
 /// a cut-off scan with grey and reports success, so a half-downloaded photo would get a label.
 /// Segments are skipped by their length, so the end marker of an Exif thumbnail does not count.
@@ -100,6 +108,13 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage> {
     }
     let mut decoder = reader.into_decoder().map_err(|e| match e {
         image::ImageError::Unsupported(_) => Error::UnsupportedFormat(format!("{format:?}").to_uppercase()),
+        // On wasm32 the PNG reader refuses a bomb's header itself: report it like the check below.
+        image::ImageError::Limits(_) => match png_dimensions(bytes) {
+            Some((width, height)) if u64::from(width) * u64::from(height) > u64::from(MAX_MEGAPIXELS) * 1_000_000 => {
+                Error::TooLarge { width, height, limit: MAX_MEGAPIXELS }
+            }
+            _ => Error::OverLimit(format!("{e}")),
+        },
         other => Error::Decode(other.to_string()),
     })?;
     let (width, height) = decoder.dimensions();
