@@ -137,7 +137,7 @@ async function pump() {
 }
 
 async function processFile(file, card) {
-  if (file.size === 0) return showError(card, 'The file is empty.');
+  if (file.size === 0) return showError(card, 'The file is empty (0 bytes); it may not have finished downloading or copying: try again.');
   if (file.size > MAX_BYTES) return showError(card, `The file is too large (${mb(file.size)}; limit ${mb(MAX_BYTES)}).`);
   let bytes;
   try {
