@@ -11,15 +11,14 @@ OUT=bench/results
 mkdir -p "$OUT"
 
 # 1. Default pipeline → the shipped bundle (pretrain on every train face, 200 labelled beans).
-"$BEANSCAN" train --data "$DATA" --run runs/default --out bundle/default.beanscan
+"$BEANSCAN" train --data "$DATA" --run runs/default --out bundle/default.beanscan --f16
 "$BEANSCAN" eval --bundle bundle/default.beanscan --data "$DATA" --split val --json bundle/default-eval-val.json
 # 2. Supervised baseline: same encoder architecture, cross-entropy on every train label.
 "$BEANSCAN" supervised --data "$DATA" --run runs/default
 # 3. AE-only vs fine-tuned kNN, 200/500/2000 labelled beans × 3 seeds, mining variants.
 "$BEANSCAN" study --data "$DATA" --run runs/default --json "$OUT/study-val.json"
 # 4. Domain shift: pretrain and fine-tune on round r1 only; evaluate on r2 (and on r1).
-#    Shorter schedules than the default run: round r1 is about a third of the photos.
-"$BEANSCAN" pretrain --data "$DATA" --round r1 --run runs/r1 --pretrain-steps 1200
-"$BEANSCAN" supervised --data "$DATA" --round r1 --run runs/r1 --steps 1200
+#    A shorter schedule than the default run (round r1 is about a third of the photos).
+"$BEANSCAN" pretrain --data "$DATA" --round r1 --run runs/r1 --pretrain-steps 800
 "$BEANSCAN" study --data "$DATA" --run runs/r1 --train-round r1 --eval-round r2 --labels 200 --minings hard-guarded --json "$OUT/study-r1-to-r2.json"
 "$BEANSCAN" study --data "$DATA" --run runs/r1 --train-round r1 --eval-round r1 --labels 200 --minings hard-guarded --json "$OUT/study-r1-to-r1.json"
