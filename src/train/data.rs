@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use image::RgbImage;
-use indicatif::{ProgressBar, ProgressStyle};
 
+use super::progress::progress;
 use crate::preprocess;
 
 /// One photo of one face of a bean.
@@ -252,18 +252,6 @@ pub fn load_images(dataset: &Dataset, rows: &[usize], size: u32) -> ImageCache {
         eprintln!("{} of {} photos could not be read and were skipped", cache.skipped, rows.len());
     }
     cache
-}
-
-/// A progress bar with ETA on stderr.
-pub fn progress(len: u64, what: &str) -> ProgressBar {
-    let bar = ProgressBar::new(len);
-    bar.set_style(
-        ProgressStyle::with_template("{msg:>18} [{bar:30}] {pos}/{len} {per_sec} ETA {eta}")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_message(what.to_string());
-    bar
 }
 
 #[cfg(test)]

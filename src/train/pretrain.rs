@@ -9,7 +9,7 @@ use image::RgbImage;
 use rand::Rng;
 
 use super::checkpoint::Checkpointer;
-use super::{augment, batch_tensor, data::progress, step_rng};
+use super::{augment, batch_tensor, progress::progress, step_rng};
 use crate::model::{Autoencoder, Encoder, ModelConfig};
 use crate::preprocess::PreprocessParams;
 

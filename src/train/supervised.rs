@@ -12,7 +12,7 @@ use image::RgbImage;
 use rand::Rng;
 
 use super::checkpoint::Checkpointer;
-use super::{augment, batch_tensor, data::progress, forward_rows, step_rng};
+use super::{augment, batch_tensor, progress::progress, forward_rows, step_rng};
 use crate::model::{Encoder, ModelConfig};
 use crate::preprocess::PreprocessParams;
 

@@ -188,7 +188,7 @@ mod native {
         let images = load_images(&dataset, &rows, classifier.preprocess.input_size);
         let inputs: Vec<Vec<f32>> =
             images.images.iter().map(|im| beanscan::preprocess::normalise(im, &classifier.preprocess)).collect();
-        let bar = beanscan::train::data::progress(inputs.len() as u64, "embedding");
+        let bar = beanscan::train::progress::progress(inputs.len() as u64, "embedding");
         let mut embeddings = Vec::with_capacity(inputs.len());
         for chunk in inputs.chunks(64) {
             embeddings.extend(pollster::block_on(classifier.embed_inputs(chunk))?);

@@ -461,7 +461,7 @@ pub fn study_cmd(args: &StudyArgs) -> Result<()> {
     let mut losses: Vec<(String, Vec<f32>)> = Vec::new();
     let threshold = f32::INFINITY;
     let main_mining = *args.minings.first().unwrap_or(&Mining::HardGuarded);
-    let bar = beanscan::train::data::progress((args.labels.len() * args.seeds.len() + args.minings.len().saturating_sub(1)) as u64, "study");
+    let bar = beanscan::train::progress::progress((args.labels.len() * args.seeds.len() + args.minings.len().saturating_sub(1)) as u64, "study");
     let mut jobs: Vec<(Mining, usize, u64)> = Vec::new();
     for &n in &args.labels {
         for &seed in &args.seeds {
