@@ -13,6 +13,7 @@ pub mod pretrain;
 pub mod progress;
 pub mod study;
 pub mod supervised;
+pub mod train_loop;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use image::RgbImage;

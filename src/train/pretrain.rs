@@ -3,13 +3,13 @@
 
 use anyhow::Result;
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::Device;
 use image::RgbImage;
 use rand::Rng;
 
 use super::checkpoint::Checkpointer;
-use super::{augment, batch_tensor, progress::progress, step_rng};
+use super::train_loop::TrainLoop;
+use super::{augment, batch_tensor, step_rng};
 use crate::model::{Autoencoder, Encoder, ModelConfig};
 use crate::preprocess::PreprocessParams;
 
@@ -46,18 +46,8 @@ pub fn pretrain(
     let device = device.clone().autodiff();
     // Weight initialisation draws from the backend's generator: seed it so reruns match.
     device.seed(options.seed);
-    let mut model = Autoencoder::new(config, &device);
-    let mut optimizer = AdamConfig::new().init();
-    let mut losses = Vec::with_capacity(options.steps);
-    let mut start = 0;
-    if let Some(resumed) = checkpoint.map(|c| c.resume(Autoencoder::new(config, &device), AdamConfig::new().init())).transpose()?.flatten() {
-        (model, optimizer, start, losses) = (resumed.model, resumed.optimizer, resumed.step, resumed.losses);
-        if start < options.steps {
-            eprintln!("resuming pretraining at step {start} of {}", options.steps);
-        }
-    }
-    let bar = progress(options.steps as u64, "pretraining");
-    bar.set_position(start.min(options.steps) as u64);
+    let (mut model, mut run, start) =
+        TrainLoop::start(|| Autoencoder::new(config, &device), options.steps, options.learning_rate, checkpoint, "pretraining")?;
     for step in start..options.steps {
         let mut rng = step_rng(options.seed, step);
         let inputs: Vec<Vec<f32>> = (0..options.batch)
@@ -65,17 +55,9 @@ pub fn pretrain(
             .collect();
         let x = batch_tensor(&inputs, config.input_size, &device);
         let loss = (model.forward(x.clone()) - x).powi_scalar(2).mean();
-        let value: f32 = loss.clone().into_scalar();
-        losses.push(value);
-        let grads = GradientsParams::from_grads(loss.backward(), &model);
-        model = optimizer.step(options.learning_rate, model, grads);
-        if let Some(c) = checkpoint.filter(|c| c.due(step + 1, options.steps)) {
-            bar.suspend(|| c.save(&model, &optimizer, step + 1, &losses))?;
-        }
-        bar.set_message(format!("pretrain {value:.4}"));
-        bar.inc(1);
+        model = run.step(model, loss, step)?;
     }
-    bar.finish_and_clear();
+    let losses = run.finish();
     Ok(Pretrained { autoencoder: model.valid(), losses })
 }
 

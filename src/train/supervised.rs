@@ -6,13 +6,13 @@ use anyhow::Result;
 use burn::module::Module;
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::nn::{Linear, LinearConfig};
-use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use image::RgbImage;
 use rand::Rng;
 
 use super::checkpoint::Checkpointer;
-use super::{augment, batch_tensor, progress::progress, forward_rows, step_rng};
+use super::train_loop::TrainLoop;
+use super::{augment, batch_tensor, forward_rows, step_rng};
 use crate::model::{Encoder, ModelConfig};
 use crate::preprocess::PreprocessParams;
 
@@ -76,23 +76,16 @@ pub fn train(
     let device = device.clone().autodiff();
     // Weight initialisation draws from the backend's generator: seed it so reruns match.
     device.seed(options.seed);
-    let mut net = SupervisedNet::new(config, n_classes, &device);
-    let mut optimizer = AdamConfig::new().init();
-    let mut losses = Vec::with_capacity(options.steps);
-    let mut start = 0;
-    if let Some(r) =
-        checkpoint.map(|c| c.resume(SupervisedNet::new(config, n_classes, &device), AdamConfig::new().init())).transpose()?.flatten()
-    {
-        (net, optimizer, start, losses) = (r.model, r.optimizer, r.step, r.losses);
-        if start < options.steps {
-            eprintln!("resuming supervised training at step {start} of {}", options.steps);
-        }
-    }
+    let (mut net, mut run, start) = TrainLoop::start(
+        || SupervisedNet::new(config, n_classes, &device),
+        options.steps,
+        options.learning_rate,
+        checkpoint,
+        "supervised",
+    )?;
     let cumulative = sampling_weights(labels);
     let total = *cumulative.last().expect("non-empty");
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
-    let bar = progress(options.steps as u64, "supervised");
-    bar.set_position(start.min(options.steps) as u64);
     for step in start..options.steps {
         let mut rng = step_rng(options.seed, step);
         let picks: Vec<usize> = (0..options.batch)
@@ -106,17 +99,9 @@ pub fn train(
         let x = batch_tensor(&inputs, config.input_size, &device);
         let y = Tensor::<1, Int>::from_data(TensorData::new(targets, [picks.len()]), &device);
         let loss = loss_fn.forward(net.forward(x), y);
-        let value: f32 = loss.clone().into_scalar();
-        losses.push(value);
-        let grads = GradientsParams::from_grads(loss.backward(), &net);
-        net = optimizer.step(options.learning_rate, net, grads);
-        if let Some(c) = checkpoint.filter(|c| c.due(step + 1, options.steps)) {
-            bar.suspend(|| c.save(&net, &optimizer, step + 1, &losses))?;
-        }
-        bar.set_message(format!("supervised {value:.3}"));
-        bar.inc(1);
+        net = run.step(net, loss, step)?;
     }
-    bar.finish_and_clear();
+    let losses = run.finish();
     Ok(Supervised { net: net.valid(), losses })
 }
 

@@ -53,8 +53,16 @@ pub struct PretrainArgs {
     pub max_images: Option<usize>,
     #[arg(long, default_value_t = 2500)]
     pub pretrain_steps: usize,
+    #[command(flatten)]
+    pub schedule: ScheduleArgs,
+}
+
+/// Batching, seed and checkpointing of a resumable training step.
+#[derive(clap::Args)]
+pub struct ScheduleArgs {
     #[arg(long, default_value_t = 32)]
     pub batch: usize,
+    /// Fixes weight initialisation, batches and label draws: a rerun gives the same numbers.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Save a checkpoint every this many steps.
@@ -102,12 +110,8 @@ pub struct SupervisedArgs {
     pub run: PathBuf,
     #[arg(long, default_value_t = 2500)]
     pub steps: usize,
-    #[arg(long, default_value_t = 32)]
-    pub batch: usize,
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    #[arg(long, default_value_t = 100)]
-    pub checkpoint_every: usize,
+    #[command(flatten)]
+    pub schedule: ScheduleArgs,
 }
 
 #[derive(clap::Args)]
@@ -235,7 +239,7 @@ pub fn pretrain_cmd(args: &PretrainArgs) -> Result<Autoencoder> {
     if let Some(max) = args.max_images {
         use rand::SeedableRng;
         use rand::seq::SliceRandom;
-        rows.shuffle(&mut rand::rngs::StdRng::seed_from_u64(args.seed));
+        rows.shuffle(&mut rand::rngs::StdRng::seed_from_u64(args.schedule.seed));
         rows.truncate(max);
     }
     let photos = load_images(&dataset, &rows, shape.preprocess.input_size);
@@ -249,11 +253,11 @@ pub fn pretrain_cmd(args: &PretrainArgs) -> Result<Autoencoder> {
         args.data.split,
         args.data.round,
         photos.images.len(),
-        args.batch,
-        args.seed
+        args.schedule.batch,
+        args.schedule.seed
     );
-    let checkpoint = Checkpointer::new(args.run.join("pretrain.ckpt"), settings, args.checkpoint_every);
-    let options = PretrainOptions { steps: args.pretrain_steps, batch: args.batch, learning_rate: 1e-3, seed: args.seed };
+    let checkpoint = Checkpointer::new(args.run.join("pretrain.ckpt"), settings, args.schedule.checkpoint_every);
+    let options = PretrainOptions { steps: args.pretrain_steps, batch: args.schedule.batch, learning_rate: 1e-3, seed: args.schedule.seed };
     let pretrained = pretrain(&shape.model, &shape.preprocess, &photos.images, &options, Some(&checkpoint), &device)?;
     let n = pretrained.losses.len().clamp(1, 20);
     report_step(
@@ -286,12 +290,12 @@ pub fn train_cmd(args: &TrainArgs) -> Result<()> {
 
     let started = Instant::now();
     let pool = labelled_photos(&dataset, shape.preprocess.input_size);
-    let chosen = draw_beans(&pool.beans, args.finetune.labels, args.pretrain.seed);
+    let chosen = draw_beans(&pool.beans, args.finetune.labels, args.pretrain.schedule.seed);
     let images = study::pick(&pool.images, &chosen);
     let labels = study::pick(&pool.labels, &chosen);
     let ids = study::pick(&pool.ids, &chosen);
     let codes = view_codes(&encoder, &shape.preprocess, &images, &device);
-    let options = finetune_options(args.finetune.finetune_steps, args.finetune.margin, args.finetune.mining, args.pretrain.seed);
+    let options = finetune_options(args.finetune.finetune_steps, args.finetune.margin, args.finetune.mining, args.pretrain.schedule.seed);
     let tuned = beanscan::train::finetune::finetune(&shape.model, &codes, &labels, &options, &device);
     let n = tuned.losses.len().clamp(1, 20);
     let tail = |v: &[f32]| v.iter().rev().take(n).sum::<f32>() / n as f32;
@@ -326,7 +330,7 @@ pub fn train_cmd(args: &TrainArgs) -> Result<()> {
             "{}px ResNet-like encoder, {} labelled beans, seed {}, trained on {} ({}{})",
             shape.model.input_size,
             args.finetune.labels,
-            args.pretrain.seed,
+            args.pretrain.schedule.seed,
             args.pretrain.data.data.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default(),
             args.pretrain.data.split,
             args.pretrain.data.round.as_ref().map(|r| format!(", round {r}")).unwrap_or_default()
@@ -338,7 +342,7 @@ pub fn train_cmd(args: &TrainArgs) -> Result<()> {
         references,
         default_k: args.k,
         default_threshold: args.threshold,
-        seed: args.pretrain.seed,
+        seed: args.pretrain.schedule.seed,
         f16: args.f16,
     })?;
     let bytes = bundle.to_bytes()?;
@@ -372,11 +376,11 @@ pub fn supervised_cmd(args: &SupervisedArgs) -> Result<()> {
         args.data.round,
         pool.images.len(),
         dataset.class_names.len(),
-        args.batch,
-        args.seed
+        args.schedule.batch,
+        args.schedule.seed
     );
-    let checkpoint = Checkpointer::new(args.run.join("supervised.ckpt"), settings, args.checkpoint_every);
-    let options = SupervisedOptions { steps: args.steps, batch: args.batch, learning_rate: 1e-3, seed: args.seed };
+    let checkpoint = Checkpointer::new(args.run.join("supervised.ckpt"), settings, args.schedule.checkpoint_every);
+    let options = SupervisedOptions { steps: args.steps, batch: args.schedule.batch, learning_rate: 1e-3, seed: args.schedule.seed };
     let trained = supervised::train(
         &shape.model,
         &shape.preprocess,
