@@ -132,6 +132,7 @@ impl Bundle {
         let fits = m.input_size % 16 == 0
             && (16..=512).contains(&m.input_size)
             && (1..=64).contains(&m.width)
+            && m.groups_divide_channels()
             && (1..=4).contains(&m.blocks_per_stage)
             && (1..=2048).contains(&m.code_dim)
             && (1..=2048).contains(&m.embed_dim);
@@ -281,6 +282,10 @@ mod tests {
         assert!(m.contains("32px inputs but the model takes 64px"), "{m}");
         // Absurd sizes are refused before anything is built from them.
         let m = reencoded(|b| b.model.width = 1 << 20);
+        assert!(m.contains("model settings out of range"), "{m}");
+        // Found by fuzzing: a width whose channels do not split into normalisation groups
+        // used to panic while building the model.
+        let m = reencoded(|b| b.model.width = 17);
         assert!(m.contains("model settings out of range"), "{m}");
         let m = reencoded(|b| b.preprocess.std = [0.0; 3]);
         assert!(m.contains("invalid normalisation"), "{m}");

@@ -32,6 +32,12 @@ impl ModelConfig {
     fn stage_widths(&self) -> [usize; 4] {
         [self.width, self.width * 2, self.width * 4, self.width * 8]
     }
+    /// Whether every stage's channels split evenly into its normalisation groups (a width of 17
+    /// does not: 17 channels in 2 groups), i.e. whether the modules can be built at all.
+    pub fn groups_divide_channels(&self) -> bool {
+        self.stage_widths().iter().all(|&c| c % groups(c) == 0)
+    }
+
     /// Spatial side after the stem and three strided stages.
     fn bottleneck_side(&self) -> usize {
         self.input_size / 16
@@ -46,10 +52,15 @@ fn conv3x3(cin: usize, cout: usize, stride: usize, device: &Device) -> Conv2d {
         .init(device)
 }
 
+/// Normalisation groups for a layer of `channels` channels: one per 8 channels, at least one.
+fn groups(channels: usize) -> usize {
+    (channels / 8).max(1)
+}
+
 fn norm(channels: usize, device: &Device) -> GroupNorm {
     // GroupNorm instead of BatchNorm: no running statistics, so training, evaluation and the
     // browser compute exactly the same function, whatever the batch size.
-    GroupNormConfig::new((channels / 8).max(1), channels).init(device)
+    GroupNormConfig::new(groups(channels), channels).init(device)
 }
 
 /// Two 3×3 convolutions with a skip connection (ResNet "basic block").
@@ -287,6 +298,13 @@ pub fn l2_normalise(x: Tensor<2>) -> Tensor<2> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn widths_whose_channels_do_not_split_into_groups_are_flagged() {
+        let ok = |width| ModelConfig { width, ..ModelConfig::default() }.groups_divide_channels();
+        assert!(ok(16) && ok(8) && ok(3) && ok(64));
+        assert!(!ok(17), "17 channels cannot form 2 equal groups");
+    }
 
     #[test]
     fn shapes_line_up() {

@@ -48,6 +48,8 @@ fn small_payload() -> &'static [u8] {
             default_k: 3,
             default_threshold: 1.0,
             seed: 0,
+            // f16 like the shipped bundle, so edits also reach the widening load path.
+            f16: true,
         })
         .unwrap();
         let bytes = b.to_bytes().unwrap();
