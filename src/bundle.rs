@@ -185,7 +185,19 @@ struct BundleOut<'a> {
 }
 
 fn restore_embeddings(graph: &Graph, refs: &ReferenceSet) -> Result<Vec<f32>> {
-    let mut out = vec![0.0f32; refs.len() * refs.dim];
+    // Allocate only what the graph really holds: the reference count and dimension come from
+    // the file and could otherwise ask for terabytes (found by fuzzing).
+    let present: usize = graph.iter().map(|(_, point)| point.0.len()).sum();
+    let wanted = refs.len().checked_mul(refs.dim);
+    if wanted != Some(present) {
+        return Err(Error::Bundle(format!(
+            "wrong embedding size: {} references of {} values need {} values, the index holds {present}",
+            refs.len(),
+            refs.dim,
+            wanted.map_or("more than addressable".to_string(), |w| w.to_string())
+        )));
+    }
+    let mut out = vec![0.0f32; present];
     let mut seen = 0usize;
     for (pid, point) in graph.iter() {
         let row = *graph
@@ -274,6 +286,11 @@ mod tests {
             b.model.embed_dim = 64;
         });
         assert!(m.contains("wrong embedding size"), "{m}");
+        // Found by fuzzing: a huge dimension in the file used to be allocated before any check.
+        let m = reencoded(|b| b.references.dim = 1 << 40);
+        assert!(m.contains("wrong embedding size"), "{m}");
+        let m = reencoded(|b| b.references.dim = usize::MAX / 2);
+        assert!(m.contains("more than addressable"), "{m}");
         let m = reencoded(|b| b.class_names.truncate(2));
         assert!(m.contains("only 2 classes"), "{m}");
         let m = reencoded(|b| b.class_names.clear());
