@@ -175,6 +175,12 @@ fn run_model(run: &Path) -> Result<RunModel> {
     serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
+/// First value and the mean of the last 20 (per-batch values are noisy): how a curve moved.
+fn ends(values: &[f32]) -> (f32, f32) {
+    let n = values.len().clamp(1, 20);
+    (values.first().copied().unwrap_or(f32::NAN), values.iter().rev().take(n).sum::<f32>() / n as f32)
+}
+
 fn report_step(name: &str, started: Instant) {
     eprintln!("{name}: {:.1} s, peak memory {:.0} MiB", started.elapsed().as_secs_f64(), peak_mib());
 }
@@ -259,16 +265,8 @@ pub fn pretrain_cmd(args: &PretrainArgs) -> Result<Autoencoder> {
     let checkpoint = Checkpointer::new(args.run.join("pretrain.ckpt"), settings, args.schedule.checkpoint_every);
     let options = PretrainOptions { steps: args.pretrain_steps, batch: args.schedule.batch, learning_rate: 1e-3, seed: args.schedule.seed };
     let pretrained = pretrain(&shape.model, &shape.preprocess, &photos.images, &options, Some(&checkpoint), &device)?;
-    let n = pretrained.losses.len().clamp(1, 20);
-    report_step(
-        &format!(
-            "pretrain {} steps (loss {:.4} → {:.4})",
-            pretrained.losses.len(),
-            pretrained.losses.first().copied().unwrap_or(f32::NAN),
-            pretrained.losses.iter().rev().take(n).sum::<f32>() / n as f32
-        ),
-        started,
-    );
+    let (first, last) = ends(&pretrained.losses);
+    report_step(&format!("pretrain {} steps (loss {first:.4} → {last:.4})", pretrained.losses.len()), started);
     plot::best_effort(
         "pretrain-loss.png",
         plot::curves(&args.run.join("pretrain-loss.png"), "Autoencoder pretraining", "reconstruction MSE", &[("train", &pretrained.losses)]),
@@ -297,17 +295,12 @@ pub fn train_cmd(args: &TrainArgs) -> Result<()> {
     let codes = view_codes(&encoder, &shape.preprocess, &images, &device);
     let options = finetune_options(args.finetune.finetune_steps, args.finetune.margin, args.finetune.mining, args.pretrain.schedule.seed);
     let tuned = beanscan::train::finetune::finetune(&shape.model, &codes, &labels, &options, &device);
-    let n = tuned.losses.len().clamp(1, 20);
-    let tail = |v: &[f32]| v.iter().rev().take(n).sum::<f32>() / n as f32;
+    let ((l0, l1), (s0, s1)) = (ends(&tuned.losses), ends(&tuned.spreads));
     report_step(
         &format!(
-            "fine-tune on {} photos of {} beans (loss {:.3} → {:.3}, spread {:.3} → {:.3})",
+            "fine-tune on {} photos of {} beans (loss {l0:.3} → {l1:.3}, spread {s0:.3} → {s1:.3})",
             images.len(),
-            args.finetune.labels,
-            tuned.losses.first().copied().unwrap_or(f32::NAN),
-            tail(&tuned.losses),
-            tuned.spreads.first().copied().unwrap_or(f32::NAN),
-            tail(&tuned.spreads)
+            args.finetune.labels
         ),
         started,
     );
@@ -391,16 +384,8 @@ pub fn supervised_cmd(args: &SupervisedArgs) -> Result<()> {
         Some(&checkpoint),
         &device,
     )?;
-    let n = trained.losses.len().clamp(1, 20);
-    report_step(
-        &format!(
-            "supervised {} steps (loss {:.3} → {:.3})",
-            trained.losses.len(),
-            trained.losses.first().copied().unwrap_or(f32::NAN),
-            trained.losses.iter().rev().take(n).sum::<f32>() / n as f32
-        ),
-        started,
-    );
+    let (first, last) = ends(&trained.losses);
+    report_step(&format!("supervised {} steps (loss {first:.3} → {last:.3})", trained.losses.len()), started);
     write_json(&args.run.join("supervised-classes.json"), &serde_json::to_value(&dataset.class_names)?)?;
     plot::best_effort(
         "supervised-loss.png",
@@ -498,7 +483,6 @@ pub fn study_cmd(args: &StudyArgs) -> Result<()> {
                 );
             }
         }
-        let ends = |v: &[f32]| (v.first().copied(), v.iter().rev().take(20).sum::<f32>() / v.len().clamp(1, 20) as f32);
         let (l0, l1) = ends(&run.finetuned.losses);
         let (s0, s1) = ends(&run.finetuned.spreads);
         if mining == main_mining {
@@ -507,7 +491,7 @@ pub fn study_cmd(args: &StudyArgs) -> Result<()> {
         if let Some(report) = run.fine_tuned_tta {
             rows.push(Row { method: format!("{name}, 8-view mean"), labels: Some(n), seed: Some(seed), report, loss_start: None, loss_end: None, spread_start: None, spread_end: None });
         }
-        rows.push(Row { method: name, labels: Some(n), seed: Some(seed), report: run.fine_tuned, loss_start: l0, loss_end: Some(l1), spread_start: s0, spread_end: Some(s1) });
+        rows.push(Row { method: name, labels: Some(n), seed: Some(seed), report: run.fine_tuned, loss_start: Some(l0), loss_end: Some(l1), spread_start: Some(s0), spread_end: Some(s1) });
         bar.inc(1);
     }
     bar.finish_and_clear();
