@@ -14,6 +14,7 @@ pub mod progress;
 pub mod study;
 pub mod supervised;
 pub mod train_loop;
+pub mod tray_eval;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use image::RgbImage;
@@ -40,8 +41,14 @@ pub fn forward_rows(
     let size = params.input_size as usize;
     let mut rows = Vec::with_capacity(images.len());
     for chunk in images.chunks(64) {
-        let inputs: Vec<Vec<f32>> = chunk.iter().map(|im| normalise(&view(im), params)).collect();
-        let out: Vec<f32> = net(batch_tensor(&inputs, size, device)).into_data().try_to_vec::<f32>().expect("f32 rows");
+        let inputs: Vec<Vec<f32>> = chunk
+            .iter()
+            .map(|im| normalise(&view(im), params))
+            .collect();
+        let out: Vec<f32> = net(batch_tensor(&inputs, size, device))
+            .into_data()
+            .try_to_vec::<f32>()
+            .expect("f32 rows");
         let dim = out.len() / chunk.len();
         rows.extend(out.chunks(dim).map(<[f32]>::to_vec));
     }

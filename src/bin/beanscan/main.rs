@@ -11,6 +11,8 @@ fn main() {}
 
 #[cfg(not(target_arch = "wasm32"))]
 mod training;
+#[cfg(not(target_arch = "wasm32"))]
+mod trays;
 
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
@@ -29,9 +31,14 @@ mod native {
     use clap::{Parser, Subcommand};
 
     use crate::training::{self, PretrainArgs, StudyArgs, SupervisedArgs, TrainArgs};
+    use crate::trays::{self, EvalTraysArgs};
 
     #[derive(Parser)]
-    #[command(name = "beanscan", version, about = "Label coffee-bean photos; train and export beanscan bundles")]
+    #[command(
+        name = "beanscan",
+        version,
+        about = "Label coffee-bean photos; train and export beanscan bundles"
+    )]
     struct Cli {
         #[command(subcommand)]
         command: Command,
@@ -52,6 +59,13 @@ mod native {
             /// Distance beyond which a photo is "unknown" (default: the bundle's).
             #[arg(long)]
             threshold: Option<f32>,
+            /// The photos are trays of many beans: find each bean, label it, print counts per
+            /// class and the SCA grading.
+            #[arg(long)]
+            tray: bool,
+            /// With --tray: write PHOTO-NAME.annotated.png (outlines coloured by label) here.
+            #[arg(long, requires = "tray")]
+            annotate: Option<PathBuf>,
         },
         /// Print each photo's L2-normalised embedding as a JSON array, one line per photo.
         Embed {
@@ -87,20 +101,52 @@ mod native {
         /// Compare AE-only kNN, fine-tuned kNN (label budgets × seeds, mining variants) and the
         /// supervised baseline on one evaluation split.
         Study(StudyArgs),
+        /// Find, count and label the beans of annotated tray photos; report detection
+        /// precision/recall, count error and per-bean accuracy (plus a few-shot date-split study).
+        EvalTrays(EvalTraysArgs),
     }
 
     pub fn main() -> ExitCode {
         let cli = Cli::parse();
         let result = match cli.command {
-            Command::Classify { photos, bundle, k, threshold } => classify(&photos, bundle.as_deref(), k, threshold),
+            Command::Classify {
+                photos,
+                bundle,
+                k,
+                threshold,
+                tray,
+                annotate,
+            } => classify(
+                &photos,
+                bundle.as_deref(),
+                k,
+                threshold,
+                tray,
+                annotate.as_deref(),
+            ),
             Command::Embed { photos, bundle } => embed(&photos, bundle.as_deref()),
-            Command::Eval { bundle, data, split, json, k, threshold } => {
-                eval(bundle.as_deref(), &data, split.as_deref(), json.as_deref(), k, threshold)
-            }
+            Command::Eval {
+                bundle,
+                data,
+                split,
+                json,
+                k,
+                threshold,
+            } => eval(
+                bundle.as_deref(),
+                &data,
+                split.as_deref(),
+                json.as_deref(),
+                k,
+                threshold,
+            ),
             Command::Pretrain(args) => training::pretrain_cmd(&args).map(|_| ExitCode::SUCCESS),
             Command::Train(args) => training::train_cmd(&args).map(|()| ExitCode::SUCCESS),
-            Command::Supervised(args) => training::supervised_cmd(&args).map(|()| ExitCode::SUCCESS),
+            Command::Supervised(args) => {
+                training::supervised_cmd(&args).map(|()| ExitCode::SUCCESS)
+            }
             Command::Study(args) => training::study_cmd(&args).map(|()| ExitCode::SUCCESS),
+            Command::EvalTrays(args) => trays::eval_trays_cmd(&args).map(|()| ExitCode::SUCCESS),
         };
         match result {
             Ok(code) => code,
@@ -113,13 +159,19 @@ mod native {
 
     fn load_bundle(path: Option<&Path>) -> Result<Bundle> {
         Ok(match path {
-            Some(p) => Bundle::from_bytes(&std::fs::read(p).with_context(|| format!("reading {}", p.display()))?)
-                .with_context(|| format!("loading {}", p.display()))?,
+            Some(p) => Bundle::from_bytes(
+                &std::fs::read(p).with_context(|| format!("reading {}", p.display()))?,
+            )
+            .with_context(|| format!("loading {}", p.display()))?,
             None => Bundle::embedded().context("loading the built-in bundle")?,
         })
     }
 
-    fn open_classifier(bundle: Option<&Path>, k: Option<usize>, threshold: Option<f32>) -> Result<Classifier> {
+    pub(crate) fn open_classifier(
+        bundle: Option<&Path>,
+        k: Option<usize>,
+        threshold: Option<f32>,
+    ) -> Result<Classifier> {
         let mut classifier = Classifier::new(load_bundle(bundle)?, Device::flex())?;
         if let Some(k) = k {
             classifier.k = k.max(1);
@@ -130,11 +182,25 @@ mod native {
         Ok(classifier)
     }
 
-    fn classify(photos: &[PathBuf], bundle: Option<&Path>, k: Option<usize>, threshold: Option<f32>) -> Result<ExitCode> {
+    fn classify(
+        photos: &[PathBuf],
+        bundle: Option<&Path>,
+        k: Option<usize>,
+        threshold: Option<f32>,
+        tray: bool,
+        annotate: Option<&Path>,
+    ) -> Result<ExitCode> {
         let classifier = open_classifier(bundle, k, threshold)?;
         let mut labelled = 0;
         for path in photos {
             let name = path.display();
+            if tray {
+                match trays::classify_tray(&classifier, path, annotate) {
+                    Ok(_) => labelled += 1,
+                    Err(e) => println!("{name}\terror: {e:#}"),
+                }
+                continue;
+            }
             let result = std::fs::read(path)
                 .map_err(|e| anyhow::anyhow!("cannot read the file: {e}"))
                 .and_then(|bytes| Ok(pollster::block_on(classifier.classify(&bytes))?));
@@ -142,18 +208,26 @@ mod native {
                 Ok(p) => {
                     labelled += 1;
                     let unknown = if p.unknown { "\tunknown" } else { "" };
-                    println!("{name}\t{}\t{:.2}\t{:.3}{unknown}", p.label, p.confidence, p.distance);
+                    println!(
+                        "{name}\t{}\t{:.2}\t{:.3}{unknown}",
+                        p.label, p.confidence, p.distance
+                    );
                 }
                 Err(e) => println!("{name}\terror: {e}"),
             }
         }
-        Ok(if labelled == 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+        Ok(if labelled == 0 {
+            ExitCode::FAILURE
+        } else {
+            ExitCode::SUCCESS
+        })
     }
 
     fn embed(photos: &[PathBuf], bundle: Option<&Path>) -> Result<ExitCode> {
         let classifier = Classifier::new(load_bundle(bundle)?, Device::flex())?;
         for path in photos {
-            let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let bytes =
+                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
             let embedding = pollster::block_on(classifier.embed_photo(&bytes))
                 .with_context(|| format!("embedding {}", path.display()))?;
             let values: Vec<String> = embedding.iter().map(|v| format!("{v:e}")).collect();
@@ -173,9 +247,17 @@ mod native {
         let started = Instant::now();
         let classifier = open_classifier(bundle, k, threshold)?;
         let dataset = Dataset::open(data)?.split(split);
-        let rows: Vec<usize> = (0..dataset.samples.len()).filter(|&r| dataset.samples[r].label_applies).collect();
+        let rows: Vec<usize> = (0..dataset.samples.len())
+            .filter(|&r| dataset.samples[r].label_applies)
+            .collect();
         if rows.is_empty() {
-            bail!("no labelled rows{} in {}", split.map(|s| format!(" with split `{s}`")).unwrap_or_default(), data.display());
+            bail!(
+                "no labelled rows{} in {}",
+                split
+                    .map(|s| format!(" with split `{s}`"))
+                    .unwrap_or_default(),
+                data.display()
+            );
         }
         // Classes are matched by name; classes the bundle lacks can never be predicted right.
         let mut names = classifier.class_names.clone();
@@ -186,8 +268,11 @@ mod native {
         }
         let unknown = names.len() as u16;
         let images = load_images(&dataset, &rows, classifier.preprocess.input_size);
-        let inputs: Vec<Vec<f32>> =
-            images.images.iter().map(|im| beanscan::preprocess::normalise(im, &classifier.preprocess)).collect();
+        let inputs: Vec<Vec<f32>> = images
+            .images
+            .iter()
+            .map(|im| beanscan::preprocess::normalise(im, &classifier.preprocess))
+            .collect();
         let bar = beanscan::train::progress::progress(inputs.len() as u64, "embedding");
         let mut embeddings = Vec::with_capacity(inputs.len());
         for chunk in inputs.chunks(64) {
@@ -200,16 +285,26 @@ mod native {
         let mut embedded = ReferenceSet::new(classifier.model_config.embed_dim);
         for (e, &row) in embeddings.iter().zip(&images.rows) {
             let sample = &dataset.samples[row];
-            let t = names.iter().position(|n| *n == dataset.class_names[usize::from(sample.label)]).expect("listed") as u16;
+            let t = names
+                .iter()
+                .position(|n| *n == dataset.class_names[usize::from(sample.label)])
+                .expect("listed") as u16;
             let p = classifier.label(e)?;
             truth.push(t);
-            predicted.push(if p.unknown { unknown } else { names.iter().position(|n| *n == p.label).unwrap_or(0) as u16 });
+            predicted.push(if p.unknown {
+                unknown
+            } else {
+                names.iter().position(|n| *n == p.label).unwrap_or(0) as u16
+            });
             embedded.push(e, t, sample.bean.clone())?;
         }
         let report = Report::new(&names, &truth, &predicted, Some(&embedded));
         println!("{}", report.summary());
         for (name, s) in &report.per_class {
-            println!("  {name:>16}: P {:.3} R {:.3} F1 {:.3} (n = {})", s.precision, s.recall, s.f1, s.support);
+            println!(
+                "  {name:>16}: P {:.3} R {:.3} F1 {:.3} (n = {})",
+                s.precision, s.recall, s.f1, s.support
+            );
         }
         if let Some(path) = json {
             let mut value = serde_json::to_value(&report)?;
@@ -228,7 +323,15 @@ mod native {
             write_json(path, &value)?;
             let png = path.with_extension("confusion.png");
             let title = format!("{} ({} photos)", split.unwrap_or("all rows"), report.photos);
-            plot::best_effort("confusion matrix", plot::confusion(&png, &title, &report.confusion.classes, &report.confusion.matrix));
+            plot::best_effort(
+                "confusion matrix",
+                plot::confusion(
+                    &png,
+                    &title,
+                    &report.confusion.classes,
+                    &report.confusion.matrix,
+                ),
+            );
         }
         Ok(ExitCode::SUCCESS)
     }
@@ -237,8 +340,16 @@ mod native {
     pub(crate) fn peak_mib() -> f64 {
         std::fs::read_to_string("/proc/self/status")
             .ok()
-            .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
-            .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmHWM:"))
+                    .map(str::to_string)
+            })
+            .and_then(|l| {
+                l.split_whitespace()
+                    .nth(1)
+                    .and_then(|kb| kb.parse::<f64>().ok())
+            })
             .map_or(f64::NAN, |kb| kb / 1024.0)
     }
 
@@ -246,6 +357,7 @@ mod native {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        std::fs::write(path, serde_json::to_string_pretty(value)?).with_context(|| format!("writing {}", path.display()))
+        std::fs::write(path, serde_json::to_string_pretty(value)?)
+            .with_context(|| format!("writing {}", path.display()))
     }
 }

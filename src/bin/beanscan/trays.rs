@@ -1,0 +1,165 @@
+//! Tray photos on the command line: `classify --tray` (counts, grading, annotated PNG) and
+//! `eval-trays` (detection, counting and labelling against polygon annotations).
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use beanscan::Classifier;
+use beanscan::train::progress;
+use beanscan::train::tray_eval::{self, ShotLine};
+use beanscan::tray::{self, Tray, annotate};
+use clap::Args;
+
+use crate::native::{open_classifier, peak_mib, write_json};
+
+#[derive(Args)]
+pub struct EvalTraysArgs {
+    /// Bundle file (default: the bundle built into beanscan).
+    #[arg(long)]
+    pub bundle: Option<PathBuf>,
+    /// Folder of tray photos, each `NAME.jpg` with `NAME.json` (a list of {label, points}), any depth.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Write the report as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    #[arg(long)]
+    pub k: Option<usize>,
+    #[arg(long)]
+    pub threshold: Option<f32>,
+    /// References added per class in the date-split study (comma-separated; 0 = the bundle alone).
+    #[arg(long, value_delimiter = ',', default_value = "0,5,10")]
+    pub shots: Vec<usize>,
+    /// Seeds per shot count in the date-split study.
+    #[arg(long, default_value_t = 5)]
+    pub seeds: usize,
+}
+
+/// Prints one tray photo's counts and grading; writes the annotated photo when asked.
+pub fn classify_tray(
+    classifier: &Classifier,
+    path: &Path,
+    annotate_dir: Option<&Path>,
+) -> Result<Tray> {
+    let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read the file: {e}"))?;
+    let photo = beanscan::preprocess::decode(&bytes)?;
+    let tray = pollster::block_on(tray::label_tray(classifier, &photo))?;
+    let name = path.display();
+    println!(
+        "{name}\t{} beans\t{} unknown\tdefects {:.1} %",
+        tray.beans.len(),
+        tray.unknown,
+        tray.defect_percent
+    );
+    for (class, n) in tray.counts.iter().filter(|(_, n)| *n > 0) {
+        println!("{name}\t  {class}\t{n}");
+    }
+    let g = &tray.grading;
+    println!(
+        "{name}\tSCA: {} primary + {} secondary full defects in these {} beans (≈ {:.0} g); \
+         ≈ {:.1} + {:.1} per 350 g → {}",
+        g.primary_full_defects,
+        g.secondary_full_defects,
+        tray.beans.len() - tray.unknown as usize,
+        g.sample_grams,
+        g.primary_per_sample,
+        g.secondary_per_sample,
+        g.grade.name()
+    );
+    if let Some(dir) = annotate_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("tray");
+        let out = dir.join(format!("{stem}.annotated.png"));
+        annotate::annotate(&photo, &tray, &classifier.class_names)
+            .save(&out)
+            .with_context(|| format!("writing {}", out.display()))?;
+        println!("{name}\tannotated: {}", out.display());
+    }
+    Ok(tray)
+}
+
+pub fn eval_trays_cmd(args: &EvalTraysArgs) -> Result<()> {
+    let started = Instant::now();
+    let mut classifier = open_classifier(args.bundle.as_deref(), args.k, args.threshold)?;
+    let photos = tray_eval::load_trays(&args.data)?;
+    let bar = progress::progress(photos.len() as u64, "trays");
+    let (detection, lines, beans) =
+        pollster::block_on(tray_eval::detect_and_embed(&classifier, &photos, |n| {
+            bar.set_position(n as u64)
+        }))?;
+    bar.finish_and_clear();
+    let detect_seconds = started.elapsed().as_secs_f64();
+    if lines.is_empty() {
+        bail!("no tray photos in {}", args.data.display());
+    }
+    let count_error = lines.iter().map(|l| l.count_error).sum::<f32>() / lines.len() as f32;
+    let labelling = tray_eval::label_beans(&classifier, &beans, |_| false)?;
+    println!(
+        "{} photos, {} annotated beans: detection P {:.3} R {:.3} (IoU ≥ {}), mean IoU {:.3}; count error {:.3}",
+        lines.len(),
+        detection.true_positives + detection.false_negatives,
+        detection.precision,
+        detection.recall,
+        detection.iou_threshold,
+        detection.mean_iou,
+        count_error
+    );
+    println!(
+        "bean accuracy {:.3} over {} found beans of classes the bundle knows ({:.1} % unknown)",
+        labelling.accuracy,
+        labelling.beans,
+        100.0 * labelling.unknown_rate
+    );
+    for (class, l) in &labelling.per_class {
+        let twin = if classifier.class_names.contains(class) {
+            ""
+        } else {
+            " (no twin in the bundle)"
+        };
+        println!(
+            "  {class:>16}: {}/{} right, {} unknown{twin}; labelled as {:?}",
+            l.correct, l.beans, l.unknown, l.labelled_as
+        );
+    }
+    let mut shots: Vec<ShotLine> = Vec::new();
+    for &n in &args.shots {
+        let line = tray_eval::shots_study(
+            &mut classifier,
+            &beans,
+            &photos,
+            n,
+            if n == 0 { 1 } else { args.seeds },
+        )?;
+        println!(
+            "date split, {n:>2} added references per class: accuracy {:.3} ± {:.3}; classes without a twin: \
+             recall {:.3} ± {:.3}, unknown {:.3} ({} folds)",
+            line.accuracy_mean,
+            line.accuracy_sd,
+            line.new_class_recall_mean,
+            line.new_class_recall_sd,
+            line.new_class_unknown_mean,
+            line.folds.len()
+        );
+        shots.push(line);
+    }
+    if let Some(path) = &args.json {
+        let value = serde_json::json!({
+            "detection": detection,
+            "count_error": count_error,
+            "bean_accuracy": labelling.accuracy,
+            "labelling": labelling,
+            "date_split": shots,
+            "photos": lines,
+            "bundle": classifier.version,
+            "data": args.data.display().to_string(),
+            "k": classifier.k,
+            "threshold": classifier.threshold,
+            "seconds_detect_and_embed": detect_seconds,
+            "seconds": started.elapsed().as_secs_f64(),
+            "peak_rss_mib": peak_mib(),
+        });
+        write_json(path, &value)?;
+    }
+    Ok(())
+}

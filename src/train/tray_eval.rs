@@ -1,0 +1,432 @@
+//! Evaluation on tray photos with one polygon per bean (`NAME.jpg` + `NAME.json`, a list of
+//! `{"label", "points": [[x, y], ...]}`): detection precision/recall at IoU ≥ 0.5, count error,
+//! per-bean label accuracy, and the few-shot domain-shift study (references from other dates
+//! added on the fly).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+use crate::classifier::Classifier;
+use crate::error::{Error, Result};
+use crate::tray::detect::{Found, find_beans};
+use crate::tray::embed_beans;
+
+/// A detection matches a true bean when their boxes overlap at least this much (IoU).
+pub const MATCH_IOU: f32 = 0.5;
+
+#[derive(Debug, Clone, Deserialize)]
+struct PolygonJson {
+    label: String,
+    points: Vec<[f32; 2]>,
+}
+
+/// One annotated bean.
+#[derive(Debug, Clone)]
+pub struct TrueBean {
+    pub label: String,
+    /// left, top, right, bottom
+    pub bbox: [f32; 4],
+}
+
+/// One tray photo and its annotations.
+#[derive(Debug, Clone)]
+pub struct TrayPhoto {
+    pub path: PathBuf,
+    /// Session key for splitting: the file name's first 8 digits (a date), else "all".
+    pub date: String,
+    pub beans: Vec<TrueBean>,
+}
+
+/// Every `*.jpg`/`*.jpeg`/`*.png` under `dir` (any depth) with a `.json` of polygons beside it.
+pub fn load_trays(dir: &Path) -> Result<Vec<TrayPhoto>> {
+    let mut photos = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d)
+            .map_err(|e| Error::Bundle(format!("cannot read {}: {e}", d.display())))?;
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let ext = path
+                .extension()
+                .and_then(|e| e.to_str())
+                .map(str::to_ascii_lowercase);
+            if !matches!(ext.as_deref(), Some("jpg" | "jpeg" | "png")) {
+                continue;
+            }
+            let json = path.with_extension("json");
+            if !json.exists() {
+                continue;
+            }
+            let text = std::fs::read_to_string(&json)
+                .map_err(|e| Error::Bundle(format!("cannot read {}: {e}", json.display())))?;
+            let polygons: Vec<PolygonJson> = serde_json::from_str(&text).map_err(|e| {
+                Error::Bundle(format!(
+                    "{}: not a list of {{label, points}}: {e}",
+                    json.display()
+                ))
+            })?;
+            let beans = polygons
+                .into_iter()
+                .filter(|p| !p.points.is_empty())
+                .map(|p| {
+                    let xs = p.points.iter().map(|q| q[0]);
+                    let ys = p.points.iter().map(|q| q[1]);
+                    let bbox = [
+                        xs.clone().fold(f32::INFINITY, f32::min),
+                        ys.clone().fold(f32::INFINITY, f32::min),
+                        xs.fold(f32::NEG_INFINITY, f32::max),
+                        ys.fold(f32::NEG_INFINITY, f32::max),
+                    ];
+                    TrueBean {
+                        label: p.label,
+                        bbox,
+                    }
+                })
+                .collect();
+            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+            let date = if stem.len() >= 8 && stem[..8].bytes().all(|b| b.is_ascii_digit()) {
+                stem[..8].to_string()
+            } else {
+                "all".to_string()
+            };
+            photos.push(TrayPhoto { path, date, beans });
+        }
+    }
+    photos.sort_by(|a, b| a.path.cmp(&b.path));
+    if photos.is_empty() {
+        return Err(Error::Bundle(format!(
+            "no tray photos with a .json of polygons under {}",
+            dir.display()
+        )));
+    }
+    Ok(photos)
+}
+
+/// Intersection over union of two boxes given as left, top, right, bottom.
+pub fn box_iou(a: [f32; 4], b: [f32; 4]) -> f32 {
+    let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+    let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+    let inter = w * h;
+    let area = |r: [f32; 4]| (r[2] - r[0]).max(0.0) * (r[3] - r[1]).max(0.0);
+    let union = area(a) + area(b) - inter;
+    if union <= 0.0 { 0.0 } else { inter / union }
+}
+
+fn found_box(f: &Found) -> [f32; 4] {
+    let [x, y, w, h] = f.bbox.map(|v| v as f32);
+    [x, y, x + w, y + h]
+}
+
+/// One-to-one matches (detection, true bean, IoU) at IoU ≥ [`MATCH_IOU`], best overlaps first.
+pub fn match_beans(found: &[Found], truth: &[TrueBean]) -> Vec<(usize, usize, f32)> {
+    let mut pairs = Vec::new();
+    for (i, f) in found.iter().enumerate() {
+        for (j, t) in truth.iter().enumerate() {
+            let iou = box_iou(found_box(f), t.bbox);
+            if iou >= MATCH_IOU {
+                pairs.push((i, j, iou));
+            }
+        }
+    }
+    pairs.sort_by(|a, b| b.2.total_cmp(&a.2));
+    let (mut used_f, mut used_t) = (vec![false; found.len()], vec![false; truth.len()]);
+    pairs.retain(|&(i, j, _)| {
+        let fresh = !used_f[i] && !used_t[j];
+        if fresh {
+            used_f[i] = true;
+            used_t[j] = true;
+        }
+        fresh
+    });
+    pairs
+}
+
+/// A true bean that was found, with the embedding of its detection.
+#[derive(Debug, Clone)]
+pub struct FoundBean {
+    pub photo: usize,
+    pub label: String,
+    pub embedding: Vec<f32>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PhotoLine {
+    pub path: String,
+    pub date: String,
+    pub true_beans: usize,
+    pub found: usize,
+    pub matched: usize,
+    pub count_error: f32,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Detection {
+    pub precision: f32,
+    pub recall: f32,
+    pub f1: f32,
+    pub iou_threshold: f32,
+    pub true_positives: usize,
+    pub false_positives: usize,
+    pub false_negatives: usize,
+    pub mean_iou: f32,
+}
+
+/// Finds the beans of every photo, scores the detection and embeds the matched beans.
+pub async fn detect_and_embed(
+    classifier: &Classifier,
+    photos: &[TrayPhoto],
+    mut progress: impl FnMut(usize),
+) -> Result<(Detection, Vec<PhotoLine>, Vec<FoundBean>)> {
+    let (mut tp, mut fp, mut fn_, mut iou_sum) = (0, 0, 0, 0.0);
+    let mut lines = Vec::new();
+    let mut beans = Vec::new();
+    for (p, photo) in photos.iter().enumerate() {
+        let bytes = std::fs::read(&photo.path)
+            .map_err(|e| Error::Bundle(format!("cannot read {}: {e}", photo.path.display())))?;
+        let image = crate::preprocess::decode(&bytes)?;
+        let found = find_beans(&image);
+        let matches = match_beans(&found, &photo.beans);
+        let matched: Vec<Found> = matches.iter().map(|&(i, _, _)| found[i].clone()).collect();
+        let embeddings = embed_beans(classifier, &image, &matched).await?;
+        for (&(_, j, iou), embedding) in matches.iter().zip(embeddings) {
+            iou_sum += iou;
+            beans.push(FoundBean {
+                photo: p,
+                label: photo.beans[j].label.clone(),
+                embedding,
+            });
+        }
+        tp += matches.len();
+        fp += found.len() - matches.len();
+        fn_ += photo.beans.len() - matches.len();
+        let n_true = photo.beans.len();
+        lines.push(PhotoLine {
+            path: photo.path.display().to_string(),
+            date: photo.date.clone(),
+            true_beans: n_true,
+            found: found.len(),
+            matched: matches.len(),
+            count_error: if n_true == 0 {
+                0.0
+            } else {
+                (found.len() as f32 - n_true as f32).abs() / n_true as f32
+            },
+        });
+        progress(p + 1);
+    }
+    let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f32 / b as f32 };
+    let (precision, recall) = (ratio(tp, tp + fp), ratio(tp, tp + fn_));
+    let detection = Detection {
+        precision,
+        recall,
+        f1: if precision + recall > 0.0 {
+            2.0 * precision * recall / (precision + recall)
+        } else {
+            0.0
+        },
+        iou_threshold: MATCH_IOU,
+        true_positives: tp,
+        false_positives: fp,
+        false_negatives: fn_,
+        mean_iou: if tp == 0 { 0.0 } else { iou_sum / tp as f32 },
+    };
+    Ok((detection, lines, beans))
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ClassLine {
+    pub beans: usize,
+    pub correct: usize,
+    pub unknown: usize,
+    /// Predicted labels of this class's beans.
+    pub labelled_as: BTreeMap<String, usize>,
+}
+
+/// Labels of the found beans with the classifier as it stands (bundle + any added references).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Labelling {
+    /// Share of beans of the classes the classifier knows that get their true label.
+    pub accuracy: f32,
+    pub beans: usize,
+    /// Share of those beans flagged unknown (their label still counts above).
+    pub unknown_rate: f32,
+    pub per_class: BTreeMap<String, ClassLine>,
+}
+
+/// Labels `beans` (skipping those in `skip`) and tallies per true class.
+pub fn label_beans(
+    classifier: &Classifier,
+    beans: &[FoundBean],
+    skip: impl Fn(&FoundBean) -> bool,
+) -> Result<Labelling> {
+    let mut per_class: BTreeMap<String, ClassLine> = BTreeMap::new();
+    for bean in beans.iter().filter(|b| !skip(b)) {
+        let p = classifier.label(&bean.embedding)?;
+        let line = per_class.entry(bean.label.clone()).or_default();
+        line.beans += 1;
+        line.correct += usize::from(p.label == bean.label);
+        line.unknown += usize::from(p.unknown);
+        *line.labelled_as.entry(p.label).or_default() += 1;
+    }
+    let known: Vec<&ClassLine> = per_class
+        .iter()
+        .filter(|(c, _)| classifier.class_names.contains(c))
+        .map(|(_, l)| l)
+        .collect();
+    let n: usize = known.iter().map(|l| l.beans).sum();
+    let ratio = |a: usize| if n == 0 { 0.0 } else { a as f32 / n as f32 };
+    Ok(Labelling {
+        accuracy: ratio(known.iter().map(|l| l.correct).sum()),
+        unknown_rate: ratio(known.iter().map(|l| l.unknown).sum()),
+        beans: n,
+        per_class,
+    })
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ShotLine {
+    /// References added per class, drawn from photos of other dates.
+    pub shots: usize,
+    pub seeds: usize,
+    /// Held-out dates (one fold each).
+    pub folds: Vec<String>,
+    /// Accuracy over the beans of classes the bundle knows, mean and sd over seeds.
+    pub accuracy_mean: f32,
+    pub accuracy_sd: f32,
+    /// Classes with no twin in the bundle (e.g. Parchment): share labelled correctly thanks to
+    /// the added references, and share flagged unknown.
+    pub new_class_recall_mean: f32,
+    pub new_class_recall_sd: f32,
+    pub new_class_unknown_mean: f32,
+}
+
+/// Few-shot adaptation by date split: for each date, `shots` references per class are drawn from
+/// the beans of the other dates (seeded), added to the classifier, and the held-out date's beans
+/// labelled. Removed again afterwards; the bundle is never retrained.
+pub fn shots_study(
+    classifier: &mut Classifier,
+    beans: &[FoundBean],
+    photos: &[TrayPhoto],
+    shots: usize,
+    seeds: usize,
+) -> Result<ShotLine> {
+    let mut folds: Vec<String> = photos.iter().map(|p| p.date.clone()).collect();
+    folds.sort();
+    folds.dedup();
+    let known_before = classifier.class_names.len();
+    let (mut accs, mut recalls, mut unknowns) = (Vec::new(), Vec::new(), Vec::new());
+    for seed in 0..seeds {
+        let mut rng = StdRng::seed_from_u64(seed as u64);
+        let (mut correct, mut total, mut new_correct, mut new_unknown, mut new_total) =
+            (0, 0, 0, 0, 0);
+        for fold in &folds {
+            let held_out = |b: &FoundBean| photos[b.photo].date == *fold;
+            if shots > 0 && folds.len() < 2 {
+                break;
+            }
+            let mut by_class: BTreeMap<&str, Vec<&FoundBean>> = BTreeMap::new();
+            for b in beans.iter().filter(|b| !held_out(b)) {
+                by_class.entry(&b.label).or_default().push(b);
+            }
+            for (class, pool) in by_class.iter_mut() {
+                pool.shuffle(&mut rng);
+                let label = match classifier.class_names.iter().position(|c| c == class) {
+                    Some(i) => i,
+                    None => {
+                        classifier.class_names.push(class.to_string());
+                        classifier.class_names.len() - 1
+                    }
+                };
+                for (n, b) in pool.iter().take(shots).enumerate() {
+                    classifier.index.added.push(
+                        &b.embedding,
+                        label as u16,
+                        format!("tray:{class}:{n}"),
+                    )?;
+                }
+            }
+            let fold_beans: Vec<FoundBean> =
+                beans.iter().filter(|b| held_out(b)).cloned().collect();
+            let labelling = label_beans(classifier, &fold_beans, |_| false)?;
+            for (class, line) in &labelling.per_class {
+                if classifier.class_names[..known_before].contains(class) {
+                    correct += line.correct;
+                    total += line.beans;
+                } else {
+                    new_correct += line.correct;
+                    new_unknown += line.unknown;
+                    new_total += line.beans;
+                }
+            }
+            classifier.index.added = crate::index::ReferenceSet::new(classifier.index.added.dim);
+            classifier.class_names.truncate(known_before);
+        }
+        let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f32 / b as f32 };
+        accs.push(ratio(correct, total));
+        recalls.push(ratio(new_correct, new_total));
+        unknowns.push(ratio(new_unknown, new_total));
+    }
+    let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len().max(1) as f32;
+    let sd = |v: &[f32]| {
+        let m = mean(v);
+        if v.len() < 2 {
+            0.0
+        } else {
+            (v.iter().map(|x| (x - m).powi(2)).sum::<f32>() / (v.len() - 1) as f32).sqrt()
+        }
+    };
+    Ok(ShotLine {
+        shots,
+        seeds,
+        folds,
+        accuracy_mean: mean(&accs),
+        accuracy_sd: sd(&accs),
+        new_class_recall_mean: mean(&recalls),
+        new_class_recall_sd: sd(&recalls),
+        new_class_unknown_mean: mean(&unknowns),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iou_of_boxes() {
+        assert_eq!(box_iou([0.0, 0.0, 10.0, 10.0], [0.0, 0.0, 10.0, 10.0]), 1.0);
+        assert_eq!(
+            box_iou([0.0, 0.0, 10.0, 10.0], [20.0, 20.0, 30.0, 30.0]),
+            0.0
+        );
+        assert!((box_iou([0.0, 0.0, 10.0, 10.0], [5.0, 0.0, 15.0, 10.0]) - 1.0 / 3.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn matching_is_one_to_one_best_first() {
+        let found = |x: u32| Found {
+            bbox: [x, 0, 10, 10],
+            outline: vec![],
+            area: 100.0,
+        };
+        let truth = |x: f32| TrueBean {
+            label: "Normal".into(),
+            bbox: [x, 0.0, x + 10.0, 10.0],
+        };
+        // Two detections overlap the first bean; only the better one takes it.
+        let m = match_beans(
+            &[found(0), found(2), found(40)],
+            &[truth(1.0), truth(100.0)],
+        );
+        assert_eq!(m.len(), 1);
+        assert_eq!((m[0].0, m[0].1), (0, 0));
+    }
+}

@@ -1,0 +1,133 @@
+//! Tray photos: many beans on a light background. Each bean found goes through the same
+//! preprocessing and classifier as a single-bean photo; the photo gets per-class counts, the
+//! defect percentage and an SCA grading.
+
+pub mod annotate;
+pub mod detect;
+pub mod grade;
+
+use image::RgbImage;
+use serde::Serialize;
+
+use crate::classifier::{Classifier, Prediction};
+use crate::error::Result;
+use crate::preprocess;
+use detect::Found;
+use grade::Grading;
+
+/// Beans embedded per model call: bounds memory on a crowded 12 MP tray.
+const EMBED_BATCH: usize = 32;
+
+/// One bean of a tray: where it is, what it is, and its embedding (so a correction can become a
+/// reference without embedding it again).
+#[derive(Debug, Clone, Serialize)]
+pub struct TrayBean {
+    #[serde(flatten)]
+    pub found: Found,
+    #[serde(flatten)]
+    pub prediction: Prediction,
+    pub embedding: Vec<f32>,
+}
+
+/// A labelled tray photo.
+#[derive(Debug, Clone, Serialize)]
+pub struct Tray {
+    pub width: u32,
+    pub height: u32,
+    pub beans: Vec<TrayBean>,
+    /// Labelled beans per class (class order), unknown beans left out.
+    pub counts: Vec<(String, u32)>,
+    pub unknown: u32,
+    /// Defective beans as a percentage of the labelled beans.
+    pub defect_percent: f32,
+    pub grading: Grading,
+}
+
+/// The model input for one found bean: its square, cut from the full-resolution photo.
+pub fn bean_input(
+    photo: &RgbImage,
+    found: &Found,
+    params: &preprocess::PreprocessParams,
+) -> Vec<f32> {
+    let (x, y, side) = found.square(photo.width(), photo.height());
+    let crop = image::imageops::crop_imm(photo, x, y, side, side);
+    let size = params.input_size;
+    let square = image::imageops::resize(&*crop, size, size, image::imageops::FilterType::Triangle);
+    preprocess::normalise(&square, params)
+}
+
+/// Embeds the beans found in `photo`, in batches.
+pub async fn embed_beans(
+    classifier: &Classifier,
+    photo: &RgbImage,
+    found: &[Found],
+) -> Result<Vec<Vec<f32>>> {
+    let mut embeddings = Vec::with_capacity(found.len());
+    for chunk in found.chunks(EMBED_BATCH) {
+        let inputs: Vec<Vec<f32>> = chunk
+            .iter()
+            .map(|f| bean_input(photo, f, &classifier.preprocess))
+            .collect();
+        embeddings.extend(classifier.embed_inputs(&inputs).await?);
+    }
+    Ok(embeddings)
+}
+
+/// Finds, embeds and labels every bean of a decoded tray photo.
+pub async fn label_tray(classifier: &Classifier, photo: &RgbImage) -> Result<Tray> {
+    let found = detect::find_beans(photo);
+    let embeddings = embed_beans(classifier, photo, &found).await?;
+    let mut beans = Vec::with_capacity(found.len());
+    for (found, embedding) in found.into_iter().zip(embeddings) {
+        let prediction = classifier.label(&embedding)?;
+        beans.push(TrayBean {
+            found,
+            prediction,
+            embedding,
+        });
+    }
+    Ok(summarise(
+        photo.width(),
+        photo.height(),
+        beans,
+        &classifier.class_names,
+    ))
+}
+
+/// Counts, defect percentage and grading of labelled beans. Re-run after k, the threshold or a
+/// correction changes labels.
+pub fn summarise(width: u32, height: u32, beans: Vec<TrayBean>, class_names: &[String]) -> Tray {
+    let mut counts: Vec<(String, u32)> = class_names.iter().map(|c| (c.clone(), 0)).collect();
+    let mut unknown = 0;
+    for bean in &beans {
+        if bean.prediction.unknown {
+            unknown += 1;
+            continue;
+        }
+        match counts.iter_mut().find(|(c, _)| *c == bean.prediction.label) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((bean.prediction.label.clone(), 1)),
+        }
+    }
+    let labelled: u32 = counts.iter().map(|(_, n)| n).sum();
+    let defective: u32 = counts
+        .iter()
+        .filter(|(c, _)| c != "Normal")
+        .map(|(_, n)| n)
+        .sum();
+    let defect_percent = if labelled == 0 {
+        0.0
+    } else {
+        100.0 * defective as f32 / labelled as f32
+    };
+    let grading = grade::grade(&counts);
+    Tray {
+        width,
+        height,
+        beans,
+        counts,
+        unknown,
+        defect_percent,
+        grading,
+    }
+}
