@@ -16,6 +16,8 @@ pub mod train;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;
+#[cfg(target_arch = "wasm32")]
+mod web_tray;
 
 pub use bundle::Bundle;
 pub use classifier::{Classifier, Prediction};

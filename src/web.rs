@@ -49,14 +49,14 @@ pub fn panic_for_testing(message: String) {
     panic!("{message}");
 }
 
-fn js_error(e: impl std::fmt::Display) -> JsValue {
+pub(crate) fn js_error(e: impl std::fmt::Display) -> JsValue {
     JsError::new(&e.to_string()).into()
 }
 
 /// Labels bean photos on this device. Create with `await Classifier.create({ backend })`.
 #[wasm_bindgen]
 pub struct Classifier {
-    inner: Rc<RefCell<crate::Classifier>>,
+    pub(crate) inner: Rc<RefCell<crate::Classifier>>,
     backend: String,
 }
 
