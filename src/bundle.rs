@@ -58,10 +58,7 @@ impl Bundle {
         // The graph already stores every embedding: don't ship them twice.
         let stripped;
         let references = if self.graph.is_some() {
-            stripped = ReferenceSet {
-                embeddings: Vec::new(),
-                ..self.references.clone()
-            };
+            stripped = ReferenceSet { embeddings: Vec::new(), ..self.references.clone() };
             &stripped
         } else {
             &self.references
@@ -78,8 +75,8 @@ impl Bundle {
             default_k: self.default_k,
             default_threshold: self.default_threshold,
         };
-        let payload = postcard::to_allocvec(&wire)
-            .map_err(|e| Error::Bundle(format!("cannot encode: {e}")))?;
+        let payload =
+            postcard::to_allocvec(&wire).map_err(|e| Error::Bundle(format!("cannot encode: {e}")))?;
         let mut out = Vec::with_capacity(HEADER_LEN + payload.len() + 4);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
@@ -92,15 +89,10 @@ impl Bundle {
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         if bytes.len() < HEADER_LEN + 4 {
-            return Err(Error::Bundle(format!(
-                "file too short ({} bytes): not a beanscan bundle",
-                bytes.len()
-            )));
+            return Err(Error::Bundle(format!("file too short ({} bytes): not a beanscan bundle", bytes.len())));
         }
         if &bytes[..8] != MAGIC {
-            return Err(Error::Bundle(
-                "not a beanscan bundle (wrong magic bytes)".into(),
-            ));
+            return Err(Error::Bundle("not a beanscan bundle (wrong magic bytes)".into()));
         }
         let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
         if version != FORMAT_VERSION {
@@ -119,9 +111,7 @@ impl Bundle {
         let body_end = bytes.len() - 4;
         let stored = u32::from_le_bytes(bytes[body_end..].try_into().expect("4 bytes"));
         if crc32fast::hash(&bytes[..body_end]) != stored {
-            return Err(Error::Bundle(
-                "checksum mismatch: the file is corrupted".into(),
-            ));
+            return Err(Error::Bundle("checksum mismatch: the file is corrupted".into()));
         }
         let mut bundle: Bundle = postcard::from_bytes(&bytes[HEADER_LEN..body_end])
             .map_err(|e| Error::Bundle(format!("cannot decode payload: {e}")))?;
@@ -161,16 +151,10 @@ impl Bundle {
         }
         let p = &self.preprocess;
         if !p.mean.iter().chain(&p.std).all(|v| v.is_finite()) || p.std.iter().any(|&s| s <= 0.0) {
-            return Err(Error::Bundle(format!(
-                "invalid normalisation (mean {:?}, std {:?})",
-                p.mean, p.std
-            )));
+            return Err(Error::Bundle(format!("invalid normalisation (mean {:?}, std {:?})", p.mean, p.std)));
         }
         if !self.default_threshold.is_finite() {
-            return Err(Error::Bundle(format!(
-                "invalid default threshold {}",
-                self.default_threshold
-            )));
+            return Err(Error::Bundle(format!("invalid default threshold {}", self.default_threshold)));
         }
         if self.preprocess.input_size as usize != self.model.input_size {
             return Err(Error::Bundle(format!(
@@ -178,12 +162,10 @@ impl Bundle {
                 self.preprocess.input_size, self.model.input_size
             )));
         }
-        self.references
-            .validate(self.class_names.len())
-            .map_err(|e| match e {
-                Error::Index(m) => Error::Bundle(m),
-                other => other,
-            })
+        self.references.validate(self.class_names.len()).map_err(|e| match e {
+            Error::Index(m) => Error::Bundle(m),
+            other => other,
+        })
     }
 }
 
@@ -221,13 +203,9 @@ fn restore_embeddings(graph: &Graph, refs: &ReferenceSet) -> Result<Vec<f32>> {
         let row = *graph
             .values
             .get(pid.into_inner() as usize)
-            .ok_or_else(|| Error::Bundle("index refers to a missing reference".into()))?
-            as usize;
+            .ok_or_else(|| Error::Bundle("index refers to a missing reference".into()))? as usize;
         if row >= refs.len() {
-            return Err(Error::Bundle(format!(
-                "index refers to reference {row} of {}",
-                refs.len()
-            )));
+            return Err(Error::Bundle(format!("index refers to reference {row} of {}", refs.len())));
         }
         if point.0.len() != refs.dim {
             return Err(Error::Bundle(format!(
@@ -240,10 +218,7 @@ fn restore_embeddings(graph: &Graph, refs: &ReferenceSet) -> Result<Vec<f32>> {
         seen += 1;
     }
     if seen != refs.len() {
-        return Err(Error::Bundle(format!(
-            "index holds {seen} points for {} references",
-            refs.len()
-        )));
+        return Err(Error::Bundle(format!("index holds {seen} points for {} references", refs.len())));
     }
     Ok(out)
 }
@@ -279,10 +254,7 @@ mod tests {
         padded.push(0);
         assert!(message(&padded).contains("truncated or padded"));
         // A flipped bit anywhere in the payload or the checksum is caught by the checksum.
-        for at in (HEADER_LEN..good.len())
-            .step_by(good.len() / 17)
-            .chain([good.len() - 1])
-        {
+        for at in (HEADER_LEN..good.len()).step_by(good.len() / 17).chain([good.len() - 1]) {
             let mut flipped = good.clone();
             flipped[at] ^= 0x10;
             assert!(message(&flipped).contains("checksum"), "flip at {at}");
@@ -308,10 +280,7 @@ mod tests {
     #[test]
     fn inconsistent_contents_are_rejected() {
         let m = reencoded(|b| b.model.embed_dim += 1);
-        assert!(
-            m.contains("wrong embedding size") && m.contains("128-d"),
-            "{m}"
-        );
+        assert!(m.contains("wrong embedding size") && m.contains("128-d"), "{m}");
         let m = reencoded(|b| {
             b.references.dim = 64;
             b.model.embed_dim = 64;
@@ -349,18 +318,11 @@ mod tests {
         let mut bundle = Bundle::embedded().unwrap();
         bundle.model.width = 8;
         let bundle = Bundle::from_bytes(&bundle.to_bytes().unwrap()).unwrap();
-        let err = crate::Classifier::new(bundle, burn::tensor::Device::flex())
-            .err()
-            .expect("rejected");
-        assert!(
-            err.to_string().contains("weights do not fit the model"),
-            "{err}"
-        );
+        let err = crate::Classifier::new(bundle, burn::tensor::Device::flex()).err().expect("rejected");
+        assert!(err.to_string().contains("weights do not fit the model"), "{err}");
         let mut bundle = Bundle::embedded().unwrap();
         bundle.weights.truncate(bundle.weights.len() / 2);
-        let err = crate::Classifier::new(bundle, burn::tensor::Device::flex())
-            .err()
-            .expect("rejected");
+        let err = crate::Classifier::new(bundle, burn::tensor::Device::flex()).err().expect("rejected");
         assert!(err.to_string().contains("weights"), "{err}");
     }
 }

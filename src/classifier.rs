@@ -52,11 +52,7 @@ pub fn load_embedder(config: &ModelConfig, weights: &[u8], device: &Device) -> R
     let model = Embedder::new(config, &cpu)
         .try_load_record(record)
         .map_err(|e| Error::Model(format!("weights do not fit the model: {e}")))?;
-    Ok(if *device == cpu {
-        model
-    } else {
-        model.to_device(device)
-    })
+    Ok(if *device == cpu { model } else { model.to_device(device) })
 }
 
 impl Classifier {
@@ -92,19 +88,15 @@ impl Classifier {
         }
         let size = self.preprocess.input_size as usize;
         let flat: Vec<f32> = inputs.iter().flatten().copied().collect();
-        let x = Tensor::<4>::from_data(
-            TensorData::new(flat, [inputs.len(), 3, size, size]),
-            &self.device,
-        );
+        let x = Tensor::<4>::from_data(TensorData::new(flat, [inputs.len(), 3, size, size]), &self.device);
         let data = self
             .model
             .forward(x)
             .into_data_async()
             .await
             .map_err(|e| Error::Model(format!("reading the embedding back failed: {e:?}")))?;
-        let values: Vec<f32> = data
-            .try_to_vec::<f32>()
-            .map_err(|e| Error::Model(format!("unexpected embedding data: {e:?}")))?;
+        let values: Vec<f32> =
+            data.try_to_vec::<f32>().map_err(|e| Error::Model(format!("unexpected embedding data: {e:?}")))?;
         let dim = self.model_config.embed_dim;
         Ok(values.chunks(dim).map(<[f32]>::to_vec).collect())
     }
@@ -119,12 +111,7 @@ impl Classifier {
         let hits = self.index.search(embedding, self.k);
         let vote = index::vote(&hits, self.threshold)
             .ok_or_else(|| Error::Index("no reference beans to compare with".into()))?;
-        let name = |l: u16| {
-            self.class_names
-                .get(usize::from(l))
-                .cloned()
-                .unwrap_or_else(|| format!("class {l}"))
-        };
+        let name = |l: u16| self.class_names.get(usize::from(l)).cloned().unwrap_or_else(|| format!("class {l}"));
         Ok(Prediction {
             label: name(vote.label),
             confidence: vote.confidence,
@@ -132,11 +119,7 @@ impl Classifier {
             unknown: vote.unknown,
             neighbours: hits
                 .iter()
-                .map(|h| NeighbourInfo {
-                    label: name(h.label),
-                    distance: h.distance,
-                    id: h.id.to_string(),
-                })
+                .map(|h| NeighbourInfo { label: name(h.label), distance: h.distance, id: h.id.to_string() })
                 .collect(),
         })
     }

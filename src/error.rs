@@ -11,9 +11,7 @@ pub enum Error {
          (on iPhone: Settings › Camera › Formats › Most Compatible)"
     )]
     UnsupportedFormat(String),
-    #[error(
-        "the photo could not be decoded ({0}); the file may be damaged or incomplete: copy or export it again"
-    )]
+    #[error("the photo could not be decoded ({0}); the file may be damaged or incomplete: copy or export it again")]
     Decode(String),
     #[error(
         "the photo is too large ({width}×{height} pixels); the limit is {limit} megapixels: \
@@ -24,25 +22,15 @@ pub enum Error {
         "the photo is too large to decode ({width}×{height} pixels at {bits} bits per pixel need {mib} MiB; \
          the limit is {limit_mib} MiB): save it as an 8-bit JPEG or PNG"
     )]
-    TooManyBytes {
-        width: u32,
-        height: u32,
-        bits: u32,
-        mib: u64,
-        limit_mib: u64,
-    },
+    TooManyBytes { width: u32, height: u32, bits: u32, mib: u64, limit_mib: u64 },
     #[error(
         "the photo is too large to decode here ({0}); the limits are 64 megapixels and 256 MiB of \
          pixels: resize it or save it as an 8-bit JPEG"
     )]
     OverLimit(String),
-    #[error(
-        "the photo is too small ({width}×{height} pixels); at least {min}×{min} is needed: photograph the bean closer"
-    )]
+    #[error("the photo is too small ({width}×{height} pixels); at least {min}×{min} is needed: photograph the bean closer")]
     TooSmall { width: u32, height: u32, min: u32 },
-    #[error(
-        "the file is empty (0 bytes); it may not have finished downloading or copying: try again"
-    )]
+    #[error("the file is empty (0 bytes); it may not have finished downloading or copying: try again")]
     Empty,
     #[error("bundle: {0}")]
     Bundle(String),

@@ -24,10 +24,7 @@ pub struct ReferenceSet {
 
 impl ReferenceSet {
     pub fn new(dim: usize) -> Self {
-        Self {
-            dim,
-            ..Self::default()
-        }
+        Self { dim, ..Self::default() }
     }
 
     pub fn len(&self) -> usize {
@@ -84,9 +81,7 @@ impl ReferenceSet {
             )));
         }
         if let Some(&bad) = self.labels.iter().find(|&&l| usize::from(l) >= n_classes) {
-            return Err(Error::Index(format!(
-                "reference label {bad} but only {n_classes} classes"
-            )));
+            return Err(Error::Index(format!("reference label {bad} but only {n_classes} classes")));
         }
         Ok(())
     }
@@ -94,10 +89,7 @@ impl ReferenceSet {
     /// The `k` nearest rows by exact scan, nearest first.
     pub fn exact_search(&self, query: &[f32], k: usize) -> Vec<Neighbour> {
         let mut all: Vec<Neighbour> = (0..self.len())
-            .map(|i| Neighbour {
-                reference: i,
-                distance: euclidean(query, self.row(i)),
-            })
+            .map(|i| Neighbour { reference: i, distance: euclidean(query, self.row(i)) })
             .collect();
         let k = k.min(all.len());
         if k == 0 {
@@ -111,11 +103,7 @@ impl ReferenceSet {
 }
 
 pub fn euclidean(a: &[f32], b: &[f32]) -> f32 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y) * (x - y))
-        .sum::<f32>()
-        .sqrt()
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt()
 }
 
 /// One search hit: a row of a reference set and its distance to the query.
@@ -140,13 +128,9 @@ pub type Graph = HnswMap<EmbeddingPoint, u32>;
 
 /// Builds the graph (slow: do it natively, at export time).
 pub fn build_graph(refs: &ReferenceSet, seed: u64) -> Graph {
-    let points = (0..refs.len())
-        .map(|i| EmbeddingPoint(refs.row(i).to_vec()))
-        .collect();
+    let points = (0..refs.len()).map(|i| EmbeddingPoint(refs.row(i).to_vec())).collect();
     let values = (0..refs.len() as u32).collect();
-    instant_distance::Builder::default()
-        .seed(seed)
-        .build(points, values)
+    instant_distance::Builder::default().seed(seed).build(points, values)
 }
 
 /// Bundled references (exact scan or graph) plus references added at run time (exact scan).
@@ -161,20 +145,12 @@ pub struct Index {
 impl Index {
     pub fn new(bundled: ReferenceSet, graph: Option<Graph>) -> Self {
         let added = ReferenceSet::new(bundled.dim);
-        Self {
-            bundled,
-            graph,
-            added,
-            exact_scan_max: EXACT_SCAN_MAX,
-        }
+        Self { bundled, graph, added, exact_scan_max: EXACT_SCAN_MAX }
     }
 
     /// Searches the graph whatever the size (for measuring it against the exact scan).
     pub fn with_graph_always(bundled: ReferenceSet, graph: Graph) -> Self {
-        Self {
-            exact_scan_max: 0,
-            ..Self::new(bundled, Some(graph))
-        }
+        Self { exact_scan_max: 0, ..Self::new(bundled, Some(graph)) }
     }
 
     pub fn len(&self) -> usize {
@@ -193,10 +169,7 @@ impl Index {
                 graph
                     .search(&EmbeddingPoint(query.to_vec()), &mut search)
                     .take(k)
-                    .map(|item| Neighbour {
-                        reference: *item.value as usize,
-                        distance: item.distance,
-                    })
+                    .map(|item| Neighbour { reference: *item.value as usize, distance: item.distance })
                     .collect()
             }
             _ => self.bundled.exact_search(query, k),
@@ -204,12 +177,7 @@ impl Index {
         let mut hits: Vec<Hit> = bundled
             .into_iter()
             .map(|n| Hit::from_set(&self.bundled, n))
-            .chain(
-                self.added
-                    .exact_search(query, k)
-                    .into_iter()
-                    .map(|n| Hit::from_set(&self.added, n)),
-            )
+            .chain(self.added.exact_search(query, k).into_iter().map(|n| Hit::from_set(&self.added, n)))
             .collect();
         hits.sort_by(|a, b| a.distance.total_cmp(&b.distance));
         hits.truncate(k);
@@ -227,11 +195,7 @@ pub struct Hit<'a> {
 
 impl<'a> Hit<'a> {
     fn from_set(set: &'a ReferenceSet, n: Neighbour) -> Self {
-        Self {
-            label: set.labels[n.reference],
-            id: &set.ids[n.reference],
-            distance: n.distance,
-        }
+        Self { label: set.labels[n.reference], id: &set.ids[n.reference], distance: n.distance }
     }
 }
 
@@ -283,8 +247,7 @@ mod tests {
     fn circle() -> ReferenceSet {
         let mut refs = ReferenceSet::new(2);
         for i in 0..12 {
-            refs.push(&unit(i as f32 * 0.5), (i / 4) as u16, format!("r{i}"))
-                .unwrap();
+            refs.push(&unit(i as f32 * 0.5), (i / 4) as u16, format!("r{i}")).unwrap();
         }
         refs
     }
@@ -332,9 +295,7 @@ mod tests {
         for i in 0..300 {
             let v: Vec<f32> = (0..8)
                 .map(|_| {
-                    state = state
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
+                    state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
                     (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
                 })
                 .collect();
@@ -343,16 +304,9 @@ mod tests {
         let graph = build_graph(&refs, 7);
         let query = refs.row(17).to_vec();
         let mut search = Search::default();
-        let from_graph: Vec<u32> = graph
-            .search(&EmbeddingPoint(query.clone()), &mut search)
-            .take(5)
-            .map(|i| *i.value)
-            .collect();
-        let exact: Vec<u32> = refs
-            .exact_search(&query, 5)
-            .iter()
-            .map(|n| n.reference as u32)
-            .collect();
+        let from_graph: Vec<u32> =
+            graph.search(&EmbeddingPoint(query.clone()), &mut search).take(5).map(|i| *i.value).collect();
+        let exact: Vec<u32> = refs.exact_search(&query, 5).iter().map(|n| n.reference as u32).collect();
         assert_eq!(from_graph, exact);
     }
 }

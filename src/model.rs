@@ -1,8 +1,8 @@
 //! The networks: a ResNet18-like encoder (photo → 128-d code), the decoder used only for
 //! autoencoder pretraining, and the projection head fine-tuned with triplet loss.
 
-use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
+use burn::module::Param;
 use burn::nn::{GroupNorm, GroupNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
@@ -24,13 +24,7 @@ pub struct ModelConfig {
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        Self {
-            input_size: 64,
-            width: 16,
-            blocks_per_stage: 2,
-            code_dim: 128,
-            embed_dim: 128,
-        }
+        Self { input_size: 64, width: 16, blocks_per_stage: 2, code_dim: 128, embed_dim: 128 }
     }
 }
 
@@ -82,9 +76,7 @@ pub struct ResBlock {
 impl ResBlock {
     fn new(cin: usize, cout: usize, stride: usize, device: &Device) -> Self {
         let shortcut = (stride != 1 || cin != cout).then(|| {
-            Conv2dConfig::new([cin, cout], [1, 1])
-                .with_stride([stride, stride])
-                .init(device)
+            Conv2dConfig::new([cin, cout], [1, 1]).with_stride([stride, stride]).init(device)
         });
         Self {
             conv1: conv3x3(cin, cout, stride, device),
@@ -220,10 +212,7 @@ pub struct Autoencoder {
 
 impl Autoencoder {
     pub fn new(config: &ModelConfig, device: &Device) -> Self {
-        Self {
-            encoder: Encoder::new(config, device),
-            decoder: Decoder::new(config, device),
-        }
+        Self { encoder: Encoder::new(config, device), decoder: Decoder::new(config, device) }
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
@@ -267,17 +256,11 @@ impl ProjectionHead {
         }
         let mut var = vec![0.0f32; code_dim];
         for row in codes.chunks(code_dim) {
-            var.iter_mut()
-                .zip(row)
-                .zip(&mean)
-                .for_each(|((s, v), m)| *s += (v - m) * (v - m) / n);
+            var.iter_mut().zip(row).zip(&mean).for_each(|((s, v), m)| *s += (v - m) * (v - m) / n);
         }
         let inv_std: Vec<f32> = var.iter().map(|v| 1.0 / (v.sqrt() + 1e-6)).collect();
         let device = self.fc1.weight.val().device();
-        let fixed = |v: Vec<f32>| {
-            Param::from_tensor(Tensor::from_data(TensorData::new(v, [code_dim]), &device))
-                .set_require_grad(false)
-        };
+        let fixed = |v: Vec<f32>| Param::from_tensor(Tensor::from_data(TensorData::new(v, [code_dim]), &device)).set_require_grad(false);
         self.code_mean = fixed(mean);
         self.code_inv_std = fixed(inv_std);
         self
@@ -298,10 +281,7 @@ pub struct Embedder {
 
 impl Embedder {
     pub fn new(config: &ModelConfig, device: &Device) -> Self {
-        Self {
-            encoder: Encoder::new(config, device),
-            head: ProjectionHead::new(config, device),
-        }
+        Self { encoder: Encoder::new(config, device), head: ProjectionHead::new(config, device) }
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
@@ -321,13 +301,7 @@ mod tests {
 
     #[test]
     fn widths_whose_channels_do_not_split_into_groups_are_flagged() {
-        let ok = |width| {
-            ModelConfig {
-                width,
-                ..ModelConfig::default()
-            }
-            .groups_divide_channels()
-        };
+        let ok = |width| ModelConfig { width, ..ModelConfig::default() }.groups_divide_channels();
         assert!(ok(16) && ok(8) && ok(3) && ok(64));
         assert!(!ok(17), "17 channels cannot form 2 equal groups");
     }
@@ -335,23 +309,14 @@ mod tests {
     #[test]
     fn shapes_line_up() {
         let device = Device::flex();
-        let config = ModelConfig {
-            input_size: 32,
-            width: 8,
-            ..ModelConfig::default()
-        };
+        let config = ModelConfig { input_size: 32, width: 8, ..ModelConfig::default() };
         let ae = Autoencoder::new(&config, &device);
         let x = Tensor::<4>::zeros([2, 3, 32, 32], &device);
         assert_eq!(ae.forward(x.clone()).dims(), [2, 3, 32, 32]);
         let embedder = Embedder::new(&config, &device);
         let e = embedder.forward(x);
         assert_eq!(e.dims(), [2, config.embed_dim]);
-        let norms: Vec<f32> = e
-            .powi_scalar(2)
-            .sum_dim(1)
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap();
+        let norms: Vec<f32> = e.powi_scalar(2).sum_dim(1).into_data().try_to_vec::<f32>().unwrap();
         assert!(norms.iter().all(|n| (n - 1.0).abs() < 1e-4), "{norms:?}");
     }
 }

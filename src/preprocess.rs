@@ -31,11 +31,7 @@ pub struct PreprocessParams {
 impl PreprocessParams {
     pub fn new(input_size: u32) -> Self {
         // Measured on the greencoffee train split (see `beanscan stats`); fine as a default elsewhere.
-        Self {
-            input_size,
-            mean: [0.45, 0.42, 0.38],
-            std: [0.25, 0.24, 0.23],
-        }
+        Self { input_size, mean: [0.45, 0.42, 0.38], std: [0.25, 0.24, 0.23] }
     }
 
     /// Number of f32 values in one model input (3 × size × size).
@@ -62,10 +58,7 @@ fn png_dimensions(b: &[u8]) -> Option<(u32, u32)> {
     if b.len() < 24 || &b[12..16] != b"IHDR" {
         return None;
     }
-    Some((
-        u32::from_be_bytes(b[16..20].try_into().ok()?),
-        u32::from_be_bytes(b[20..24].try_into().ok()?),
-    ))
+    Some((u32::from_be_bytes(b[16..20].try_into().ok()?), u32::from_be_bytes(b[20..24].try_into().ok()?)))
 }
 
 /// Whether a JPEG's segments and scans run up to an end-of-image marker. The JPEG decoder fills
@@ -80,12 +73,10 @@ fn jpeg_is_complete(b: &[u8]) -> bool {
         }
         match b[i + 1] {
             0xD9 => return true,
-            0xFF => i += 1,                      // fill byte before a marker
-            0x00 | 0x01 | 0xD0..=0xD8 => i += 2, // stuffed 0xFF, TEM, restart markers: no length
+            0xFF => i += 1,                         // fill byte before a marker
+            0x00 | 0x01 | 0xD0..=0xD8 => i += 2,    // stuffed 0xFF, TEM, restart markers: no length
             _ => {
-                let Some(len) = b.get(i + 2..i + 4) else {
-                    return false;
-                };
+                let Some(len) = b.get(i + 2..i + 4) else { return false };
                 let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
                 if len < 2 {
                     return false;
@@ -113,24 +104,14 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage> {
         return Err(Error::NotAnImage("unrecognised file contents".into()));
     };
     if format == image::ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
-        return Err(Error::Decode(
-            "the JPEG ends before its end-of-image marker".into(),
-        ));
+        return Err(Error::Decode("the JPEG ends before its end-of-image marker".into()));
     }
     let mut decoder = reader.into_decoder().map_err(|e| match e {
-        image::ImageError::Unsupported(_) => {
-            Error::UnsupportedFormat(format!("{format:?}").to_uppercase())
-        }
+        image::ImageError::Unsupported(_) => Error::UnsupportedFormat(format!("{format:?}").to_uppercase()),
         // On wasm32 the PNG reader refuses a bomb's header itself: report it like the check below.
         image::ImageError::Limits(_) => match png_dimensions(bytes) {
-            Some((width, height))
-                if u64::from(width) * u64::from(height) > u64::from(MAX_MEGAPIXELS) * 1_000_000 =>
-            {
-                Error::TooLarge {
-                    width,
-                    height,
-                    limit: MAX_MEGAPIXELS,
-                }
+            Some((width, height)) if u64::from(width) * u64::from(height) > u64::from(MAX_MEGAPIXELS) * 1_000_000 => {
+                Error::TooLarge { width, height, limit: MAX_MEGAPIXELS }
             }
             _ => Error::OverLimit(format!("{e}")),
         },
@@ -138,39 +119,21 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage> {
     })?;
     let (width, height) = decoder.dimensions();
     if u64::from(width) * u64::from(height) > u64::from(MAX_MEGAPIXELS) * 1_000_000 {
-        return Err(Error::TooLarge {
-            width,
-            height,
-            limit: MAX_MEGAPIXELS,
-        });
+        return Err(Error::TooLarge { width, height, limit: MAX_MEGAPIXELS });
     }
     if width < MIN_SIDE || height < MIN_SIDE {
-        return Err(Error::TooSmall {
-            width,
-            height,
-            min: MIN_SIDE,
-        });
+        return Err(Error::TooSmall { width, height, min: MIN_SIDE });
     }
     let needed = decoder.total_bytes();
     if needed > MAX_DECODE_BYTES {
         let bits = u32::from(decoder.color_type().bits_per_pixel());
         let mib = needed.div_ceil(1 << 20);
-        return Err(Error::TooManyBytes {
-            width,
-            height,
-            bits,
-            mib,
-            limit_mib: MAX_DECODE_BYTES >> 20,
-        });
+        return Err(Error::TooManyBytes { width, height, bits, mib, limit_mib: MAX_DECODE_BYTES >> 20 });
     }
     let mut limits = Limits::default();
     limits.max_alloc = Some(MAX_DECODE_BYTES);
-    decoder
-        .set_limits(limits)
-        .map_err(|e| Error::Decode(e.to_string()))?;
-    let orientation = decoder
-        .orientation()
-        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    decoder.set_limits(limits).map_err(|e| Error::Decode(e.to_string()))?;
+    let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
     let image = DynamicImage::from_decoder(decoder).map_err(|e| Error::Decode(e.to_string()))?;
     // Convert first (no copy when already 8-bit RGB, the common case), then rotate the smaller image.
     let mut image = DynamicImage::ImageRgb8(image.into_rgb8());
@@ -183,11 +146,7 @@ pub fn square(image: &RgbImage, size: u32) -> RgbImage {
     let (x, y, side) = bean_square(image);
     // Resize straight from a view of the crop: a 48 MP photo is not copied first.
     let crop = image::imageops::crop_imm(image, x, y, side, side);
-    if side == size {
-        crop.to_image()
-    } else {
-        image::imageops::resize(&*crop, size, size, FilterType::Triangle)
-    }
+    if side == size { crop.to_image() } else { image::imageops::resize(&*crop, size, size, FilterType::Triangle) }
 }
 
 /// Side of the downscaled copy the bean is searched in.
@@ -202,10 +161,7 @@ pub fn bean_square(image: &RgbImage) -> (u32, u32, u32) {
         ((w - side.min(w)) / 2, (h - side.min(h)) / 2, side)
     };
     let scale = (w.max(h) as f32 / FIND_SIDE as f32).max(1.0);
-    let (sw, sh) = (
-        ((w as f32 / scale) as u32).max(1),
-        ((h as f32 / scale) as u32).max(1),
-    );
+    let (sw, sh) = (((w as f32 / scale) as u32).max(1), ((h as f32 / scale) as u32).max(1));
     let small = image::imageops::thumbnail(image, sw, sh);
     let mask = image::GrayImage::from_fn(sw, sh, |x, y| {
         let [r, g, b] = small.get_pixel(x, y).0.map(i32::from);
@@ -228,25 +184,16 @@ pub fn bean_square(image: &RgbImage) -> (u32, u32, u32) {
         let b = boxes.entry(l.0[0]).or_insert((x, y, x, y, 0));
         *b = (b.0.min(x), b.1.min(y), b.2.max(x), b.3.max(y), b.4 + 1);
     }
-    let Some(&(x0, y0, x1, y1, area)) = boxes.values().max_by_key(|b| (b.4, b.0, b.1)) else {
-        return centre;
-    };
+    let Some(&(x0, y0, x1, y1, area)) = boxes.values().max_by_key(|b| (b.4, b.0, b.1)) else { return centre };
     // A blob of a few pixels is noise, not a bean.
     if (area as f32) < 0.01 * (sw * sh) as f32 {
         return centre;
     }
-    let (cx, cy) = (
-        (x0 + x1 + 1) as f32 * scale / 2.0,
-        (y0 + y1 + 1) as f32 * scale / 2.0,
-    );
+    let (cx, cy) = ((x0 + x1 + 1) as f32 * scale / 2.0, (y0 + y1 + 1) as f32 * scale / 2.0);
     let extent = ((x1 - x0 + 1).max(y1 - y0 + 1) as f32 * scale * 1.2).round() as u32;
     let side = extent.clamp(8.min(w.min(h)), w.min(h));
-    let x = (cx - side as f32 / 2.0)
-        .round()
-        .clamp(0.0, (w - side) as f32) as u32;
-    let y = (cy - side as f32 / 2.0)
-        .round()
-        .clamp(0.0, (h - side) as f32) as u32;
+    let x = (cx - side as f32 / 2.0).round().clamp(0.0, (w - side) as f32) as u32;
+    let y = (cy - side as f32 / 2.0).round().clamp(0.0, (h - side) as f32) as u32;
     (x, y, side)
 }
 
@@ -275,9 +222,7 @@ mod tests {
     fn png(width: u32, height: u32) -> Vec<u8> {
         let image = RgbImage::from_fn(width, height, |x, y| image::Rgb([x as u8, y as u8, 128]));
         let mut bytes = Vec::new();
-        image
-            .write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png)
-            .unwrap();
+        image.write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png).unwrap();
         bytes
     }
 
@@ -285,19 +230,12 @@ mod tests {
     fn finds_the_bean_on_a_grey_background() {
         // A brown 40×30 "bean" at (120, 50) on a 200×150 grey photo.
         let image = RgbImage::from_fn(200, 150, |x, y| {
-            if (120..160).contains(&x) && (50..80).contains(&y) {
-                image::Rgb([150, 110, 60])
-            } else {
-                image::Rgb([90, 90, 95])
-            }
+            if (120..160).contains(&x) && (50..80).contains(&y) { image::Rgb([150, 110, 60]) } else { image::Rgb([90, 90, 95]) }
         });
         let (x, y, side) = bean_square(&image);
         assert!((44..=52).contains(&side), "side {side}");
         let (cx, cy) = (x + side / 2, y + side / 2);
-        assert!(
-            cx.abs_diff(140) <= 2 && cy.abs_diff(65) <= 2,
-            "centre ({cx}, {cy})"
-        );
+        assert!(cx.abs_diff(140) <= 2 && cy.abs_diff(65) <= 2, "centre ({cx}, {cy})");
         // Nothing bean-like: the centre square.
         assert_eq!(bean_square(&RgbImage::new(200, 150)), (25, 0, 150));
     }
@@ -316,10 +254,7 @@ mod tests {
     #[test]
     fn rejects_non_images_and_empty_input() {
         assert!(matches!(decode(b""), Err(Error::Empty)));
-        assert!(matches!(
-            decode(b"just some text, not a photo"),
-            Err(Error::NotAnImage(_))
-        ));
+        assert!(matches!(decode(b"just some text, not a photo"), Err(Error::NotAnImage(_))));
     }
 
     #[test]
@@ -335,25 +270,14 @@ mod tests {
     #[test]
     fn a_jpeg_cut_anywhere_is_incomplete() {
         let mut bytes = Vec::new();
-        let image = RgbImage::from_fn(64, 48, |x, y| {
-            image::Rgb([(x * 4) as u8, (y * 5) as u8, 90])
-        });
+        let image = RgbImage::from_fn(64, 48, |x, y| image::Rgb([(x * 4) as u8, (y * 5) as u8, 90]));
         let mut encoder = image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 90);
         // An Exif block holding an end-of-image marker must not count as the end.
-        image::ImageEncoder::set_exif_metadata(
-            &mut encoder,
-            b"II*\0\x08\0\0\0\0\0\xFF\xD9".to_vec(),
-        )
-        .unwrap();
-        image::ImageEncoder::write_image(encoder, &image, 64, 48, image::ExtendedColorType::Rgb8)
-            .unwrap();
+        image::ImageEncoder::set_exif_metadata(&mut encoder, b"II*\0\x08\0\0\0\0\0\xFF\xD9".to_vec()).unwrap();
+        image::ImageEncoder::write_image(encoder, &image, 64, 48, image::ExtendedColorType::Rgb8).unwrap();
         assert!(jpeg_is_complete(&bytes));
         for cut in 2..bytes.len() - 1 {
-            assert!(
-                !jpeg_is_complete(&bytes[..cut]),
-                "cut at {cut} of {}",
-                bytes.len()
-            );
+            assert!(!jpeg_is_complete(&bytes[..cut]), "cut at {cut} of {}", bytes.len());
         }
         // Trailing data after the end marker (phone makers append their own) is fine.
         bytes.extend_from_slice(b"SEFHvendor trailer");
@@ -365,11 +289,6 @@ mod tests {
         assert!(matches!(decode(&png(1, 1)), Err(Error::TooSmall { .. })));
         assert!(decode(&png(MIN_SIDE, MIN_SIDE)).is_ok());
         let heic = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic";
-        assert!(
-            decode(heic)
-                .unwrap_err()
-                .to_string()
-                .contains("HEIC files cannot be read here")
-        );
+        assert!(decode(heic).unwrap_err().to_string().contains("HEIC files cannot be read here"));
     }
 }

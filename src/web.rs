@@ -30,11 +30,7 @@ fn install_panic_hook() {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             let message = info.to_string();
-            let _ = Reflect::set(
-                &js_sys::global(),
-                &"beanscanPanic".into(),
-                &message.as_str().into(),
-            );
+            let _ = Reflect::set(&js_sys::global(), &"beanscanPanic".into(), &message.as_str().into());
             web_sys::console::error_1(&message.as_str().into());
             previous(info);
         }));
@@ -63,23 +59,16 @@ pub struct Classifier {
 /// Whether `navigator.gpu.requestAdapter()` yields an adapter (works in windows and workers).
 async fn webgpu_available() -> bool {
     let global = js_sys::global();
-    let Ok(navigator) = Reflect::get(&global, &"navigator".into()) else {
-        return false;
-    };
-    let Ok(gpu) = Reflect::get(&navigator, &"gpu".into()) else {
-        return false;
-    };
+    let Ok(navigator) = Reflect::get(&global, &"navigator".into()) else { return false };
+    let Ok(gpu) = Reflect::get(&navigator, &"gpu".into()) else { return false };
     if gpu.is_undefined() || gpu.is_null() {
         return false;
     }
-    let Ok(request) =
-        Reflect::get(&gpu, &"requestAdapter".into()).and_then(|f| f.dyn_into::<js_sys::Function>())
+    let Ok(request) = Reflect::get(&gpu, &"requestAdapter".into()).and_then(|f| f.dyn_into::<js_sys::Function>())
     else {
         return false;
     };
-    let Ok(promise) = request.call0(&gpu).and_then(|p| p.dyn_into::<Promise>()) else {
-        return false;
-    };
+    let Ok(promise) = request.call0(&gpu).and_then(|p| p.dyn_into::<Promise>()) else { return false };
     matches!(JsFuture::from(promise).await, Ok(adapter) if !adapter.is_null() && !adapter.is_undefined())
 }
 
@@ -106,9 +95,7 @@ async fn device_for(backend: &str) -> Result<(Device, &'static str), JsValue> {
             }
             Ok((Device::flex(), "cpu"))
         }
-        other => Err(js_error(format!(
-            "unknown backend `{other}`: use 'auto', 'webgpu' or 'cpu'"
-        ))),
+        other => Err(js_error(format!("unknown backend `{other}`: use 'auto', 'webgpu' or 'cpu'"))),
     }
 }
 
@@ -117,19 +104,14 @@ impl Classifier {
     pub async fn open(options: JsValue) -> Result<Classifier, JsValue> {
         install_panic_hook();
         let backend = if options.is_object() {
-            Reflect::get(&options, &"backend".into())
-                .ok()
-                .and_then(|v| v.as_string())
+            Reflect::get(&options, &"backend".into()).ok().and_then(|v| v.as_string())
         } else {
             None
         };
         let (device, name) = device_for(backend.as_deref().unwrap_or("auto")).await?;
         let bundle = Bundle::embedded().map_err(js_error)?;
         let inner = crate::Classifier::new(bundle, device).map_err(js_error)?;
-        Ok(Classifier {
-            inner: Rc::new(RefCell::new(inner)),
-            backend: name.into(),
-        })
+        Ok(Classifier { inner: Rc::new(RefCell::new(inner)), backend: name.into() })
     }
 }
 
@@ -137,9 +119,7 @@ impl Classifier {
 impl Classifier {
     /// Loads the bundle built into the module on the requested backend (default 'auto').
     #[wasm_bindgen(unchecked_return_type = "Promise<Classifier>")]
-    pub fn create(
-        #[wasm_bindgen(unchecked_param_type = "ClassifierOptions | undefined")] options: JsValue,
-    ) -> Promise {
+    pub fn create(#[wasm_bindgen(unchecked_param_type = "ClassifierOptions | undefined")] options: JsValue) -> Promise {
         future_to_promise(async move { Ok(Self::open(options).await?.into()) })
     }
 
@@ -190,10 +170,7 @@ impl Classifier {
 
     #[wasm_bindgen(js_name = setK)]
     pub fn set_k(&self, k: usize) -> Result<(), JsValue> {
-        self.inner
-            .try_borrow_mut()
-            .map_err(|_| js_error(Error::Index("busy: try again".into())))?
-            .k = k.max(1);
+        self.inner.try_borrow_mut().map_err(|_| js_error(Error::Index("busy: try again".into())))?.k = k.max(1);
         Ok(())
     }
 
@@ -205,10 +182,7 @@ impl Classifier {
 
     #[wasm_bindgen(js_name = setThreshold)]
     pub fn set_threshold(&self, threshold: f32) -> Result<(), JsValue> {
-        self.inner
-            .try_borrow_mut()
-            .map_err(|_| js_error(Error::Index("busy: try again".into())))?
-            .threshold = threshold;
+        self.inner.try_borrow_mut().map_err(|_| js_error(Error::Index("busy: try again".into())))?.threshold = threshold;
         Ok(())
     }
 }

@@ -42,11 +42,7 @@ pub struct Resumed<M> {
 impl Checkpointer {
     /// `settings` is any text that identifies the run (model shape, data, seed, step count…).
     pub fn new(path: impl Into<PathBuf>, settings: impl Into<String>, every: usize) -> Self {
-        Self {
-            path: path.into(),
-            settings: settings.into(),
-            every: every.max(1),
-        }
+        Self { path: path.into(), settings: settings.into(), every: every.max(1) }
     }
 
     pub fn due(&self, step: usize, total: usize) -> bool {
@@ -54,11 +50,7 @@ impl Checkpointer {
     }
 
     /// Loads the checkpoint into `model` and `optimizer` if one exists; `Ok(None)` if none does.
-    pub fn resume<M: Module>(
-        &self,
-        model: M,
-        optimizer: ModuleOptimizer,
-    ) -> Result<Option<Resumed<M>>> {
+    pub fn resume<M: Module>(&self, model: M, optimizer: ModuleOptimizer) -> Result<Option<Resumed<M>>> {
         if !self.path.exists() {
             return Ok(None);
         }
@@ -73,41 +65,22 @@ impl Checkpointer {
         }
         let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(stored.model))
             .map_err(|e| anyhow::anyhow!("{}: weights: {e}", self.path.display()))?;
-        let model = model.try_load_record(record).map_err(|e| {
-            anyhow::anyhow!("{}: weights do not fit the model: {e}", self.path.display())
-        })?;
+        let model = model
+            .try_load_record(record)
+            .map_err(|e| anyhow::anyhow!("{}: weights do not fit the model: {e}", self.path.display()))?;
         let optimizer = optimizer
             .from_bytes(Bytes::from_bytes_vec(stored.optimizer))
             .map_err(|e| anyhow::anyhow!("{}: optimizer state: {e}", self.path.display()))?;
-        Ok(Some(Resumed {
-            model,
-            optimizer,
-            step: stored.step,
-            losses: stored.losses,
-        }))
+        Ok(Some(Resumed { model, optimizer, step: stored.step, losses: stored.losses }))
     }
 
-    pub fn save<M: Module>(
-        &self,
-        model: &M,
-        optimizer: &ModuleOptimizer,
-        step: usize,
-        losses: &[f32],
-    ) -> Result<()> {
+    pub fn save<M: Module>(&self, model: &M, optimizer: &ModuleOptimizer, step: usize, losses: &[f32]) -> Result<()> {
         let stored = Stored {
             settings: self.settings.clone(),
             step,
             losses: losses.to_vec(),
-            model: model
-                .clone()
-                .into_record()
-                .into_bytes()
-                .map_err(|e| anyhow::anyhow!("weights: {e}"))?
-                .to_vec(),
-            optimizer: optimizer
-                .into_bytes()
-                .map_err(|e| anyhow::anyhow!("optimizer state: {e}"))?
-                .to_vec(),
+            model: model.clone().into_record().into_bytes().map_err(|e| anyhow::anyhow!("weights: {e}"))?.to_vec(),
+            optimizer: optimizer.into_bytes().map_err(|e| anyhow::anyhow!("optimizer state: {e}"))?.to_vec(),
         };
         write(&self.path, &stored)
     }
@@ -129,8 +102,7 @@ fn read(path: &Path) -> Result<Stored> {
     if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {
         bail!("{} is not a beanscan checkpoint", path.display());
     }
-    postcard::from_bytes(&bytes[MAGIC.len()..])
-        .with_context(|| format!("{} is damaged", path.display()))
+    postcard::from_bytes(&bytes[MAGIC.len()..]).with_context(|| format!("{} is damaged", path.display()))
 }
 
 fn write(path: &Path, stored: &Stored) -> Result<()> {
@@ -141,6 +113,5 @@ fn write(path: &Path, stored: &Stored) -> Result<()> {
     bytes.extend(postcard::to_allocvec(stored).context("encoding checkpoint")?);
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, &bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
 }

@@ -32,49 +32,25 @@ pub struct Dataset {
 
 /// Class order used by the shipped bundle; unknown extra classes are appended in sorted order.
 pub const GREENCOFFEE_CLASSES: [&str; 12] = [
-    "Normal",
-    "Black",
-    "Sour",
-    "Broken",
-    "Insect-damaged",
-    "Fungus-damaged",
-    "Shell",
-    "Immature",
-    "Fissure",
-    "Over-dried",
-    "Floater",
-    "Foreign-matter",
+    "Normal", "Black", "Sour", "Broken", "Insect-damaged", "Fungus-damaged", "Shell", "Immature",
+    "Fissure", "Over-dried", "Floater", "Foreign-matter",
 ];
 
 impl Dataset {
     /// Reads `dir/manifest.csv` if present, else treats `dir` as class folders.
     pub fn open(dir: &Path) -> Result<Self> {
-        if dir.join("manifest.csv").is_file() {
-            Self::from_manifest(dir)
-        } else {
-            Self::from_class_folders(dir)
-        }
+        if dir.join("manifest.csv").is_file() { Self::from_manifest(dir) } else { Self::from_class_folders(dir) }
     }
 
     pub fn from_manifest(dir: &Path) -> Result<Self> {
         let path = dir.join("manifest.csv");
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        let (dataset, lines) =
-            parse_rows(&text, dir).with_context(|| format!("in {}", path.display()))?;
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let (dataset, lines) = parse_rows(&text, dir).with_context(|| format!("in {}", path.display()))?;
         // A missing photo is a broken manifest: say which rows, before any time is spent decoding.
-        let missing: Vec<(usize, &Sample)> = lines
-            .iter()
-            .zip(&dataset.samples)
-            .filter(|(_, s)| !s.path.is_file())
-            .map(|(&n, s)| (n, s))
-            .collect();
+        let missing: Vec<(usize, &Sample)> =
+            lines.iter().zip(&dataset.samples).filter(|(_, s)| !s.path.is_file()).map(|(&n, s)| (n, s)).collect();
         if let Some(&(n, first)) = missing.first() {
-            let shown: Vec<String> = missing
-                .iter()
-                .take(10)
-                .map(|(n, _)| n.to_string())
-                .collect();
+            let shown: Vec<String> = missing.iter().take(10).map(|(n, _)| n.to_string()).collect();
             let more = if missing.len() > 10 { ", …" } else { "" };
             bail!(
                 "{}: line {n}: photo {} does not exist ({} row(s) point at missing files, lines {}{more}); \
@@ -99,32 +75,19 @@ impl Dataset {
         classes.sort_by_key(|e| e.file_name());
         for class in classes {
             let name = class.file_name().to_string_lossy().to_string();
-            let mut files: Vec<_> = std::fs::read_dir(class.path())?
-                .filter_map(|e| e.ok())
-                .map(|e| e.path())
-                .collect();
+            let mut files: Vec<_> = std::fs::read_dir(class.path())?.filter_map(|e| e.ok()).map(|e| e.path()).collect();
             files.sort();
             let before = rows.len();
             for file in files.into_iter().filter(|p| is_photo(p)) {
-                let stem = file
-                    .file_stem()
-                    .unwrap_or_default()
-                    .to_string_lossy()
-                    .to_string();
+                let stem = file.file_stem().unwrap_or_default().to_string_lossy().to_string();
                 rows.push((name.clone(), format!("{name}/{stem}"), file));
             }
             if rows.len() == before {
-                bail!(
-                    "class folder {} has no photos (.jpg, .jpeg or .png): add photos or remove the folder",
-                    class.path().display()
-                );
+                bail!("class folder {} has no photos (.jpg, .jpeg or .png): add photos or remove the folder", class.path().display());
             }
         }
         if rows.is_empty() {
-            bail!(
-                "{} has no manifest.csv and no class folders with photos",
-                dir.display()
-            );
+            bail!("{} has no manifest.csv and no class folders with photos", dir.display());
         }
         let class_names = class_order(rows.iter().map(|r| r.0.as_str()));
         let samples = rows
@@ -138,24 +101,13 @@ impl Dataset {
                 split: "train".into(),
             })
             .collect();
-        Ok(Self {
-            class_names,
-            samples,
-        })
+        Ok(Self { class_names, samples })
     }
 
     /// Rows of one split (all rows for `None`).
     pub fn split(&self, name: Option<&str>) -> Dataset {
-        let samples = self
-            .samples
-            .iter()
-            .filter(|s| name.is_none_or(|n| s.split == n))
-            .cloned()
-            .collect();
-        Dataset {
-            class_names: self.class_names.clone(),
-            samples,
-        }
+        let samples = self.samples.iter().filter(|s| name.is_none_or(|n| s.split == n)).cloned().collect();
+        Dataset { class_names: self.class_names.clone(), samples }
     }
 
     /// Bean ids in first-seen order with the rows of each.
@@ -163,29 +115,18 @@ impl Dataset {
         let mut order = Vec::new();
         let mut rows: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (i, s) in self.samples.iter().enumerate() {
-            rows.entry(&s.bean)
-                .or_insert_with(|| {
-                    order.push(s.bean.clone());
-                    Vec::new()
-                })
-                .push(i);
+            rows.entry(&s.bean).or_insert_with(|| {
+                order.push(s.bean.clone());
+                Vec::new()
+            }).push(i);
         }
-        order
-            .into_iter()
-            .map(|b| {
-                let r = rows[b.as_str()].clone();
-                (b, r)
-            })
-            .collect()
+        order.into_iter().map(|b| { let r = rows[b.as_str()].clone(); (b, r) }).collect()
     }
 }
 
 fn is_photo(p: &Path) -> bool {
     matches!(
-        p.extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase)
-            .as_deref(),
+        p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(),
         Some("jpg" | "jpeg" | "png")
     )
 }
@@ -194,15 +135,9 @@ fn class_order<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {
     let mut seen: Vec<String> = names.map(str::to_string).collect();
     seen.sort();
     seen.dedup();
-    let mut out: Vec<String> = GREENCOFFEE_CLASSES
-        .iter()
-        .filter(|c| seen.iter().any(|s| s == *c))
-        .map(|c| c.to_string())
-        .collect();
-    out.extend(
-        seen.into_iter()
-            .filter(|s| !GREENCOFFEE_CLASSES.contains(&s.as_str())),
-    );
+    let mut out: Vec<String> =
+        GREENCOFFEE_CLASSES.iter().filter(|c| seen.iter().any(|s| s == *c)).map(|c| c.to_string()).collect();
+    out.extend(seen.into_iter().filter(|s| !GREENCOFFEE_CLASSES.contains(&s.as_str())));
     out
 }
 
@@ -217,26 +152,14 @@ pub fn parse_manifest(text: &str, root: &Path) -> Result<Dataset> {
 
 /// [`parse_manifest`] plus the 1-based line number of each sample.
 fn parse_rows(text: &str, root: &Path) -> Result<(Dataset, Vec<usize>)> {
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let Some((_, header)) = lines.next() else {
-        bail!("manifest is empty")
-    };
+    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    let Some((_, header)) = lines.next() else { bail!("manifest is empty") };
     let columns: Vec<&str> = header.trim().split(',').collect();
     let col = |name: &str| columns.iter().position(|c| *c == name);
     let (Some(path_c), Some(label_c)) = (col("path"), col("label")) else {
-        bail!(
-            "line 1: manifest header must have at least `path` and `label` columns, got `{header}`"
-        );
+        bail!("line 1: manifest header must have at least `path` and `label` columns, got `{header}`");
     };
-    let (bean_c, round_c, applies_c, split_c) = (
-        col("bean"),
-        col("round"),
-        col("label_applies"),
-        col("split"),
-    );
+    let (bean_c, round_c, applies_c, split_c) = (col("bean"), col("round"), col("label_applies"), col("split"));
     let mut rows = Vec::new();
     let mut line_numbers = Vec::new();
     for (i, line) in lines {
@@ -244,11 +167,7 @@ fn parse_rows(text: &str, root: &Path) -> Result<(Dataset, Vec<usize>)> {
         line_numbers.push(n);
         let fields: Vec<&str> = line.trim().split(',').collect();
         if fields.len() != columns.len() {
-            bail!(
-                "line {n}: expected {} fields, found {}: `{line}`",
-                columns.len(),
-                fields.len()
-            );
+            bail!("line {n}: expected {} fields, found {}: `{line}`", columns.len(), fields.len());
         }
         let get = |c: Option<usize>| c.map(|c| fields[c].trim().to_string());
         let path = fields[path_c].trim();
@@ -296,13 +215,7 @@ fn parse_rows(text: &str, root: &Path) -> Result<(Dataset, Vec<usize>)> {
             s
         })
         .collect();
-    Ok((
-        Dataset {
-            class_names,
-            samples,
-        },
-        line_numbers,
-    ))
+    Ok((Dataset { class_names, samples }, line_numbers))
 }
 
 /// Square model-size images of the given rows, decoded once and kept as 8-bit RGB.
@@ -316,11 +229,7 @@ pub struct ImageCache {
 
 pub fn load_images(dataset: &Dataset, rows: &[usize], size: u32) -> ImageCache {
     let bar = progress(rows.len() as u64, "decoding photos");
-    let mut cache = ImageCache {
-        images: Vec::with_capacity(rows.len()),
-        rows: Vec::new(),
-        skipped: 0,
-    };
+    let mut cache = ImageCache { images: Vec::with_capacity(rows.len()), rows: Vec::new(), skipped: 0 };
     for &row in rows {
         let path = &dataset.samples[row].path;
         let result = std::fs::read(path)
@@ -340,11 +249,7 @@ pub fn load_images(dataset: &Dataset, rows: &[usize], size: u32) -> ImageCache {
     }
     bar.finish_and_clear();
     if cache.skipped > 0 {
-        eprintln!(
-            "{} of {} photos could not be read and were skipped",
-            cache.skipped,
-            rows.len()
-        );
+        eprintln!("{} of {} photos could not be read and were skipped", cache.skipped, rows.len());
     }
     cache
 }
@@ -373,10 +278,7 @@ mod tests {
         let text = "path,label,split\na.jpg,Normal,train\nb.jpg,Black\n";
         let err = format!("{:#}", parse_manifest(text, Path::new(".")).unwrap_err());
         assert!(err.contains("line 3"), "{err}");
-        let err = format!(
-            "{:#}",
-            parse_manifest("file,class\n", Path::new(".")).unwrap_err()
-        );
+        let err = format!("{:#}", parse_manifest("file,class\n", Path::new(".")).unwrap_err());
         assert!(err.contains("line 1"), "{err}");
     }
 
@@ -389,9 +291,7 @@ mod tests {
 
     fn write_png(path: &Path) {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        RgbImage::from_pixel(32, 32, image::Rgb([150, 110, 60]))
-            .save(path)
-            .unwrap();
+        RgbImage::from_pixel(32, 32, image::Rgb([150, 110, 60])).save(path).unwrap();
     }
 
     #[test]
@@ -399,16 +299,9 @@ mod tests {
         let dir = scratch("missing");
         write_png(&dir.join("a.png"));
         write_png(&dir.join("c.png"));
-        std::fs::write(
-            dir.join("manifest.csv"),
-            "path,label\na.png,Normal\n\nb.png,Black\nc.png,Black\n",
-        )
-        .unwrap();
+        std::fs::write(dir.join("manifest.csv"), "path,label\na.png,Normal\n\nb.png,Black\nc.png,Black\n").unwrap();
         let err = format!("{:#}", Dataset::open(&dir).unwrap_err());
-        assert!(
-            err.contains("line 4") && err.contains("b.png") && err.contains("1 row(s)"),
-            "{err}"
-        );
+        assert!(err.contains("line 4") && err.contains("b.png") && err.contains("1 row(s)"), "{err}");
         std::fs::write(dir.join("b.png"), b"").unwrap();
         assert_eq!(Dataset::open(&dir).unwrap().samples.len(), 3);
         std::fs::remove_dir_all(&dir).ok();
@@ -418,10 +311,7 @@ mod tests {
     fn empty_class_is_an_error_before_training() {
         let text = "path,label,label_applies\na.jpg,Normal,1\nb.jpg,Sour,0\n";
         let err = format!("{:#}", parse_manifest(text, Path::new(".")).unwrap_err());
-        assert!(
-            err.contains("Sour") && err.contains("label_applies"),
-            "{err}"
-        );
+        assert!(err.contains("Sour") && err.contains("label_applies"), "{err}");
         let dir = scratch("folders");
         write_png(&dir.join("Normal/1.png"));
         std::fs::create_dir_all(dir.join("Black")).unwrap();

@@ -12,15 +12,8 @@ use crate::model::{Embedder, ModelConfig};
 use crate::preprocess::PreprocessParams;
 
 /// Embeds photos with the full embedder (no augmentation).
-pub fn embed_images(
-    embedder: &Embedder,
-    params: &PreprocessParams,
-    images: &[RgbImage],
-    device: &Device,
-) -> Vec<Vec<f32>> {
-    forward_rows(images, params, device, RgbImage::clone, |x| {
-        embedder.forward(x)
-    })
+pub fn embed_images(embedder: &Embedder, params: &PreprocessParams, images: &[RgbImage], device: &Device) -> Vec<Vec<f32>> {
+    forward_rows(images, params, device, RgbImage::clone, |x| embedder.forward(x))
 }
 
 pub struct ExportInput<'a> {

@@ -12,7 +12,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
 use super::mining::{Mining, pairwise_distances, triplet_loss};
-use super::{augment, forward_rows, progress::progress};
+use super::{augment, progress::progress, forward_rows};
 use crate::model::{Encoder, ModelConfig, ProjectionHead, l2_normalise};
 use crate::preprocess::PreprocessParams;
 
@@ -35,12 +35,7 @@ pub struct Finetuned {
 }
 
 /// Encoder codes for every image under each of the eight views: `codes[view][image]`.
-pub fn view_codes(
-    encoder: &Encoder,
-    params: &PreprocessParams,
-    images: &[RgbImage],
-    device: &Device,
-) -> Vec<Vec<Vec<f32>>> {
+pub fn view_codes(encoder: &Encoder, params: &PreprocessParams, images: &[RgbImage], device: &Device) -> Vec<Vec<Vec<f32>>> {
     view_features(encoder, params, images, false, device)
 }
 
@@ -53,22 +48,10 @@ pub fn view_features(
     device: &Device,
 ) -> Vec<Vec<Vec<f32>>> {
     let bar = progress(8, "encoding views");
-    let net = |x| {
-        if multiscale {
-            encoder.forward_multiscale(x)
-        } else {
-            encoder.forward(x)
-        }
-    };
+    let net = |x| if multiscale { encoder.forward_multiscale(x) } else { encoder.forward(x) };
     let codes = (0..8u8)
         .map(|view| {
-            let rows = forward_rows(
-                images,
-                params,
-                device,
-                |im| augment::dihedral(im, view),
-                net,
-            );
+            let rows = forward_rows(images, params, device, |im| augment::dihedral(im, view), net);
             bar.inc(1);
             rows
         })
@@ -95,47 +78,31 @@ pub fn finetune(
             None => by_class.push((l, vec![i])),
         }
     }
-    assert!(
-        by_class.len() >= 2,
-        "triplet loss needs at least two labelled classes"
-    );
+    assert!(by_class.len() >= 2, "triplet loss needs at least two labelled classes");
     let all_codes: Vec<f32> = codes.iter().flatten().flatten().copied().collect();
-    let input_dim = codes
-        .first()
-        .and_then(|v| v.first())
-        .map_or(config.code_dim, Vec::len);
-    let mut head = ProjectionHead::with_input_dim(config, input_dim, &device)
-        .with_code_statistics(&all_codes, input_dim);
+    let input_dim = codes.first().and_then(|v| v.first()).map_or(config.code_dim, Vec::len);
+    let mut head = ProjectionHead::with_input_dim(config, input_dim, &device).with_code_statistics(&all_codes, input_dim);
     let mut optimizer = AdamConfig::new().init();
     let (mut losses, mut spreads) = (Vec::new(), Vec::new());
     let bar = progress(options.steps as u64, "fine-tuning");
     for _ in 0..options.steps {
-        let classes: Vec<&(u16, Vec<usize>)> = by_class
-            .choose_multiple(&mut rng, options.classes_per_batch.min(by_class.len()))
-            .collect();
+        let classes: Vec<&(u16, Vec<usize>)> =
+            by_class.choose_multiple(&mut rng, options.classes_per_batch.min(by_class.len())).collect();
         let mut batch_codes = Vec::new();
         let mut batch_labels = Vec::new();
         for (label, members) in classes {
             // Without replacement where the class has enough photos; other views fill the rest.
             let picks: Vec<usize> = if members.len() >= options.per_class {
-                members
-                    .choose_multiple(&mut rng, options.per_class)
-                    .copied()
-                    .collect()
+                members.choose_multiple(&mut rng, options.per_class).copied().collect()
             } else {
-                (0..options.per_class)
-                    .map(|_| *members.choose(&mut rng).expect("non-empty"))
-                    .collect()
+                (0..options.per_class).map(|_| *members.choose(&mut rng).expect("non-empty")).collect()
             };
             for i in picks {
                 batch_codes.extend_from_slice(&codes[rng.gen_range(0..codes.len())][i]);
                 batch_labels.push(*label);
             }
         }
-        let x = Tensor::<2>::from_data(
-            TensorData::new(batch_codes, [batch_labels.len(), input_dim]),
-            &device,
-        );
+        let x = Tensor::<2>::from_data(TensorData::new(batch_codes, [batch_labels.len(), input_dim]), &device);
         let e = l2_normalise(head.forward(x));
         let spread: f32 = pairwise_distances(e.clone().detach()).mean().into_scalar();
         let loss = triplet_loss(e, &batch_labels, options.mining, options.margin);
@@ -148,9 +115,5 @@ pub fn finetune(
         bar.inc(1);
     }
     bar.finish_and_clear();
-    Finetuned {
-        head: head.valid(),
-        losses,
-        spreads,
-    }
+    Finetuned { head: head.valid(), losses, spreads }
 }

@@ -31,12 +31,7 @@ pub struct Confusion {
 }
 
 impl Report {
-    pub fn new(
-        class_names: &[String],
-        truth: &[u16],
-        predicted: &[u16],
-        embeddings: Option<&ReferenceSet>,
-    ) -> Self {
+    pub fn new(class_names: &[String], truth: &[u16], predicted: &[u16], embeddings: Option<&ReferenceSet>) -> Self {
         let n = class_names.len();
         let unknown = n as u16;
         let scores = per_class(truth, predicted, n + 1);
@@ -45,22 +40,12 @@ impl Report {
             photos: truth.len(),
             accuracy: accuracy(truth, predicted),
             macro_f1: macro_f1(&scores[..n]),
-            per_class: class_names
-                .iter()
-                .zip(&scores)
-                .filter(|(_, s)| s.support > 0)
-                .map(|(c, s)| (c.clone(), s.clone()))
-                .collect(),
+            per_class: class_names.iter().zip(&scores).filter(|(_, s)| s.support > 0).map(|(c, s)| (c.clone(), s.clone())).collect(),
             normal_vs_defect: normal_vs_defect(truth, predicted, normal),
-            unknown_rate: predicted.iter().filter(|&&p| p == unknown).count() as f64
-                / truth.len().max(1) as f64,
+            unknown_rate: predicted.iter().filter(|&&p| p == unknown).count() as f64 / truth.len().max(1) as f64,
             map_at_r: embeddings.map(map_at_r),
             confusion: Confusion {
-                classes: class_names
-                    .iter()
-                    .cloned()
-                    .chain(["unknown".to_string()])
-                    .collect(),
+                classes: class_names.iter().cloned().chain(["unknown".to_string()]).collect(),
                 matrix: confusion(truth, predicted, n + 1),
             },
         }
@@ -69,9 +54,7 @@ impl Report {
     /// One line for the terminal.
     pub fn summary(&self) -> String {
         let nvd = &self.normal_vs_defect;
-        let map = self
-            .map_at_r
-            .map_or(String::new(), |m| format!(", MAP@R {m:.3}"));
+        let map = self.map_at_r.map_or(String::new(), |m| format!(", MAP@R {m:.3}"));
         format!(
             "{} photos: accuracy {:.3}, macro-F1 {:.3}, normal-vs-defect F1 {:.3} (P {:.3}, R {:.3}){map}",
             self.photos, self.accuracy, self.macro_f1, nvd.f1, nvd.precision, nvd.recall
@@ -89,27 +72,10 @@ pub struct ClassScores {
 }
 
 fn scores(tp: usize, fp: usize, fn_: usize) -> ClassScores {
-    let precision = if tp + fp == 0 {
-        0.0
-    } else {
-        tp as f64 / (tp + fp) as f64
-    };
-    let recall = if tp + fn_ == 0 {
-        0.0
-    } else {
-        tp as f64 / (tp + fn_) as f64
-    };
-    let f1 = if precision + recall == 0.0 {
-        0.0
-    } else {
-        2.0 * precision * recall / (precision + recall)
-    };
-    ClassScores {
-        precision,
-        recall,
-        f1,
-        support: tp + fn_,
-    }
+    let precision = if tp + fp == 0 { 0.0 } else { tp as f64 / (tp + fp) as f64 };
+    let recall = if tp + fn_ == 0 { 0.0 } else { tp as f64 / (tp + fn_) as f64 };
+    let f1 = if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
+    ClassScores { precision, recall, f1, support: tp + fn_ }
 }
 
 /// `confusion[truth][predicted]`.
@@ -166,19 +132,12 @@ pub fn map_at_r(set: &ReferenceSet) -> f64 {
     let mut total = 0.0;
     let mut counted = 0usize;
     for q in 0..n {
-        let r = set
-            .labels
-            .iter()
-            .enumerate()
-            .filter(|&(j, &l)| j != q && l == set.labels[q])
-            .count();
+        let r = set.labels.iter().enumerate().filter(|&(j, &l)| j != q && l == set.labels[q]).count();
         if r == 0 {
             continue;
         }
-        let mut others: Vec<(f32, u16)> = (0..n)
-            .filter(|&j| j != q)
-            .map(|j| (euclidean(set.row(q), set.row(j)), set.labels[j]))
-            .collect();
+        let mut others: Vec<(f32, u16)> =
+            (0..n).filter(|&j| j != q).map(|j| (euclidean(set.row(q), set.row(j)), set.labels[j])).collect();
         others.select_nth_unstable_by(r - 1, |a, b| a.0.total_cmp(&b.0));
         others.truncate(r);
         others.sort_by(|a, b| a.0.total_cmp(&b.0));

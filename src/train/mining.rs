@@ -2,8 +2,8 @@
 //! strategy picks (and are unit-tested on hand-made matrices); the tensor losses compute the same
 //! thing differentiably over a batch.
 
-use burn::tensor::activation::relu;
 use burn::tensor::{Device, Tensor, TensorData};
+use burn::tensor::activation::relu;
 
 /// How triplets are chosen in a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -50,9 +50,7 @@ pub fn batch_all_triplets(dist: &[f32], labels: &[u16], margin: f32) -> Vec<(usi
 /// Euclidean distances between all rows of unit-length embeddings, [B, B].
 pub fn pairwise_distances(e: Tensor<2>) -> Tensor<2> {
     let gram = e.clone().matmul(e.transpose());
-    (gram.mul_scalar(-2.0).add_scalar(2.0))
-        .clamp_min(1e-12)
-        .sqrt()
+    (gram.mul_scalar(-2.0).add_scalar(2.0)).clamp_min(1e-12).sqrt()
 }
 
 /// Masks [B, B]: same class (excluding the diagonal) and different class, as 0/1 floats.
@@ -87,11 +85,7 @@ pub fn triplet_loss(e: Tensor<2>, labels: &[u16], mining: Mining, margin: f32) -
             // Push same-class pairs out of the min by adding a large constant.
             let hardest_neg = (dist + (diff.neg().add_scalar(1.0)).mul_scalar(1e4)).min_dim(1);
             let gap = hardest_pos - hardest_neg.clone();
-            let gap = if mining == Mining::HardGuarded {
-                gap / hardest_neg.mean().reshape([1, 1])
-            } else {
-                gap
-            };
+            let gap = if mining == Mining::HardGuarded { gap / hardest_neg.mean() .reshape([1, 1]) } else { gap };
             relu(gap.add_scalar(margin)).mean()
         }
         Mining::All => {
@@ -119,37 +113,25 @@ mod tests {
     #[test]
     fn batch_hard_picks_farthest_positive_and_nearest_negative() {
         let (dist, labels) = line();
-        assert_eq!(
-            batch_hard_triplets(&dist, &labels),
-            vec![(0, 1, 2), (1, 0, 2), (2, 3, 1), (3, 2, 1)]
-        );
+        assert_eq!(batch_hard_triplets(&dist, &labels), vec![(0, 1, 2), (1, 0, 2), (2, 3, 1), (3, 2, 1)]);
     }
 
     #[test]
     fn batch_all_keeps_only_violating_triplets() {
         let (dist, labels) = line();
         // margin 1.5: only anchor 1 vs negative 2 (1 - 2 + 1.5 > 0), and anchor 2 vs negative 1.
-        assert_eq!(
-            batch_all_triplets(&dist, &labels, 1.5),
-            vec![(1, 0, 2), (2, 3, 1)]
-        );
+        assert_eq!(batch_all_triplets(&dist, &labels, 1.5), vec![(1, 0, 2), (2, 3, 1)]);
         assert_eq!(batch_all_triplets(&dist, &labels, 10.0).len(), 8);
     }
 
     fn embeddings(device: &Device) -> (Tensor<2>, Vec<u16>) {
         let angles = [0.0f32, 0.3, 1.2, 1.6, 2.9, 3.1];
         let v: Vec<f32> = angles.iter().flat_map(|a| [a.cos(), a.sin()]).collect();
-        (
-            Tensor::from_data(TensorData::new(v, [6, 2]), device),
-            vec![0, 0, 1, 1, 2, 2],
-        )
+        (Tensor::from_data(TensorData::new(v, [6, 2]), device), vec![0, 0, 1, 1, 2, 2])
     }
 
     fn reference_loss(e: &Tensor<2>, labels: &[u16], margin: f32, guarded: bool) -> f32 {
-        let dist: Vec<f32> = pairwise_distances(e.clone())
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap();
+        let dist: Vec<f32> = pairwise_distances(e.clone()).into_data().try_to_vec::<f32>().unwrap();
         let n = labels.len();
         let triplets = batch_hard_triplets(&dist, labels);
         let mean_neg = triplets.iter().map(|t| dist[t.0 * n + t.2]).sum::<f32>() / n as f32;
@@ -172,16 +154,9 @@ mod tests {
             let want = reference_loss(&e, &labels, 0.5, guarded);
             assert!((got - want).abs() < 1e-4, "{mining:?}: {got} vs {want}");
         }
-        let dist: Vec<f32> = pairwise_distances(e.clone())
-            .into_data()
-            .try_to_vec::<f32>()
-            .unwrap();
+        let dist: Vec<f32> = pairwise_distances(e.clone()).into_data().try_to_vec::<f32>().unwrap();
         let all = batch_all_triplets(&dist, &labels, 0.5);
-        let want = all
-            .iter()
-            .map(|&(a, p, q)| dist[a * 6 + p] - dist[a * 6 + q] + 0.5)
-            .sum::<f32>()
-            / all.len() as f32;
+        let want = all.iter().map(|&(a, p, q)| dist[a * 6 + p] - dist[a * 6 + q] + 0.5).sum::<f32>() / all.len() as f32;
         let got: f32 = triplet_loss(e, &labels, Mining::All, 0.5).into_scalar();
         assert!((got - want).abs() < 1e-4, "all: {got} vs {want}");
     }
@@ -189,10 +164,7 @@ mod tests {
     #[test]
     fn collapsed_embeddings_pin_plain_loss_at_the_margin() {
         let device = Device::flex();
-        let e = Tensor::<2>::from_data(
-            TensorData::new(vec![1.0f32, 0.0].repeat(4), [4, 2]),
-            &device,
-        );
+        let e = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 0.0].repeat(4), [4, 2]), &device);
         let loss: f32 = triplet_loss(e, &[0, 0, 1, 1], Mining::Hard, 0.3).into_scalar();
         assert!((loss - 0.3).abs() < 1e-3, "{loss}");
     }

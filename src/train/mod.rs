@@ -41,14 +41,8 @@ pub fn forward_rows(
     let size = params.input_size as usize;
     let mut rows = Vec::with_capacity(images.len());
     for chunk in images.chunks(64) {
-        let inputs: Vec<Vec<f32>> = chunk
-            .iter()
-            .map(|im| normalise(&view(im), params))
-            .collect();
-        let out: Vec<f32> = net(batch_tensor(&inputs, size, device))
-            .into_data()
-            .try_to_vec::<f32>()
-            .expect("f32 rows");
+        let inputs: Vec<Vec<f32>> = chunk.iter().map(|im| normalise(&view(im), params)).collect();
+        let out: Vec<f32> = net(batch_tensor(&inputs, size, device)).into_data().try_to_vec::<f32>().expect("f32 rows");
         let dim = out.len() / chunk.len();
         rows.extend(out.chunks(dim).map(<[f32]>::to_vec));
     }

@@ -27,28 +27,16 @@ fn font_ready() -> bool {
         FONT_PATHS.iter().any(|p| {
             std::fs::read(p).ok().is_some_and(|bytes| {
                 // plotters keeps fonts for the life of the process.
-                register_font(
-                    "sans-serif",
-                    FontStyle::Normal,
-                    Box::leak(bytes.into_boxed_slice()),
-                )
-                .is_ok()
+                register_font("sans-serif", FontStyle::Normal, Box::leak(bytes.into_boxed_slice())).is_ok()
             })
         })
     })
 }
 
 /// Draws into an RGB buffer with plotters and saves it with the `image` crate.
-fn render(
-    path: &Path,
-    size: (u32, u32),
-    draw: impl FnOnce(DrawingArea<BitMapBackend, plotters::coord::Shift>) -> Result<()>,
-) -> Result<()> {
+fn render(path: &Path, size: (u32, u32), draw: impl FnOnce(DrawingArea<BitMapBackend, plotters::coord::Shift>) -> Result<()>) -> Result<()> {
     if !font_ready() {
-        bail!(
-            "no TrueType font found (looked in {}); install fonts-dejavu-core",
-            FONT_PATHS.join(", ")
-        );
+        bail!("no TrueType font found (looked in {}); install fonts-dejavu-core", FONT_PATHS.join(", "));
     }
     let mut buffer = vec![255u8; (size.0 * size.1 * 3) as usize];
     {
@@ -64,9 +52,7 @@ fn save(image: &RgbImage, path: &Path) -> Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
-    image
-        .save(path)
-        .with_context(|| format!("writing {}", path.display()))
+    image.save(path).with_context(|| format!("writing {}", path.display()))
 }
 
 /// Runs a figure, turning failure into one warning line.
@@ -79,24 +65,14 @@ pub fn best_effort(what: &str, result: Result<()>) {
 /// One or more curves over training steps (each smoothed over a short moving window so the
 /// trend is visible through per-batch noise).
 pub fn curves(path: &Path, title: &str, y_label: &str, series: &[(&str, &[f32])]) -> Result<()> {
-    let smoothed: Vec<(&str, Vec<(f32, f32)>)> =
-        series.iter().map(|(name, v)| (*name, smooth(v))).collect();
-    let steps = series
-        .iter()
-        .map(|(_, v)| v.len())
-        .max()
-        .unwrap_or(1)
-        .max(2) as f32;
+    let smoothed: Vec<(&str, Vec<(f32, f32)>)> = series.iter().map(|(name, v)| (*name, smooth(v))).collect();
+    let steps = series.iter().map(|(_, v)| v.len()).max().unwrap_or(1).max(2) as f32;
     let (lo, hi) = smoothed
         .iter()
         .flat_map(|(_, pts)| pts.iter().map(|p| p.1))
         .filter(|v| v.is_finite())
         .fold((f32::MAX, f32::MIN), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    let (lo, hi) = if lo <= hi {
-        (lo.min(0.0), hi * 1.05 + 1e-6)
-    } else {
-        (0.0, 1.0)
-    };
+    let (lo, hi) = if lo <= hi { (lo.min(0.0), hi * 1.05 + 1e-6) } else { (0.0, 1.0) };
     render(path, (800, 480), |root| {
         root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
         let mut chart = ChartBuilder::on(&root)
@@ -106,30 +82,17 @@ pub fn curves(path: &Path, title: &str, y_label: &str, series: &[(&str, &[f32])]
             .y_label_area_size(60)
             .build_cartesian_2d(0f32..steps, lo..hi)
             .map_err(|e| anyhow!("{e}"))?;
-        chart
-            .configure_mesh()
-            .x_desc("step")
-            .x_label_formatter(&|x| format!("{x:.0}"))
-            .y_desc(y_label)
-            .draw()
-            .map_err(|e| anyhow!("{e}"))?;
+        chart.configure_mesh().x_desc("step").x_label_formatter(&|x| format!("{x:.0}")).y_desc(y_label).draw().map_err(|e| anyhow!("{e}"))?;
         for (i, (name, pts)) in smoothed.into_iter().enumerate() {
             let colour = Palette99::pick(i).to_rgba();
             chart
                 .draw_series(LineSeries::new(pts, colour.stroke_width(2)))
                 .map_err(|e| anyhow!("{e}"))?
                 .label(name)
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2))
-                });
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
         }
         if series.len() > 1 {
-            chart
-                .configure_series_labels()
-                .background_style(WHITE.mix(0.8))
-                .border_style(BLACK)
-                .draw()
-                .map_err(|e| anyhow!("{e}"))?;
+            chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(|e| anyhow!("{e}"))?;
         }
         Ok(())
     })
@@ -153,12 +116,7 @@ fn smooth(values: &[f32]) -> Vec<(f32, f32)> {
 
 /// Confusion matrix with rows = true class, columns = predicted class; cells are shaded by the
 /// share of their row, so rare classes read as clearly as common ones.
-pub fn confusion(
-    path: &Path,
-    title: &str,
-    classes: &[String],
-    matrix: &[Vec<usize>],
-) -> Result<()> {
+pub fn confusion(path: &Path, title: &str, classes: &[String], matrix: &[Vec<usize>]) -> Result<()> {
     let n = classes.len();
     let cell = 44u32;
     let left = 150u32;
@@ -167,71 +125,34 @@ pub fn confusion(
     render(path, size, |root| {
         root.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
         let text = |s: &str, x: i32, y: i32, px: u32, pos: Pos| {
-            root.draw(&Text::new(
-                s.to_string(),
-                (x, y),
-                ("sans-serif", px).into_font().color(&BLACK).pos(pos),
-            ))
-            .map_err(|e| anyhow!("{e}"))
+            root.draw(&Text::new(s.to_string(), (x, y), ("sans-serif", px).into_font().color(&BLACK).pos(pos)))
+                .map_err(|e| anyhow!("{e}"))
         };
         text(title, 10, 10, 18, Pos::new(HPos::Left, VPos::Top))?;
         for (r, row) in matrix.iter().enumerate().take(n) {
             let total = row.iter().sum::<usize>().max(1) as f64;
             let y = (top + cell * r as u32) as i32;
-            text(
-                &classes[r],
-                left as i32 - 6,
-                y + cell as i32 / 2,
-                13,
-                Pos::new(HPos::Right, VPos::Center),
-            )?;
+            text(&classes[r], left as i32 - 6, y + cell as i32 / 2, 13, Pos::new(HPos::Right, VPos::Center))?;
             for (c, &count) in row.iter().enumerate().take(n) {
                 let x = (left + cell * c as u32) as i32;
                 let share = count as f64 / total;
-                let shade = RGBColor(
-                    (255.0 * (1.0 - share)) as u8,
-                    (255.0 * (1.0 - 0.6 * share)) as u8,
-                    255,
-                );
-                root.draw(&Rectangle::new(
-                    [(x, y), (x + cell as i32, y + cell as i32)],
-                    shade.filled(),
-                ))
-                .map_err(|e| anyhow!("{e}"))?;
-                root.draw(&Rectangle::new(
-                    [(x, y), (x + cell as i32, y + cell as i32)],
-                    BLACK.mix(0.2),
-                ))
-                .map_err(|e| anyhow!("{e}"))?;
+                let shade = RGBColor((255.0 * (1.0 - share)) as u8, (255.0 * (1.0 - 0.6 * share)) as u8, 255);
+                root.draw(&Rectangle::new([(x, y), (x + cell as i32, y + cell as i32)], shade.filled()))
+                    .map_err(|e| anyhow!("{e}"))?;
+                root.draw(&Rectangle::new([(x, y), (x + cell as i32, y + cell as i32)], BLACK.mix(0.2)))
+                    .map_err(|e| anyhow!("{e}"))?;
                 if count > 0 {
-                    text(
-                        &count.to_string(),
-                        x + cell as i32 / 2,
-                        y + cell as i32 / 2,
-                        13,
-                        Pos::new(HPos::Center, VPos::Center),
-                    )?;
+                    text(&count.to_string(), x + cell as i32 / 2, y + cell as i32 / 2, 13, Pos::new(HPos::Center, VPos::Center))?;
                 }
             }
         }
         let bottom = (top + cell * n as u32) as i32;
         for (c, name) in classes.iter().enumerate() {
             let x = (left + cell * c as u32 + cell / 2) as i32;
-            let style = ("sans-serif", 13)
-                .into_font()
-                .transform(FontTransform::Rotate270)
-                .color(&BLACK)
-                .pos(Pos::new(HPos::Right, VPos::Center));
-            root.draw(&Text::new(name.clone(), (x, bottom + 6), style))
-                .map_err(|e| anyhow!("{e}"))?;
+            let style = ("sans-serif", 13).into_font().transform(FontTransform::Rotate270).color(&BLACK).pos(Pos::new(HPos::Right, VPos::Center));
+            root.draw(&Text::new(name.clone(), (x, bottom + 6), style)).map_err(|e| anyhow!("{e}"))?;
         }
-        text(
-            "rows: true class, columns: predicted",
-            left as i32,
-            size.1 as i32 - 16,
-            13,
-            Pos::new(HPos::Left, VPos::Center),
-        )?;
+        text("rows: true class, columns: predicted", left as i32, size.1 as i32 - 16, 13, Pos::new(HPos::Left, VPos::Center))?;
         Ok(())
     })
 }
@@ -241,11 +162,7 @@ pub fn image_pairs(path: &Path, top: &[RgbImage], bottom: &[RgbImage]) -> Result
     let side = top.first().map_or(0, RgbImage::width);
     let n = top.len().min(bottom.len()) as u32;
     let gap = 4;
-    let mut sheet = RgbImage::from_pixel(
-        n * (side + gap) + gap,
-        2 * side + 3 * gap,
-        Rgb([255, 255, 255]),
-    );
+    let mut sheet = RgbImage::from_pixel(n * (side + gap) + gap, 2 * side + 3 * gap, Rgb([255, 255, 255]));
     for (i, (a, b)) in top.iter().zip(bottom).enumerate() {
         let x = gap + i as u32 * (side + gap);
         image::imageops::replace(&mut sheet, a, x.into(), gap.into());
@@ -260,11 +177,7 @@ pub fn denormalise(chw: &[f32], params: &PreprocessParams) -> RgbImage {
     let plane = (side * side) as usize;
     RgbImage::from_fn(side, side, |x, y| {
         let i = (y * side + x) as usize;
-        Rgb(std::array::from_fn(|c| {
-            ((chw[c * plane + i] * params.std[c] + params.mean[c]) * 255.0)
-                .round()
-                .clamp(0.0, 255.0) as u8
-        }))
+        Rgb(std::array::from_fn(|c| ((chw[c * plane + i] * params.std[c] + params.mean[c]) * 255.0).round().clamp(0.0, 255.0) as u8))
     })
 }
 
@@ -276,10 +189,7 @@ mod tests {
     fn denormalise_inverts_normalise() {
         let params = PreprocessParams::new(16);
         let image = RgbImage::from_fn(16, 16, |x, y| Rgb([(x * 15) as u8, (y * 15) as u8, 128]));
-        assert_eq!(
-            denormalise(&crate::preprocess::normalise(&image, &params), &params),
-            image
-        );
+        assert_eq!(denormalise(&crate::preprocess::normalise(&image, &params), &params), image);
     }
 
     #[test]

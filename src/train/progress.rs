@@ -21,11 +21,7 @@ pub fn progress(len: u64, what: &str) -> Progress {
     let terminal = std::io::stderr().is_terminal();
     let bar = ProgressBar::with_draw_target(
         Some(len),
-        if terminal {
-            ProgressDrawTarget::stderr()
-        } else {
-            ProgressDrawTarget::hidden()
-        },
+        if terminal { ProgressDrawTarget::stderr() } else { ProgressDrawTarget::hidden() },
     );
     bar.set_style(
         ProgressStyle::with_template("{msg:>18} [{bar:30}] {pos}/{len} {per_sec} ETA {eta}")
@@ -33,11 +29,7 @@ pub fn progress(len: u64, what: &str) -> Progress {
             .progress_chars("=> "),
     );
     bar.set_message(what.to_string());
-    Progress {
-        bar,
-        what: what.to_string(),
-        last_line: (!terminal).then(|| Mutex::new(Instant::now())),
-    }
+    Progress { bar, what: what.to_string(), last_line: (!terminal).then(|| Mutex::new(Instant::now())) }
 }
 
 impl Progress {
@@ -71,16 +63,8 @@ impl Progress {
             *at = Instant::now();
             let (pos, len) = (self.bar.position(), self.bar.length().unwrap_or(0));
             let message = self.bar.message();
-            let detail = if message != self.what {
-                format!(" ({message})")
-            } else {
-                String::new()
-            };
-            let eta = if last {
-                String::new()
-            } else {
-                format!(", ETA {} s", self.bar.eta().as_secs())
-            };
+            let detail = if message != self.what { format!(" ({message})") } else { String::new() };
+            let eta = if last { String::new() } else { format!(", ETA {} s", self.bar.eta().as_secs()) };
             eprintln!("{}: {pos}/{len}{detail}{eta}", self.what);
         }
     }

@@ -32,9 +32,7 @@ pub fn draw_beans(beans: &[String], n: usize, seed: u64) -> Vec<usize> {
     unique.shuffle(&mut StdRng::seed_from_u64(seed));
     let mut chosen: Vec<&String> = unique.into_iter().take(n).collect();
     chosen.sort();
-    (0..beans.len())
-        .filter(|&i| chosen.binary_search(&&beans[i]).is_ok())
-        .collect()
+    (0..beans.len()).filter(|&i| chosen.binary_search(&&beans[i]).is_ok()).collect()
 }
 
 /// Rows of `codes` picked by `idx`.
@@ -49,10 +47,7 @@ pub fn embed_codes(head: &ProjectionHead, codes: &[Vec<f32>], device: &Device) -
     for chunk in codes.chunks(1024) {
         let flat: Vec<f32> = chunk.iter().flatten().copied().collect();
         let x = Tensor::<2>::from_data(TensorData::new(flat, [chunk.len(), dim]), device);
-        let out: Vec<f32> = l2_normalise(head.forward(x))
-            .into_data()
-            .try_to_vec::<f32>()
-            .expect("f32 rows");
+        let out: Vec<f32> = l2_normalise(head.forward(x)).into_data().try_to_vec::<f32>().expect("f32 rows");
         let d = out.len() / chunk.len();
         rows.extend(out.chunks(d).map(<[f32]>::to_vec));
     }
@@ -64,29 +59,14 @@ pub fn embed_codes(head: &ProjectionHead, codes: &[Vec<f32>], device: &Device) -
 pub fn standardised(codes: &[Vec<f32>], reference_codes: &[Vec<f32>]) -> Vec<Vec<f32>> {
     let dim = reference_codes.first().map_or(0, Vec::len);
     let n = reference_codes.len().max(1) as f32;
-    let mean: Vec<f32> = (0..dim)
-        .map(|j| reference_codes.iter().map(|r| r[j]).sum::<f32>() / n)
-        .collect();
+    let mean: Vec<f32> = (0..dim).map(|j| reference_codes.iter().map(|r| r[j]).sum::<f32>() / n).collect();
     let std: Vec<f32> = (0..dim)
-        .map(|j| {
-            (reference_codes
-                .iter()
-                .map(|r| (r[j] - mean[j]).powi(2))
-                .sum::<f32>()
-                / n)
-                .sqrt()
-                + 1e-6
-        })
+        .map(|j| (reference_codes.iter().map(|r| (r[j] - mean[j]).powi(2)).sum::<f32>() / n).sqrt() + 1e-6)
         .collect();
     codes
         .iter()
         .map(|c| {
-            let z: Vec<f32> = c
-                .iter()
-                .zip(&mean)
-                .zip(&std)
-                .map(|((v, m), s)| (v - m) / s)
-                .collect();
+            let z: Vec<f32> = c.iter().zip(&mean).zip(&std).map(|((v, m), s)| (v - m) / s).collect();
             let norm = z.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
             z.iter().map(|v| v / norm).collect()
         })
@@ -103,13 +83,7 @@ pub fn references(embeddings: &[Vec<f32>], labels: &[u16], ids: &[String]) -> Re
 }
 
 /// kNN vote of each query against `refs`; `unknown` where the nearest is beyond `threshold`.
-pub fn knn_labels(
-    refs: &ReferenceSet,
-    queries: &[Vec<f32>],
-    k: usize,
-    threshold: f32,
-    unknown: u16,
-) -> Vec<u16> {
+pub fn knn_labels(refs: &ReferenceSet, queries: &[Vec<f32>], k: usize, threshold: f32, unknown: u16) -> Vec<u16> {
     let index = Index::new(refs.clone(), None);
     queries
         .iter()
@@ -186,57 +160,19 @@ pub fn run_budget(
     let labels = pick(codes.train_labels, chosen);
     let ids = pick(codes.train_ids, chosen);
     let finetuned = finetune(config, &views, &labels, options, device);
-    let refs = references(
-        &embed_codes(&finetuned.head, &views[0], device),
-        &labels,
-        &ids,
-    );
+    let refs = references(&embed_codes(&finetuned.head, &views[0], device), &labels, &ids);
     let queries = embed_codes(&finetuned.head, codes.eval, device);
-    let fine_tuned = knn_report(
-        class_names,
-        &refs,
-        &queries,
-        codes.eval_labels,
-        k,
-        threshold,
-    );
+    let fine_tuned = knn_report(class_names, &refs, &queries, codes.eval_labels, k, threshold);
     // The same references and queries in raw code space, standardised by the whole pool.
-    let ae_refs = references(
-        &standardised(&views[0], &codes.train_views[0]),
-        &labels,
-        &ids,
-    );
+    let ae_refs = references(&standardised(&views[0], &codes.train_views[0]), &labels, &ids);
     let ae_queries = standardised(codes.eval, &codes.train_views[0]);
-    let ae_only = knn_report(
-        class_names,
-        &ae_refs,
-        &ae_queries,
-        codes.eval_labels,
-        k,
-        threshold,
-    );
+    let ae_only = knn_report(class_names, &ae_refs, &ae_queries, codes.eval_labels, k, threshold);
     let fine_tuned_tta = codes.eval_views.map(|eval_views| {
-        let embed_all = |v: &[Vec<Vec<f32>>]| {
-            v.iter()
-                .map(|c| embed_codes(&finetuned.head, c, device))
-                .collect::<Vec<_>>()
-        };
+        let embed_all = |v: &[Vec<Vec<f32>>]| v.iter().map(|c| embed_codes(&finetuned.head, c, device)).collect::<Vec<_>>();
         let refs = references(&mean_over_views(&embed_all(&views)), &labels, &ids);
-        knn_report(
-            class_names,
-            &refs,
-            &mean_over_views(&embed_all(eval_views)),
-            codes.eval_labels,
-            k,
-            threshold,
-        )
+        knn_report(class_names, &refs, &mean_over_views(&embed_all(eval_views)), codes.eval_labels, k, threshold)
     });
-    BudgetRun {
-        finetuned,
-        fine_tuned,
-        ae_only,
-        fine_tuned_tta,
-    }
+    BudgetRun { finetuned, fine_tuned, ae_only, fine_tuned_tta }
 }
 
 /// Mean and sample standard deviation.
@@ -251,20 +187,12 @@ impl MeanSd {
     pub fn of(values: &[f64]) -> Self {
         let n = values.len();
         let mean = values.iter().sum::<f64>() / n.max(1) as f64;
-        let sd = if n > 1 {
-            (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
-        } else {
-            0.0
-        };
+        let sd = if n > 1 { (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt() } else { 0.0 };
         Self { mean, sd, n }
     }
 
     pub fn cell(&self) -> String {
-        if self.n > 1 {
-            format!("{:.3} ± {:.3}", self.mean, self.sd)
-        } else {
-            format!("{:.3}", self.mean)
-        }
+        if self.n > 1 { format!("{:.3} ± {:.3}", self.mean, self.sd) } else { format!("{:.3}", self.mean) }
     }
 }
 
@@ -274,9 +202,7 @@ mod tests {
 
     #[test]
     fn bean_draws_keep_faces_together_and_follow_the_seed() {
-        let beans: Vec<String> = (0..40)
-            .flat_map(|b| [format!("b{b}"), format!("b{b}")])
-            .collect();
+        let beans: Vec<String> = (0..40).flat_map(|b| [format!("b{b}"), format!("b{b}")]).collect();
         let a = draw_beans(&beans, 10, 7);
         assert_eq!(a.len(), 20);
         for pair in a.chunks(2) {

@@ -24,10 +24,7 @@ pub struct SupervisedNet {
 
 impl SupervisedNet {
     pub fn new(config: &ModelConfig, n_classes: usize, device: &Device) -> Self {
-        Self {
-            encoder: Encoder::new(config, device),
-            classifier: LinearConfig::new(config.code_dim, n_classes).init(device),
-        }
+        Self { encoder: Encoder::new(config, device), classifier: LinearConfig::new(config.code_dim, n_classes).init(device) }
     }
 
     /// Class scores (logits), [B, n_classes].
@@ -52,11 +49,7 @@ pub struct Supervised {
 /// their share (macro-F1 counts every class alike) without repeating the 4-photo classes
 /// hundreds of times per epoch.
 fn sampling_weights(labels: &[u16]) -> Vec<f64> {
-    let n_classes = labels
-        .iter()
-        .copied()
-        .max()
-        .map_or(0, |m| usize::from(m) + 1);
+    let n_classes = labels.iter().copied().max().map_or(0, |m| usize::from(m) + 1);
     let mut counts = vec![0usize; n_classes];
     labels.iter().for_each(|&l| counts[usize::from(l)] += 1);
     let mut cumulative = 0.0;
@@ -79,10 +72,7 @@ pub fn train(
     checkpoint: Option<&Checkpointer>,
     device: &Device,
 ) -> Result<Supervised> {
-    anyhow::ensure!(
-        !images.is_empty() && images.len() == labels.len(),
-        "no labelled photos to train on"
-    );
+    anyhow::ensure!(!images.is_empty() && images.len() == labels.len(), "no labelled photos to train on");
     let device = device.clone().autodiff();
     // Weight initialisation draws from the backend's generator: seed it so reruns match.
     device.seed(options.seed);
@@ -101,15 +91,10 @@ pub fn train(
         let picks: Vec<usize> = (0..options.batch)
             .map(|_| {
                 let r = rng.gen_range(0.0..total);
-                cumulative
-                    .partition_point(|&c| c <= r)
-                    .min(images.len() - 1)
+                cumulative.partition_point(|&c| c <= r).min(images.len() - 1)
             })
             .collect();
-        let inputs: Vec<Vec<f32>> = picks
-            .iter()
-            .map(|&i| augment::random_view(&images[i], params, &mut rng))
-            .collect();
+        let inputs: Vec<Vec<f32>> = picks.iter().map(|&i| augment::random_view(&images[i], params, &mut rng)).collect();
         let targets: Vec<i64> = picks.iter().map(|&i| i64::from(labels[i])).collect();
         let x = batch_tensor(&inputs, config.input_size, &device);
         let y = Tensor::<1, Int>::from_data(TensorData::new(targets, [picks.len()]), &device);
@@ -117,30 +102,15 @@ pub fn train(
         net = run.step(net, loss, step)?;
     }
     let losses = run.finish();
-    Ok(Supervised {
-        net: net.valid(),
-        losses,
-    })
+    Ok(Supervised { net: net.valid(), losses })
 }
 
 /// Most likely class of each image.
-pub fn predict(
-    net: &SupervisedNet,
-    params: &PreprocessParams,
-    images: &[RgbImage],
-    device: &Device,
-) -> Vec<u16> {
+pub fn predict(net: &SupervisedNet, params: &PreprocessParams, images: &[RgbImage], device: &Device) -> Vec<u16> {
     forward_rows(images, params, device, RgbImage::clone, |x| net.forward(x))
         .iter()
         .map(|scores| {
-            scores
-                .iter()
-                .enumerate()
-                .fold(
-                    (0, f32::MIN),
-                    |best, (i, &s)| if s > best.1 { (i, s) } else { best },
-                )
-                .0 as u16
+            scores.iter().enumerate().fold((0, f32::MIN), |best, (i, &s)| if s > best.1 { (i, s) } else { best }).0 as u16
         })
         .collect()
 }
@@ -156,10 +126,7 @@ mod tests {
         let c = sampling_weights(&labels);
         let share_rare = (c[99] - c[95]) / c[99];
         let expected = 4.0 * 0.5 / (96.0 / 96f64.sqrt() + 4.0 * 0.5);
-        assert!(
-            (share_rare - expected).abs() < 1e-9,
-            "{share_rare} vs {expected}"
-        );
+        assert!((share_rare - expected).abs() < 1e-9, "{share_rare} vs {expected}");
         assert!(share_rare > 0.04 * 2.0);
     }
 }

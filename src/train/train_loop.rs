@@ -30,39 +30,18 @@ impl<'a> TrainLoop<'a> {
         checkpoint: Option<&'a Checkpointer>,
         what: &'static str,
     ) -> Result<(M, Self, usize)> {
-        let (model, optimizer, start, losses) = match checkpoint
-            .map(|c| c.resume(fresh(), AdamConfig::new().init()))
-            .transpose()?
-            .flatten()
-        {
+        let (model, optimizer, start, losses) = match checkpoint.map(|c| c.resume(fresh(), AdamConfig::new().init())).transpose()?.flatten() {
             Some(r) => {
                 if r.step < steps {
                     eprintln!("{what}: resuming at step {} of {steps}", r.step);
                 }
                 (r.model, r.optimizer, r.step, r.losses)
             }
-            None => (
-                fresh(),
-                AdamConfig::new().init(),
-                0,
-                Vec::with_capacity(steps),
-            ),
+            None => (fresh(), AdamConfig::new().init(), 0, Vec::with_capacity(steps)),
         };
         let bar = progress(steps as u64, what);
         bar.set_position(start.min(steps) as u64);
-        Ok((
-            model,
-            Self {
-                optimizer,
-                losses,
-                steps,
-                learning_rate,
-                checkpoint,
-                bar,
-                what,
-            },
-            start,
-        ))
+        Ok((model, Self { optimizer, losses, steps, learning_rate, checkpoint, bar, what }, start))
     }
 
     /// Backward pass and Adam update for step `step` (0-based); saves a checkpoint when due.
@@ -72,8 +51,7 @@ impl<'a> TrainLoop<'a> {
         let grads = GradientsParams::from_grads(loss.backward(), &model);
         let model = self.optimizer.step(self.learning_rate, model, grads);
         if let Some(c) = self.checkpoint.filter(|c| c.due(step + 1, self.steps)) {
-            self.bar
-                .suspend(|| c.save(&model, &self.optimizer, step + 1, &self.losses))?;
+            self.bar.suspend(|| c.save(&model, &self.optimizer, step + 1, &self.losses))?;
         }
         self.bar.set_message(format!("{} {value:.4}", self.what));
         self.bar.inc(1);

@@ -34,11 +34,7 @@ mod native {
     use crate::trays::{self, EvalTraysArgs};
 
     #[derive(Parser)]
-    #[command(
-        name = "beanscan",
-        version,
-        about = "Label coffee-bean photos; train and export beanscan bundles"
-    )]
+    #[command(name = "beanscan", version, about = "Label coffee-bean photos; train and export beanscan bundles")]
     struct Cli {
         #[command(subcommand)]
         command: Command,
@@ -109,42 +105,16 @@ mod native {
     pub fn main() -> ExitCode {
         let cli = Cli::parse();
         let result = match cli.command {
-            Command::Classify {
-                photos,
-                bundle,
-                k,
-                threshold,
-                tray,
-                annotate,
-            } => classify(
-                &photos,
-                bundle.as_deref(),
-                k,
-                threshold,
-                tray,
-                annotate.as_deref(),
-            ),
+            Command::Classify { photos, bundle, k, threshold, tray, annotate } => {
+                classify(&photos, bundle.as_deref(), k, threshold, tray, annotate.as_deref())
+            }
             Command::Embed { photos, bundle } => embed(&photos, bundle.as_deref()),
-            Command::Eval {
-                bundle,
-                data,
-                split,
-                json,
-                k,
-                threshold,
-            } => eval(
-                bundle.as_deref(),
-                &data,
-                split.as_deref(),
-                json.as_deref(),
-                k,
-                threshold,
-            ),
+            Command::Eval { bundle, data, split, json, k, threshold } => {
+                eval(bundle.as_deref(), &data, split.as_deref(), json.as_deref(), k, threshold)
+            }
             Command::Pretrain(args) => training::pretrain_cmd(&args).map(|_| ExitCode::SUCCESS),
             Command::Train(args) => training::train_cmd(&args).map(|()| ExitCode::SUCCESS),
-            Command::Supervised(args) => {
-                training::supervised_cmd(&args).map(|()| ExitCode::SUCCESS)
-            }
+            Command::Supervised(args) => training::supervised_cmd(&args).map(|()| ExitCode::SUCCESS),
             Command::Study(args) => training::study_cmd(&args).map(|()| ExitCode::SUCCESS),
             Command::EvalTrays(args) => trays::eval_trays_cmd(&args).map(|()| ExitCode::SUCCESS),
         };
@@ -159,19 +129,13 @@ mod native {
 
     fn load_bundle(path: Option<&Path>) -> Result<Bundle> {
         Ok(match path {
-            Some(p) => Bundle::from_bytes(
-                &std::fs::read(p).with_context(|| format!("reading {}", p.display()))?,
-            )
-            .with_context(|| format!("loading {}", p.display()))?,
+            Some(p) => Bundle::from_bytes(&std::fs::read(p).with_context(|| format!("reading {}", p.display()))?)
+                .with_context(|| format!("loading {}", p.display()))?,
             None => Bundle::embedded().context("loading the built-in bundle")?,
         })
     }
 
-    pub(crate) fn open_classifier(
-        bundle: Option<&Path>,
-        k: Option<usize>,
-        threshold: Option<f32>,
-    ) -> Result<Classifier> {
+    pub(crate) fn open_classifier(bundle: Option<&Path>, k: Option<usize>, threshold: Option<f32>) -> Result<Classifier> {
         let mut classifier = Classifier::new(load_bundle(bundle)?, Device::flex())?;
         if let Some(k) = k {
             classifier.k = k.max(1);
@@ -208,26 +172,18 @@ mod native {
                 Ok(p) => {
                     labelled += 1;
                     let unknown = if p.unknown { "\tunknown" } else { "" };
-                    println!(
-                        "{name}\t{}\t{:.2}\t{:.3}{unknown}",
-                        p.label, p.confidence, p.distance
-                    );
+                    println!("{name}\t{}\t{:.2}\t{:.3}{unknown}", p.label, p.confidence, p.distance);
                 }
                 Err(e) => println!("{name}\terror: {e}"),
             }
         }
-        Ok(if labelled == 0 {
-            ExitCode::FAILURE
-        } else {
-            ExitCode::SUCCESS
-        })
+        Ok(if labelled == 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
     }
 
     fn embed(photos: &[PathBuf], bundle: Option<&Path>) -> Result<ExitCode> {
         let classifier = Classifier::new(load_bundle(bundle)?, Device::flex())?;
         for path in photos {
-            let bytes =
-                std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+            let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
             let embedding = pollster::block_on(classifier.embed_photo(&bytes))
                 .with_context(|| format!("embedding {}", path.display()))?;
             let values: Vec<String> = embedding.iter().map(|v| format!("{v:e}")).collect();
@@ -247,17 +203,9 @@ mod native {
         let started = Instant::now();
         let classifier = open_classifier(bundle, k, threshold)?;
         let dataset = Dataset::open(data)?.split(split);
-        let rows: Vec<usize> = (0..dataset.samples.len())
-            .filter(|&r| dataset.samples[r].label_applies)
-            .collect();
+        let rows: Vec<usize> = (0..dataset.samples.len()).filter(|&r| dataset.samples[r].label_applies).collect();
         if rows.is_empty() {
-            bail!(
-                "no labelled rows{} in {}",
-                split
-                    .map(|s| format!(" with split `{s}`"))
-                    .unwrap_or_default(),
-                data.display()
-            );
+            bail!("no labelled rows{} in {}", split.map(|s| format!(" with split `{s}`")).unwrap_or_default(), data.display());
         }
         // Classes are matched by name; classes the bundle lacks can never be predicted right.
         let mut names = classifier.class_names.clone();
@@ -268,11 +216,8 @@ mod native {
         }
         let unknown = names.len() as u16;
         let images = load_images(&dataset, &rows, classifier.preprocess.input_size);
-        let inputs: Vec<Vec<f32>> = images
-            .images
-            .iter()
-            .map(|im| beanscan::preprocess::normalise(im, &classifier.preprocess))
-            .collect();
+        let inputs: Vec<Vec<f32>> =
+            images.images.iter().map(|im| beanscan::preprocess::normalise(im, &classifier.preprocess)).collect();
         let bar = beanscan::train::progress::progress(inputs.len() as u64, "embedding");
         let mut embeddings = Vec::with_capacity(inputs.len());
         for chunk in inputs.chunks(64) {
@@ -285,26 +230,16 @@ mod native {
         let mut embedded = ReferenceSet::new(classifier.model_config.embed_dim);
         for (e, &row) in embeddings.iter().zip(&images.rows) {
             let sample = &dataset.samples[row];
-            let t = names
-                .iter()
-                .position(|n| *n == dataset.class_names[usize::from(sample.label)])
-                .expect("listed") as u16;
+            let t = names.iter().position(|n| *n == dataset.class_names[usize::from(sample.label)]).expect("listed") as u16;
             let p = classifier.label(e)?;
             truth.push(t);
-            predicted.push(if p.unknown {
-                unknown
-            } else {
-                names.iter().position(|n| *n == p.label).unwrap_or(0) as u16
-            });
+            predicted.push(if p.unknown { unknown } else { names.iter().position(|n| *n == p.label).unwrap_or(0) as u16 });
             embedded.push(e, t, sample.bean.clone())?;
         }
         let report = Report::new(&names, &truth, &predicted, Some(&embedded));
         println!("{}", report.summary());
         for (name, s) in &report.per_class {
-            println!(
-                "  {name:>16}: P {:.3} R {:.3} F1 {:.3} (n = {})",
-                s.precision, s.recall, s.f1, s.support
-            );
+            println!("  {name:>16}: P {:.3} R {:.3} F1 {:.3} (n = {})", s.precision, s.recall, s.f1, s.support);
         }
         if let Some(path) = json {
             let mut value = serde_json::to_value(&report)?;
@@ -323,15 +258,7 @@ mod native {
             write_json(path, &value)?;
             let png = path.with_extension("confusion.png");
             let title = format!("{} ({} photos)", split.unwrap_or("all rows"), report.photos);
-            plot::best_effort(
-                "confusion matrix",
-                plot::confusion(
-                    &png,
-                    &title,
-                    &report.confusion.classes,
-                    &report.confusion.matrix,
-                ),
-            );
+            plot::best_effort("confusion matrix", plot::confusion(&png, &title, &report.confusion.classes, &report.confusion.matrix));
         }
         Ok(ExitCode::SUCCESS)
     }
@@ -340,16 +267,8 @@ mod native {
     pub(crate) fn peak_mib() -> f64 {
         std::fs::read_to_string("/proc/self/status")
             .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("VmHWM:"))
-                    .map(str::to_string)
-            })
-            .and_then(|l| {
-                l.split_whitespace()
-                    .nth(1)
-                    .and_then(|kb| kb.parse::<f64>().ok())
-            })
+            .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
+            .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
             .map_or(f64::NAN, |kb| kb / 1024.0)
     }
 
@@ -357,7 +276,6 @@ mod native {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
-        std::fs::write(path, serde_json::to_string_pretty(value)?)
-            .with_context(|| format!("writing {}", path.display()))
+        std::fs::write(path, serde_json::to_string_pretty(value)?).with_context(|| format!("writing {}", path.display()))
     }
 }

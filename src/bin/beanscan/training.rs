@@ -137,12 +137,7 @@ pub struct StudyArgs {
     #[arg(long, value_delimiter = ',', default_value = "0,1,2")]
     pub seeds: Vec<u64>,
     /// Mining variants, each run at the first budget and seed (the first is used for the sweep).
-    #[arg(
-        long,
-        value_enum,
-        value_delimiter = ',',
-        default_value = "hard-guarded,hard,all"
-    )]
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "hard-guarded,hard,all")]
     pub minings: Vec<Mining>,
     #[arg(long, default_value_t = 600)]
     pub finetune_steps: usize,
@@ -175,31 +170,19 @@ struct RunModel {
 
 fn run_model(run: &Path) -> Result<RunModel> {
     let path = run.join("model.json");
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "reading {} (run `beanscan pretrain --run {}` first)",
-            path.display(),
-            run.display()
-        )
-    })?;
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading {} (run `beanscan pretrain --run {}` first)", path.display(), run.display()))?;
     serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
 }
 
 /// First value and the mean of the last 20 (per-batch values are noisy): how a curve moved.
 fn ends(values: &[f32]) -> (f32, f32) {
     let n = values.len().clamp(1, 20);
-    (
-        values.first().copied().unwrap_or(f32::NAN),
-        values.iter().rev().take(n).sum::<f32>() / n as f32,
-    )
+    (values.first().copied().unwrap_or(f32::NAN), values.iter().rev().take(n).sum::<f32>() / n as f32)
 }
 
 fn report_step(name: &str, started: Instant) {
-    eprintln!(
-        "{name}: {:.1} s, peak memory {:.0} MiB",
-        started.elapsed().as_secs_f64(),
-        peak_mib()
-    );
+    eprintln!("{name}: {:.1} s, peak memory {:.0} MiB", started.elapsed().as_secs_f64(), peak_mib());
 }
 
 fn open_data(args: &DataArgs) -> Result<Dataset> {
@@ -211,10 +194,7 @@ fn open_data(args: &DataArgs) -> Result<Dataset> {
         bail!(
             "no rows with split `{}`{} in {}",
             args.split,
-            args.round
-                .as_ref()
-                .map(|r| format!(" and round `{r}`"))
-                .unwrap_or_default(),
+            args.round.as_ref().map(|r| format!(" and round `{r}`")).unwrap_or_default(),
             args.data.display()
         );
     }
@@ -223,9 +203,7 @@ fn open_data(args: &DataArgs) -> Result<Dataset> {
 
 /// Every labelled face of the dataset, decoded at model size.
 fn labelled_photos(dataset: &Dataset, size: u32) -> Labelled {
-    let rows: Vec<usize> = (0..dataset.samples.len())
-        .filter(|&r| dataset.samples[r].label_applies)
-        .collect();
+    let rows: Vec<usize> = (0..dataset.samples.len()).filter(|&r| dataset.samples[r].label_applies).collect();
     let cache = load_images(dataset, &rows, size);
     let sample = |r: usize| &dataset.samples[r];
     Labelled {
@@ -235,11 +213,7 @@ fn labelled_photos(dataset: &Dataset, size: u32) -> Labelled {
             .rows
             .iter()
             .map(|&r| {
-                let face = sample(r)
-                    .path
-                    .file_stem()
-                    .map(|f| f.to_string_lossy().to_string())
-                    .unwrap_or_default();
+                let face = sample(r).path.file_stem().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
                 format!("{}/{face}", sample(r).bean)
             })
             .collect(),
@@ -254,21 +228,13 @@ pub fn pretrain_cmd(args: &PretrainArgs) -> Result<Autoencoder> {
     }
     let device = Device::flex();
     let shape = RunModel {
-        model: ModelConfig {
-            input_size: args.input_size,
-            width: args.width,
-            ..ModelConfig::default()
-        },
+        model: ModelConfig { input_size: args.input_size, width: args.width, ..ModelConfig::default() },
         preprocess: PreprocessParams::new(args.input_size as u32),
     };
-    std::fs::create_dir_all(&args.run)
-        .with_context(|| format!("creating {}", args.run.display()))?;
+    std::fs::create_dir_all(&args.run).with_context(|| format!("creating {}", args.run.display()))?;
     if let Ok(existing) = run_model(&args.run) {
         if existing != shape {
-            bail!(
-                "{} holds a run with another model shape; use another --run",
-                args.run.display()
-            );
+            bail!("{} holds a run with another model shape; use another --run", args.run.display());
         }
     }
     write_json(&args.run.join("model.json"), &serde_json::to_value(&shape)?)?;
@@ -283,14 +249,7 @@ pub fn pretrain_cmd(args: &PretrainArgs) -> Result<Autoencoder> {
         rows.truncate(max);
     }
     let photos = load_images(&dataset, &rows, shape.preprocess.input_size);
-    report_step(
-        &format!(
-            "load {} photos ({} skipped)",
-            photos.images.len(),
-            photos.skipped
-        ),
-        started,
-    );
+    report_step(&format!("load {} photos ({} skipped)", photos.images.len(), photos.skipped), started);
 
     let started = Instant::now();
     let settings = format!(
@@ -303,54 +262,18 @@ pub fn pretrain_cmd(args: &PretrainArgs) -> Result<Autoencoder> {
         args.schedule.batch,
         args.schedule.seed
     );
-    let checkpoint = Checkpointer::new(
-        args.run.join("pretrain.ckpt"),
-        settings,
-        args.schedule.checkpoint_every,
-    );
-    let options = PretrainOptions {
-        steps: args.pretrain_steps,
-        batch: args.schedule.batch,
-        learning_rate: 1e-3,
-        seed: args.schedule.seed,
-    };
-    let pretrained = pretrain(
-        &shape.model,
-        &shape.preprocess,
-        &photos.images,
-        &options,
-        Some(&checkpoint),
-        &device,
-    )?;
+    let checkpoint = Checkpointer::new(args.run.join("pretrain.ckpt"), settings, args.schedule.checkpoint_every);
+    let options = PretrainOptions { steps: args.pretrain_steps, batch: args.schedule.batch, learning_rate: 1e-3, seed: args.schedule.seed };
+    let pretrained = pretrain(&shape.model, &shape.preprocess, &photos.images, &options, Some(&checkpoint), &device)?;
     let (first, last) = ends(&pretrained.losses);
-    report_step(
-        &format!(
-            "pretrain {} steps (loss {first:.4} → {last:.4})",
-            pretrained.losses.len()
-        ),
-        started,
-    );
+    report_step(&format!("pretrain {} steps (loss {first:.4} → {last:.4})", pretrained.losses.len()), started);
     plot::best_effort(
         "pretrain-loss.png",
-        plot::curves(
-            &args.run.join("pretrain-loss.png"),
-            "Autoencoder pretraining",
-            "reconstruction MSE",
-            &[("train", &pretrained.losses)],
-        ),
+        plot::curves(&args.run.join("pretrain-loss.png"), "Autoencoder pretraining", "reconstruction MSE", &[("train", &pretrained.losses)]),
     );
-    let shown: Vec<image::RgbImage> = photos
-        .images
-        .iter()
-        .step_by((photos.images.len() / 12).max(1))
-        .take(12)
-        .cloned()
-        .collect();
+    let shown: Vec<image::RgbImage> = photos.images.iter().step_by((photos.images.len() / 12).max(1)).take(12).cloned().collect();
     let redrawn = reconstructions(&pretrained.autoencoder, &shape.preprocess, &shown, &device);
-    plot::best_effort(
-        "reconstructions.png",
-        plot::image_pairs(&args.run.join("reconstructions.png"), &shown, &redrawn),
-    );
+    plot::best_effort("reconstructions.png", plot::image_pairs(&args.run.join("reconstructions.png"), &shown, &redrawn));
     Ok(pretrained.autoencoder)
 }
 
@@ -365,23 +288,13 @@ pub fn train_cmd(args: &TrainArgs) -> Result<()> {
 
     let started = Instant::now();
     let pool = labelled_photos(&dataset, shape.preprocess.input_size);
-    let chosen = draw_beans(
-        &pool.beans,
-        args.finetune.labels,
-        args.pretrain.schedule.seed,
-    );
+    let chosen = draw_beans(&pool.beans, args.finetune.labels, args.pretrain.schedule.seed);
     let images = study::pick(&pool.images, &chosen);
     let labels = study::pick(&pool.labels, &chosen);
     let ids = study::pick(&pool.ids, &chosen);
     let codes = view_codes(&encoder, &shape.preprocess, &images, &device);
-    let options = finetune_options(
-        args.finetune.finetune_steps,
-        args.finetune.margin,
-        args.finetune.mining,
-        args.pretrain.schedule.seed,
-    );
-    let tuned =
-        beanscan::train::finetune::finetune(&shape.model, &codes, &labels, &options, &device);
+    let options = finetune_options(args.finetune.finetune_steps, args.finetune.margin, args.finetune.mining, args.pretrain.schedule.seed);
+    let tuned = beanscan::train::finetune::finetune(&shape.model, &codes, &labels, &options, &device);
     let ((l0, l1), (s0, s1)) = (ends(&tuned.losses), ends(&tuned.spreads));
     report_step(
         &format!(
@@ -397,18 +310,12 @@ pub fn train_cmd(args: &TrainArgs) -> Result<()> {
             &args.pretrain.run.join("finetune-loss.png"),
             "Triplet fine-tuning",
             "loss / mean pairwise distance",
-            &[
-                ("triplet loss", &tuned.losses),
-                ("embedding spread", &tuned.spreads),
-            ],
+            &[("triplet loss", &tuned.losses), ("embedding spread", &tuned.spreads)],
         ),
     );
 
     let started = Instant::now();
-    let embedder = Embedder {
-        encoder,
-        head: tuned.head,
-    };
+    let embedder = Embedder { encoder, head: tuned.head };
     let embeddings = export::embed_images(&embedder, &shape.preprocess, &images, &device);
     let references = study::references(&embeddings, &labels, &ids);
     let bundle = export::bundle(ExportInput {
@@ -417,19 +324,9 @@ pub fn train_cmd(args: &TrainArgs) -> Result<()> {
             shape.model.input_size,
             args.finetune.labels,
             args.pretrain.schedule.seed,
-            args.pretrain
-                .data
-                .data
-                .file_name()
-                .map(|f| f.to_string_lossy().to_string())
-                .unwrap_or_default(),
+            args.pretrain.data.data.file_name().map(|f| f.to_string_lossy().to_string()).unwrap_or_default(),
             args.pretrain.data.split,
-            args.pretrain
-                .data
-                .round
-                .as_ref()
-                .map(|r| format!(", round {r}"))
-                .unwrap_or_default()
+            args.pretrain.data.round.as_ref().map(|r| format!(", round {r}")).unwrap_or_default()
         ),
         model: &shape.model,
         preprocess: &shape.preprocess,
@@ -446,24 +343,13 @@ pub fn train_cmd(args: &TrainArgs) -> Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
-    report_step(
-        &format!("export {} ({} bytes)", args.out.display(), bytes.len()),
-        started,
-    );
+    report_step(&format!("export {} ({} bytes)", args.out.display(), bytes.len()), started);
     report_step("whole pipeline", total);
     Ok(())
 }
 
 fn finetune_options(steps: usize, margin: f32, mining: Mining, seed: u64) -> FinetuneOptions {
-    FinetuneOptions {
-        steps,
-        classes_per_batch: 8,
-        per_class: 4,
-        margin,
-        mining,
-        learning_rate: 1e-3,
-        seed,
-    }
+    FinetuneOptions { steps, classes_per_batch: 8, per_class: 4, margin, mining, learning_rate: 1e-3, seed }
 }
 
 /// Trains the supervised baseline (encoder + linear classifier, cross-entropy, all labels).
@@ -473,10 +359,7 @@ pub fn supervised_cmd(args: &SupervisedArgs) -> Result<()> {
     let dataset = open_data(&args.data)?;
     let started = Instant::now();
     let pool = labelled_photos(&dataset, shape.preprocess.input_size);
-    report_step(
-        &format!("load {} labelled photos", pool.images.len()),
-        started,
-    );
+    report_step(&format!("load {} labelled photos", pool.images.len()), started);
     let started = Instant::now();
     let settings = format!(
         "{:?} | {} split {} round {:?}, {} photos, {} classes | batch {} seed {}",
@@ -489,17 +372,8 @@ pub fn supervised_cmd(args: &SupervisedArgs) -> Result<()> {
         args.schedule.batch,
         args.schedule.seed
     );
-    let checkpoint = Checkpointer::new(
-        args.run.join("supervised.ckpt"),
-        settings,
-        args.schedule.checkpoint_every,
-    );
-    let options = SupervisedOptions {
-        steps: args.steps,
-        batch: args.schedule.batch,
-        learning_rate: 1e-3,
-        seed: args.schedule.seed,
-    };
+    let checkpoint = Checkpointer::new(args.run.join("supervised.ckpt"), settings, args.schedule.checkpoint_every);
+    let options = SupervisedOptions { steps: args.steps, batch: args.schedule.batch, learning_rate: 1e-3, seed: args.schedule.seed };
     let trained = supervised::train(
         &shape.model,
         &shape.preprocess,
@@ -511,25 +385,11 @@ pub fn supervised_cmd(args: &SupervisedArgs) -> Result<()> {
         &device,
     )?;
     let (first, last) = ends(&trained.losses);
-    report_step(
-        &format!(
-            "supervised {} steps (loss {first:.3} → {last:.3})",
-            trained.losses.len()
-        ),
-        started,
-    );
-    write_json(
-        &args.run.join("supervised-classes.json"),
-        &serde_json::to_value(&dataset.class_names)?,
-    )?;
+    report_step(&format!("supervised {} steps (loss {first:.3} → {last:.3})", trained.losses.len()), started);
+    write_json(&args.run.join("supervised-classes.json"), &serde_json::to_value(&dataset.class_names)?)?;
     plot::best_effort(
         "supervised-loss.png",
-        plot::curves(
-            &args.run.join("supervised-loss.png"),
-            "Supervised baseline",
-            "cross-entropy",
-            &[("train", &trained.losses)],
-        ),
+        plot::curves(&args.run.join("supervised-loss.png"), "Supervised baseline", "cross-entropy", &[("train", &trained.losses)]),
     );
     Ok(())
 }
@@ -540,17 +400,10 @@ pub fn study_cmd(args: &StudyArgs) -> Result<()> {
     let total = Instant::now();
     let device = Device::flex();
     let shape = run_model(&args.run)?;
-    let (autoencoder, steps) = load_model(
-        &args.run.join("pretrain.ckpt"),
-        Autoencoder::new(&shape.model, &device),
-    )?;
+    let (autoencoder, steps) = load_model(&args.run.join("pretrain.ckpt"), Autoencoder::new(&shape.model, &device))?;
     let encoder = autoencoder.encoder;
     let data = |split: &str, round: &Option<String>| {
-        open_data(&DataArgs {
-            data: args.data.clone(),
-            split: split.to_string(),
-            round: round.clone(),
-        })
+        open_data(&DataArgs { data: args.data.clone(), split: split.to_string(), round: round.clone() })
     };
     let train_set = data(&args.train_split, &args.train_round)?;
     let eval_set = data(&args.eval_split, &args.eval_round)?;
@@ -563,48 +416,15 @@ pub fn study_cmd(args: &StudyArgs) -> Result<()> {
     let started = Instant::now();
     let pool = labelled_photos(&train_set, shape.preprocess.input_size);
     let evaluated = labelled_photos(&eval_set, shape.preprocess.input_size);
-    let train_views = view_features(
-        &encoder,
-        &shape.preprocess,
-        &pool.images,
-        args.multiscale,
-        &device,
-    );
-    let eval_views = if !args.no_tta {
-        Some(view_features(
-            &encoder,
-            &shape.preprocess,
-            &evaluated.images,
-            args.multiscale,
-            &device,
-        ))
-    } else {
-        None
-    };
+    let train_views = view_features(&encoder, &shape.preprocess, &pool.images, args.multiscale, &device);
+    let eval_views = if !args.no_tta { Some(view_features(&encoder, &shape.preprocess, &evaluated.images, args.multiscale, &device)) } else { None };
     let eval_codes = match &eval_views {
         Some(views) => views[0].clone(),
-        None => forward_rows(
-            &evaluated.images,
-            &shape.preprocess,
-            &device,
-            image::RgbImage::clone,
-            |x| {
-                if args.multiscale {
-                    encoder.forward_multiscale(x)
-                } else {
-                    encoder.forward(x)
-                }
-            },
-        ),
+        None => forward_rows(&evaluated.images, &shape.preprocess, &device, image::RgbImage::clone, |x| {
+            if args.multiscale { encoder.forward_multiscale(x) } else { encoder.forward(x) }
+        }),
     };
-    report_step(
-        &format!(
-            "encode {} training photos × 8 views and {} evaluation photos",
-            pool.images.len(),
-            evaluated.images.len()
-        ),
-        started,
-    );
+    report_step(&format!("encode {} training photos × 8 views and {} evaluation photos", pool.images.len(), evaluated.images.len()), started);
     let codes = Codes {
         train_views: &train_views,
         train_labels: &pool.labels,
@@ -630,181 +450,74 @@ pub fn study_cmd(args: &StudyArgs) -> Result<()> {
     let mut losses: Vec<(String, Vec<f32>)> = Vec::new();
     let threshold = f32::INFINITY;
     let main_mining = *args.minings.first().unwrap_or(&Mining::HardGuarded);
-    let bar = beanscan::train::progress::progress(
-        (args.labels.len() * args.seeds.len() + args.minings.len().saturating_sub(1)) as u64,
-        "study",
-    );
+    let bar = beanscan::train::progress::progress((args.labels.len() * args.seeds.len() + args.minings.len().saturating_sub(1)) as u64, "study");
     let mut jobs: Vec<(Mining, usize, u64)> = Vec::new();
     for &n in &args.labels {
         for &seed in &args.seeds {
             jobs.push((main_mining, n, seed));
         }
     }
-    let (first_n, first_seed) = (
-        args.labels.first().copied().unwrap_or(200),
-        args.seeds.first().copied().unwrap_or(0),
-    );
+    let (first_n, first_seed) = (args.labels.first().copied().unwrap_or(200), args.seeds.first().copied().unwrap_or(0));
     for &m in args.minings.iter().skip(1) {
         jobs.push((m, first_n, first_seed));
     }
     for (mining, n, seed) in jobs {
         let chosen = draw_beans(&pool.beans, n, seed);
         let options = finetune_options(args.finetune_steps, args.margin, mining, seed);
-        let run = study::run_budget(
-            &shape.model,
-            &class_names,
-            &codes,
-            &chosen,
-            &options,
-            args.k,
-            threshold,
-            &device,
-        );
+        let run = study::run_budget(&shape.model, &class_names, &codes, &chosen, &options, args.k, threshold, &device);
         let name = format!("fine-tuned kNN ({})", mining_name(mining));
         let tag = format!("{}-{n}-seed{seed}", mining_slug(mining));
-        bar.suspend(|| {
-            eprintln!(
-                "{name}, {n} beans, seed {seed}: {}",
-                run.fine_tuned.summary()
-            )
-        });
+        bar.suspend(|| eprintln!("{name}, {n} beans, seed {seed}: {}", run.fine_tuned.summary()));
         if n == first_n && seed == first_seed {
             let title = |what: &str| format!("{what}, {n} labelled beans, seed {seed}");
             plot::best_effort(
                 "confusion matrix",
-                plot::confusion(
-                    &figures.join(format!("confusion-{tag}.png")),
-                    &title(&name),
-                    &run.fine_tuned.confusion.classes,
-                    &run.fine_tuned.confusion.matrix,
-                ),
+                plot::confusion(&figures.join(format!("confusion-{tag}.png")), &title(&name), &run.fine_tuned.confusion.classes, &run.fine_tuned.confusion.matrix),
             );
-            spreads.push((
-                mining_name(mining).to_string(),
-                run.finetuned.spreads.clone(),
-            ));
-            losses.push((
-                mining_name(mining).to_string(),
-                run.finetuned.losses.clone(),
-            ));
+            spreads.push((mining_name(mining).to_string(), run.finetuned.spreads.clone()));
+            losses.push((mining_name(mining).to_string(), run.finetuned.losses.clone()));
             if mining == main_mining {
                 plot::best_effort(
                     "confusion matrix",
-                    plot::confusion(
-                        &figures.join(format!("confusion-ae-{n}-seed{seed}.png")),
-                        &title("AE-only kNN"),
-                        &run.ae_only.confusion.classes,
-                        &run.ae_only.confusion.matrix,
-                    ),
+                    plot::confusion(&figures.join(format!("confusion-ae-{n}-seed{seed}.png")), &title("AE-only kNN"), &run.ae_only.confusion.classes, &run.ae_only.confusion.matrix),
                 );
             }
         }
         let (l0, l1) = ends(&run.finetuned.losses);
         let (s0, s1) = ends(&run.finetuned.spreads);
         if mining == main_mining {
-            rows.push(Row {
-                method: "AE-only kNN".into(),
-                labels: Some(n),
-                seed: Some(seed),
-                report: run.ae_only,
-                loss_start: None,
-                loss_end: None,
-                spread_start: None,
-                spread_end: None,
-            });
+            rows.push(Row { method: "AE-only kNN".into(), labels: Some(n), seed: Some(seed), report: run.ae_only, loss_start: None, loss_end: None, spread_start: None, spread_end: None });
         }
         if let Some(report) = run.fine_tuned_tta {
-            rows.push(Row {
-                method: format!("{name}, 8-view mean"),
-                labels: Some(n),
-                seed: Some(seed),
-                report,
-                loss_start: None,
-                loss_end: None,
-                spread_start: None,
-                spread_end: None,
-            });
+            rows.push(Row { method: format!("{name}, 8-view mean"), labels: Some(n), seed: Some(seed), report, loss_start: None, loss_end: None, spread_start: None, spread_end: None });
         }
-        rows.push(Row {
-            method: name,
-            labels: Some(n),
-            seed: Some(seed),
-            report: run.fine_tuned,
-            loss_start: Some(l0),
-            loss_end: Some(l1),
-            spread_start: Some(s0),
-            spread_end: Some(s1),
-        });
+        rows.push(Row { method: name, labels: Some(n), seed: Some(seed), report: run.fine_tuned, loss_start: Some(l0), loss_end: Some(l1), spread_start: Some(s0), spread_end: Some(s1) });
         bar.inc(1);
     }
     bar.finish_and_clear();
     if spreads.len() > 1 {
-        let series = |v: &[(String, Vec<f32>)]| {
-            v.iter()
-                .map(|(n, s)| (n.clone(), s.clone()))
-                .collect::<Vec<_>>()
-        };
+        let series = |v: &[(String, Vec<f32>)]| v.iter().map(|(n, s)| (n.clone(), s.clone())).collect::<Vec<_>>();
         let s = series(&spreads);
         let refs: Vec<(&str, &[f32])> = s.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect();
-        plot::best_effort(
-            "mining spread plot",
-            plot::curves(
-                &figures.join("mining-spread.png"),
-                "Embedding spread by mining",
-                "mean pairwise distance",
-                &refs,
-            ),
-        );
+        plot::best_effort("mining spread plot", plot::curves(&figures.join("mining-spread.png"), "Embedding spread by mining", "mean pairwise distance", &refs));
         let l = series(&losses);
         let refs: Vec<(&str, &[f32])> = l.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect();
-        plot::best_effort(
-            "mining loss plot",
-            plot::curves(
-                &figures.join("mining-loss.png"),
-                "Triplet loss by mining",
-                "loss",
-                &refs,
-            ),
-        );
+        plot::best_effort("mining loss plot", plot::curves(&figures.join("mining-loss.png"), "Triplet loss by mining", "loss", &refs));
     }
 
     let supervised_path = args.run.join("supervised.ckpt");
     if supervised_path.exists() {
-        let (net, steps) = load_model(
-            &supervised_path,
-            SupervisedNet::new(&shape.model, class_names.len(), &device),
-        )?;
+        let (net, steps) = load_model(&supervised_path, SupervisedNet::new(&shape.model, class_names.len(), &device))?;
         let predicted = supervised::predict(&net, &shape.preprocess, &evaluated.images, &device);
         let report = Report::new(&class_names, &evaluated.labels, &predicted, None);
-        eprintln!(
-            "supervised baseline ({steps} steps, all labels): {}",
-            report.summary()
-        );
+        eprintln!("supervised baseline ({steps} steps, all labels): {}", report.summary());
         plot::best_effort(
             "confusion matrix",
-            plot::confusion(
-                &figures.join("confusion-supervised.png"),
-                "Supervised baseline, all labels",
-                &report.confusion.classes,
-                &report.confusion.matrix,
-            ),
+            plot::confusion(&figures.join("confusion-supervised.png"), "Supervised baseline, all labels", &report.confusion.classes, &report.confusion.matrix),
         );
-        rows.push(Row {
-            method: "supervised (all labels)".into(),
-            labels: None,
-            seed: None,
-            report,
-            loss_start: None,
-            loss_end: None,
-            spread_start: None,
-            spread_end: None,
-        });
+        rows.push(Row { method: "supervised (all labels)".into(), labels: None, seed: None, report, loss_start: None, loss_end: None, spread_start: None, spread_end: None });
     } else {
-        eprintln!(
-            "no supervised baseline in {} (run `beanscan supervised --run {}`)",
-            args.run.display(),
-            args.run.display()
-        );
+        eprintln!("no supervised baseline in {} (run `beanscan supervised --run {}`)", args.run.display(), args.run.display());
     }
 
     // Mean ± sd over seeds for each (method, budget).
@@ -815,13 +528,7 @@ pub fn study_cmd(args: &StudyArgs) -> Result<()> {
         }
     }
     let metric = |g: &(String, Option<usize>), f: &dyn Fn(&Report) -> Option<f64>| {
-        MeanSd::of(
-            &rows
-                .iter()
-                .filter(|r| r.method == g.0 && r.labels == g.1)
-                .filter_map(|r| f(&r.report))
-                .collect::<Vec<_>>(),
-        )
+        MeanSd::of(&rows.iter().filter(|r| r.method == g.0 && r.labels == g.1).filter_map(|r| f(&r.report)).collect::<Vec<_>>())
     };
     let mut table = String::from(
         "| method | labelled beans | seeds | macro-F1 | accuracy | Normal-vs-defect F1 | MAP@R |\n|---|---|---|---|---|---|---|\n",
@@ -833,19 +540,8 @@ pub fn study_cmd(args: &StudyArgs) -> Result<()> {
         let nvd = metric(g, &|r| Some(r.normal_vs_defect.f1));
         let map = metric(g, &|r| r.map_at_r);
         let budget = g.1.map_or("all".to_string(), |n| n.to_string());
-        let map_cell = if map.n == 0 {
-            "–".to_string()
-        } else {
-            map.cell()
-        };
-        table.push_str(&format!(
-            "| {} | {budget} | {} | {} | {} | {} | {map_cell} |\n",
-            g.0,
-            f1.n,
-            f1.cell(),
-            acc.cell(),
-            nvd.cell()
-        ));
+        let map_cell = if map.n == 0 { "–".to_string() } else { map.cell() };
+        table.push_str(&format!("| {} | {budget} | {} | {} | {} | {} | {map_cell} |\n", g.0, f1.n, f1.cell(), acc.cell(), nvd.cell()));
         summary.push(serde_json::json!({"method": g.0, "labels": g.1, "macro_f1": f1, "accuracy": acc, "normal_vs_defect_f1": nvd, "map_at_r": map}));
     }
     println!("{table}");
@@ -864,10 +560,7 @@ pub fn study_cmd(args: &StudyArgs) -> Result<()> {
         "seconds": total.elapsed().as_secs_f64(),
     });
     write_json(&args.json, &report)?;
-    let md = args
-        .markdown
-        .clone()
-        .unwrap_or_else(|| args.json.with_extension("md"));
+    let md = args.markdown.clone().unwrap_or_else(|| args.json.with_extension("md"));
     std::fs::write(&md, &table).with_context(|| format!("writing {}", md.display()))?;
     report_step("study", total);
     Ok(())
