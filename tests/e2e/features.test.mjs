@@ -5,8 +5,9 @@
 // Env: as page.test.mjs (BEANSCAN_WWW, BEANSCAN_DATA, CHROMIUM).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, readFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { devices } from 'playwright-core';
 import {
@@ -233,13 +234,16 @@ test('without WebGPU the page runs on the CPU; with it, the page says WebGPU', {
   }
 });
 
-test('after one visit the page loads and labels offline (service worker)', { timeout: TEST_TIMEOUT }, async (t) => {
-  // A server of its own, stopped after the first visit, and the browser offline as well.
-  const own = await startServer(site);
+test('after one visit the page loads and labels offline, from a sub-path (service worker)', { timeout: TEST_TIMEOUT }, async (t) => {
+  // A server of its own, stopped after the first visit, and the browser offline as well. It
+  // serves the site's parent folder, so the page lives under a sub-path (/www/).
+  const own = await startServer(dirname(site));
   origins.add(new URL(own.url).origin);
+  const pageUrl = new URL(`${basename(site)}/`, own.url).href;
+  const prefix = new URL(pageUrl).pathname;
   const context = await newContext();
   try {
-    const { page } = await open(context, own.url);
+    const { page } = await open(context, pageUrl);
     const cached = await page.evaluate(async () => {
       const reg = await navigator.serviceWorker.ready;
       const names = await caches.keys();
@@ -251,14 +255,15 @@ test('after one visit the page loads and labels offline (service worker)', { tim
     assert.match(cached.names.join(), /beanscan-[0-9a-f]{16}/);
     // Every file of the page is kept (the list in sw.js must not fall behind www/).
     const want = (await readdir(site, { withFileTypes: true }))
-      .filter((e) => e.isFile() && e.name !== 'sw.js').map((e) => `/${e.name}`)
-      .concat(['/', '/pkg/beanscan.js', '/pkg/beanscan_bg.wasm', '/pkg/version.js']);
+      .filter((e) => e.isFile() && e.name !== 'sw.js').map((e) => e.name)
+      .concat(['', 'pkg/beanscan.js', 'pkg/beanscan_bg.wasm', 'pkg/version.js'])
+      .map((f) => prefix + f);
     for (const f of want) assert.ok(cached.files.includes(f), `${f} is not precached`);
     await page.close();
 
     own.child.kill();
     await context.setOffline(true);
-    const { page: offline, errors } = await open(context, own.url);
+    const { page: offline, errors } = await open(context, pageUrl);
     const [photo] = await pickPhotos(data, ['Black']);
     await offline.getByTestId('picker').setInputFiles(await asFiles([photo]));
     const [card] = await settledCards(offline, 1);
@@ -267,6 +272,49 @@ test('after one visit the page loads and labels offline (service worker)', { tim
   } finally {
     await context.close();
     own.child.kill();
+  }
+});
+
+test('a new build fills a new cache and the old one is deleted when it takes over', { timeout: TEST_TIMEOUT }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'beanscan-deploy-'));
+  await cp(site, dir, { recursive: true });
+  const own = await startServer(dir);
+  origins.add(new URL(own.url).origin);
+  const context = await newContext();
+  const cacheNames = (page) => page.evaluate(async () => (await caches.keys()).filter((k) => k.startsWith('beanscan-')));
+  try {
+    let { page } = await open(context, own.url);
+    await page.evaluate(() => navigator.serviceWorker.ready);
+    const [first] = await cacheNames(page);
+    await page.reload(); // now controlled by the service worker
+    await waitReady(page);
+
+    // Deploy a new build: only its version changes here.
+    await writeFile(join(dir, 'pkg', 'version.js'), "self.BEANSCAN_BUILD = '00000000feedbeef';\n");
+    await page.evaluate(async () => {
+      const reg = await navigator.serviceWorker.getRegistration();
+      await reg.update();
+      const next = reg.installing ?? reg.waiting;
+      if (next && next.state !== 'installed') {
+        await new Promise((done) => next.addEventListener('statechange', () => next.state === 'installed' && done()));
+      }
+    });
+    const both = await cacheNames(page);
+    t.diagnostic(`while the old page is open: ${both.join(', ')}`);
+    assert.deepEqual(both.sort(), [first, 'beanscan-00000000feedbeef'].sort(), 'the old cache serves the open page');
+    await page.close();
+
+    ({ page } = await open(context, own.url));
+    let left = both;
+    for (let i = 0; i < 60 && left.length !== 1; i++) {
+      await new Promise((done) => setTimeout(done, 500));
+      left = await cacheNames(page);
+    }
+    assert.deepEqual(left, ['beanscan-00000000feedbeef'], 'only the new build is kept');
+  } finally {
+    await context.close();
+    own.child.kill();
+    await rm(dir, { recursive: true, force: true });
   }
 });
 
