@@ -226,6 +226,16 @@ async fn load_bundle_swaps_or_keeps_the_current_one() {
     assert_eq!(c.bundle_version(), version);
     assert_eq!(js_sys::Array::from(&c.added_references().unwrap()).length(), 1);
     assert!(settle(c.classify(NORMAL.to_vec())).await.is_ok());
+
+    // A re-exported bundle with its own description and k: it is the one running afterwards.
+    let mut user = beanscan::Bundle::embedded().unwrap();
+    user.description = "user-trained test bundle".into();
+    user.default_k = 3;
+    c.load_bundle(&user.to_bytes().unwrap()).unwrap();
+    assert!(c.bundle_version().contains("user-trained test bundle"), "{}", c.bundle_version());
+    assert_eq!(c.k(), 3);
+    let p = settle(c.classify(NORMAL.to_vec())).await.unwrap();
+    assert_eq!(js_sys::Array::from(&field(&p, "neighbours")).length(), 3);
 }
 
 /// The page decodes with the browser and sends RGBA pixels; the module must treat the same
