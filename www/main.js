@@ -4,7 +4,7 @@
 // summary and the worker client are their own modules so another view can reuse them.
 import { ClassifierClient } from './classifier-client.js';
 import { download, el } from './dom.js';
-import { loadReferences, saveReferences } from './reference-store.js';
+import { loadReferences, loadUserBundle, saveReferences, saveUserBundle } from './device-store.js';
 import { pendingCard, renderError, renderResult } from './results.js';
 import { renderSummary, summarize, toCsv } from './summary.js';
 
@@ -26,7 +26,7 @@ const thresholdInput = $('threshold');
 
 let info = null;          // what the running classifier reported: backend, bundle, classes, k, threshold
 let settings = savedSettings(); // {k, threshold} chosen by the user (kept across reloads)
-let customBundle = null;  // bytes of a bundle the user loaded (put back after a worker restart)
+let customBundle;         // bytes of a bundle the user loaded, null for the built-in one (undefined: not read yet)
 let references = [];      // [{id, label}] added on this device
 const entries = [];       // one per photo, oldest first: {file, card, result?, error?, reference?}
 
@@ -43,10 +43,15 @@ const client = new ClassifierClient({
 /** A fresh worker: put back the user's bundle, settings and references, then show it. */
 async function restore(ready, send) {
   let next = ready;
+  if (customBundle === undefined) customBundle = (await loadUserBundle().catch(() => null)) ?? null;
   if (customBundle) {
     const reply = await send('loadBundle', customBundle);
     if (reply.error === undefined) next = reply.result;
-    else { customBundle = null; panelMessage(`Your bundle could not be loaded again: ${reply.error}`); }
+    else {
+      customBundle = null;
+      saveUserBundle(null).catch(() => {});
+      panelMessage(`Your bundle could not be loaded again, the built-in one is used: ${reply.error}`);
+    }
   }
   if (settings) {
     const reply = await send('settings', settings);
@@ -95,9 +100,12 @@ function setStatus(state, text) {
 function showReady(next) {
   info = next;
   const { backend, bundleVersion, classNames, k, threshold } = info;
-  setStatus('ready', `Ready · ${backend === 'webgpu' ? 'WebGPU' : 'CPU'} · ${bundleVersion}`);
+  const whose = customBundle ? 'your bundle: ' : '';
+  setStatus('ready', `Ready · ${backend === 'webgpu' ? 'WebGPU' : 'CPU'} · ${whose}${bundleVersion}`);
   statusEl.dataset.backend = backend;
   statusEl.dataset.bundle = bundleVersion;
+  statusEl.dataset.customBundle = String(Boolean(customBundle));
+  $('builtin-bundle').hidden = !customBundle;
   classesEl.replaceChildren(...classNames.map((name) => {
     const li = el('li', 'chip', name);
     li.dataset.testid = 'class-name';
@@ -320,6 +328,7 @@ $('bundle-file').addEventListener('change', async (e) => {
   try {
     const loaded = await client.call('loadBundle', bytes);
     customBundle = bytes;
+    saveUserBundle(bytes).catch((err) => panelMessage(`The bundle is used but could not be kept for next time: ${err.message}`));
     if (settings) Object.assign(loaded, await client.call('settings', settings));
     const modelChanged = loaded.modelId !== info.modelId;
     await restoreReferences(loaded.modelId, (op, ...args) => client.request(op, ...args));
@@ -331,6 +340,14 @@ $('bundle-file').addEventListener('change', async (e) => {
   } catch (err) {
     panelMessage(`That bundle was not loaded (the current one stays): ${err.message}`);
   }
+});
+
+$('builtin-bundle').addEventListener('click', async () => {
+  if (busy) return panelMessage('Wait until the photos being checked are done.');
+  customBundle = null;
+  await saveUserBundle(null).catch(() => {});
+  client.restart(); // a fresh module with the built-in bundle; restore() puts the rest back
+  panelMessage('Back to the built-in bundle.');
 });
 
 $('export-csv').addEventListener('click', () => {

@@ -8,7 +8,7 @@ importScripts('./pkg/version.js');
 const CACHE = `beanscan-${self.BEANSCAN_BUILD}`;
 const FILES = [
   './', 'index.html', 'style.css', 'manifest.webmanifest', 'icon.svg',
-  'main.js', 'classifier-client.js', 'dom.js', 'reference-store.js', 'results.js', 'summary.js',
+  'main.js', 'classifier-client.js', 'dom.js', 'device-store.js', 'results.js', 'summary.js',
   'worker.js', 'pkg/beanscan.js', 'pkg/beanscan_bg.wasm', 'pkg/version.js',
 ];
 

@@ -122,7 +122,25 @@ test('a corrected result becomes a reference that survives a reload and changes 
   await page.getByTestId('load-bundle').setInputFiles({ name: 'x.beanscan', mimeType: 'application/octet-stream', buffer: Buffer.from('BEANSCAN and then nothing useful') });
   await page.waitForFunction(() => /That bundle was not loaded/.test(document.querySelector('[data-testid="panel-message"]').textContent));
   t.diagnostic(await page.getByTestId('panel-message').textContent());
-  assert.equal(await page.getByTestId('status').getAttribute('data-state'), 'ready');
+  const status = page.getByTestId('status');
+  assert.equal(await status.getAttribute('data-state'), 'ready');
+  assert.equal(await status.getAttribute('data-custom-bundle'), 'false');
+
+  // A good bundle file (the committed one, as a user would load it) is used and kept for the next visit.
+  await page.getByTestId('load-bundle').setInputFiles(join(repo, 'bundle', 'default.beanscan'));
+  await page.waitForFunction(() => /Bundle loaded/.test(document.querySelector('[data-testid="panel-message"]').textContent));
+  assert.equal(await status.getAttribute('data-custom-bundle'), 'true');
+  assert.deepEqual(errors, []);
+  await page.close();
+  ({ page, errors } = await open(context));
+  assert.equal(await page.getByTestId('status').getAttribute('data-custom-bundle'), 'true');
+  assert.match(await page.getByTestId('status').textContent(), /your bundle/);
+  assert.equal(await page.getByTestId('reference-count').textContent(), '1', 'same model: the references stay');
+  await settings(page);
+  await page.getByTestId('builtin-bundle').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="status"]').dataset.customBundle === 'false');
+  await waitReady(page);
+  assert.ok(await page.getByTestId('builtin-bundle').isHidden());
   assert.deepEqual(errors, []);
   await context.close();
 });
