@@ -90,7 +90,7 @@ export class ClassifierClient {
     try {
       await this.ready;
     } catch (err) {
-      return { error: `the model is not available: ${err.message}`, notReady: true };
+      return { error: err.message, notReady: true };
     }
     return this.post(op, args);
   }
