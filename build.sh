@@ -115,8 +115,21 @@ build() {
   rm -rf "$PKG"
   mkdir -p "$(dirname "$PKG")"
   mv "$stage" "$PKG"
+  stamp
   log "built $PKG/ — wasm sizes:"
   printf '%s\n' "${sizes[@]}"
+}
+
+# The build version the service worker names its cache after: a hash of the module and of every
+# file the page is made of, so any change to either makes browsers fetch a fresh, consistent set.
+stamp() {
+  local files=("$PKG/beanscan_bg.wasm" "$PKG/beanscan.js") version
+  # shellcheck disable=SC2207  # file names in www/ have no spaces
+  files+=($(find www -maxdepth 1 -type f | LC_ALL=C sort))
+  version=$(cat "${files[@]}" | sha256sum | cut -c1-16)
+  printf "// Written by ./build.sh; read by sw.js.\nself.BEANSCAN_BUILD = '%s';\n" "$version" > "$PKG/version.js.tmp"
+  mv "$PKG/version.js.tmp" "$PKG/version.js"
+  log "build version $version ($PKG/version.js)"
 }
 
 needs_build() {
@@ -129,7 +142,7 @@ needs_build() {
 }
 
 build_if_stale() {
-  if needs_build; then build; else log "$PKG is up to date"; fi
+  if needs_build; then build; else log "$PKG is up to date"; stamp; fi
 }
 
 serve() {

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::index::{self, Index};
 use crate::model::{Embedder, ModelConfig};
 use crate::preprocess::{self, PreprocessParams};
+use crate::references::{self, ReferencesFile};
 
 /// A labelled photo, as shown to the user.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -27,6 +28,8 @@ pub struct NeighbourInfo {
     pub label: String,
     pub distance: f32,
     pub id: String,
+    /// A reference added at run time (not one of the bundle's).
+    pub added: bool,
 }
 
 pub struct Classifier {
@@ -39,6 +42,8 @@ pub struct Classifier {
     pub k: usize,
     pub threshold: f32,
     pub version: String,
+    /// Which model made the embeddings ([`references::model_id`]): references carry it.
+    pub model_id: String,
 }
 
 /// Loads burnpack weights into a freshly built embedder on `device`. Weights are applied on the
@@ -59,6 +64,7 @@ impl Classifier {
     pub fn new(bundle: Bundle, device: Device) -> Result<Self> {
         let model = load_embedder(&bundle.model, &bundle.weights, &device)?;
         Ok(Self {
+            model_id: references::model_id(&bundle.weights),
             version: bundle.version_string(),
             device,
             model,
@@ -73,6 +79,74 @@ impl Classifier {
 
     pub fn device(&self) -> &Device {
         &self.device
+    }
+
+    /// Swaps in another bundle on the same device; on any error the current one stays. References
+    /// added at run time move over only when the new bundle has the same model (same weights):
+    /// another model's embeddings would be compared with the wrong ones.
+    pub fn replace_bundle(&mut self, bundle: Bundle) -> Result<()> {
+        let mut next = Self::new(bundle, self.device.clone())?;
+        if next.model_id == self.model_id && !self.index.added.is_empty() {
+            let _ = next.import_references(&self.export_references()?);
+        }
+        *self = next;
+        Ok(())
+    }
+
+    /// Adds a reference bean (an embedding of this model) under a class name; returns its id.
+    /// The embedding is L2-normalised like the model's own.
+    pub fn add_reference(&mut self, embedding: &[f32], label: &str) -> Result<String> {
+        let class = self.class_index(label)?;
+        let dim = self.model_config.embed_dim;
+        if embedding.len() != dim {
+            return Err(Error::Index(format!("the embedding has {} values; this model makes {dim}", embedding.len())));
+        }
+        let norm = embedding.iter().map(|v| v * v).sum::<f32>().sqrt();
+        if !norm.is_finite() || norm == 0.0 {
+            return Err(Error::Index("the embedding is zero or not finite".into()));
+        }
+        let unit: Vec<f32> = embedding.iter().map(|v| v / norm).collect();
+        // Named after its contents: the same bean under the same label added twice (here or on
+        // another phone) is one reference, and imports from elsewhere do not collide.
+        let mut hasher = crc32fast::Hasher::new();
+        hasher.update(label.as_bytes());
+        unit.iter().for_each(|v| hasher.update(&v.to_le_bytes()));
+        let id = format!("user-{:08x}", hasher.finalize());
+        self.index.added.remove(&id);
+        self.index.added.push(&unit, class, id.clone())?;
+        Ok(id)
+    }
+
+    /// Removes an added reference; false when there is none with this id.
+    pub fn remove_reference(&mut self, id: &str) -> bool {
+        self.index.added.remove(id) > 0
+    }
+
+    /// The added references as a [`ReferencesFile`].
+    pub fn export_references(&self) -> Result<Vec<u8>> {
+        ReferencesFile {
+            model_id: self.model_id.clone(),
+            class_names: self.class_names.clone(),
+            references: self.index.added.clone(),
+        }
+        .to_bytes()
+    }
+
+    /// Adds the references of a [`ReferencesFile`] (one with the same id replaces the current
+    /// one); returns how many it held. A file that does not fit changes nothing.
+    pub fn import_references(&mut self, bytes: &[u8]) -> Result<usize> {
+        let refs = ReferencesFile::from_bytes(bytes)?.fit(&self.model_id, self.model_config.embed_dim, &self.class_names)?;
+        for i in 0..refs.len() {
+            self.index.added.remove(&refs.ids[i]);
+            self.index.added.push(refs.row(i), refs.labels[i], refs.ids[i].clone())?;
+        }
+        Ok(refs.len())
+    }
+
+    fn class_index(&self, label: &str) -> Result<u16> {
+        self.class_names.iter().position(|c| c == label).map(|i| i as u16).ok_or_else(|| {
+            Error::Index(format!("unknown class \"{label}\"; this model knows {}", self.class_names.join(", ")))
+        })
     }
 
     /// Photo bytes → model input (decode errors name the problem).
@@ -106,6 +180,12 @@ impl Classifier {
         Ok(self.embed_inputs(&[input]).await?.remove(0))
     }
 
+    /// Embedding of pixels the browser decoded (8-bit RGBA, upright).
+    pub async fn embed_pixels(&self, rgba: &[u8], width: u32, height: u32) -> Result<Vec<f32>> {
+        let input = preprocess::rgba_to_input(rgba, width, height, &self.preprocess)?;
+        Ok(self.embed_inputs(&[input]).await?.remove(0))
+    }
+
     /// kNN vote for one embedding with the current k and threshold.
     pub fn label(&self, embedding: &[f32]) -> Result<Prediction> {
         let hits = self.index.search(embedding, self.k);
@@ -119,7 +199,12 @@ impl Classifier {
             unknown: vote.unknown,
             neighbours: hits
                 .iter()
-                .map(|h| NeighbourInfo { label: name(h.label), distance: h.distance, id: h.id.to_string() })
+                .map(|h| NeighbourInfo {
+                    label: name(h.label),
+                    distance: h.distance,
+                    id: h.id.to_string(),
+                    added: h.added,
+                })
                 .collect(),
         })
     }

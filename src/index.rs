@@ -176,8 +176,8 @@ impl Index {
         };
         let mut hits: Vec<Hit> = bundled
             .into_iter()
-            .map(|n| Hit::from_set(&self.bundled, n))
-            .chain(self.added.exact_search(query, k).into_iter().map(|n| Hit::from_set(&self.added, n)))
+            .map(|n| Hit::from_set(&self.bundled, n, false))
+            .chain(self.added.exact_search(query, k).into_iter().map(|n| Hit::from_set(&self.added, n, true)))
             .collect();
         hits.sort_by(|a, b| a.distance.total_cmp(&b.distance));
         hits.truncate(k);
@@ -191,11 +191,13 @@ pub struct Hit<'a> {
     pub label: u16,
     pub id: &'a str,
     pub distance: f32,
+    /// From the references added at run time.
+    pub added: bool,
 }
 
 impl<'a> Hit<'a> {
-    fn from_set(set: &'a ReferenceSet, n: Neighbour) -> Self {
-        Self { label: set.labels[n.reference], id: &set.ids[n.reference], distance: n.distance }
+    fn from_set(set: &'a ReferenceSet, n: Neighbour, added: bool) -> Self {
+        Self { label: set.labels[n.reference], id: &set.ids[n.reference], distance: n.distance, added }
     }
 }
 

@@ -88,9 +88,9 @@ fn jpeg_is_complete(b: &[u8]) -> bool {
     false
 }
 
-/// Decode photo bytes (JPEG, PNG, WebP, GIF; first frame of animations) into an upright 8-bit
-/// RGB image, refusing inputs beyond the pixel and byte limits before allocating for them.
-pub fn decode(bytes: &[u8]) -> Result<RgbImage> {
+/// A decoder for photo bytes whose header passed every check: a known format, a complete file,
+/// dimensions and decoded size within the limits. Nothing has been decoded yet.
+fn checked_decoder(bytes: &[u8]) -> Result<impl ImageDecoder + '_> {
     if bytes.is_empty() {
         return Err(Error::Empty);
     }
@@ -105,6 +105,9 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage> {
     };
     if format == image::ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
         return Err(Error::Decode("the JPEG ends before its end-of-image marker".into()));
+    }
+    if format == image::ImageFormat::Png && !png_is_complete(bytes) {
+        return Err(Error::Decode("the PNG ends before its IEND chunk".into()));
     }
     let mut decoder = reader.into_decoder().map_err(|e| match e {
         image::ImageError::Unsupported(_) => Error::UnsupportedFormat(format!("{format:?}").to_uppercase()),
@@ -133,6 +136,38 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage> {
     let mut limits = Limits::default();
     limits.max_alloc = Some(MAX_DECODE_BYTES);
     decoder.set_limits(limits).map_err(|e| Error::Decode(e.to_string()))?;
+    Ok(decoder)
+}
+
+/// The header checks of [`decode`] without decoding: the browser decodes the pixels itself, but
+/// the file must be refused for the same reasons and with the same messages (browsers show a
+/// half-downloaded JPEG with a grey bottom instead of refusing it).
+pub fn check(bytes: &[u8]) -> Result<()> {
+    checked_decoder(bytes).map(drop)
+}
+
+/// Whether a PNG's chunks run up to its IEND chunk. Browsers show a cut-off PNG with its
+/// missing rows blank; [`check`] must refuse it before the browser decodes it.
+fn png_is_complete(b: &[u8]) -> bool {
+    let mut i = 8; // after the signature
+    while let Some(header) = b.get(i..i + 8) {
+        let len = u32::from_be_bytes(header[..4].try_into().expect("4 bytes")) as usize;
+        let Some(end) = i.checked_add(12).and_then(|v| v.checked_add(len)) else { return false };
+        if end > b.len() {
+            return false;
+        }
+        if &header[4..8] == b"IEND" {
+            return true;
+        }
+        i = end;
+    }
+    false
+}
+
+/// Decode photo bytes (JPEG, PNG, WebP, GIF; first frame of animations) into an upright 8-bit
+/// RGB image, refusing inputs beyond the pixel and byte limits before allocating for them.
+pub fn decode(bytes: &[u8]) -> Result<RgbImage> {
+    let mut decoder = checked_decoder(bytes)?;
     let orientation = decoder.orientation().unwrap_or(image::metadata::Orientation::NoTransforms);
     let image = DynamicImage::from_decoder(decoder).map_err(|e| Error::Decode(e.to_string()))?;
     // Convert first (no copy when already 8-bit RGB, the common case), then rotate the smaller image.
@@ -211,8 +246,39 @@ pub fn normalise(image: &RgbImage, params: &PreprocessParams) -> Vec<f32> {
 
 /// The whole path: photo bytes → model input.
 pub fn photo_to_input(bytes: &[u8], params: &PreprocessParams) -> Result<Vec<f32>> {
-    let image = decode(bytes)?;
-    Ok(normalise(&square(&image, params.input_size), params))
+    Ok(image_to_input(&decode(bytes)?, params))
+}
+
+/// Upright RGB pixels → model input: the step every path shares after decoding.
+pub fn image_to_input(image: &RgbImage, params: &PreprocessParams) -> Vec<f32> {
+    normalise(&square(image, params.input_size), params)
+}
+
+/// Pixels decoded by someone else (the browser: `createImageBitmap` → canvas `getImageData`),
+/// 8-bit RGBA rows top to bottom, already upright. Alpha is dropped as [`decode`] drops it, so
+/// the same pixels give the same input on both paths.
+pub fn rgba_to_image(rgba: &[u8], width: u32, height: u32) -> Result<RgbImage> {
+    if u64::from(width) * u64::from(height) > u64::from(MAX_MEGAPIXELS) * 1_000_000 {
+        return Err(Error::TooLarge { width, height, limit: MAX_MEGAPIXELS });
+    }
+    if width < MIN_SIDE || height < MIN_SIDE {
+        return Err(Error::TooSmall { width, height, min: MIN_SIDE });
+    }
+    let pixels = width as usize * height as usize;
+    if rgba.len() != pixels * 4 {
+        return Err(Error::Decode(format!(
+            "{} bytes of pixels for {width}×{height} RGBA, which needs {}",
+            rgba.len(),
+            pixels * 4
+        )));
+    }
+    let rgb: Vec<u8> = rgba.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
+    Ok(RgbImage::from_raw(width, height, rgb).expect("length checked above"))
+}
+
+/// Browser-decoded RGBA pixels → model input.
+pub fn rgba_to_input(rgba: &[u8], width: u32, height: u32, params: &PreprocessParams) -> Result<Vec<f32>> {
+    Ok(image_to_input(&rgba_to_image(rgba, width, height)?, params))
 }
 
 #[cfg(test)]
@@ -282,6 +348,28 @@ mod tests {
         // Trailing data after the end marker (phone makers append their own) is fine.
         bytes.extend_from_slice(b"SEFHvendor trailer");
         assert_eq!(decode(&bytes).unwrap().dimensions(), (64, 48));
+    }
+
+    #[test]
+    fn a_png_cut_anywhere_is_incomplete() {
+        let bytes = png(40, 30);
+        assert!(png_is_complete(&bytes));
+        for cut in 8..bytes.len() {
+            assert!(!png_is_complete(&bytes[..cut]), "cut at {cut} of {}", bytes.len());
+        }
+        assert!(check(&bytes).is_ok());
+        assert!(check(&bytes[..bytes.len() - 6]).unwrap_err().to_string().contains("damaged or incomplete"));
+    }
+
+    #[test]
+    fn browser_pixels_give_the_same_input_as_decoded_bytes() {
+        let params = PreprocessParams::new(32);
+        let bytes = png(100, 60);
+        let rgba: Vec<u8> = decode(&bytes).unwrap().pixels().flat_map(|p| [p[0], p[1], p[2], 255]).collect();
+        assert_eq!(rgba_to_input(&rgba, 100, 60, &params).unwrap(), photo_to_input(&bytes, &params).unwrap());
+        assert!(matches!(rgba_to_input(&rgba, 99, 60, &params), Err(Error::Decode(_))));
+        assert!(matches!(rgba_to_input(&[0; 4], 1, 1, &params), Err(Error::TooSmall { .. })));
+        assert!(matches!(rgba_to_input(&[], 9000, 9000, &params), Err(Error::TooLarge { .. })));
     }
 
     #[test]

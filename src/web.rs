@@ -9,16 +9,21 @@ use js_sys::{Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{JsFuture, future_to_promise};
 
-use crate::{Bundle, Error};
+use crate::{Bundle, Error, Prediction};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = r#"
 export type Backend = 'auto' | 'webgpu' | 'cpu';
 export interface ClassifierOptions { backend?: Backend }
-export interface Neighbour { label: string; distance: number; id: string }
+/** `added`: a reference added at run time (addReference / importReferences), not a bundled one. */
+export interface Neighbour { label: string; distance: number; id: string; added: boolean }
 export interface Prediction {
   label: string; confidence: number; distance: number; unknown: boolean; neighbours: Neighbour[];
 }
+/** A labelled photo with its embedding, so that `label(embedding)` can re-label it later
+ * (after setK / setThreshold / addReference) without embedding the photo again. */
+export interface LabelledPhoto extends Prediction { embedding: Float32Array }
+export interface AddedReference { id: string; label: string }
 "#;
 
 /// The module is built with panic = "abort": a panic ends in a trap whose JS error says only
@@ -47,6 +52,17 @@ pub fn panic_for_testing(message: String) {
 
 pub(crate) fn js_error(e: impl std::fmt::Display) -> JsValue {
     JsError::new(&e.to_string()).into()
+}
+
+fn busy() -> JsValue {
+    js_error(Error::Index("busy: try again".into()))
+}
+
+/// The prediction as a plain JS object, with the embedding it was made from.
+fn labelled(prediction: &Prediction, embedding: &[f32]) -> Result<JsValue, JsValue> {
+    let value = serde_wasm_bindgen::to_value(prediction).map_err(js_error)?;
+    Reflect::set(&value, &"embedding".into(), &js_sys::Float32Array::from(embedding).into())?;
+    Ok(value)
 }
 
 /// Labels bean photos on this device. Create with `await Classifier.create({ backend })`.
@@ -139,16 +155,134 @@ impl Classifier {
         self.inner.borrow().class_names.clone()
     }
 
-    /// Labels one photo (JPEG, PNG, WebP or GIF bytes); rejects with a message saying what is
-    /// wrong with the file and what to do.
-    #[wasm_bindgen(unchecked_return_type = "Promise<Prediction>")]
+    /// Labels one photo (JPEG, PNG, WebP or GIF bytes, decoded here); rejects with a message
+    /// saying what is wrong with the file and what to do.
+    #[wasm_bindgen(unchecked_return_type = "Promise<LabelledPhoto>")]
     pub fn classify(&self, photo: Vec<u8>) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
             let classifier = inner.borrow();
-            let prediction = classifier.classify(&photo).await.map_err(js_error)?;
-            serde_wasm_bindgen::to_value(&prediction).map_err(js_error)
+            let embedding = classifier.embed_photo(&photo).await.map_err(js_error)?;
+            labelled(&classifier.label(&embedding).map_err(js_error)?, &embedding)
         })
+    }
+
+    /// Labels pixels the browser decoded: 8-bit RGBA rows, upright (`createImageBitmap` with
+    /// `imageOrientation: 'from-image'` → canvas `getImageData`). Cropped, resized and normalised
+    /// exactly as `classify` does after its own decoding.
+    #[wasm_bindgen(js_name = classifyPixels, unchecked_return_type = "Promise<LabelledPhoto>")]
+    pub fn classify_pixels(&self, rgba: Vec<u8>, width: u32, height: u32) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let classifier = inner.borrow();
+            let embedding = classifier.embed_pixels(&rgba, width, height).await.map_err(js_error)?;
+            labelled(&classifier.label(&embedding).map_err(js_error)?, &embedding)
+        })
+    }
+
+    /// The checks `classify` makes on a file before decoding it (format, complete file, size
+    /// limits), without decoding: throws the same message `classify` would. Call it before
+    /// letting the browser decode a file the browser would accept but beanscan refuses.
+    #[wasm_bindgen(js_name = checkPhoto)]
+    pub fn check_photo(&self, photo: &[u8]) -> Result<(), JsValue> {
+        crate::preprocess::check(photo).map_err(js_error)
+    }
+
+    /// Re-labels an embedding from `classify` with the current k, threshold and references.
+    #[wasm_bindgen(unchecked_return_type = "Prediction")]
+    pub fn label(&self, embedding: &[f32]) -> Result<JsValue, JsValue> {
+        let classifier = self.inner.try_borrow().map_err(|_| busy())?;
+        let dim = classifier.model_config.embed_dim;
+        if embedding.len() != dim {
+            return Err(js_error(format!("the embedding has {} values; this model makes {dim}", embedding.len())));
+        }
+        serde_wasm_bindgen::to_value(&classifier.label(embedding).map_err(js_error)?).map_err(js_error)
+    }
+
+    /// Embedding of browser-decoded RGBA pixels (see `classifyPixels`).
+    #[wasm_bindgen(js_name = embedPixels, unchecked_return_type = "Promise<Float32Array>")]
+    pub fn embed_pixels(&self, rgba: Vec<u8>, width: u32, height: u32) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let classifier = inner.borrow();
+            let embedding = classifier.embed_pixels(&rgba, width, height).await.map_err(js_error)?;
+            Ok(js_sys::Float32Array::from(embedding.as_slice()).into())
+        })
+    }
+
+    /// Replaces the model, classes and references with a bundle file (e.g. one made with
+    /// `beanscan train`). A bad file is refused with a message and the current bundle stays.
+    /// Added references stay only if the new bundle has the same model.
+    #[wasm_bindgen(js_name = loadBundle)]
+    pub fn load_bundle(&self, bytes: &[u8]) -> Result<(), JsValue> {
+        let bundle = Bundle::from_bytes(bytes).map_err(js_error)?;
+        self.inner.try_borrow_mut().map_err(|_| busy())?.replace_bundle(bundle).map_err(js_error)
+    }
+
+    /// Adds a reference bean: photo bytes (embedded here) or an embedding from `classify`, under
+    /// one of `classNames()`. Resolves to its id. It joins every later vote (exact scan).
+    #[wasm_bindgen(js_name = addReference, unchecked_return_type = "Promise<string>")]
+    pub fn add_reference(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Uint8Array | Float32Array")] source: JsValue,
+        label: String,
+    ) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let embedding = if let Some(e) = source.dyn_ref::<js_sys::Float32Array>() {
+                e.to_vec()
+            } else if let Some(photo) = source.dyn_ref::<js_sys::Uint8Array>() {
+                let photo = photo.to_vec();
+                let classifier = inner.borrow();
+                classifier.embed_photo(&photo).await.map_err(js_error)?
+            } else {
+                return Err(js_error("addReference takes photo bytes (Uint8Array) or an embedding (Float32Array)"));
+            };
+            let id = inner.try_borrow_mut().map_err(|_| busy())?.add_reference(&embedding, &label).map_err(js_error)?;
+            Ok(id.into())
+        })
+    }
+
+    /// Removes an added reference; false when there is none with this id.
+    #[wasm_bindgen(js_name = removeReference)]
+    pub fn remove_reference(&self, id: &str) -> Result<bool, JsValue> {
+        Ok(self.inner.try_borrow_mut().map_err(|_| busy())?.remove_reference(id))
+    }
+
+    /// The added references (id and class), oldest first.
+    #[wasm_bindgen(js_name = addedReferences, unchecked_return_type = "AddedReference[]")]
+    pub fn added_references(&self) -> Result<JsValue, JsValue> {
+        let classifier = self.inner.try_borrow().map_err(|_| busy())?;
+        let added = &classifier.index.added;
+        let list = js_sys::Array::new();
+        for (id, &label) in added.ids.iter().zip(&added.labels) {
+            let item = js_sys::Object::new();
+            Reflect::set(&item, &"id".into(), &id.as_str().into())?;
+            let name = classifier.class_names.get(usize::from(label)).cloned().unwrap_or_default();
+            Reflect::set(&item, &"label".into(), &name.into())?;
+            list.push(&item);
+        }
+        Ok(list.into())
+    }
+
+    /// The added references as a file (versioned, checksummed; names the model and classes).
+    #[wasm_bindgen(js_name = exportReferences)]
+    pub fn export_references(&self) -> Result<Vec<u8>, JsValue> {
+        self.inner.try_borrow().map_err(|_| busy())?.export_references().map_err(js_error)
+    }
+
+    /// Adds the references of an exported file; resolves how many it held. A foreign or corrupt
+    /// file, or one made with another model or other classes, is refused with a message and
+    /// changes nothing.
+    #[wasm_bindgen(js_name = importReferences)]
+    pub fn import_references(&self, bytes: &[u8]) -> Result<usize, JsValue> {
+        self.inner.try_borrow_mut().map_err(|_| busy())?.import_references(bytes).map_err(js_error)
+    }
+
+    /// Identifies the loaded model (a checksum of its weights); references are tied to it.
+    #[wasm_bindgen(getter, js_name = modelId)]
+    pub fn model_id(&self) -> String {
+        self.inner.borrow().model_id.clone()
     }
 
     /// The photo's L2-normalised embedding.
@@ -170,7 +304,7 @@ impl Classifier {
 
     #[wasm_bindgen(js_name = setK)]
     pub fn set_k(&self, k: usize) -> Result<(), JsValue> {
-        self.inner.try_borrow_mut().map_err(|_| js_error(Error::Index("busy: try again".into())))?.k = k.max(1);
+        self.inner.try_borrow_mut().map_err(|_| busy())?.k = k.max(1);
         Ok(())
     }
 
@@ -182,7 +316,10 @@ impl Classifier {
 
     #[wasm_bindgen(js_name = setThreshold)]
     pub fn set_threshold(&self, threshold: f32) -> Result<(), JsValue> {
-        self.inner.try_borrow_mut().map_err(|_| js_error(Error::Index("busy: try again".into())))?.threshold = threshold;
+        if !threshold.is_finite() || threshold < 0.0 {
+            return Err(js_error(format!("threshold {threshold}: use a distance of 0 or more")));
+        }
+        self.inner.try_borrow_mut().map_err(|_| busy())?.threshold = threshold;
         Ok(())
     }
 }

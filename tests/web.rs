@@ -115,3 +115,142 @@ async fn odd_inputs_are_labelled_or_refused_one_by_one() {
         }
     }
 }
+
+fn message(e: &JsValue) -> String {
+    field(e, "message").as_string().unwrap_or_default()
+}
+
+fn prediction_label(p: &JsValue) -> String {
+    field(p, "label").as_string().unwrap()
+}
+
+/// Labelled photo → (label, embedding) as `classify` returns them.
+async fn classify_with_embedding(c: &Classifier, photo: &[u8]) -> (String, Vec<f32>) {
+    let p = settle(c.classify(photo.to_vec())).await.expect("labelled");
+    let embedding = field(&p, "embedding").dyn_into::<Float32Array>().expect("embedding").to_vec();
+    (prediction_label(&p), embedding)
+}
+
+#[wasm_bindgen_test]
+async fn relabelling_a_cached_embedding_follows_k_and_threshold() {
+    let c = Classifier::open(options("cpu")).await.unwrap();
+    let (label, embedding) = classify_with_embedding(&c, BLACK).await;
+    assert_eq!(embedding.len(), 128);
+    assert_eq!(prediction_label(&c.label(&embedding).unwrap()), label, "same settings, same label");
+    for k in [1usize, 7] {
+        c.set_k(k).unwrap();
+        let p = c.label(&embedding).unwrap();
+        assert_eq!(field(&p, "neighbours").dyn_into::<js_sys::Array>().unwrap().length() as usize, k);
+    }
+    c.set_threshold(0.0).unwrap();
+    assert_eq!(field(&c.label(&embedding).unwrap(), "unknown").as_bool(), Some(true));
+    assert!(c.set_threshold(f32::NAN).is_err());
+    assert!(message(&c.label(&[0.5; 3]).unwrap_err()).contains("3 values"));
+}
+
+#[wasm_bindgen_test]
+async fn added_references_change_the_vote_and_survive_export_and_import() {
+    let c = Classifier::open(options("cpu")).await.unwrap();
+    c.set_k(1).unwrap();
+    let (label, embedding) = classify_with_embedding(&c, NORMAL).await;
+    let other = c.class_names().into_iter().find(|n| *n != label).unwrap();
+
+    let id = settle(c.add_reference(Float32Array::from(embedding.as_slice()).into(), other.clone()))
+        .await
+        .unwrap()
+        .as_string()
+        .unwrap();
+    let p = c.label(&embedding).unwrap();
+    assert_eq!(prediction_label(&p), other, "the added reference is the nearest");
+    let nearest = js_sys::Array::from(&field(&p, "neighbours")).get(0);
+    assert_eq!(field(&nearest, "id").as_string().unwrap(), id);
+    assert_eq!(field(&nearest, "added").as_bool(), Some(true));
+    assert!(field(&p, "distance").as_f64().unwrap() < 1e-4);
+
+    let file = c.export_references().unwrap();
+    assert!(c.remove_reference(&id).unwrap());
+    assert!(!c.remove_reference(&id).unwrap());
+    assert_eq!(prediction_label(&c.label(&embedding).unwrap()), label, "back to the bundled vote");
+    assert_eq!(c.import_references(&file).unwrap(), 1);
+    assert_eq!(prediction_label(&c.label(&embedding).unwrap()), other, "imported again");
+    assert_eq!(js_sys::Array::from(&c.added_references().unwrap()).length(), 1);
+
+    // From photo bytes too.
+    let from_photo = settle(c.add_reference(js_sys::Uint8Array::from(BLACK).into(), label.clone())).await.unwrap();
+    assert!(from_photo.as_string().unwrap().starts_with("user-"));
+
+    // Bad additions and files are refused with a message and change nothing.
+    let bad = |r: Result<JsValue, JsValue>| message(&r.unwrap_err());
+    assert!(bad(settle(c.add_reference(Float32Array::from(&[1.0f32; 3][..]).into(), other.clone())).await).contains("3 values"));
+    assert!(bad(settle(c.add_reference(Float32Array::from(embedding.as_slice()).into(), "Green".into())).await).contains("unknown class"));
+    assert!(bad(settle(c.add_reference("text".into(), other.clone())).await).contains("Uint8Array"));
+    let before = c.export_references().unwrap();
+    assert!(message(&c.import_references(b"hello, not references").unwrap_err()).contains("not a beanscan references file"));
+    let mut flipped = file.clone();
+    let last = flipped.len() - 9;
+    flipped[last] ^= 0x40;
+    assert!(message(&c.import_references(&flipped).unwrap_err()).contains("checksum"));
+    let foreign = |edit: &dyn Fn(&mut beanscan::references::ReferencesFile)| {
+        let mut f = beanscan::references::ReferencesFile::from_bytes(&file).unwrap();
+        edit(&mut f);
+        message(&c.import_references(&f.to_bytes().unwrap()).unwrap_err())
+    };
+    assert!(foreign(&|f| f.model_id = "00000000".into()).contains("another model"));
+    assert!(foreign(&|f| f.class_names = vec!["Purple".into(); f.class_names.len()]).contains("\"Purple\" is not one of"));
+    assert!(foreign(&|f| {
+        f.references = beanscan::index::ReferenceSet::new(3);
+        f.references.push(&[1.0, 0.0, 0.0], 0, "x".into()).unwrap();
+    })
+    .contains("3 values"));
+    assert_eq!(c.export_references().unwrap(), before, "refused imports change nothing");
+}
+
+#[wasm_bindgen_test]
+async fn load_bundle_swaps_or_keeps_the_current_one() {
+    let c = Classifier::open(options("cpu")).await.unwrap();
+    let (_, embedding) = classify_with_embedding(&c, BLACK).await;
+    settle(c.add_reference(Float32Array::from(embedding.as_slice()).into(), c.class_names()[0].clone())).await.unwrap();
+    let version = c.bundle_version();
+
+    let err = c.load_bundle(b"PK\x03\x04 a zip, not a bundle").unwrap_err();
+    assert!(message(&err).contains("not a beanscan bundle"), "{}", message(&err));
+    let mut corrupt = beanscan::bundle::DEFAULT_BUNDLE.to_vec();
+    let middle = corrupt.len() / 2;
+    corrupt[middle] ^= 1;
+    assert!(message(&c.load_bundle(&corrupt).unwrap_err()).contains("checksum"));
+    assert_eq!(c.bundle_version(), version);
+    assert!(settle(c.classify(NORMAL.to_vec())).await.is_ok(), "the old bundle still works");
+
+    // The embedded bundle's bytes, loaded as a user's: same model, so added references stay.
+    c.load_bundle(beanscan::bundle::DEFAULT_BUNDLE).unwrap();
+    assert_eq!(c.bundle_version(), version);
+    assert_eq!(js_sys::Array::from(&c.added_references().unwrap()).length(), 1);
+    assert!(settle(c.classify(NORMAL.to_vec())).await.is_ok());
+
+    // A re-exported bundle with its own description and k: it is the one running afterwards.
+    let mut user = beanscan::Bundle::embedded().unwrap();
+    user.description = "user-trained test bundle".into();
+    user.default_k = 3;
+    c.load_bundle(&user.to_bytes().unwrap()).unwrap();
+    assert!(c.bundle_version().contains("user-trained test bundle"), "{}", c.bundle_version());
+    assert_eq!(c.k(), 3);
+    let p = settle(c.classify(NORMAL.to_vec())).await.unwrap();
+    assert_eq!(js_sys::Array::from(&field(&p, "neighbours")).length(), 3);
+}
+
+/// The page decodes with the browser and sends RGBA pixels; the module must treat the same
+/// pixels exactly as it treats its own decoding of the file (same crop, resize, normalisation).
+#[wasm_bindgen_test]
+async fn browser_decoded_pixels_take_the_same_path_as_bytes() {
+    let c = Classifier::open(options("cpu")).await.unwrap();
+    let rgb = beanscan::preprocess::decode(BLACK).unwrap();
+    let (w, h) = rgb.dimensions();
+    let rgba: Vec<u8> = rgb.pixels().flat_map(|p| [p[0], p[1], p[2], 255]).collect();
+    let from_pixels = settle(c.embed_pixels(rgba.clone(), w, h)).await.unwrap().dyn_into::<Float32Array>().unwrap().to_vec();
+    assert_eq!(from_pixels, embedding(&c, BLACK).await);
+    let p = settle(c.classify_pixels(rgba.clone(), w, h)).await.unwrap();
+    assert_eq!(prediction_label(&p), classify_with_embedding(&c, BLACK).await.0);
+    assert!(message(&settle(c.classify_pixels(rgba, w - 1, h)).await.unwrap_err()).contains("bytes of pixels"));
+    assert!(c.check_photo(BLACK).is_ok());
+    assert!(message(&c.check_photo(&BLACK[..BLACK.len() / 2]).unwrap_err()).contains("damaged or incomplete"));
+}

@@ -1,8 +1,16 @@
-// beanscan page: queues photos, sends them one at a time to the worker, shows a card per photo.
+// beanscan page: queues photos, sends them one at a time to the worker, shows a card per photo,
+// re-labels shown results when k, the threshold or the reference beans change, and keeps the
+// user's reference beans in IndexedDB. The single-bean view lives here; card rendering, the
+// summary and the worker client are their own modules so another view can reuse them.
+import { ClassifierClient } from './classifier-client.js';
+import { download, el } from './dom.js';
+import { loadReferences, loadUserBundle, saveReferences, saveUserBundle } from './device-store.js';
+import { pendingCard, renderError, renderResult } from './results.js';
+import { renderSummary, summarize, toCsv } from './summary.js';
+
 const $ = (id) => document.getElementById(id);
 const MAX_BYTES = 40 * 1024 * 1024;
-// A photo that takes longer than this is treated as a hung classifier: the worker is restarted.
-const REQUEST_TIMEOUT_MS = 120_000;
+const SETTINGS_KEY = 'beanscan-settings';
 
 const statusEl = $('status');
 const classesEl = $('classes');
@@ -11,71 +19,75 @@ const resultsEl = $('results');
 const progressBox = $('progress-box');
 const progressEl = $('progress');
 const progressText = $('progress-text');
+const kInput = $('k');
+const thresholdInput = $('threshold');
 
-// ---------- worker ----------
+// ---------- state ----------
 
-let worker = null;
-let ready = null;         // Promise<info> for the current worker
-let loaded = false;       // the current worker reported 'ready' (so a later death is a crash)
-const pending = new Map(); // request id -> resolve
-let nextId = 0;
+let info = null;          // what the running classifier reported: backend, bundle, classes, k, threshold
+let settings = savedSettings(); // {k, threshold} chosen by the user (kept across reloads)
+let customBundle;         // bytes of a bundle the user loaded, null for the built-in one (undefined: not read yet)
+let references = [];      // [{id, label}] added on this device
+const entries = [];       // one per photo, oldest first: {file, card, result?, error?, reference?}
 
-function startWorker() {
-  setStatus('loading', 'Loading the model…');
-  worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
-  loaded = false;
-  let settle;
-  ready = new Promise((resolve, reject) => { settle = { resolve, reject }; });
-  ready.catch(() => {}); // reported through the status line and per card
-  worker.onmessage = ({ data }) => {
-    if (data.type === 'ready') {
-      loaded = true;
-      showReady(data);
-      settle.resolve(data);
-    } else if (data.type === 'failed') {
-      setStatus('error', `The model could not be loaded: ${data.error}`);
-      settle.reject(new Error(data.error));
-    } else {
-      const resolve = pending.get(data.id);
-      pending.delete(data.id);
-      resolve?.(data);
-      if (data.fatal) restartWorker();
+// ---------- the classifier ----------
+
+const backend = new URLSearchParams(location.search).get('backend') || undefined;
+const client = new ClassifierClient({
+  backend,
+  onLoading: () => setStatus('loading', 'Loading the model…'),
+  onFailed: (why) => setStatus('error', `The model could not be loaded: ${why}`),
+  onReady: restore,
+});
+
+/** A fresh worker: put back the user's bundle, settings and references, then show it. */
+async function restore(ready, send) {
+  let next = ready;
+  if (customBundle === undefined) customBundle = (await loadUserBundle().catch(() => null)) ?? null;
+  if (customBundle) {
+    const reply = await send('loadBundle', customBundle);
+    if (reply.error === undefined) next = reply.result;
+    else {
+      customBundle = null;
+      saveUserBundle(null).catch(() => {});
+      panelMessage(`Your bundle could not be loaded again, the built-in one is used: ${reply.error}`);
     }
-  };
-  worker.onerror = (e) => {
-    e.preventDefault();
-    if (loaded) {
-      // It worked before, so this is a crash (e.g. out of memory), not a missing module: start over.
-      restartWorker(`the classifier stopped (${e.message || 'worker error'}) and was restarted`);
-      return;
-    }
-    const why = e.message || 'the classifier could not start (is the pkg/ folder missing?)';
-    setStatus('error', `The model could not be loaded: ${why}`);
-    settle.reject(new Error(why));
-    failPending(why);
-  };
+  }
+  if (settings) {
+    const reply = await send('settings', settings);
+    if (reply.error === undefined) Object.assign(next, reply.result);
+  }
+  const modelChanged = info !== null && info.modelId !== next.modelId;
+  await restoreReferences(next.modelId, send);
+  const listed = await send('references');
+  references = listed.result ?? [];
+  showReady(next);
+  if (modelChanged) dropResultsOfOtherModel();
+  else relabelAll(send);
 }
 
-function restartWorker(why = 'the classifier stopped and was restarted') {
-  worker.terminate();
-  failPending(why, true);
-  startWorker();
+async function restoreReferences(modelId, send) {
+  let stored;
+  try {
+    stored = await loadReferences(modelId);
+  } catch (err) {
+    panelMessage(`Saved reference beans could not be read from this browser's storage: ${err?.message ?? err}`);
+    return;
+  }
+  if (!stored) return;
+  const reply = await send('importReferences', stored);
+  if (reply.error !== undefined) panelMessage(`Saved reference beans could not be restored: ${reply.error}`);
 }
 
-function failPending(why, fatal = false) {
-  for (const [id, resolve] of pending) resolve({ id, error: why, fatal });
-  pending.clear();
-}
-
-function classify(bytes) {
-  const id = ++nextId;
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => {
-      if (pending.has(id)) restartWorker(`no answer after ${REQUEST_TIMEOUT_MS / 1000} s; the classifier was restarted`);
-    }, REQUEST_TIMEOUT_MS);
-    pending.set(id, (reply) => { clearTimeout(timer); resolve(reply); });
-    worker.postMessage({ id, bytes }, [bytes.buffer]);
-  });
+/** Stores the references file the worker returned and updates the count. */
+async function keepReferences(file) {
+  references = await client.call('references');
+  $('ref-count').textContent = String(references.length);
+  try {
+    await saveReferences(info.modelId, file);
+  } catch (err) {
+    panelMessage(`Reference beans could not be saved in this browser (${err?.message ?? err}); they last until the page is closed.`);
+  }
 }
 
 // ---------- status ----------
@@ -85,16 +97,30 @@ function setStatus(state, text) {
   statusEl.textContent = text;
 }
 
-function showReady({ backend, bundleVersion, classNames }) {
-  setStatus('ready', `Ready · ${backend} · ${bundleVersion}`);
+function showReady(next) {
+  info = next;
+  const { backend, bundleVersion, classNames, k, threshold } = info;
+  const whose = customBundle ? 'your bundle: ' : '';
+  setStatus('ready', `Ready · ${backend === 'webgpu' ? 'WebGPU' : 'CPU'} · ${whose}${bundleVersion}`);
   statusEl.dataset.backend = backend;
   statusEl.dataset.bundle = bundleVersion;
+  statusEl.dataset.customBundle = String(Boolean(customBundle));
+  $('builtin-bundle').hidden = !customBundle;
   classesEl.replaceChildren(...classNames.map((name) => {
     const li = el('li', 'chip', name);
     li.dataset.testid = 'class-name';
     return li;
   }));
   classesEl.hidden = false;
+  kInput.value = String(k);
+  thresholdInput.value = String(threshold);
+  kInput.disabled = thresholdInput.disabled = false;
+  showSettingValues();
+  $('ref-count').textContent = String(references.length);
+}
+
+function panelMessage(text) {
+  $('panel-message').textContent = text;
 }
 
 // ---------- queue ----------
@@ -110,9 +136,10 @@ function addFiles(files) {
   if (!busy) { done = 0; total = 0; }
   const batch = document.createDocumentFragment(); // newest batch on top, in the order given
   for (const file of files) {
-    const card = pendingCard(file);
-    batch.append(card);
-    queue.push({ file, card });
+    const entry = { file: file.name, card: pendingCard(file) };
+    batch.append(entry.card);
+    entries.push(entry);
+    queue.push({ file, entry });
   }
   resultsEl.prepend(batch);
   total += files.length;
@@ -124,36 +151,35 @@ async function pump() {
   if (busy) return;
   busy = true;
   while (queue.length) {
-    const { file, card } = queue.shift();
+    const { file, entry } = queue.shift();
     try {
-      await processFile(file, card);
+      await processFile(file, entry);
     } catch (err) {
-      showError(card, err?.message || String(err));
+      fail(entry, err?.message || String(err));
     }
     done += 1;
     updateProgress();
+    updateSummary();
   }
   busy = false;
 }
 
-async function processFile(file, card) {
-  if (file.size === 0) return showError(card, 'The file is empty (0 bytes); it may not have finished downloading or copying: try again.');
-  if (file.size > MAX_BYTES) return showError(card, `The file is too large (${mb(file.size)}; limit ${mb(MAX_BYTES)}).`);
-  let bytes;
-  try {
-    bytes = new Uint8Array(await file.arrayBuffer());
-  } catch {
-    return showError(card, 'The file could not be read.');
+async function processFile(file, entry) {
+  if (file.size === 0) return fail(entry, 'The file is empty (0 bytes); it may not have finished downloading or copying: try again.');
+  if (file.size > MAX_BYTES) return fail(entry, `The file is too large (${mb(file.size)}; limit ${mb(MAX_BYTES)}).`);
+  const reply = await client.request('classify', file);
+  if (reply.notReady) fail(entry, `The model is not available: ${reply.error}`);
+  else if (reply.fatal) fail(entry, `The classifier crashed on this file (${reply.error}) and was restarted; the next photos are not affected.`);
+  else if (reply.error !== undefined) fail(entry, `Could not classify this file: ${reply.error}`);
+  else {
+    entry.result = reply.result;
+    show(entry);
   }
-  try {
-    await ready;
-  } catch (err) {
-    return showError(card, `The model is not available: ${err.message}`);
-  }
-  const reply = await classify(bytes);
-  if (reply.fatal) showError(card, `The classifier crashed on this file (${reply.error}) and was restarted; the next photos are not affected.`);
-  else if (reply.error !== undefined) showError(card, `Could not classify this file: ${reply.error}`);
-  else showResult(card, reply.result);
+}
+
+function fail(entry, message) {
+  entry.error = message;
+  renderError(entry.card, message);
 }
 
 function updateProgress() {
@@ -163,85 +189,172 @@ function updateProgress() {
   progressText.textContent = done < total ? `Checking ${done + 1} of ${total}…` : `Checked ${total} photo${total === 1 ? '' : 's'}`;
 }
 
-// ---------- cards ----------
-
-function el(tag, className, text) {
-  const e = document.createElement(tag);
-  if (className) e.className = className;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
-
-function pendingCard(file) {
-  const card = el('li', 'card pending');
-  card.dataset.testid = 'result-pending';
-  card.dataset.file = file.name;
-  const img = el('img', 'thumb');
-  img.alt = '';
-  img.decoding = 'async';
-  img.loading = 'lazy'; // a long batch of phone photos must not decode every thumbnail at once
-  img.addEventListener('error', () => img.classList.add('broken'), { once: true });
-  img.src = URL.createObjectURL(file);
-  const body = el('div', 'body');
-  body.append(el('p', 'file', file.name), el('p', 'wait', 'Waiting…'));
-  card.append(img, body);
-  return card;
-}
-
-function cardBody(card) {
-  const body = card.querySelector('.body');
-  body.replaceChildren(el('p', 'file', card.dataset.file));
-  return body;
-}
-
-function showResult(card, r) {
-  card.className = `card ${r.unknown ? 'is-unknown' : r.label === 'Normal' ? 'is-normal' : 'is-defect'}`;
-  Object.assign(card.dataset, {
-    testid: 'result',
-    label: r.label,
-    confidence: String(r.confidence),
-    distance: String(r.distance),
-    unknown: String(r.unknown),
-  });
-  const body = cardBody(card);
-  const head = el('p', 'verdict');
-  const label = el('span', 'label', r.label);
-  label.dataset.testid = 'label';
-  head.append(label);
-  if (r.unknown) {
-    const badge = el('span', 'badge', 'unknown');
-    badge.dataset.testid = 'unknown-badge';
-    badge.title = 'This bean is far from every reference bean; check it by eye.';
-    head.append(badge);
-  }
-  const meta = el('p', 'meta');
-  const conf = el('span', 'confidence', `${Math.round(r.confidence * 100)}%`);
-  conf.dataset.testid = 'confidence';
-  meta.append(conf, ` confidence · distance ${r.distance.toFixed(3)}`);
-  body.append(head, meta);
-  if (r.neighbours.length) {
-    const list = el('ol', 'neighbours');
-    list.setAttribute('aria-label', 'Nearest reference beans');
-    for (const n of r.neighbours) {
-      const li = el('li', null, `${n.label} `);
-      li.dataset.testid = 'neighbour';
-      li.title = n.id;
-      li.append(el('span', 'dist', n.distance.toFixed(3)));
-      list.append(li);
-    }
-    body.append(el('p', 'nn-title', 'Nearest reference beans'), list);
-  }
-}
-
-function showError(card, message) {
-  card.className = 'card is-error';
-  card.dataset.testid = 'result-error';
-  const msg = el('p', 'error-msg', message);
-  msg.dataset.testid = 'error-message';
-  cardBody(card).append(msg);
-}
-
 const mb = (n) => `${(n / 1048576).toFixed(1)} MB`;
+
+// ---------- results ----------
+
+const cardActions = {
+  async onSave(entry, label) {
+    try {
+      const { id, file } = await client.call('addReference', entry.result.embedding, label);
+      entry.reference = { id, label };
+      await keepReferences(file);
+      await relabelAll();
+    } catch (err) {
+      panelMessage(`The bean could not be added as a reference: ${err.message}`);
+      show(entry);
+    }
+  },
+  async onUndo(entry) {
+    try {
+      const { file } = await client.call('removeReference', entry.reference.id);
+      entry.reference = undefined;
+      await keepReferences(file);
+      await relabelAll();
+    } catch (err) {
+      panelMessage(`The reference could not be removed: ${err.message}`);
+    }
+  },
+};
+
+function show(entry) {
+  renderResult(entry, { classNames: info?.classNames ?? [entry.result.label], ...cardActions });
+}
+
+let relabelling = null; // the running re-label; a change meanwhile asks for one more
+let relabelAgain = false;
+
+/** Re-labels every shown result from its cached embedding (k, threshold or references changed). */
+async function relabelAll(send) {
+  if (relabelling) { relabelAgain = true; return relabelling; }
+  relabelling = (async () => {
+    do {
+      relabelAgain = false;
+      const shown = entries.filter((e) => e.result?.embedding);
+      if (!shown.length) break;
+      const embeddings = shown.map((e) => e.result.embedding);
+      const reply = send ? await send('label', embeddings) : await client.request('label', embeddings);
+      if (reply.error !== undefined) { panelMessage(`Results could not be re-labelled: ${reply.error}`); break; }
+      shown.forEach((e, i) => {
+        e.result = { ...reply.result[i], embedding: e.result.embedding, decoder: e.result.decoder };
+        show(e);
+      });
+      updateSummary();
+    } while (relabelAgain);
+  })();
+  try { await relabelling; } finally { relabelling = null; }
+}
+
+/** After another bundle: cached embeddings belong to the old model, so their results go. */
+function dropResultsOfOtherModel() {
+  const stale = entries.filter((e) => e.result);
+  for (const e of stale) removeEntry(e);
+  if (stale.length) panelMessage(`${stale.length} result(s) made with the previous model were cleared: add the photos again.`);
+  updateSummary();
+}
+
+function removeEntry(entry) {
+  URL.revokeObjectURL(entry.card.querySelector('img')?.src ?? '');
+  entry.card.remove();
+  entries.splice(entries.indexOf(entry), 1);
+}
+
+function updateSummary() {
+  const settled = entries.filter((e) => e.result || e.error !== undefined);
+  renderSummary($('summary'), summarize(settled, info?.classNames ?? []));
+  $('summary-box').hidden = settled.length === 0;
+}
+
+// ---------- settings ----------
+
+function showSettingValues() {
+  $('k-value').textContent = kInput.value;
+  $('threshold-value').textContent = Number(thresholdInput.value).toFixed(2);
+}
+
+function savedSettings() {
+  try {
+    const s = JSON.parse(localStorage.getItem(SETTINGS_KEY) ?? 'null');
+    return Number.isInteger(s?.k) && Number.isFinite(s?.threshold) ? s : null;
+  } catch {
+    return null;
+  }
+}
+
+async function applySettings() {
+  showSettingValues();
+  settings = { k: Number(kInput.value), threshold: Number(thresholdInput.value) };
+  try { localStorage.setItem(SETTINGS_KEY, JSON.stringify(settings)); } catch { /* private mode: this visit only */ }
+  const reply = await client.request('settings', settings);
+  if (reply.error !== undefined) return panelMessage(`Settings not applied: ${reply.error}`);
+  Object.assign(info, reply.result);
+  await relabelAll();
+}
+kInput.addEventListener('input', applySettings);
+thresholdInput.addEventListener('input', applySettings);
+
+// ---------- references and bundles ----------
+
+$('export-refs').addEventListener('click', async () => {
+  try {
+    download('beanscan-references.beanrefs', await client.call('exportReferences'), 'application/octet-stream');
+  } catch (err) {
+    panelMessage(`Export failed: ${err.message}`);
+  }
+});
+
+async function readPicked(input) {
+  const file = input.files?.[0];
+  input.value = '';
+  return file ? new Uint8Array(await file.arrayBuffer()) : null;
+}
+
+$('import-refs').addEventListener('change', async (e) => {
+  const bytes = await readPicked(e.target);
+  if (!bytes) return;
+  try {
+    const { count, file } = await client.call('importReferences', bytes);
+    await keepReferences(file);
+    panelMessage(`Imported ${count} reference bean${count === 1 ? '' : 's'}.`);
+    await relabelAll();
+  } catch (err) {
+    panelMessage(err.message);
+  }
+});
+
+$('bundle-file').addEventListener('change', async (e) => {
+  const bytes = await readPicked(e.target);
+  if (!bytes) return;
+  try {
+    const loaded = await client.call('loadBundle', bytes);
+    customBundle = bytes;
+    saveUserBundle(bytes).catch((err) => panelMessage(`The bundle is used but could not be kept for next time: ${err.message}`));
+    if (settings) Object.assign(loaded, await client.call('settings', settings));
+    const modelChanged = loaded.modelId !== info.modelId;
+    await restoreReferences(loaded.modelId, (op, ...args) => client.request(op, ...args));
+    references = await client.call('references');
+    showReady(loaded);
+    if (modelChanged) dropResultsOfOtherModel();
+    else await relabelAll();
+    panelMessage(`Bundle loaded: ${loaded.bundleVersion}`);
+  } catch (err) {
+    panelMessage(`That bundle was not loaded (the current one stays): ${err.message}`);
+  }
+});
+
+$('builtin-bundle').addEventListener('click', async () => {
+  if (busy) return panelMessage('Wait until the photos being checked are done.');
+  customBundle = null;
+  await saveUserBundle(null).catch(() => {});
+  client.restart(); // a fresh module with the built-in bundle; restore() puts the rest back
+  panelMessage('Back to the built-in bundle.');
+});
+
+$('export-csv').addEventListener('click', () => {
+  const meta = { k: info?.k ?? '', threshold: info?.threshold ?? '', backend: info?.backend ?? '', bundle: info?.bundleVersion ?? '' };
+  const settled = entries.filter((e) => e.result || e.error !== undefined);
+  download('beanscan-results.csv', toCsv(settled, meta), 'text/csv');
+});
 
 // ---------- inputs ----------
 
@@ -271,11 +384,16 @@ window.addEventListener('drop', (e) => {
 });
 
 $('clear').addEventListener('click', () => {
-  for (const card of resultsEl.querySelectorAll('.card:not(.pending)')) {
-    URL.revokeObjectURL(card.querySelector('img').src);
-    card.remove();
-  }
+  for (const entry of entries.filter((e) => e.result || e.error !== undefined)) removeEntry(entry);
   if (!busy) { done = 0; total = 0; updateProgress(); }
+  updateSummary();
 });
 
-startWorker();
+// ---------- offline ----------
+
+// The service worker (sw.js, beside this file) keeps the page, worker and module for offline use.
+if ('serviceWorker' in navigator && new URLSearchParams(location.search).get('sw') !== '0') {
+  navigator.serviceWorker.register(new URL('./sw.js', import.meta.url)).catch((err) => {
+    console.warn(`offline use is not available: ${err.message}`);
+  });
+}

@@ -1,28 +1,37 @@
 // Module worker: loads the wasm classifier once and answers one request at a time,
 // so the page stays responsive while photos are decoded and classified.
-//   in:  {id, bytes: Uint8Array}
-//   out: {type: 'ready', backend, bundleVersion, classNames} | {type: 'failed', error}  (once)
+//   in:  {id, op, args}   op: one of the names in `ops` below
+//   out: {type: 'ready', ...info()} | {type: 'failed', error}   (once)
 //        {id, result} | {id, error, fatal}
+// Backend: `?backend=auto|webgpu|cpu` on the worker URL (default auto: WebGPU when the browser
+// has an adapter, else CPU).
 // A panic inside the module aborts it (a WebAssembly.RuntimeError): the reply is marked fatal and
 // the page starts a fresh worker. The panic message comes from the module's panic hook.
 import init, { Classifier } from './pkg/beanscan.js';
 
 const message = (err) => (err instanceof Error ? err.message : String(err)) || 'unknown error';
+const backend = new URL(self.location.href).searchParams.get('backend') || 'auto';
+// Beyond this the bytes path refuses the photo with its own message; don't paint it first.
+const MAX_PIXELS = 64e6;
 
 const classifier = (async () => {
   await init();
-  return Classifier.create({ backend: 'cpu' });
+  return Classifier.create({ backend });
 })();
+
+const info = (c) => ({
+  backend: String(c.backend),
+  bundleVersion: String(c.bundleVersion),
+  modelId: String(c.modelId),
+  classNames: Array.from(c.classNames(), String),
+  k: c.k,
+  threshold: c.threshold,
+  references: c.addedReferences(),
+});
 
 (async () => {
   try {
-    const c = await classifier;
-    postMessage({
-      type: 'ready',
-      backend: String(c.backend),
-      bundleVersion: String(c.bundleVersion),
-      classNames: Array.from(c.classNames(), String),
-    });
+    postMessage({ type: 'ready', ...info(await classifier) });
   } catch (err) {
     postMessage({ type: 'failed', error: message(err) });
   }
@@ -39,13 +48,70 @@ const plain = (r) => ({
     label: String(get(n, 'label')),
     distance: Number(get(n, 'distance')),
     id: String(get(n, 'id')),
+    added: Boolean(get(n, 'added')),
   })),
+  ...(get(r, 'embedding') ? { embedding: get(r, 'embedding') } : {}),
 });
 
-async function handle({ id, bytes }) {
+/** The browser's decoder: upright 8-bit RGBA, or null when it cannot read the file. */
+async function browserPixels(blob) {
+  let bitmap;
+  try {
+    // 'none': the same pixel values the file holds, as the wasm decoder reads them.
+    bitmap = await createImageBitmap(blob, { imageOrientation: 'from-image', colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+  } catch {
+    return null;
+  }
+  try {
+    const { width, height } = bitmap;
+    if (width * height > MAX_PIXELS || typeof OffscreenCanvas !== 'function') return null;
+    const ctx = new OffscreenCanvas(width, height).getContext('2d', { willReadFrequently: true });
+    if (!ctx) return null;
+    ctx.drawImage(bitmap, 0, 0);
+    const { data } = ctx.getImageData(0, 0, width, height);
+    return { rgba: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width, height };
+  } catch {
+    return null;
+  } finally {
+    bitmap.close();
+  }
+}
+
+/** Decode with the browser (fast, native code); fall back to the module's own decoder. */
+async function classifyFile(c, file) {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  const pixels = await browserPixels(file);
+  if (pixels) {
+    // Refuse what beanscan refuses (a half-downloaded photo, limits) before using the pixels.
+    c.checkPhoto(bytes);
+    return { ...plain(await c.classifyPixels(pixels.rgba, pixels.width, pixels.height)), decoder: 'browser' };
+  }
+  return { ...plain(await c.classify(bytes)), decoder: 'wasm' };
+}
+
+const ops = {
+  classify: (c, file) => classifyFile(c, file),
+  // Re-label cached embeddings (after k, threshold or references changed): no photo is re-read.
+  label: (c, embeddings) => embeddings.map((e) => plain(c.label(e))),
+  settings: (c, { k, threshold }) => {
+    if (k !== undefined) c.setK(k);
+    if (threshold !== undefined) c.setThreshold(threshold);
+    return { k: c.k, threshold: c.threshold };
+  },
+  addReference: async (c, embedding, label) => ({ id: await c.addReference(embedding, label), file: c.exportReferences() }),
+  removeReference: (c, id) => ({ removed: c.removeReference(id), file: c.exportReferences() }),
+  importReferences: (c, bytes) => ({ count: c.importReferences(bytes), file: c.exportReferences() }),
+  exportReferences: (c) => c.exportReferences(),
+  references: (c) => c.addedReferences(),
+  loadBundle: (c, bytes) => { c.loadBundle(bytes); return info(c); },
+};
+
+async function handle({ id, op, args = [] }) {
   try {
     const c = await classifier;
-    postMessage({ id, result: plain(await c.classify(bytes)) });
+    const run = ops[op];
+    if (!run) throw new Error(`unknown request ${op}`);
+    postMessage({ id, result: await run(c, ...args) });
   } catch (err) {
     // A trap (a panic under panic=abort, or running out of memory) leaves the module unusable.
     const fatal = err instanceof WebAssembly.RuntimeError;

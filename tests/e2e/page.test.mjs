@@ -16,7 +16,9 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { devices } from 'playwright-core';
-import { launchBrowser, startServer } from './harness.mjs';
+import {
+  LOAD_TIMEOUT, checkLabelled, classNamesOn, launchBrowser, pickPhotos as pick, settledCards, startServer, waitReady,
+} from './harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../..');
@@ -24,8 +26,6 @@ const site = resolve(process.env.BEANSCAN_WWW ?? join(repo, 'www'));
 const data = join(resolve(process.env.BEANSCAN_DATA ?? join(repo, '../shared/data')), 'greencoffee');
 const browserPath = process.env.CHROMIUM ?? '/usr/bin/chromium';
 
-const LOAD_TIMEOUT = 180_000;  // model download + init on a slow CPU
-const BATCH_TIMEOUT = 240_000; // a few photos on CPU
 const TEST_TIMEOUT = 480_000;
 
 let server;
@@ -37,19 +37,7 @@ const problems = [];  // page errors and CSP violations
 
 // ---------- helpers ----------
 
-/** Validation photos, one per class, from the manifest (deterministic). */
-async function pickPhotos(labels) {
-  const [header, ...lines] = (await readFile(join(data, 'manifest.csv'), 'utf8')).trim().split(/\r?\n/);
-  const cols = header.split(',');
-  const rows = lines.map((line) => Object.fromEntries(line.split(',').map((v, i) => [cols[i], v])));
-  return labels.map((label, i) => {
-    const round = i % 2 ? 'r1' : 'r2';
-    const ok = (r) => r.split === 'val' && r.label === label && r.label_applies === '1';
-    const row = rows.find((r) => ok(r) && r.round === round) ?? rows.find(ok);
-    assert.ok(row, `no validation photo of class ${label} in manifest.csv`);
-    return { path: join(data, row.path), name: row.path.replaceAll('/', '-'), label };
-  });
-}
+const pickPhotos = (labels) => pick(data, labels);
 
 async function openPage() {
   const page = await context.newPage();
@@ -58,50 +46,9 @@ async function openPage() {
     if (msg.type() === 'error' && /Content.Security.Policy|Refused to/i.test(msg.text())) problems.push(`CSP: ${msg.text()}`);
   });
   await page.goto(origin + '/');
-  // Wait for the status to leave "loading", then insist it is "ready".
-  await page.waitForFunction(
-    () => document.querySelector('[data-testid="status"]')?.dataset.state !== 'loading',
-    null,
-    { timeout: LOAD_TIMEOUT },
-  );
-  const status = page.getByTestId('status');
-  assert.equal(await status.getAttribute('data-state'), 'ready', `page not ready: ${await status.textContent()}`);
+  await waitReady(page);
   return page;
 }
-
-/** Wait until `n` cards are settled (no pending ones) and return what they show. */
-async function settledCards(page, n) {
-  await page.waitForFunction(
-    (n) => document.querySelectorAll('[data-testid="result"], [data-testid="result-error"]').length >= n
-      && !document.querySelector('[data-testid="result-pending"]'),
-    n,
-    { timeout: BATCH_TIMEOUT },
-  );
-  return page.$$eval('[data-testid="result"], [data-testid="result-error"]', (cards) => cards.map((c) => ({
-    kind: c.dataset.testid,
-    file: c.dataset.file,
-    label: c.dataset.label,
-    confidence: Number(c.dataset.confidence),
-    distance: Number(c.dataset.distance),
-    unknown: c.dataset.unknown,
-    shownLabel: c.querySelector('[data-testid="label"]')?.textContent,
-    shownConfidence: c.querySelector('[data-testid="confidence"]')?.textContent,
-    neighbours: c.querySelectorAll('[data-testid="neighbour"]').length,
-    error: c.querySelector('[data-testid="error-message"]')?.textContent,
-  })));
-}
-
-function checkLabelled(card, classNames) {
-  assert.equal(card.kind, 'result', `${card.file}: ${card.error}`);
-  assert.ok(classNames.includes(card.label), `${card.file}: label ${card.label} is not one of ${classNames}`);
-  assert.equal(card.shownLabel, card.label);
-  assert.ok(card.confidence >= 0 && card.confidence <= 1, `${card.file}: confidence ${card.confidence}`);
-  assert.match(card.shownConfidence, /^\d{1,3}%$/);
-  assert.ok(Number.isFinite(card.distance) && card.distance >= 0, `${card.file}: distance ${card.distance}`);
-  assert.ok(card.unknown === 'true' || card.unknown === 'false');
-}
-
-const classNamesOn = (page) => page.$$eval('[data-testid="class-name"]', (els) => els.map((e) => e.textContent));
 
 async function screenshot(page, t, name) {
   const path = join(tmpdir(), `beanscan-e2e-${name}.png`);
@@ -238,7 +185,8 @@ test('odd files in one batch: each labelled or refused with its own message', { 
 
 test('a panic inside the module is reported on its card and the next photo still works', { timeout: TEST_TIMEOUT }, async (t) => {
   // A separate context whose copy of pkg/beanscan.js panics inside wasm on photos starting "CRASH".
-  const crashContext = await browser.newContext({ ...devices['Pixel 7'] });
+  // No service worker here: it would fetch (and serve) the module past the route below.
+  const crashContext = await browser.newContext({ ...devices['Pixel 7'], serviceWorkers: 'block' });
   await crashContext.route('**/pkg/beanscan.js', async (route) => {
     const response = await route.fetch();
     const body = `${await response.text()}

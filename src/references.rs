@@ -1,0 +1,153 @@
+//! The references file: reference beans a user added (confirmed or corrected results), exported
+//! from one browser and imported into another, or kept in the page's storage across reloads.
+//!
+//! Layout: `MAGIC (8) | format version u32 LE | payload length u64 LE | payload | CRC-32 u32 LE`,
+//! the payload a postcard-encoded [`ReferencesFile`]. Embeddings only mean something to the model
+//! that made them, so the file names that model (a checksum of its weights) and its classes.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::index::ReferenceSet;
+
+pub const MAGIC: &[u8; 8] = b"BEANREFS";
+pub const FORMAT_VERSION: u32 = 1;
+const HEADER_LEN: usize = 8 + 4 + 8;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReferencesFile {
+    /// [`model_id`] of the model that computed the embeddings.
+    pub model_id: String,
+    /// Class names the labels index into.
+    pub class_names: Vec<String>,
+    pub references: ReferenceSet,
+}
+
+/// Identifies a model by its weights: CRC-32 of the bundle's weight bytes, in hex.
+pub fn model_id(weights: &[u8]) -> String {
+    format!("{:08x}", crc32fast::hash(weights))
+}
+
+fn refused(why: impl std::fmt::Display) -> Error {
+    Error::Index(format!("cannot import references: {why}"))
+}
+
+impl ReferencesFile {
+    pub fn to_bytes(&self) -> Result<Vec<u8>> {
+        let payload = postcard::to_allocvec(self).map_err(|e| Error::Index(format!("cannot encode references: {e}")))?;
+        let mut out = Vec::with_capacity(HEADER_LEN + payload.len() + 4);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        out.extend_from_slice(&payload);
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        Ok(out)
+    }
+
+    /// Reads and checks a file: framing, checksum, then that its contents agree with themselves.
+    /// Whether it fits the loaded model is [`ReferencesFile::fit`]'s job.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        if bytes.len() < HEADER_LEN + 4 || &bytes[..8] != MAGIC {
+            return Err(refused("not a beanscan references file (export one with \"Export references\")"));
+        }
+        let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
+        if version != FORMAT_VERSION {
+            return Err(refused(format!(
+                "references file format {version}; this beanscan reads format {FORMAT_VERSION}"
+            )));
+        }
+        let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
+        let expected = (HEADER_LEN as u64).saturating_add(len).saturating_add(4);
+        if expected != bytes.len() as u64 {
+            return Err(refused(format!(
+                "the file is truncated or padded (header announces {expected} bytes, file has {})",
+                bytes.len()
+            )));
+        }
+        let body_end = bytes.len() - 4;
+        let stored = u32::from_le_bytes(bytes[body_end..].try_into().expect("4 bytes"));
+        if crc32fast::hash(&bytes[..body_end]) != stored {
+            return Err(refused("checksum mismatch: the file is corrupted"));
+        }
+        let file: ReferencesFile =
+            postcard::from_bytes(&bytes[HEADER_LEN..body_end]).map_err(|e| refused(format!("unreadable contents ({e})")))?;
+        file.references.validate(file.class_names.len()).map_err(refused)?;
+        if file.references.embeddings.iter().any(|v| !v.is_finite()) {
+            return Err(refused("an embedding holds a value that is not a finite number"));
+        }
+        Ok(file)
+    }
+
+    /// The references relabelled into `class_names` order, if they were made by the model
+    /// `model_id` with embeddings of `dim` values and every label is one of `class_names`.
+    pub fn fit(self, model_id: &str, dim: usize, class_names: &[String]) -> Result<ReferenceSet> {
+        if self.references.dim != dim {
+            return Err(refused(format!(
+                "its embeddings have {} values, the loaded model makes {dim}",
+                self.references.dim
+            )));
+        }
+        if self.model_id != model_id {
+            return Err(refused(format!(
+                "they were made with another model ({}; loaded: {model_id}); add them again with this model",
+                self.model_id
+            )));
+        }
+        let mut map = Vec::with_capacity(self.class_names.len());
+        for name in &self.class_names {
+            match class_names.iter().position(|c| c == name) {
+                Some(i) => map.push(i as u16),
+                None => return Err(refused(format!("class \"{name}\" is not one of the loaded model's classes"))),
+            }
+        }
+        let mut refs = self.references;
+        for label in &mut refs.labels {
+            *label = map[usize::from(*label)];
+        }
+        Ok(refs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> ReferencesFile {
+        let mut references = ReferenceSet::new(2);
+        references.push(&[1.0, 0.0], 1, "user-1".into()).unwrap();
+        references.push(&[0.0, 1.0], 0, "user-2".into()).unwrap();
+        ReferencesFile { model_id: "0badf00d".into(), class_names: vec!["Black".into(), "Normal".into()], references }
+    }
+
+    #[test]
+    fn round_trip_and_relabel_by_name() {
+        let bytes = sample().to_bytes().unwrap();
+        let file = ReferencesFile::from_bytes(&bytes).unwrap();
+        assert_eq!(file, sample());
+        let classes = vec!["Normal".to_string(), "Sour".to_string(), "Black".to_string()];
+        let refs = file.fit("0badf00d", 2, &classes).unwrap();
+        assert_eq!(refs.labels, vec![0, 2]);
+        assert_eq!(refs.ids, vec!["user-1", "user-2"]);
+    }
+
+    #[test]
+    fn refuses_foreign_corrupt_and_unfitting_files() {
+        let bytes = sample().to_bytes().unwrap();
+        let err = |b: &[u8]| ReferencesFile::from_bytes(b).unwrap_err().to_string();
+        assert!(err(b"BEANSCAN\x01\0\0\0").contains("not a beanscan references file"));
+        assert!(err(&bytes[..bytes.len() - 1]).contains("truncated"));
+        let mut flipped = bytes.clone();
+        flipped[30] ^= 1;
+        assert!(err(&flipped).contains("checksum"));
+        let mut newer = bytes.clone();
+        newer[8] = 9;
+        assert!(err(&newer).contains("format 9"));
+
+        let classes = vec!["Black".to_string(), "Normal".to_string()];
+        let fit = |model: &str, dim: usize, classes: &[String]| sample().fit(model, dim, classes).unwrap_err().to_string();
+        assert!(fit("0badf00d", 128, &classes).contains("2 values"));
+        assert!(fit("12345678", 2, &classes).contains("another model"));
+        assert!(fit("0badf00d", 2, &classes[..1]).contains("\"Normal\" is not one of"));
+    }
+}

@@ -1,0 +1,345 @@
+// The page's tools beyond labelling, in headless Chromium on a phone viewport: reference beans
+// kept across a reload, the k and threshold sliders, the summary and CSV export, the CPU path
+// when the browser has no WebGPU, and offline use through the service worker.
+// Run: node --test tests/e2e/   (after ./build.sh build; needs /usr/bin/chromium)
+// Env: as page.test.mjs (BEANSCAN_WWW, BEANSCAN_DATA, CHROMIUM).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { devices } from 'playwright-core';
+import {
+  asFiles, cardsOn, checkLabelled, classNamesOn, launchBrowser, pickPhotos, settledCards, startServer, waitReady,
+} from './harness.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const repo = resolve(here, '../..');
+const site = resolve(process.env.BEANSCAN_WWW ?? join(repo, 'www'));
+const data = join(resolve(process.env.BEANSCAN_DATA ?? join(repo, '../shared/data')), 'greencoffee');
+const TEST_TIMEOUT = 480_000;
+
+let server;
+let browser;
+let origin;
+const requests = []; // every request of every context below
+const origins = new Set(); // the servers' own origins
+
+before(async () => {
+  let url;
+  ({ child: server, url } = await startServer(site));
+  origin = new URL(url).origin;
+  origins.add(origin);
+  browser = await launchBrowser();
+}, { timeout: 60_000 });
+
+after(async () => {
+  await browser?.close();
+  server?.kill();
+});
+
+async function newContext(options = {}, b = browser) {
+  const context = await b.newContext({ ...devices['Pixel 7'], ...options });
+  context.on('request', (r) => requests.push({ url: r.url(), method: r.method() }));
+  return context;
+}
+
+async function open(context, url = origin + '/') {
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (err) => errors.push(err.message));
+  page.on('console', (msg) => {
+    if (msg.type() === 'error' && /Content.Security.Policy|Refused to/i.test(msg.text())) errors.push(msg.text());
+  });
+  await page.goto(url);
+  await waitReady(page);
+  return { page, errors };
+}
+
+/** Sets a range input the way a finger does: value, then an input event. */
+async function slide(page, testid, value) {
+  await page.getByTestId(testid).evaluate((input, v) => {
+    input.value = String(v);
+    input.dispatchEvent(new Event('input', { bubbles: true }));
+  }, value);
+}
+
+const settings = (page) => page.getByTestId('settings').evaluate((d) => { d.open = true; });
+
+test('a corrected result becomes a reference that survives a reload and changes the vote', { timeout: TEST_TIMEOUT }, async (t) => {
+  const context = await newContext();
+  let { page, errors } = await open(context);
+  const classNames = await classNamesOn(page);
+  await settings(page);
+  await slide(page, 'k', 1); // one neighbour votes: the nearest reference decides
+  const [photo] = await pickPhotos(data, ['Sour']);
+  await page.getByTestId('picker').setInputFiles(await asFiles([photo]));
+  const [before] = await settledCards(page, 1);
+  checkLabelled(before, classNames);
+  assert.equal(before.addedNeighbours, 0);
+  const corrected = classNames.find((c) => c !== before.label);
+  t.diagnostic(`${photo.name}: ${before.label} (d=${before.distance.toFixed(3)}), corrected to ${corrected}`);
+
+  await page.getByTestId('correct-label').selectOption(corrected);
+  assert.equal(await page.getByTestId('save-reference').textContent(), 'Correct');
+  await page.getByTestId('save-reference').click();
+  await page.getByTestId('saved-reference').waitFor();
+  await page.waitForFunction((l) => document.querySelector('[data-testid="result"]')?.dataset.label === l, corrected);
+  assert.equal(await page.getByTestId('reference-count').textContent(), '1');
+
+  // Reload: the reference comes back from IndexedDB (and k = 1 from local storage).
+  await page.close();
+  ({ page, errors } = await open(context));
+  await settings(page);
+  assert.equal(await page.getByTestId('reference-count').textContent(), '1');
+  assert.equal(await page.getByTestId('k-value').textContent(), '1');
+  await page.getByTestId('picker').setInputFiles(await asFiles([photo]));
+  const [after] = await settledCards(page, 1);
+  assert.equal(after.label, corrected, 'the stored reference decides the vote after a reload');
+  assert.equal(after.addedNeighbours, 1);
+  assert.ok(after.distance < 1e-3, `distance to its own reference ${after.distance}`);
+
+  // Exported, removed, imported again from the file.
+  const download = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-references').click()]);
+  const file = await readFile(await download[0].path());
+  assert.equal(file.subarray(0, 8).toString('latin1'), 'BEANREFS');
+  await page.getByTestId('correct-label').selectOption(before.label);
+  await page.getByTestId('save-reference').click();
+  await page.getByTestId('saved-reference').waitFor();
+  assert.equal(await page.getByTestId('reference-count').textContent(), '2');
+  await page.getByTestId('undo-reference').click();
+  await page.getByTestId('correct-label').waitFor();
+  assert.equal(await page.getByTestId('reference-count').textContent(), '1');
+
+  await page.getByTestId('import-references').setInputFiles({ name: 'notes.beanrefs', mimeType: 'application/octet-stream', buffer: Buffer.from('not references') });
+  await page.waitForFunction(() => /not a beanscan references file/.test(document.querySelector('[data-testid="panel-message"]').textContent));
+  await page.getByTestId('import-references').setInputFiles({ name: 'refs.beanrefs', mimeType: 'application/octet-stream', buffer: file });
+  await page.waitForFunction(() => /Imported 1 reference bean/.test(document.querySelector('[data-testid="panel-message"]').textContent));
+  assert.equal(await page.getByTestId('reference-count').textContent(), '1');
+
+  // A damaged bundle is refused and the current one keeps working.
+  await page.getByTestId('load-bundle').setInputFiles({ name: 'x.beanscan', mimeType: 'application/octet-stream', buffer: Buffer.from('BEANSCAN and then nothing useful') });
+  await page.waitForFunction(() => /That bundle was not loaded/.test(document.querySelector('[data-testid="panel-message"]').textContent));
+  t.diagnostic(await page.getByTestId('panel-message').textContent());
+  const status = page.getByTestId('status');
+  assert.equal(await status.getAttribute('data-state'), 'ready');
+  assert.equal(await status.getAttribute('data-custom-bundle'), 'false');
+
+  // A good bundle file (the committed one, as a user would load it) is used and kept for the next visit.
+  await page.getByTestId('load-bundle').setInputFiles(join(repo, 'bundle', 'default.beanscan'));
+  await page.waitForFunction(() => /Bundle loaded/.test(document.querySelector('[data-testid="panel-message"]').textContent));
+  assert.equal(await status.getAttribute('data-custom-bundle'), 'true');
+  assert.deepEqual(errors, []);
+  await page.close();
+  ({ page, errors } = await open(context));
+  assert.equal(await page.getByTestId('status').getAttribute('data-custom-bundle'), 'true');
+  assert.match(await page.getByTestId('status').textContent(), /your bundle/);
+  assert.equal(await page.getByTestId('reference-count').textContent(), '1', 'same model: the references stay');
+  await settings(page);
+  await page.getByTestId('builtin-bundle').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid="status"]').dataset.customBundle === 'false');
+  await waitReady(page);
+  assert.ok(await page.getByTestId('builtin-bundle').isHidden());
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('sliders re-label the shown results; summary and CSV export agree with the cards', { timeout: TEST_TIMEOUT }, async () => {
+  const context = await newContext();
+  // Records every request the page sends its worker, to show re-labelling reads no photo again.
+  await context.addInitScript(() => {
+    window.workerOps = [];
+    const post = Worker.prototype.postMessage;
+    Worker.prototype.postMessage = function (message, ...rest) {
+      window.workerOps.push(message?.op);
+      return post.call(this, message, ...rest);
+    };
+  });
+  const { page, errors } = await open(context);
+  const classNames = await classNamesOn(page);
+  const photos = await pickPhotos(data, ['Normal', 'Black', 'Broken']);
+  await page.getByTestId('picker').setInputFiles([
+    ...await asFiles(photos),
+    { name: 'notes.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('Tray 4: 12 black beans, 3 sour.\n') },
+  ]);
+  const cards = await settledCards(page, 4);
+  const labelled = cards.filter((c) => c.kind === 'result');
+  assert.equal(labelled.length, 3);
+  for (const c of labelled) {
+    checkLabelled(c, classNames);
+    assert.equal(c.decoder, 'browser', `${c.file} was decoded by the browser`);
+  }
+  assert.equal(cards.find((c) => c.file === 'notes.jpg').kind, 'result-error');
+
+  // Summary: counts per class and the defect share (everything but Normal is a defect).
+  const counts = await page.$$eval('[data-testid="class-count"]', (els) => els.map((e) => [e.dataset.label, Number(e.dataset.count)]));
+  const expected = new Map();
+  for (const c of labelled) expected.set(c.label, (expected.get(c.label) ?? 0) + 1);
+  assert.deepEqual(new Map(counts), expected);
+  const defects = labelled.filter((c) => c.label !== 'Normal').length;
+  assert.equal(await page.getByTestId('defect-share').textContent(), `${(100 * defects / 3).toFixed(1)}%`);
+
+  // Threshold 0: every bean is farther than that from every reference → all Unknown, at once.
+  await settings(page);
+  await slide(page, 'threshold', 0);
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="result"]')].every((c) => c.querySelector('[data-testid="unknown-badge"]')));
+  for (const k of [1, 9]) {
+    await slide(page, 'k', k);
+    await page.waitForFunction((k) => [...document.querySelectorAll('[data-testid="result"]')]
+      .every((c) => c.querySelectorAll('[data-testid="neighbour"]').length === k), k);
+  }
+  await slide(page, 'threshold', 2);
+  await page.waitForFunction(() => !document.querySelector('[data-testid="unknown-badge"]'));
+  const relabelled = await cardsOn(page);
+  const ops = await page.evaluate(() => window.workerOps);
+  assert.equal(ops.filter((op) => op === 'classify').length, 4, `worker requests: ${ops}`);
+  assert.ok(ops.filter((op) => op === 'label').length >= 3, `worker requests: ${ops}`);
+  assert.ok(ops.lastIndexOf('classify') < ops.indexOf('settings'), `worker requests: ${ops}`);
+
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-csv').click()]);
+  assert.equal(download.suggestedFilename(), 'beanscan-results.csv');
+  const [header, ...rows] = (await readFile(await download.path(), 'utf8')).trim().split('\r\n').map((l) => l.split(','));
+  assert.deepEqual(header, ['file', 'label', 'defect', 'unknown', 'confidence', 'distance', 'nearest_reference', 'error', 'k', 'threshold', 'backend', 'bundle']);
+  assert.equal(rows.length, 4);
+  const col = (row, name) => row[header.indexOf(name)];
+  for (const card of relabelled) {
+    const row = rows.find((r) => col(r, 'file') === card.file);
+    assert.ok(row, `no CSV row for ${card.file}`);
+    if (card.kind === 'result') {
+      assert.equal(col(row, 'label'), card.label);
+      assert.equal(col(row, 'defect'), String(card.label !== 'Normal'));
+      assert.equal(col(row, 'unknown'), 'false');
+      assert.ok(Math.abs(Number(col(row, 'distance')) - card.distance) < 1e-4);
+      assert.equal(col(row, 'k'), '9');
+      assert.equal(col(row, 'threshold'), '2');
+    } else {
+      assert.ok(col(row, 'error').length > 10, `error column: ${col(row, 'error')}`);
+    }
+  }
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('without WebGPU the page runs on the CPU; with it, the page says WebGPU', { timeout: TEST_TIMEOUT }, async (t) => {
+  const gpuBrowser = await launchBrowser(undefined, ['--enable-unsafe-webgpu']);
+  try {
+    const [photo] = await pickPhotos(data, ['Normal']);
+    for (const gpu of [false, true]) {
+      // No service worker: it would serve worker.js past the route below.
+      const context = await newContext({ serviceWorkers: 'block' }, gpuBrowser);
+      if (!gpu) {
+        await context.addInitScript(() => { delete Navigator.prototype.gpu; });
+        // Init scripts do not reach workers: the worker gets the same deletion at its top.
+        await context.route('**/worker.js*', async (route) => {
+          const response = await route.fetch();
+          await route.fulfill({ response, body: `delete WorkerNavigator.prototype.gpu;\n${await response.text()}` });
+        });
+      }
+      const { page, errors } = await open(context);
+      const status = page.getByTestId('status');
+      t.diagnostic(`navigator.gpu ${gpu ? 'present' : 'deleted'}: ${await status.textContent()}`);
+      assert.equal(await status.getAttribute('data-backend'), gpu ? 'webgpu' : 'cpu');
+      assert.match(await status.textContent(), gpu ? /WebGPU/ : /CPU/);
+      await page.getByTestId('picker').setInputFiles(await asFiles([photo]));
+      const [card] = await settledCards(page, 1);
+      checkLabelled(card, await classNamesOn(page));
+      assert.deepEqual(errors, []);
+      await context.close();
+    }
+  } finally {
+    await gpuBrowser.close();
+  }
+});
+
+test('after one visit the page loads and labels offline, from a sub-path (service worker)', { timeout: TEST_TIMEOUT }, async (t) => {
+  // A server of its own, stopped after the first visit, and the browser offline as well. It
+  // serves the site's parent folder, so the page lives under a sub-path (/www/).
+  const own = await startServer(dirname(site));
+  origins.add(new URL(own.url).origin);
+  const pageUrl = new URL(`${basename(site)}/`, own.url).href;
+  const prefix = new URL(pageUrl).pathname;
+  const context = await newContext();
+  try {
+    const { page } = await open(context, pageUrl);
+    const cached = await page.evaluate(async () => {
+      const reg = await navigator.serviceWorker.ready;
+      const names = await caches.keys();
+      const cache = await caches.open(names.find((n) => n.startsWith('beanscan-')));
+      return { state: reg.active.state, names, files: (await cache.keys()).map((r) => new URL(r.url).pathname) };
+    });
+    t.diagnostic(`caches: ${cached.names.join(', ')} (${cached.files.length} files)`);
+    assert.equal(cached.state, 'activated');
+    assert.match(cached.names.join(), /beanscan-[0-9a-f]{16}/);
+    // Every file of the page is kept (the list in sw.js must not fall behind www/).
+    const want = (await readdir(site, { withFileTypes: true }))
+      .filter((e) => e.isFile() && e.name !== 'sw.js').map((e) => e.name)
+      .concat(['', 'pkg/beanscan.js', 'pkg/beanscan_bg.wasm', 'pkg/version.js'])
+      .map((f) => prefix + f);
+    for (const f of want) assert.ok(cached.files.includes(f), `${f} is not precached`);
+    await page.close();
+
+    own.child.kill();
+    await context.setOffline(true);
+    const { page: offline, errors } = await open(context, pageUrl);
+    const [photo] = await pickPhotos(data, ['Black']);
+    await offline.getByTestId('picker').setInputFiles(await asFiles([photo]));
+    const [card] = await settledCards(offline, 1);
+    checkLabelled(card, await classNamesOn(offline));
+    assert.deepEqual(errors, []);
+  } finally {
+    await context.close();
+    own.child.kill();
+  }
+});
+
+test('a new build fills a new cache and the old one is deleted when it takes over', { timeout: TEST_TIMEOUT }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'beanscan-deploy-'));
+  await cp(site, dir, { recursive: true });
+  const own = await startServer(dir);
+  origins.add(new URL(own.url).origin);
+  const context = await newContext();
+  const cacheNames = (page) => page.evaluate(async () => (await caches.keys()).filter((k) => k.startsWith('beanscan-')));
+  try {
+    let { page } = await open(context, own.url);
+    await page.evaluate(() => navigator.serviceWorker.ready);
+    const [first] = await cacheNames(page);
+    await page.reload(); // now controlled by the service worker
+    await waitReady(page);
+
+    // Deploy a new build: only its version changes here.
+    await writeFile(join(dir, 'pkg', 'version.js'), "self.BEANSCAN_BUILD = '00000000feedbeef';\n");
+    await page.evaluate(async () => {
+      const reg = await navigator.serviceWorker.getRegistration();
+      await reg.update();
+      const next = reg.installing ?? reg.waiting;
+      if (next && next.state !== 'installed') {
+        await new Promise((done) => next.addEventListener('statechange', () => next.state === 'installed' && done()));
+      }
+    });
+    const both = await cacheNames(page);
+    t.diagnostic(`while the old page is open: ${both.join(', ')}`);
+    assert.deepEqual(both.sort(), [first, 'beanscan-00000000feedbeef'].sort(), 'the old cache serves the open page');
+    await page.close();
+
+    ({ page } = await open(context, own.url));
+    let left = both;
+    for (let i = 0; i < 60 && left.length !== 1; i++) {
+      await new Promise((done) => setTimeout(done, 500));
+      left = await cacheNames(page);
+    }
+    assert.deepEqual(left, ['beanscan-00000000feedbeef'], 'only the new build is kept');
+  } finally {
+    await context.close();
+    own.child.kill();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('no request leaves the origin and nothing is uploaded', { timeout: 60_000 }, () => {
+  assert.ok(requests.length > 0);
+  const network = requests.filter((r) => !/^(blob|data):/.test(r.url));
+  const foreign = network.filter((r) => !origins.has(new URL(r.url).origin));
+  assert.deepEqual(foreign, [], 'requests to other origins');
+  assert.deepEqual(network.filter((r) => r.method !== 'GET'), [], 'only GET requests');
+});
