@@ -12,6 +12,8 @@ mkdir -p "$OUT"
 
 # 1. Default pipeline → the shipped bundle (pretrain on every train face, 200 labelled beans).
 "$BEANSCAN" train --data "$DATA" --run runs/default --out bundle/default.beanscan --f16
+#    Shipped with 8-bit weights (README, "Default bundle": size vs accuracy of f32 / f16 / int8).
+"$BEANSCAN" convert --bundle bundle/default.beanscan --weights int8 --out bundle/default.beanscan
 "$BEANSCAN" eval --bundle bundle/default.beanscan --data "$DATA" --split val --json bundle/default-eval-val.json
 # 2. Supervised baseline: same encoder architecture, cross-entropy on every train label.
 "$BEANSCAN" supervised --data "$DATA" --run runs/default

@@ -23,6 +23,8 @@ pub static DEFAULT_BUNDLE: &[u8] = include_bytes!("../bundle/default.beanscan");
 pub enum WeightType {
     F32,
     F16,
+    /// [`crate::quant`]: i8 with per-slice scales; not burnpack.
+    Int8,
 }
 
 #[derive(Serialize, Deserialize)]

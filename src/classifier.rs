@@ -6,7 +6,8 @@ use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Device, Tensor, TensorData};
 use serde::Serialize;
 
-use crate::bundle::Bundle;
+use crate::bundle::{Bundle, WeightType};
+use crate::quant;
 use crate::error::{Error, Result};
 use crate::index::{self, Index};
 use crate::model::{Embedder, ModelConfig};
@@ -48,12 +49,16 @@ pub struct Classifier {
 
 /// Loads burnpack weights into a freshly built embedder on `device`. Weights are applied on the
 /// CPU and then moved: applying them on WebGPU would need a synchronous read, which it forbids.
-pub fn load_embedder(config: &ModelConfig, weights: &[u8], device: &Device) -> Result<Embedder> {
+pub fn load_embedder(config: &ModelConfig, weight_type: WeightType, weights: &[u8], device: &Device) -> Result<Embedder> {
+    let cpu = Device::flex();
+    if weight_type == WeightType::Int8 {
+        let model = quant::embedder_from_int8(config, weights, &cpu)?;
+        return Ok(if *device == cpu { model } else { model.to_device(device) });
+    }
     // f16 bundles are widened to the model's f32 on load.
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
         .map_err(|e| Error::Model(format!("cannot read weights: {e}")))?
         .cast_to_module_dtype();
-    let cpu = Device::flex();
     let model = Embedder::new(config, &cpu)
         .try_load_record(record)
         .map_err(|e| Error::Model(format!("weights do not fit the model: {e}")))?;
@@ -62,7 +67,7 @@ pub fn load_embedder(config: &ModelConfig, weights: &[u8], device: &Device) -> R
 
 impl Classifier {
     pub fn new(bundle: Bundle, device: Device) -> Result<Self> {
-        let model = load_embedder(&bundle.model, &bundle.weights, &device)?;
+        let model = load_embedder(&bundle.model, bundle.weight_type, &bundle.weights, &device)?;
         Ok(Self {
             model_id: references::model_id(&bundle.weights),
             version: bundle.version_string(),

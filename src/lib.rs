@@ -9,6 +9,7 @@ pub mod error;
 pub mod index;
 pub mod model;
 pub mod preprocess;
+pub mod quant;
 pub mod references;
 pub mod tray;
 

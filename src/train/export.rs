@@ -26,21 +26,14 @@ pub struct ExportInput<'a> {
     pub default_k: u32,
     pub default_threshold: f32,
     pub seed: u64,
-    /// Store weights as 16-bit floats: half the bytes; the loader widens them back to f32.
-    pub f16: bool,
+    /// How to store the weights: f32, f16 (half the bytes) or int8 (a quarter); the loader
+    /// widens them back to f32.
+    pub weight_type: WeightType,
 }
 
 pub fn bundle(input: ExportInput) -> Result<Bundle> {
-    let (weight_type, embedder) = if input.f16 {
-        (WeightType::F16, input.embedder.map(&mut ToF16))
-    } else {
-        (WeightType::F32, input.embedder)
-    };
-    let weights = embedder
-        .into_record()
-        .into_bytes()
-        .map_err(|e| anyhow!("serialising weights: {e}"))?
-        .to_vec();
+    let weight_type = input.weight_type;
+    let weights = weight_bytes(input.embedder, weight_type)?;
     let graph = Some(build_graph(&input.references, input.seed));
     let bundle = Bundle {
         description: input.description,
@@ -56,6 +49,16 @@ pub fn bundle(input: ExportInput) -> Result<Bundle> {
     };
     bundle.validate()?;
     Ok(bundle)
+}
+
+/// The embedder's weights stored as `weight_type`.
+pub fn weight_bytes(embedder: Embedder, weight_type: WeightType) -> Result<Vec<u8>> {
+    let record = |e: Embedder| e.into_record().into_bytes().map(|b| b.to_vec()).map_err(|e| anyhow!("serialising weights: {e}"));
+    match weight_type {
+        WeightType::F32 => record(embedder),
+        WeightType::F16 => record(embedder.map(&mut ToF16)),
+        WeightType::Int8 => Ok(crate::quant::to_int8_bytes(&embedder)?),
+    }
 }
 
 /// Casts every float parameter to f16 (the record then stores 2 bytes per weight).

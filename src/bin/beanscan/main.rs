@@ -10,6 +10,8 @@ fn main() -> std::process::ExitCode {
 fn main() {}
 
 #[cfg(not(target_arch = "wasm32"))]
+mod convert;
+#[cfg(not(target_arch = "wasm32"))]
 mod training;
 #[cfg(not(target_arch = "wasm32"))]
 mod trays;
@@ -31,6 +33,7 @@ mod native {
     use clap::{Parser, Subcommand};
 
     use crate::training::{self, PretrainArgs, StudyArgs, SupervisedArgs, TrainArgs};
+    use crate::convert::{self, ConvertArgs};
     use crate::trays::{self, EvalTraysArgs};
 
     #[derive(Parser)]
@@ -100,6 +103,8 @@ mod native {
         /// Find, count and label the beans of annotated tray photos; report detection
         /// precision/recall, count error and per-bean accuracy (plus a few-shot date-split study).
         EvalTrays(EvalTraysArgs),
+        /// Re-store a bundle's weights as f32, f16 or int8 (everything else is kept).
+        Convert(ConvertArgs),
     }
 
     pub fn main() -> ExitCode {
@@ -117,6 +122,7 @@ mod native {
             Command::Supervised(args) => training::supervised_cmd(&args).map(|()| ExitCode::SUCCESS),
             Command::Study(args) => training::study_cmd(&args).map(|()| ExitCode::SUCCESS),
             Command::EvalTrays(args) => trays::eval_trays_cmd(&args).map(|()| ExitCode::SUCCESS),
+            Command::Convert(args) => convert::convert_cmd(&args).map(|()| ExitCode::SUCCESS),
         };
         match result {
             Ok(code) => code,
@@ -127,7 +133,7 @@ mod native {
         }
     }
 
-    fn load_bundle(path: Option<&Path>) -> Result<Bundle> {
+    pub(crate) fn load_bundle(path: Option<&Path>) -> Result<Bundle> {
         Ok(match path {
             Some(p) => Bundle::from_bytes(&std::fs::read(p).with_context(|| format!("reading {}", p.display()))?)
                 .with_context(|| format!("loading {}", p.display()))?,

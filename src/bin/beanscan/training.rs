@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+use beanscan::bundle::WeightType;
 use beanscan::model::{Autoencoder, Embedder, ModelConfig};
 use beanscan::preprocess::PreprocessParams;
 use beanscan::train::checkpoint::{Checkpointer, load_model};
@@ -93,8 +94,11 @@ pub struct TrainArgs {
     #[arg(long, default_value = "bundle/default.beanscan")]
     pub out: PathBuf,
     /// Store weights as 16-bit floats (half the size).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "int8")]
     pub f16: bool,
+    /// Store weights as 8-bit integers with per-channel scales (a quarter of the size).
+    #[arg(long)]
+    pub int8: bool,
     #[arg(long, default_value_t = 5)]
     pub k: u32,
     #[arg(long, default_value_t = 1.0)]
@@ -336,7 +340,11 @@ pub fn train_cmd(args: &TrainArgs) -> Result<()> {
         default_k: args.k,
         default_threshold: args.threshold,
         seed: args.pretrain.schedule.seed,
-        f16: args.f16,
+        weight_type: match (args.f16, args.int8) {
+            (true, _) => WeightType::F16,
+            (_, true) => WeightType::Int8,
+            _ => WeightType::F32,
+        },
     })?;
     let bytes = bundle.to_bytes()?;
     if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
