@@ -7,13 +7,13 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::framing::{self, FrameError};
 use crate::index::{Graph, ReferenceSet};
 use crate::model::ModelConfig;
 use crate::preprocess::PreprocessParams;
 
 pub const MAGIC: &[u8; 8] = b"BEANSCAN";
 pub const FORMAT_VERSION: u32 = 1;
-const HEADER_LEN: usize = 8 + 4 + 8;
 
 /// The bundle the library ships with (trained and exported by `beanscan train`).
 pub static DEFAULT_BUNDLE: &[u8] = include_bytes!("../bundle/default.beanscan");
@@ -79,43 +79,24 @@ impl Bundle {
         };
         let payload =
             postcard::to_allocvec(&wire).map_err(|e| Error::Bundle(format!("cannot encode: {e}")))?;
-        let mut out = Vec::with_capacity(HEADER_LEN + payload.len() + 4);
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        out.extend_from_slice(&payload);
-        let crc = crc32fast::hash(&out);
-        out.extend_from_slice(&crc.to_le_bytes());
-        Ok(out)
+        Ok(framing::frame(MAGIC, FORMAT_VERSION, &payload))
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        if bytes.len() < HEADER_LEN + 4 {
-            return Err(Error::Bundle(format!("file too short ({} bytes): not a beanscan bundle", bytes.len())));
-        }
-        if &bytes[..8] != MAGIC {
-            return Err(Error::Bundle("not a beanscan bundle (wrong magic bytes)".into()));
-        }
-        let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-        if version != FORMAT_VERSION {
-            return Err(Error::Bundle(format!(
-                "format version {version}; this beanscan reads version {FORMAT_VERSION}: re-export the bundle"
-            )));
-        }
-        let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
-        let expected = (HEADER_LEN as u64).saturating_add(len).saturating_add(4);
-        if expected != bytes.len() as u64 {
-            return Err(Error::Bundle(format!(
-                "truncated or padded: header announces {expected} bytes, file has {}",
-                bytes.len()
-            )));
-        }
-        let body_end = bytes.len() - 4;
-        let stored = u32::from_le_bytes(bytes[body_end..].try_into().expect("4 bytes"));
-        if crc32fast::hash(&bytes[..body_end]) != stored {
-            return Err(Error::Bundle("checksum mismatch: the file is corrupted".into()));
-        }
-        let mut bundle: Bundle = postcard::from_bytes(&bytes[HEADER_LEN..body_end])
+        let payload = framing::unframe(MAGIC, FORMAT_VERSION, bytes).map_err(|e| {
+            Error::Bundle(match e {
+                FrameError::TooShort(n) => format!("file too short ({n} bytes): not a beanscan bundle"),
+                FrameError::Magic => "not a beanscan bundle (wrong magic bytes)".into(),
+                FrameError::Version(v) => {
+                    format!("format version {v}; this beanscan reads version {FORMAT_VERSION}: re-export the bundle")
+                }
+                FrameError::Length { expected, actual } => {
+                    format!("truncated or padded: header announces {expected} bytes, file has {actual}")
+                }
+                FrameError::Checksum => "checksum mismatch: the file is corrupted".into(),
+            })
+        })?;
+        let mut bundle: Bundle = postcard::from_bytes(payload)
             .map_err(|e| Error::Bundle(format!("cannot decode payload: {e}")))?;
         if let Some(graph) = &bundle.graph {
             bundle.references.embeddings = restore_embeddings(graph, &bundle.references)?;
@@ -228,6 +209,7 @@ fn restore_embeddings(graph: &Graph, refs: &ReferenceSet) -> Result<Vec<f32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::framing::HEADER_LEN;
 
     fn message(bytes: &[u8]) -> String {
         match Bundle::from_bytes(bytes) {

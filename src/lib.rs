@@ -6,6 +6,7 @@
 pub mod bundle;
 pub mod classifier;
 pub mod error;
+pub mod framing;
 pub mod index;
 pub mod model;
 pub mod preprocess;

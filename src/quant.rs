@@ -87,7 +87,7 @@ impl ModuleMapper for Fill<'_> {
         let expected = param.val().dims().to_vec();
         let next = match self.stored.next() {
             Some(s) => dequantize(s),
-            None => Err(Error::Model("8-bit weights: fewer tensors than the model has".into())),
+            None => Err(Error::Model("weights do not fit the model: fewer 8-bit tensors than the model has".into())),
         };
         match next {
             Ok((shape, values)) if shape == expected => {
@@ -96,7 +96,9 @@ impl ModuleMapper for Fill<'_> {
             }
             Ok((shape, _)) => {
                 self.error =
-                    Some(Error::Model(format!("8-bit weights: a tensor of shape {shape:?} where the model has {expected:?}")));
+                    Some(Error::Model(format!(
+                    "weights do not fit the model: an 8-bit tensor of shape {shape:?} where the model has {expected:?}"
+                )));
                 param
             }
             Err(e) => {
@@ -117,7 +119,7 @@ pub fn embedder_from_int8(config: &ModelConfig, bytes: &[u8], device: &Device) -
         return Err(e);
     }
     if fill.stored.next().is_some() {
-        return Err(Error::Model("8-bit weights: more tensors than the model has".into()));
+        return Err(Error::Model("weights do not fit the model: more 8-bit tensors than the model has".into()));
     }
     Ok(model)
 }

@@ -8,11 +8,11 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::framing::{self, FrameError};
 use crate::index::ReferenceSet;
 
 pub const MAGIC: &[u8; 8] = b"BEANREFS";
 pub const FORMAT_VERSION: u32 = 1;
-const HEADER_LEN: usize = 8 + 4 + 8;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReferencesFile {
@@ -35,43 +35,24 @@ fn refused(why: impl std::fmt::Display) -> Error {
 impl ReferencesFile {
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
         let payload = postcard::to_allocvec(self).map_err(|e| Error::Index(format!("cannot encode references: {e}")))?;
-        let mut out = Vec::with_capacity(HEADER_LEN + payload.len() + 4);
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-        out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        out.extend_from_slice(&payload);
-        let crc = crc32fast::hash(&out);
-        out.extend_from_slice(&crc.to_le_bytes());
-        Ok(out)
+        Ok(framing::frame(MAGIC, FORMAT_VERSION, &payload))
     }
 
     /// Reads and checks a file: framing, checksum, then that its contents agree with themselves.
     /// Whether it fits the loaded model is [`ReferencesFile::fit`]'s job.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        if bytes.len() < HEADER_LEN + 4 || &bytes[..8] != MAGIC {
-            return Err(refused("not a beanscan references file (export one with \"Export references\")"));
-        }
-        let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes"));
-        if version != FORMAT_VERSION {
-            return Err(refused(format!(
-                "references file format {version}; this beanscan reads format {FORMAT_VERSION}"
-            )));
-        }
-        let len = u64::from_le_bytes(bytes[12..20].try_into().expect("8 bytes"));
-        let expected = (HEADER_LEN as u64).saturating_add(len).saturating_add(4);
-        if expected != bytes.len() as u64 {
-            return Err(refused(format!(
-                "the file is truncated or padded (header announces {expected} bytes, file has {})",
-                bytes.len()
-            )));
-        }
-        let body_end = bytes.len() - 4;
-        let stored = u32::from_le_bytes(bytes[body_end..].try_into().expect("4 bytes"));
-        if crc32fast::hash(&bytes[..body_end]) != stored {
-            return Err(refused("checksum mismatch: the file is corrupted"));
-        }
+        let payload = framing::unframe(MAGIC, FORMAT_VERSION, bytes).map_err(|e| match e {
+            FrameError::TooShort(_) | FrameError::Magic => {
+                refused("not a beanscan references file (export one with \"Export references\")")
+            }
+            FrameError::Version(v) => refused(format!("references file format {v}; this beanscan reads format {FORMAT_VERSION}")),
+            FrameError::Length { expected, actual } => refused(format!(
+                "the file is truncated or padded (header announces {expected} bytes, file has {actual})"
+            )),
+            FrameError::Checksum => refused("checksum mismatch: the file is corrupted"),
+        })?;
         let file: ReferencesFile =
-            postcard::from_bytes(&bytes[HEADER_LEN..body_end]).map_err(|e| refused(format!("unreadable contents ({e})")))?;
+            postcard::from_bytes(payload).map_err(|e| refused(format!("unreadable contents ({e})")))?;
         file.references.validate(file.class_names.len()).map_err(refused)?;
         if file.references.embeddings.iter().any(|v| !v.is_finite()) {
             return Err(refused("an embedding holds a value that is not a finite number"));

@@ -3,8 +3,10 @@
 //! interrupted pretraining resumes to the same state; and pretrain → train (export) → eval →
 //! classify → supervised → study runs through the CLI on the result.
 
+mod common;
+use common::{beanscan, temp_dir};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use beanscan::model::ModelConfig;
 use beanscan::preprocess::PreprocessParams;
@@ -40,18 +42,6 @@ fn small_dataset(dir: &Path) -> PathBuf {
     data
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("beanscan-{name}-{}", std::process::id()));
-    std::fs::remove_dir_all(&dir).ok();
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn beanscan(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_beanscan")).args(args).output().unwrap();
-    assert!(out.status.success(), "beanscan {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    out
-}
 
 fn mean(v: &[f32]) -> f32 {
     v.iter().sum::<f32>() / v.len() as f32

@@ -2,8 +2,10 @@
 //! Tray photos, native: bean finding against the annotated polygons of every real tray photo,
 //! and the CLI (`classify --tray --annotate`, `eval-trays --json`).
 
+mod common;
+use common::{beanscan, temp_dir};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use beanscan::train::tray_eval::{load_trays, match_beans};
 use beanscan::tray::detect::find_beans;
@@ -14,18 +16,6 @@ fn trays() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(TRAYS)
 }
 
-fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("beanscan-{name}-{}", std::process::id()));
-    std::fs::remove_dir_all(&dir).ok();
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn beanscan(args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_beanscan")).args(args).output().unwrap();
-    assert!(out.status.success(), "beanscan {args:?} failed:\n{}", String::from_utf8_lossy(&out.stderr));
-    out
-}
 
 /// Floors a little under what was measured on these 37 photos (P 0.960, R 0.956, count error
 /// 0.022 at IoU ≥ 0.5): a change that loses beans or invents them fails here.
