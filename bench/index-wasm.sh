@@ -5,6 +5,8 @@
 #   SIZES default 1000,10000,100000; graphs are rebuilt in wasm up to BUILD_MAX references
 #   (default 10000), larger ones are built natively and read from their postcard bytes,
 #   as the product ships them.
+# Env: BEANSCAN_INDEX_BENCH  the built benches/index.rs binary (instead of `cargo bench`, which
+#      may wait for the target folder lock while other builds run).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 SIZES=${1:-1000,10000,100000}
@@ -18,7 +20,11 @@ DATA=$(mktemp -d "${TMPDIR:-/tmp}/beanscan-index-XXXXXX")
 trap 'rm -rf "$DATA"' EXIT
 
 echo "==> native: cargo bench --bench index -- $SIZES --save (the same data for both)" >&2
-cargo bench --quiet --bench index -- "$SIZES" --save "$DATA"
+if [[ -n ${BEANSCAN_INDEX_BENCH:-} ]]; then
+  "$BEANSCAN_INDEX_BENCH" "$SIZES" --save "$DATA"
+else
+  cargo bench --quiet --bench index -- "$SIZES" --save "$DATA"
+fi
 echo "==> wasm32-wasip1 build of benches/index.rs + src/index.rs" >&2
 (cd bench/index-wasm && CARGO_TARGET_DIR=$TARGET_DIR cargo build --quiet --release --target wasm32-wasip1)
 WASM=$TARGET_DIR/wasm32-wasip1/release/index.wasm
