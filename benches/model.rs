@@ -14,12 +14,22 @@
 //! median ms of decode + preprocess alone and of the whole embedding (decode + preprocess +
 //! model), one JSON line each. `--write-inputs` also writes each photo's model input (f32 LE,
 //! 3 × size × size) as DIR/<n>.f32, so onnxruntime can be fed exactly the same tensor.
+//!
+//!   cargo bench --bench model -- --bundle-sizes DIR
+//!
+//! Bundle mode, for `bench/page-weight.mjs`: bytes of each part of the built-in bundle (postcard
+//! encoded as in the file) as one JSON line, and the bundle written to DIR twice: as shipped
+//! (f16 weights) and with the same weights widened to f32.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use beanscan::model::{Autoencoder, Embedder, ModelConfig};
+use beanscan::bundle::{DEFAULT_BUNDLE, WeightType};
+use beanscan::classifier::load_embedder;
+use beanscan::index::ReferenceSet;
 use beanscan::{Bundle, Classifier};
+use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Tensor, TensorData};
 
@@ -79,8 +89,53 @@ fn photos(paths: &[String], reps: usize) {
     }
 }
 
+fn bundle_sizes(dir: &str) {
+    let bundle = Bundle::embedded().expect("built-in bundle");
+    let f32_weights = load_embedder(&bundle.model, &bundle.weights, &Device::flex())
+        .expect("weights load")
+        .into_record()
+        .into_bytes()
+        .expect("weights serialise")
+        .to_vec();
+    // In the file the references carry only ids and labels when the graph holds the embeddings.
+    let refs_in_file = ReferenceSet {
+        embeddings: if bundle.graph.is_some() { Vec::new() } else { bundle.references.embeddings.clone() },
+        ..bundle.references.clone()
+    };
+    let sizes = [
+        ("file", DEFAULT_BUNDLE.len()),
+        ("weights", bundle.weights.len()),
+        ("weights_f32", f32_weights.len()),
+        ("references_ids_labels", len(&refs_in_file)),
+        ("graph_with_embeddings", len(&bundle.graph)),
+        ("embeddings_f32_raw", bundle.references.embeddings.len() * 4),
+        ("description_classes_settings", len(&(&bundle.description, &bundle.model, &bundle.preprocess, &bundle.class_names))),
+    ];
+    std::fs::create_dir_all(dir).expect("create the output folder");
+    std::fs::write(format!("{dir}/default-f16.beanscan"), DEFAULT_BUNDLE).expect("write");
+    let widened = Bundle { weights: f32_weights, weight_type: WeightType::F32, ..bundle };
+    let f32_file = widened.to_bytes().expect("bundle encodes");
+    std::fs::write(format!("{dir}/default-f32.beanscan"), &f32_file).expect("write");
+    let fields: Vec<String> = sizes.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
+    println!(
+        "{{{}, \"file_f32\": {}, \"references\": {}, \"dim\": {}}}",
+        fields.join(", "),
+        f32_file.len(),
+        widened.references.len(),
+        widened.references.dim
+    );
+}
+
+/// postcard-encoded length, as the value takes in the bundle file.
+fn len<T: serde::Serialize>(value: &T) -> usize {
+    postcard::to_allocvec(value).expect("serialisable").len()
+}
+
 fn main() {
     let reps = arg("--reps", 20);
+    if let Some(dir) = list("--bundle-sizes").and_then(|v| v.first().cloned()) {
+        return bundle_sizes(&dir);
+    }
     if let Some(paths) = list("--photos") {
         assert!(!paths.is_empty(), "--photos needs at least one photo path");
         return photos(&paths, reps);
