@@ -3,6 +3,7 @@
 step) and onnxruntime (one photo's embedding), measured in one run, rounds interleaved.
 
     python3 bench/peers.py [--rounds 3] [--reps 20] [--batch 32] [--onnx bench/results/embedder.onnx]
+    python3 bench/peers.py --export-only      # just write the ONNX file (for bench/browser.mjs)
 
 Needs: pip install torch onnx onnxruntime. Runs `cargo bench --bench model` itself (or the
 binary named by $BEANSCAN_MODEL_BENCH). Writes the ONNX twin of the embedder (random weights),
@@ -161,9 +162,13 @@ def main():
     p.add_argument("--width", type=int, default=16)
     p.add_argument("--onnx", default="bench/results/embedder.onnx")
     p.add_argument("--json", default="bench/results/peers.json")
+    p.add_argument("--export-only", action="store_true", help="write the ONNX file and stop")
     args = p.parse_args()
     torch.set_num_threads(os.cpu_count())
     export_onnx(args.onnx, args.size, args.width)
+    if args.export_only:
+        print(f"wrote {args.onnx} ({os.path.getsize(args.onnx)} bytes)")
+        return
     rounds = []
     for r in range(args.rounds):
         b = burn_run(args)

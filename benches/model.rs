@@ -7,10 +7,29 @@
 //! backward, Adam) on a batch of B inputs, and of one photo's embedding (batch of 1).
 //! Inputs are deterministic pseudo-random values; weights are freshly initialised (timing does
 //! not depend on their values).
+//!
+//!   cargo bench --bench model -- --photos P1.jpg P2.jpg … [--reps N] [--write-inputs DIR]
+//!
+//! Photo mode, for `bench/browser.mjs`: the built-in bundle's classifier on flex, per photo the
+//! median ms of decode + preprocess alone and of the whole embedding (decode + preprocess +
+//! model), one JSON line each. `--write-inputs` also writes each photo's model input (f32 LE,
+//! 3 × size × size) as DIR/<n>.f32, so onnxruntime can be fed exactly the same tensor.
+//!
+//!   cargo bench --bench model -- --bundle-sizes DIR
+//!
+//! Bundle mode, for `bench/page-weight.mjs`: bytes of each part of the built-in bundle (postcard
+//! encoded as in the file) as one JSON line, and the bundle written to DIR twice: as shipped
+//! (f16 weights) and with the same weights widened to f32.
 
+use std::path::PathBuf;
 use std::time::Instant;
 
 use beanscan::model::{Autoencoder, Embedder, ModelConfig};
+use beanscan::bundle::{DEFAULT_BUNDLE, WeightType};
+use beanscan::classifier::load_embedder;
+use beanscan::index::ReferenceSet;
+use beanscan::{Bundle, Classifier};
+use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Tensor, TensorData};
 
@@ -31,8 +50,96 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// Values following `flag` up to the next `--option`.
+fn list(flag: &str) -> Option<Vec<String>> {
+    let args: Vec<String> = std::env::args().collect();
+    let at = args.iter().position(|a| a == flag)?;
+    Some(args[at + 1..].iter().take_while(|a| !a.starts_with("--")).cloned().collect())
+}
+
+fn time_ms<T>(reps: usize, mut f: impl FnMut() -> T) -> f64 {
+    for _ in 0..3 {
+        f();
+    }
+    median((0..reps).map(|_| {
+        let started = Instant::now();
+        std::hint::black_box(f());
+        started.elapsed().as_secs_f64() * 1e3
+    }).collect())
+}
+
+fn photos(paths: &[String], reps: usize) {
+    let classifier = Classifier::new(Bundle::embedded().expect("built-in bundle"), Device::flex()).expect("classifier");
+    let out_dir = list("--write-inputs").and_then(|v| v.first().map(PathBuf::from));
+    if let Some(dir) = &out_dir {
+        std::fs::create_dir_all(dir).expect("create the --write-inputs folder");
+    }
+    for (n, path) in paths.iter().enumerate() {
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+        let input = classifier.input(&bytes).unwrap_or_else(|e| panic!("{path}: {e}"));
+        if let Some(dir) = &out_dir {
+            let raw: Vec<u8> = input.iter().flat_map(|v| v.to_le_bytes()).collect();
+            std::fs::write(dir.join(format!("{n}.f32")), raw).expect("write the model input");
+        }
+        let preprocess = time_ms(reps, || classifier.input(&bytes).expect("decodes"));
+        let embed = time_ms(reps, || pollster::block_on(classifier.embed_photo(&bytes)).expect("embeds"));
+        println!(
+            "{{\"engine\": \"burn-flex\", \"photo\": {path:?}, \"decode_preprocess_ms\": {preprocess:.3}, \"embed_photo_ms\": {embed:.3}}}"
+        );
+    }
+}
+
+fn bundle_sizes(dir: &str) {
+    let bundle = Bundle::embedded().expect("built-in bundle");
+    let f32_weights = load_embedder(&bundle.model, &bundle.weights, &Device::flex())
+        .expect("weights load")
+        .into_record()
+        .into_bytes()
+        .expect("weights serialise")
+        .to_vec();
+    // In the file the references carry only ids and labels when the graph holds the embeddings.
+    let refs_in_file = ReferenceSet {
+        embeddings: if bundle.graph.is_some() { Vec::new() } else { bundle.references.embeddings.clone() },
+        ..bundle.references.clone()
+    };
+    let sizes = [
+        ("file", DEFAULT_BUNDLE.len()),
+        ("weights", bundle.weights.len()),
+        ("weights_f32", f32_weights.len()),
+        ("references_ids_labels", len(&refs_in_file)),
+        ("graph_with_embeddings", len(&bundle.graph)),
+        ("embeddings_f32_raw", bundle.references.embeddings.len() * 4),
+        ("description_classes_settings", len(&(&bundle.description, &bundle.model, &bundle.preprocess, &bundle.class_names))),
+    ];
+    std::fs::create_dir_all(dir).expect("create the output folder");
+    std::fs::write(format!("{dir}/default-f16.beanscan"), DEFAULT_BUNDLE).expect("write");
+    let widened = Bundle { weights: f32_weights, weight_type: WeightType::F32, ..bundle };
+    let f32_file = widened.to_bytes().expect("bundle encodes");
+    std::fs::write(format!("{dir}/default-f32.beanscan"), &f32_file).expect("write");
+    let fields: Vec<String> = sizes.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect();
+    println!(
+        "{{{}, \"file_f32\": {}, \"references\": {}, \"dim\": {}}}",
+        fields.join(", "),
+        f32_file.len(),
+        widened.references.len(),
+        widened.references.dim
+    );
+}
+
+/// postcard-encoded length, as the value takes in the bundle file.
+fn len<T: serde::Serialize>(value: &T) -> usize {
+    postcard::to_allocvec(value).expect("serialisable").len()
+}
+
 fn main() {
     let reps = arg("--reps", 20);
+    if let Some(dir) = list("--bundle-sizes").and_then(|v| v.first().cloned()) {
+        return bundle_sizes(&dir);
+    }
+    if let Some(paths) = list("--photos") {
+        assert!(!paths.is_empty(), "--photos needs at least one photo path");
+        return photos(&paths, reps);
+    }
     let batch = arg("--batch", 32);
     let config = ModelConfig { input_size: arg("--input-size", 64), width: arg("--width", 16), ..ModelConfig::default() };
     let size = config.input_size;
