@@ -1,6 +1,6 @@
 // Page weight: every asset a first visit loads (recorded in headless Chromium), raw, gzip -9 and
 // brotli (quality 11); the wasm module before and after wasm-opt; the bundle's parts and its
-// size with f32 instead of f16 weights. Not a test; not in CI.
+// size with f32 instead of the shipped 8-bit weights. Not a test; not in CI.
 //
 //   ./build.sh build && (cd bench && npm install)
 //   node bench/page-weight.mjs [--json bench/results/page-weight.json]
@@ -123,7 +123,7 @@ try {
   const [cmd, pre] = modelBench();
   const out = execFileSync(cmd, [...pre, '--bundle-sizes', work], { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
   bundle = JSON.parse(out.split('\n').filter((l) => l.startsWith('{')).pop());
-  bundleFiles = { f16: sizes(readFileSync(join(work, 'default-f16.beanscan'))), f32: sizes(readFileSync(join(work, 'default-f32.beanscan'))) };
+  bundleFiles = { shipped: sizes(readFileSync(join(work, 'default-shipped.beanscan'))), f32: sizes(readFileSync(join(work, 'default-f32.beanscan'))) };
 } catch (e) {
   console.error(`error: cargo bench --bench model -- --bundle-sizes failed (${e.message.split('\n')[0]})`);
   process.exit(1);
@@ -144,9 +144,9 @@ if (preOpt) console.log(`| after wasm-bindgen, without wasm-opt | ${n(preOpt.raw
 console.log(`| after wasm-opt (shipped) | ${n(shipped.raw)} | ${n(shipped.gzip)} | ${n(shipped.brotli)} |`);
 
 console.log(`\n| bundle (${bundle.references} references, ${bundle.dim}-d), embedded in the module | bytes | gzip -9 | brotli 11 |\n|---|---|---|---|`);
-console.log(`| whole bundle, f16 weights (shipped) | ${n(bundleFiles.f16.raw)} | ${n(bundleFiles.f16.gzip)} | ${n(bundleFiles.f16.brotli)} |`);
+console.log(`| whole bundle, int8 weights (shipped) | ${n(bundleFiles.shipped.raw)} | ${n(bundleFiles.shipped.gzip)} | ${n(bundleFiles.shipped.brotli)} |`);
 console.log(`| whole bundle, same weights as f32 | ${n(bundleFiles.f32.raw)} | ${n(bundleFiles.f32.gzip)} | ${n(bundleFiles.f32.brotli)} |`);
-console.log(`| of the shipped bundle: weights (f16 burnpack) | ${n(bundle.weights)} | | |`);
+console.log(`| of the shipped bundle: weights (8-bit, postcard) | ${n(bundle.weights)} | | |`);
 console.log(`| of the shipped bundle: HNSW graph, holding the embeddings (postcard) | ${n(bundle.graph_with_embeddings)} | | |`);
 console.log(`| of the shipped bundle: reference ids and labels | ${n(bundle.references_ids_labels)} | | |`);
 console.log(`| of the shipped bundle: description, class names, settings | ${n(bundle.description_classes_settings)} | | |`);

@@ -19,7 +19,7 @@
 //!
 //! Bundle mode, for `bench/page-weight.mjs`: bytes of each part of the built-in bundle (postcard
 //! encoded as in the file) as one JSON line, and the bundle written to DIR twice: as shipped
-//! (f16 weights) and with the same weights widened to f32.
+//! (8-bit weights) and with the same weights widened to f32.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -91,7 +91,7 @@ fn photos(paths: &[String], reps: usize) {
 
 fn bundle_sizes(dir: &str) {
     let bundle = Bundle::embedded().expect("built-in bundle");
-    let f32_weights = load_embedder(&bundle.model, &bundle.weights, &Device::flex())
+    let f32_weights = load_embedder(&bundle.model, bundle.weight_type, &bundle.weights, &Device::flex())
         .expect("weights load")
         .into_record()
         .into_bytes()
@@ -112,7 +112,7 @@ fn bundle_sizes(dir: &str) {
         ("description_classes_settings", len(&(&bundle.description, &bundle.model, &bundle.preprocess, &bundle.class_names))),
     ];
     std::fs::create_dir_all(dir).expect("create the output folder");
-    std::fs::write(format!("{dir}/default-f16.beanscan"), DEFAULT_BUNDLE).expect("write");
+    std::fs::write(format!("{dir}/default-shipped.beanscan"), DEFAULT_BUNDLE).expect("write");
     let widened = Bundle { weights: f32_weights, weight_type: WeightType::F32, ..bundle };
     let f32_file = widened.to_bytes().expect("bundle encodes");
     std::fs::write(format!("{dir}/default-f32.beanscan"), &f32_file).expect("write");
