@@ -46,7 +46,7 @@ export class TrayView {
     card.dataset.testid = 'tray';
     card.dataset.state = 'pending';
     card.dataset.file = name;
-    const wait = el('p', 'wait', 'Finding and labelling the beans… (a few seconds)');
+    const wait = el('p', 'wait', 'Finding and labelling the beans…');
     const bar = el('progress');
     bar.setAttribute('aria-label', 'Working on the tray photo');
     card.append(el('h2', 'file', name), wait, bar);
@@ -68,8 +68,12 @@ export class TrayView {
     entry.tray = tray;
     entry.count = countBeans(tray.beans, this.classNames());
     entry.grading = tray.grading;
-    entry.seconds = (performance.now() - t0) / 1000;
     await this.build(entry);
+    // Drop to drawn tray, as the grader waits for it.
+    entry.seconds = (performance.now() - t0) / 1000;
+    entry.card.dataset.seconds = entry.seconds.toFixed(2);
+    entry.card.dataset.state = 'done';
+    this.render(entry);
   }
 
   fail(entry, message) {
@@ -123,9 +127,7 @@ export class TrayView {
       e.preventDefault();
       this.step(entry, step);
     });
-    card.dataset.state = 'done';
     card.dataset.decoder = tray.decoder;
-    this.render(entry);
   }
 
   step(entry, by) {
@@ -143,9 +145,8 @@ export class TrayView {
     const { card, tray, count, canvas } = entry;
     const classNames = this.classNames();
     card.dataset.beans = String(tray.beans.length);
-    card.dataset.drawn = String(tray.beans.length);
     entry.head.textContent = `${tray.beans.length} beans found · ${count.defectPercent.toFixed(1)}% defective`
-      + (count.unknown ? ` · ${count.unknown} unknown` : '') + ` · ${entry.seconds.toFixed(1)} s`;
+      + (count.unknown ? ` · ${count.unknown} unknown` : '') + (entry.seconds ? ` · labelled in ${entry.seconds.toFixed(1)} s` : '');
     entry.head.dataset.testid = 'tray-bean-count';
     drawTray(canvas, entry.base, tray, classNames, labelOf, entry.selected);
     renderLegend(entry.legend, count, classNames);
@@ -174,11 +175,15 @@ export class TrayView {
     const thumb = beanThumb(entry.base, tray, bean);
     thumb.className = 'bean-thumb';
     const body = el('div', 'body');
-    body.append(...verdict({ ...bean.result, label: shown.label, unknown: shown.unknown }));
+    const r = bean.result;
+    const [head, meta] = verdict({ ...r, label: shown.label, unknown: shown.unknown });
     if (shown.byYou) {
-      body.append(el('p', 'panel-note', `Counted as ${shown.label} because you said so; the reference beans voted ${bean.result.label}${bean.result.unknown ? ' (unknown)' : ''}.`));
+      // The grader's word counts; the vote's confidence is not about this label.
+      meta.replaceChildren(`Counted as ${shown.label}, as you said. The reference beans vote ${r.label}`
+        + ` (${Math.round(r.confidence * 100)}%${r.unknown ? ', unknown' : ''}).`);
     }
-    if (bean.result.neighbours.length) body.append(...neighbourList(bean.result.neighbours));
+    body.append(head, meta);
+    if (r.neighbours.length) body.append(...neighbourList(r.neighbours));
     body.append(referenceControls(bean, {
       classNames: this.classNames(),
       onSave: (b, label) => this.save(entry, b, label),
