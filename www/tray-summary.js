@@ -88,13 +88,17 @@ export function renderCounts(box, count, grading, classNames) {
   pct.dataset.testid = 'tray-defect-percent';
   share.append(pct, ` defective (${count.defective} of ${count.labelled} labelled beans${count.unknown ? `; ${count.unknown} unknown left out` : ''})`);
 
-  box.replaceChildren(share, table, gradingBlock(grading));
+  box.replaceChildren(share, table, gradingBlock(count.labelled ? grading : null));
 }
 
 function gradingBlock(g) {
   const box = el('div', 'grading');
   box.dataset.testid = 'tray-grading';
-  if (!g) return box;
+  if (!g) {
+    // All beans unknown: an empty sample would grade as Specialty, which says nothing.
+    box.append(el('p', 'grade', 'SCA grade: none — no bean on this tray is labelled (all unknown).'));
+    return box;
+  }
   box.dataset.grade = g.grade;
   const head = el('p', 'grade');
   const name = el('strong', null, GRADES[g.grade] ?? g.grade);

@@ -167,6 +167,20 @@ test('a tray photo: outlines, counts, a tapped bean corrected, CSV, and the refe
     assert.ok(pixels[name] >= 10 * table.rows[name], `${name}: ${pixels[name]} outline pixels for ${table.rows[name]} beans`);
   }
 
+  // The threshold slider re-labels the tray from its cached embeddings: at 0 every bean is
+  // unknown; back at the start value the table is what it was.
+  const slide = (v) => page.getByTestId('threshold').evaluate((input, v) => {
+    input.value = String(v);
+    input.dispatchEvent(new Event('input', { bubbles: true }));
+  }, v);
+  const start = Number(await page.getByTestId('threshold').inputValue());
+  await slide(0);
+  await page.waitForFunction((n) => document.querySelector('[data-testid="tray"] [data-testid="tray-count"][data-label="Unknown"]')?.dataset.count === String(n), tray.beans);
+  assert.equal((await countTable(page)).grade, undefined, 'no labelled bean, no grade');
+  await slide(start);
+  await page.waitForFunction((n) => document.querySelector('[data-testid="tray"] [data-testid="tray-count"][data-label="Unknown"]')?.dataset.count !== String(n), tray.beans);
+  assert.deepEqual((await countTable(page)).rows, table.rows);
+
   // CSV: one row per bean. Pick the largest bean and tap it.
   let rows = await exportCsv(page);
   assert.equal(rows.length, tray.beans);
