@@ -5,6 +5,8 @@
 // phone-sized file. Two paths are timed, each end to end (decode → find beans → embed → label):
 //   wasm decode:    classifyTray(jpeg bytes)            (the image crate inside the module)
 //   browser decode: createImageBitmap → OffscreenCanvas → classifyTrayPixels(rgba)
+//   page:           the page itself in tray mode (?backend=cpu): the photo dropped on the drop
+//                   zone until its tray is drawn (worker, browser decode, outlines, counts)
 // Prints the median of RUNS (default 3) after one warm-up run.
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
@@ -67,12 +69,54 @@ try {
       wasm: await time(viaWasm), browser: await time(viaBrowser),
     };
   }, runs);
+  result.page = await timePage(browser, url, runs);
   const mp = (result.width * result.height / 1e6).toFixed(1);
   console.log(`tray photo ${result.width}×${result.height} (${mp} MP, ${result.jpegBytes} bytes JPEG), CPU backend, ${runs} runs after a warm-up`);
-  for (const [name, r] of [['wasm decode', result.wasm], ['browser decode', result.browser]]) {
+  for (const [name, r] of [['wasm decode', result.wasm], ['browser decode', result.browser], ['page', result.page]]) {
     console.log(`  ${name.padEnd(15)} median ${(r.median / 1000).toFixed(2)} s  (runs: ${r.all.map((v) => (v / 1000).toFixed(2)).join(', ')} s)  ${r.beans} beans`);
   }
 } finally {
   await browser.close();
   child.kill();
+}
+
+/** The page's tray flow: drop the same 12 MP JPEG on the drop zone, read the card's drop-to-drawn time. */
+async function timePage(browser, url, runs) {
+  const page = await browser.newPage({ viewport: { width: 412, height: 915 }, deviceScaleFactor: 2.6 });
+  await page.route('**/bench-tray.jpg', (r) => r.fulfill({ body: readFileSync(photo), contentType: 'image/jpeg' }));
+  await page.goto(`${url}?backend=cpu&sw=0`);
+  await page.waitForFunction(() => document.getElementById('status').dataset.state !== 'loading', null, { timeout: 180_000 });
+  await page.locator('label[for="mode-tray"]').click();
+  const drop = async () => {
+    const n = await page.evaluate(async () => {
+      const small = await createImageBitmap(await (await fetch('bench-tray.jpg')).blob());
+      const scale = 4000 / Math.max(small.width, small.height);
+      const canvas = new OffscreenCanvas(Math.round(small.width * scale), Math.round(small.height * scale));
+      canvas.getContext('2d').drawImage(small, 0, 0, canvas.width, canvas.height);
+      const jpeg = await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.9 });
+      const dt = new DataTransfer();
+      dt.items.add(new File([jpeg], 'tray-12mp.jpg', { type: 'image/jpeg' }));
+      const zone = document.getElementById('drop');
+      for (const type of ['dragenter', 'dragover', 'drop']) zone.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+      return document.querySelectorAll('[data-testid="tray"]').length;
+    });
+    await page.waitForFunction((n) => {
+      const cards = [...document.querySelectorAll('[data-testid="tray"]')];
+      return cards.length === n && cards.every((c) => c.dataset.state !== 'pending');
+    }, n, { timeout: 600_000 });
+    const card = page.locator('[data-testid="tray"]').first();
+    if ((await card.getAttribute('data-state')) !== 'done') throw new Error(await card.textContent());
+    return { ms: 1000 * Number(await card.getAttribute('data-seconds')), beans: Number(await card.getAttribute('data-beans')) };
+  };
+  await drop();
+  const all = [];
+  let beans = 0;
+  for (let i = 0; i < runs; i++) {
+    const r = await drop();
+    all.push(r.ms);
+    beans = r.beans;
+  }
+  all.sort((a, b) => a - b);
+  await page.close();
+  return { median: all[Math.floor(all.length / 2)], all, beans };
 }

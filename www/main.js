@@ -1,16 +1,18 @@
 // beanscan page: queues photos, sends them one at a time to the worker, shows a card per photo,
 // re-labels shown results when k, the threshold or the reference beans change, and keeps the
 // user's reference beans in IndexedDB. The single-bean view lives here; card rendering, the
-// summary and the worker client are their own modules so another view can reuse them.
+// summary, the worker client and the tray view (tray-view.js) are their own modules.
 import { ClassifierClient } from './classifier-client.js';
 import { download, el } from './dom.js';
 import { loadReferences, loadUserBundle, saveReferences, saveUserBundle } from './device-store.js';
 import { pendingCard, renderError, renderResult } from './results.js';
 import { renderSummary, summarize, toCsv } from './summary.js';
+import { TrayView } from './tray-view.js';
 
 const $ = (id) => document.getElementById(id);
 const MAX_BYTES = 40 * 1024 * 1024;
 const SETTINGS_KEY = 'beanscan-settings';
+const MODE_KEY = 'beanscan-mode';
 
 const statusEl = $('status');
 const classesEl = $('classes');
@@ -230,16 +232,19 @@ async function relabelAll(send) {
   relabelling = (async () => {
     do {
       relabelAgain = false;
+      const ask = send ?? ((op, ...args) => client.request(op, ...args));
       const shown = entries.filter((e) => e.result?.embedding);
-      if (!shown.length) break;
-      const embeddings = shown.map((e) => e.result.embedding);
-      const reply = send ? await send('label', embeddings) : await client.request('label', embeddings);
-      if (reply.error !== undefined) { panelMessage(`Results could not be re-labelled: ${reply.error}`); break; }
-      shown.forEach((e, i) => {
-        e.result = { ...reply.result[i], embedding: e.result.embedding, decoder: e.result.decoder };
-        show(e);
-      });
-      updateSummary();
+      if (shown.length) {
+        const embeddings = shown.map((e) => e.result.embedding);
+        const reply = await ask('label', embeddings);
+        if (reply.error !== undefined) { panelMessage(`Results could not be re-labelled: ${reply.error}`); break; }
+        shown.forEach((e, i) => {
+          e.result = { ...reply.result[i], embedding: e.result.embedding, decoder: e.result.decoder };
+          show(e);
+        });
+        updateSummary();
+      }
+      await trays.relabel(ask);
     } while (relabelAgain);
   })();
   try { await relabelling; } finally { relabelling = null; }
@@ -249,7 +254,8 @@ async function relabelAll(send) {
 function dropResultsOfOtherModel() {
   const stale = entries.filter((e) => e.result);
   for (const e of stale) removeEntry(e);
-  if (stale.length) panelMessage(`${stale.length} result(s) made with the previous model were cleared: add the photos again.`);
+  const staleTrays = trays.clear();
+  if (stale.length + staleTrays) panelMessage(`${stale.length + staleTrays} result(s) made with the previous model were cleared: add the photos again.`);
   updateSummary();
 }
 
@@ -343,7 +349,7 @@ $('bundle-file').addEventListener('change', async (e) => {
 });
 
 $('builtin-bundle').addEventListener('click', async () => {
-  if (busy) return panelMessage('Wait until the photos being checked are done.');
+  if (busy || trays.busy) return panelMessage('Wait until the photos being checked are done.');
   customBundle = null;
   await saveUserBundle(null).catch(() => {});
   client.restart(); // a fresh module with the built-in bundle; restore() puts the rest back
@@ -356,11 +362,66 @@ $('export-csv').addEventListener('click', () => {
   download('beanscan-results.csv', toCsv(settled, meta), 'text/csv');
 });
 
+// ---------- tray photos ----------
+
+const trays = new TrayView({
+  list: $('trays'),
+  client,
+  maxBytes: MAX_BYTES,
+  classNames: () => info?.classNames ?? [],
+  keepReferences,
+  relabelAll: () => relabelAll(),
+  message: panelMessage,
+  onChange: () => { $('tray-tools').hidden = trays.trays.length === 0; },
+});
+
+$('export-tray-csv').addEventListener('click', () => {
+  const meta = { k: info?.k ?? '', threshold: info?.threshold ?? '', backend: info?.backend ?? '', bundle: info?.bundleVersion ?? '' };
+  download('beanscan-tray-beans.csv', trays.csv(meta), 'text/csv');
+});
+$('clear-trays').addEventListener('click', () => trays.clear());
+
+// ---------- mode: single beans or a tray ----------
+
+const MODES = {
+  single: { hint: 'Drop bean photos here, or', note: 'One bean per photo works best.' },
+  tray: { hint: 'Drop a tray photo here, or', note: 'Beans spread apart on light paper, photographed from above; every bean is found, labelled and counted.' },
+};
+let mode = savedMode();
+
+function savedMode() {
+  try { return localStorage.getItem(MODE_KEY) === 'tray' ? 'tray' : 'single'; } catch { return 'single'; }
+}
+
+function showMode() {
+  $(`mode-${mode}`).checked = true;
+  $('drop-hint').textContent = MODES[mode].hint;
+  $('drop-note').textContent = MODES[mode].note;
+  $('single-view').hidden = mode !== 'single';
+  $('tray-view').hidden = mode !== 'tray';
+  dropEl.dataset.mode = mode;
+}
+
+for (const radio of document.querySelectorAll('input[name="mode"]')) {
+  radio.addEventListener('change', () => {
+    mode = radio.value === 'tray' ? 'tray' : 'single';
+    try { localStorage.setItem(MODE_KEY, mode); } catch { /* private mode: this visit only */ }
+    showMode();
+  });
+}
+showMode();
+
+/** Photos go to the view the grader chose. */
+function take(files) {
+  if (mode === 'tray') trays.add(files);
+  else addFiles(files);
+}
+
 // ---------- inputs ----------
 
 for (const input of [$('picker'), $('camera')]) {
   input.addEventListener('change', () => {
-    addFiles(input.files);
+    take(input.files);
     input.value = ''; // allow picking the same photo again
   });
 }
@@ -373,14 +434,14 @@ dropEl.addEventListener('dragleave', (e) => {
 dropEl.addEventListener('drop', (e) => {
   e.preventDefault();
   dropEl.classList.remove('over');
-  addFiles(e.dataTransfer?.files);
+  take(e.dataTransfer?.files);
 });
 // A drop that misses the zone must not navigate away from the page; take its files too.
 window.addEventListener('dragover', (e) => e.preventDefault());
 window.addEventListener('drop', (e) => {
   if (e.defaultPrevented) return;
   e.preventDefault();
-  addFiles(e.dataTransfer?.files);
+  take(e.dataTransfer?.files);
 });
 
 $('clear').addEventListener('click', () => {

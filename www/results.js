@@ -46,6 +46,13 @@ export function renderResult(entry, ctx) {
     decoder: r.decoder ?? '',
   });
   const body = cardBody(card);
+  body.append(...verdict(r));
+  if (r.neighbours.length) body.append(...neighbourList(r.neighbours));
+  body.append(referenceControls(entry, ctx));
+}
+
+/** The label (with an Unknown badge when far from every reference), confidence and distance. */
+export function verdict(r) {
   const head = el('p', 'verdict');
   const label = el('span', 'label', r.label);
   label.dataset.testid = 'label';
@@ -60,12 +67,10 @@ export function renderResult(entry, ctx) {
   const conf = el('span', 'confidence', `${Math.round(r.confidence * 100)}%`);
   conf.dataset.testid = 'confidence';
   meta.append(conf, ` confidence · distance ${r.distance.toFixed(3)}`);
-  body.append(head, meta);
-  if (r.neighbours.length) body.append(...neighbourList(r.neighbours));
-  body.append(referenceControls(entry, ctx));
+  return [head, meta];
 }
 
-function neighbourList(neighbours) {
+export function neighbourList(neighbours) {
   const list = el('ol', 'neighbours');
   list.setAttribute('aria-label', 'Nearest reference beans');
   for (const n of neighbours) {
@@ -80,8 +85,9 @@ function neighbourList(neighbours) {
   return [el('p', 'nn-title', 'Nearest reference beans'), list];
 }
 
-/** Confirm the label or pick the right one: the bean becomes a reference for later votes. */
-function referenceControls(entry, ctx) {
+/** Confirm the label or pick the right one: the bean becomes a reference for later votes.
+ * `entry`: {result, reference?: {id, label}}; `ctx`: {classNames, onSave(entry, label), onUndo(entry)}. */
+export function referenceControls(entry, ctx) {
   const box = el('div', 'teach');
   if (entry.reference) {
     const note = el('span', 'saved', `Saved as a ${entry.reference.label} reference`);

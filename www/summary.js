@@ -40,7 +40,7 @@ export function renderSummary(box, s) {
 
 const CSV_COLUMNS = ['file', 'label', 'defect', 'unknown', 'confidence', 'distance', 'nearest_reference', 'error'];
 
-function csvField(value) {
+export function csvField(value) {
   let text = String(value ?? '');
   // A spreadsheet would run a cell starting like a formula: keep it text.
   if (/^[=+\-@\t\r]/.test(text)) text = `'${text}`;

@@ -9,7 +9,7 @@ const CACHE = `beanscan-${self.BEANSCAN_BUILD}`;
 const FILES = [
   './', 'index.html', 'style.css', 'manifest.webmanifest', 'icon.svg',
   'main.js', 'classifier-client.js', 'dom.js', 'device-store.js', 'results.js', 'summary.js',
-  'worker.js', 'pkg/beanscan.js', 'pkg/beanscan_bg.wasm', 'pkg/version.js',
+  'palette.js', 'tray-canvas.js', 'tray-summary.js', 'tray-view.js', 'worker.js', 'pkg/beanscan.js', 'pkg/beanscan_bg.wasm', 'pkg/version.js',
 ];
 
 self.addEventListener('install', (event) => {

@@ -89,8 +89,42 @@ async function classifyFile(c, file) {
   return { ...plain(await c.classify(bytes)), decoder: 'wasm' };
 }
 
+/** A tray photo: every bean found, labelled, with its outline and embedding (kept by the page to
+ * re-label and to add as a reference). Same decoding as a single photo. */
+async function classifyTrayFile(c, file) {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  const pixels = await browserPixels(file);
+  let tray;
+  let decoder = 'browser';
+  if (pixels) {
+    c.checkPhoto(bytes);
+    tray = await c.classifyTrayPixels(pixels.rgba, pixels.width, pixels.height);
+  } else {
+    tray = await c.classifyTray(bytes);
+    decoder = 'wasm';
+  }
+  return {
+    width: tray.width,
+    height: tray.height,
+    decoder,
+    beans: tray.beans.map((b) => ({
+      bbox: Array.from(b.bbox, Number),
+      outline: b.outline.map(([x, y]) => [Number(x), Number(y)]),
+      area: Number(b.area),
+      result: plain({ ...b, embedding: undefined }),
+      embedding: Float32Array.from(b.embedding),
+    })),
+    counts: tray.counts,
+    unknown: tray.unknown,
+    defectPercent: tray.defect_percent,
+    grading: tray.grading,
+  };
+}
+
 const ops = {
   classify: (c, file) => classifyFile(c, file),
+  classifyTray: (c, file) => classifyTrayFile(c, file),
+  gradeCounts: (c, counts) => c.gradeCounts(counts),
   // Re-label cached embeddings (after k, threshold or references changed): no photo is re-read.
   label: (c, embeddings) => embeddings.map((e) => plain(c.label(e))),
   settings: (c, { k, threshold }) => {
