@@ -78,6 +78,14 @@ impl Classifier {
         })
     }
 
+    /// Where the beans of a tray photo are (boxes and outlines), without labelling them: quick
+    /// enough to show the outlines while the beans are still being labelled.
+    #[wasm_bindgen(js_name = findBeansPixels, unchecked_return_type = "{ bbox: [number, number, number, number]; outline: [number, number][]; area: number }[]")]
+    pub fn find_beans_pixels(&self, rgba: Vec<u8>, width: u32, height: u32) -> Result<JsValue, JsValue> {
+        let image = rgba_to_rgb(&rgba, width, height)?;
+        to_js(&tray::detect::find_beans(&image))
+    }
+
     /// SCA grading of per-class bean counts (after corrections or a new k / threshold).
     #[wasm_bindgen(js_name = gradeCounts, unchecked_return_type = "Grading")]
     pub fn grade_counts(
