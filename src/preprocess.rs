@@ -178,7 +178,12 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage> {
 
 /// The square around the bean, resized to `size`×`size`; 8-bit RGB so training can cache it.
 pub fn square(image: &RgbImage, size: u32) -> RgbImage {
-    let (x, y, side) = bean_square(image);
+    crop_square(image, bean_square(image), size)
+}
+
+/// The square (x, y, side) of `image`, resized to `size`×`size`. Shared by single-bean photos and
+/// the beans of a tray, so both reach the model framed and resampled the same way.
+pub fn crop_square(image: &RgbImage, (x, y, side): (u32, u32, u32), size: u32) -> RgbImage {
     // Resize straight from a view of the crop: a 48 MP photo is not copied first.
     let crop = image::imageops::crop_imm(image, x, y, side, side);
     if side == size { crop.to_image() } else { image::imageops::resize(&*crop, size, size, FilterType::Triangle) }

@@ -1,6 +1,5 @@
 //! The browser API for tray photos: find, label and count every bean, on the classifier's backend.
 
-use image::RgbImage;
 use js_sys::Promise;
 use serde::Serialize;
 use wasm_bindgen::prelude::*;
@@ -36,15 +35,6 @@ export interface Tray {
 }
 "#;
 
-/// RGBA pixels (e.g. from an OffscreenCanvas) as an RGB photo.
-fn rgba_to_rgb(rgba: &[u8], width: u32, height: u32) -> Result<RgbImage, JsValue> {
-    if width == 0 || height == 0 || rgba.len() != 4 * width as usize * height as usize {
-        return Err(js_error(format!("expected {width}×{height} RGBA pixels, got {} bytes", rgba.len())));
-    }
-    let rgb: Vec<u8> = rgba.chunks_exact(4).flat_map(|p| [p[0], p[1], p[2]]).collect();
-    RgbImage::from_raw(width, height, rgb).ok_or_else(|| js_error("pixel buffer does not fit the size"))
-}
-
 /// Plain JS objects (not `Map`s, which serde-wasm-bindgen makes of flattened structs).
 fn to_js(value: &impl Serialize) -> Result<JsValue, JsValue> {
     value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(js_error)
@@ -70,7 +60,7 @@ impl Classifier {
     pub fn classify_tray_pixels(&self, rgba: Vec<u8>, width: u32, height: u32) -> Promise {
         let inner = self.inner.clone();
         future_to_promise(async move {
-            let image = rgba_to_rgb(&rgba, width, height)?;
+            let image = crate::preprocess::rgba_to_image(&rgba, width, height).map_err(js_error)?;
             drop(rgba);
             let classifier = inner.borrow();
             let tray = tray::label_tray(&classifier, &image).await.map_err(js_error)?;
@@ -82,7 +72,7 @@ impl Classifier {
     /// enough to show the outlines while the beans are still being labelled.
     #[wasm_bindgen(js_name = findBeansPixels, unchecked_return_type = "{ bbox: [number, number, number, number]; outline: [number, number][]; area: number }[]")]
     pub fn find_beans_pixels(&self, rgba: Vec<u8>, width: u32, height: u32) -> Result<JsValue, JsValue> {
-        let image = rgba_to_rgb(&rgba, width, height)?;
+        let image = crate::preprocess::rgba_to_image(&rgba, width, height).map_err(js_error)?;
         to_js(&tray::detect::find_beans(&image))
     }
 

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::classifier::Classifier;
 use crate::error::{Error, Result};
+use crate::train::study::MeanSd;
 use crate::tray::detect::{Found, find_beans};
 use crate::tray::embed_beans;
 
@@ -370,29 +371,21 @@ pub fn shots_study(
             classifier.index.added = crate::index::ReferenceSet::new(classifier.index.added.dim);
             classifier.class_names.truncate(known_before);
         }
-        let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f32 / b as f32 };
+        let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
         accs.push(ratio(correct, total));
         recalls.push(ratio(new_correct, new_total));
         unknowns.push(ratio(new_unknown, new_total));
     }
-    let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len().max(1) as f32;
-    let sd = |v: &[f32]| {
-        let m = mean(v);
-        if v.len() < 2 {
-            0.0
-        } else {
-            (v.iter().map(|x| (x - m).powi(2)).sum::<f32>() / (v.len() - 1) as f32).sqrt()
-        }
-    };
+    let (accuracy, recall, unknown) = (MeanSd::of(&accs), MeanSd::of(&recalls), MeanSd::of(&unknowns));
     Ok(ShotLine {
         shots,
         seeds,
         folds,
-        accuracy_mean: mean(&accs),
-        accuracy_sd: sd(&accs),
-        new_class_recall_mean: mean(&recalls),
-        new_class_recall_sd: sd(&recalls),
-        new_class_unknown_mean: mean(&unknowns),
+        accuracy_mean: accuracy.mean as f32,
+        accuracy_sd: accuracy.sd as f32,
+        new_class_recall_mean: recall.mean as f32,
+        new_class_recall_sd: recall.sd as f32,
+        new_class_unknown_mean: unknown.mean as f32,
     })
 }
 

@@ -49,10 +49,7 @@ pub fn bean_input(
     found: &Found,
     params: &preprocess::PreprocessParams,
 ) -> Vec<f32> {
-    let (x, y, side) = found.square(photo.width(), photo.height());
-    let crop = image::imageops::crop_imm(photo, x, y, side, side);
-    let size = params.input_size;
-    let square = image::imageops::resize(&*crop, size, size, image::imageops::FilterType::Triangle);
+    let square = preprocess::crop_square(photo, found.square(photo.width(), photo.height()), params.input_size);
     preprocess::normalise(&square, params)
 }
 
