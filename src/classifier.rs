@@ -10,7 +10,7 @@ use crate::bundle::{Bundle, WeightType};
 use crate::quant;
 use crate::error::{Error, Result};
 use crate::index::{self, Index};
-use crate::model::{Embedder, ModelConfig};
+use crate::model::{ModelConfig, Net};
 use crate::preprocess::{self, PreprocessParams};
 use crate::references::{self, ReferencesFile};
 
@@ -35,7 +35,7 @@ pub struct NeighbourInfo {
 
 pub struct Classifier {
     device: Device,
-    model: Embedder,
+    model: Net,
     pub model_config: ModelConfig,
     pub preprocess: PreprocessParams,
     pub class_names: Vec<String>,
@@ -47,22 +47,27 @@ pub struct Classifier {
     pub model_id: String,
 }
 
-/// Loads burnpack weights into a freshly built embedder on `device`. Weights are applied on the
-/// CPU and then moved: applying them on WebGPU would need a synchronous read, which it forbids.
-pub fn load_embedder(config: &ModelConfig, weight_type: WeightType, weights: &[u8], device: &Device) -> Result<Embedder> {
+/// Loads the bundle's weights into a freshly built net of its architecture on `device`. Weights
+/// are applied on the CPU and then moved: applying them on WebGPU would need a synchronous read,
+/// which it forbids.
+pub fn load_embedder(config: &ModelConfig, weight_type: WeightType, weights: &[u8], device: &Device) -> Result<Net> {
     let cpu = Device::flex();
+    let model = match Net::new(config, &cpu) {
+        Net::ResNet(m) => Net::ResNet(load_weights(m, weight_type, weights, &cpu)?),
+        Net::Lite0(m) => Net::Lite0(load_weights(m, weight_type, weights, &cpu)?),
+    };
+    Ok(if *device == cpu { model } else { model.to_device(device) })
+}
+
+fn load_weights<M: Module>(fresh: M, weight_type: WeightType, weights: &[u8], cpu: &Device) -> Result<M> {
     if weight_type == WeightType::Int8 {
-        let model = quant::embedder_from_int8(config, weights, &cpu)?;
-        return Ok(if *device == cpu { model } else { model.to_device(device) });
+        return quant::fill_int8(fresh, weights, cpu);
     }
     // f16 bundles are widened to the model's f32 on load.
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(weights.to_vec()))
         .map_err(|e| Error::Model(format!("cannot read weights: {e}")))?
         .cast_to_module_dtype();
-    let model = Embedder::new(config, &cpu)
-        .try_load_record(record)
-        .map_err(|e| Error::Model(format!("weights do not fit the model: {e}")))?;
-    Ok(if *device == cpu { model } else { model.to_device(device) })
+    fresh.try_load_record(record).map_err(|e| Error::Model(format!("weights do not fit the model: {e}")))
 }
 
 impl Classifier {

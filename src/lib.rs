@@ -8,6 +8,7 @@ pub mod classifier;
 pub mod error;
 pub mod framing;
 pub mod index;
+pub mod lite0;
 pub mod model;
 pub mod preprocess;
 pub mod quant;

@@ -8,6 +8,8 @@ use burn::prelude::*;
 use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
 
+use crate::lite0::Lite0;
+
 /// Shape of the networks; stored in the bundle so a loader builds the same modules.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ModelConfig {
@@ -20,11 +22,24 @@ pub struct ModelConfig {
     /// Size of the encoder code and of the embedding.
     pub code_dim: usize,
     pub embed_dim: usize,
+    /// Which encoder the bundle's weights are for.
+    pub encoder: EncoderKind,
+}
+
+/// The encoder architectures a bundle can hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub enum EncoderKind {
+    /// The from-scratch ResNet-like encoder above (`width`, `blocks_per_stage`).
+    #[default]
+    ResNet,
+    /// EfficientNet-Lite0 ([`crate::lite0`]) cut after `blocks` blocks (17: with its head conv),
+    /// stored in folded form; `code_dim` is the projection head's hidden width.
+    Lite0 { blocks: u8 },
 }
 
 impl Default for ModelConfig {
     fn default() -> Self {
-        Self { input_size: 64, width: 16, blocks_per_stage: 2, code_dim: 128, embed_dim: 128 }
+        Self { input_size: 64, width: 16, blocks_per_stage: 2, code_dim: 128, embed_dim: 128, encoder: EncoderKind::ResNet }
     }
 }
 
@@ -286,6 +301,57 @@ impl Embedder {
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         l2_normalise(self.head.forward(self.encoder.forward(x)))
+    }
+}
+
+/// The pretrained encoder with its projection head (folded for inference, or in training form).
+#[derive(Module, Debug)]
+pub struct Lite0Embedder {
+    pub encoder: Lite0,
+    pub head: ProjectionHead,
+}
+
+impl Lite0Embedder {
+    pub fn new(config: &ModelConfig, blocks: usize, folded: bool, device: &Device) -> Self {
+        Self {
+            encoder: Lite0::new(blocks, folded, device),
+            head: ProjectionHead::with_input_dim(config, crate::lite0::feature_dim(blocks), device),
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        l2_normalise(self.head.forward(self.encoder.forward(x)))
+    }
+}
+
+/// Whichever embedder a bundle holds.
+#[derive(Debug)]
+pub enum Net {
+    ResNet(Embedder),
+    Lite0(Lite0Embedder),
+}
+
+impl Net {
+    /// A fresh net of the bundle's architecture; Lite0 in its folded (inference) form.
+    pub fn new(config: &ModelConfig, device: &Device) -> Self {
+        match config.encoder {
+            EncoderKind::ResNet => Net::ResNet(Embedder::new(config, device)),
+            EncoderKind::Lite0 { blocks } => Net::Lite0(Lite0Embedder::new(config, blocks.into(), true, device)),
+        }
+    }
+
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        match self {
+            Net::ResNet(m) => m.forward(x),
+            Net::Lite0(m) => m.forward(x),
+        }
+    }
+
+    pub fn to_device(self, device: &Device) -> Self {
+        match self {
+            Net::ResNet(m) => Net::ResNet(m.to_device(device)),
+            Net::Lite0(m) => Net::Lite0(m.to_device(device)),
+        }
     }
 }
 

@@ -65,8 +65,8 @@ impl ModuleVisitor for Collect {
     }
 }
 
-/// The embedder's weights as 8-bit bytes (postcard).
-pub fn to_int8_bytes(embedder: &Embedder) -> Result<Vec<u8>> {
+/// A module's weights as 8-bit bytes (postcard).
+pub fn to_int8_bytes<M: Module>(embedder: &M) -> Result<Vec<u8>> {
     let mut collect = Collect(Vec::new());
     embedder.visit(&mut collect);
     postcard::to_allocvec(&collect.0).map_err(|e| Error::Model(format!("cannot encode 8-bit weights: {e}")))
@@ -111,10 +111,15 @@ impl ModuleMapper for Fill<'_> {
 
 /// An embedder on `device` with the weights stored by [`to_int8_bytes`].
 pub fn embedder_from_int8(config: &ModelConfig, bytes: &[u8], device: &Device) -> Result<Embedder> {
+    fill_int8(Embedder::new(config, device), bytes, device)
+}
+
+/// `fresh` (a module built on `device`) with the weights stored by [`to_int8_bytes`].
+pub fn fill_int8<M: Module>(fresh: M, bytes: &[u8], device: &Device) -> Result<M> {
     let stored: Vec<Stored> =
         postcard::from_bytes(bytes).map_err(|e| Error::Model(format!("cannot read 8-bit weights: {e}")))?;
     let mut fill = Fill { stored: stored.iter(), device: device.clone(), error: None };
-    let model = Embedder::new(config, device).map(&mut fill);
+    let model = fresh.map(&mut fill);
     if let Some(e) = fill.error {
         return Err(e);
     }

@@ -108,3 +108,22 @@ fn eval_trays_writes_the_report() {
     assert_eq!(split[1]["shots"], 2);
     assert_eq!(split[1]["folds"].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn date_split_on_one_date_says_why_instead_of_scoring() {
+    let data = temp_dir("eval-trays-one-date");
+    std::fs::create_dir_all(data.join("Sour")).unwrap();
+    for ext in ["jpg", "json"] {
+        let name = format!("Sour/20210212_152221.{ext}");
+        std::fs::copy(trays().join(&name), data.join(&name)).unwrap();
+    }
+    let json = data.join("out/report.json");
+    let out = beanscan(&["eval-trays", "--data", data.to_str().unwrap(), "--json", json.to_str().unwrap(), "--shots", "0,5"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("5 added references per class: not run: the study needs photos of two or more dates"), "{stdout}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let line = &report["date_split"][1];
+    assert!(line["not_run"].as_str().unwrap().contains("20210212"), "{line}");
+    assert!(line["accuracy_mean"].is_null(), "{line}");
+    assert!(report["date_split"][0]["accuracy_mean"].is_number(), "{report}");
+}

@@ -8,11 +8,11 @@ use image::RgbImage;
 use super::forward_rows;
 use crate::bundle::{Bundle, WeightType};
 use crate::index::{ReferenceSet, build_graph};
-use crate::model::{Embedder, ModelConfig};
+use crate::model::{ModelConfig, Net};
 use crate::preprocess::PreprocessParams;
 
 /// Embeds photos with the full embedder (no augmentation).
-pub fn embed_images(embedder: &Embedder, params: &PreprocessParams, images: &[RgbImage], device: &Device) -> Vec<Vec<f32>> {
+pub fn embed_images(embedder: &Net, params: &PreprocessParams, images: &[RgbImage], device: &Device) -> Vec<Vec<f32>> {
     forward_rows(images, params, device, RgbImage::clone, |x| embedder.forward(x))
 }
 
@@ -21,7 +21,7 @@ pub struct ExportInput<'a> {
     pub model: &'a ModelConfig,
     pub preprocess: &'a PreprocessParams,
     pub class_names: Vec<String>,
-    pub embedder: Embedder,
+    pub embedder: Net,
     pub references: ReferenceSet,
     pub default_k: u32,
     pub default_threshold: f32,
@@ -51,13 +51,20 @@ pub fn bundle(input: ExportInput) -> Result<Bundle> {
     Ok(bundle)
 }
 
-/// The embedder's weights stored as `weight_type`.
-pub fn weight_bytes(embedder: Embedder, weight_type: WeightType) -> Result<Vec<u8>> {
-    let record = |e: Embedder| e.into_record().into_bytes().map(|b| b.to_vec()).map_err(|e| anyhow!("serialising weights: {e}"));
+/// The net's weights stored as `weight_type`.
+pub fn weight_bytes(net: Net, weight_type: WeightType) -> Result<Vec<u8>> {
+    match net {
+        Net::ResNet(m) => module_bytes(m, weight_type),
+        Net::Lite0(m) => module_bytes(m, weight_type),
+    }
+}
+
+fn module_bytes<M: Module>(module: M, weight_type: WeightType) -> Result<Vec<u8>> {
+    let record = |e: M| e.into_record().into_bytes().map(|b| b.to_vec()).map_err(|e| anyhow!("serialising weights: {e}"));
     match weight_type {
-        WeightType::F32 => record(embedder),
-        WeightType::F16 => record(embedder.map(&mut ToF16)),
-        WeightType::Int8 => Ok(crate::quant::to_int8_bytes(&embedder)?),
+        WeightType::F32 => record(module),
+        WeightType::F16 => record(module.map(&mut ToF16)),
+        WeightType::Int8 => Ok(crate::quant::to_int8_bytes(&module)?),
     }
 }
 

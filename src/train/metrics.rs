@@ -15,7 +15,7 @@ pub struct Report {
     pub macro_f1: f64,
     /// Classes that occur among the evaluated photos.
     pub per_class: BTreeMap<String, ClassScores>,
-    pub normal_vs_defect: ClassScores,
+    pub normal_vs_defect: NormalVsDefect,
     pub unknown_rate: f64,
     /// Retrieval quality of the embeddings; absent where a method has none (a plain classifier).
     pub map_at_r: Option<f64>,
@@ -56,8 +56,8 @@ impl Report {
         let nvd = &self.normal_vs_defect;
         let map = self.map_at_r.map_or(String::new(), |m| format!(", MAP@R {m:.3}"));
         format!(
-            "{} photos: accuracy {:.3}, macro-F1 {:.3}, normal-vs-defect F1 {:.3} (P {:.3}, R {:.3}){map}",
-            self.photos, self.accuracy, self.macro_f1, nvd.f1, nvd.precision, nvd.recall
+            "{} photos: accuracy {:.3}, macro-F1 {:.3}, normal-vs-defect F1 {:.3} (P {:.3}, R {:.3}, balanced accuracy {:.3}){map}",
+            self.photos, self.accuracy, self.macro_f1, nvd.f1, nvd.precision, nvd.recall, nvd.balanced_accuracy
         )
     }
 }
@@ -111,18 +111,31 @@ pub fn macro_f1(per_class: &[ClassScores]) -> f64 {
     present.iter().map(|s| s.f1).sum::<f64>() / present.len().max(1) as f64
 }
 
+/// Defect detection scores ("positive" = a defect; "unknown" counts as a defect).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct NormalVsDefect {
+    pub precision: f64,
+    pub recall: f64,
+    pub f1: f64,
+    pub support: usize,
+    /// Mean of Normal recall and defect recall: both constant answers score 0.5.
+    pub balanced_accuracy: f64,
+}
+
 /// Defect detection: "positive" = any class other than `normal`.
-pub fn normal_vs_defect(truth: &[u16], predicted: &[u16], normal: u16) -> ClassScores {
-    let (mut tp, mut fp, mut fn_) = (0, 0, 0);
+pub fn normal_vs_defect(truth: &[u16], predicted: &[u16], normal: u16) -> NormalVsDefect {
+    let (mut tp, mut fp, mut fn_, mut tn) = (0, 0, 0, 0);
     for (&t, &p) in truth.iter().zip(predicted) {
         match (t != normal, p != normal) {
             (true, true) => tp += 1,
             (false, true) => fp += 1,
             (true, false) => fn_ += 1,
-            _ => {}
+            (false, false) => tn += 1,
         }
     }
-    scores(tp, fp, fn_)
+    let ClassScores { precision, recall, f1, support } = scores(tp, fp, fn_);
+    let normal_recall = if tn + fp == 0 { 0.0 } else { tn as f64 / (tn + fp) as f64 };
+    NormalVsDefect { precision, recall, f1, support, balanced_accuracy: (recall + normal_recall) / 2.0 }
 }
 
 /// MAP@R (Musgrave et al. 2020): for each row, R = other rows of its class; precision at each
@@ -172,6 +185,11 @@ mod tests {
         let nd = normal_vs_defect(&truth, &pred, 0);
         // Defects at rows 2, 3, 4; predicted defects at rows 1, 2, 3.
         assert_eq!((nd.precision, nd.recall), (2.0 / 3.0, 2.0 / 3.0));
+        // Normal rows 0, 1: one kept → Normal recall 1/2; balanced = (2/3 + 1/2) / 2.
+        assert!((nd.balanced_accuracy - 7.0 / 12.0).abs() < 1e-12);
+        // Both constant answers score one half.
+        assert_eq!(normal_vs_defect(&truth, &[0; 5], 0).balanced_accuracy, 0.5);
+        assert_eq!(normal_vs_defect(&truth, &[1; 5], 0).balanced_accuracy, 0.5);
     }
 
     #[test]

@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod mining;
 pub mod plot;
 pub mod pretrain;
+pub mod pretrained;
 pub mod progress;
 pub mod study;
 pub mod supervised;

@@ -58,6 +58,11 @@ impl<'a> TrainLoop<'a> {
         Ok(model)
     }
 
+    /// Learning rate for the following steps (for a schedule).
+    pub fn set_learning_rate(&mut self, learning_rate: f64) {
+        self.learning_rate = learning_rate;
+    }
+
     pub fn finish(self) -> Vec<f32> {
         self.bar.finish_and_clear();
         self.losses

@@ -300,14 +300,18 @@ pub struct ShotLine {
     pub seeds: usize,
     /// Held-out dates (one fold each).
     pub folds: Vec<String>,
+    /// Why no score was measured (references from other dates need two or more dates); the
+    /// figures below are then null.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_run: Option<String>,
     /// Accuracy over the beans of classes the bundle knows, mean and sd over seeds.
-    pub accuracy_mean: f32,
-    pub accuracy_sd: f32,
+    pub accuracy_mean: Option<f32>,
+    pub accuracy_sd: Option<f32>,
     /// Classes with no twin in the bundle (e.g. Parchment): share labelled correctly thanks to
     /// the added references, and share flagged unknown.
-    pub new_class_recall_mean: f32,
-    pub new_class_recall_sd: f32,
-    pub new_class_unknown_mean: f32,
+    pub new_class_recall_mean: Option<f32>,
+    pub new_class_recall_sd: Option<f32>,
+    pub new_class_unknown_mean: Option<f32>,
 }
 
 /// Few-shot adaptation by date split: for each date, `shots` references per class are drawn from
@@ -323,6 +327,23 @@ pub fn shots_study(
     let mut folds: Vec<String> = photos.iter().map(|p| p.date.clone()).collect();
     folds.sort();
     folds.dedup();
+    if shots > 0 && folds.len() < 2 {
+        let why = format!(
+            "the study needs photos of two or more dates (file names starting YYYYMMDD); found only {}",
+            folds.first().map_or("none".to_string(), |d| format!("date {d}"))
+        );
+        return Ok(ShotLine {
+            shots,
+            seeds,
+            folds,
+            not_run: Some(why),
+            accuracy_mean: None,
+            accuracy_sd: None,
+            new_class_recall_mean: None,
+            new_class_recall_sd: None,
+            new_class_unknown_mean: None,
+        });
+    }
     let known_before = classifier.class_names.len();
     let (mut accs, mut recalls, mut unknowns) = (Vec::new(), Vec::new(), Vec::new());
     for seed in 0..seeds {
@@ -331,9 +352,6 @@ pub fn shots_study(
             (0, 0, 0, 0, 0);
         for fold in &folds {
             let held_out = |b: &FoundBean| photos[b.photo].date == *fold;
-            if shots > 0 && folds.len() < 2 {
-                break;
-            }
             let mut by_class: BTreeMap<&str, Vec<&FoundBean>> = BTreeMap::new();
             for b in beans.iter().filter(|b| !held_out(b)) {
                 by_class.entry(&b.label).or_default().push(b);
@@ -381,11 +399,12 @@ pub fn shots_study(
         shots,
         seeds,
         folds,
-        accuracy_mean: accuracy.mean as f32,
-        accuracy_sd: accuracy.sd as f32,
-        new_class_recall_mean: recall.mean as f32,
-        new_class_recall_sd: recall.sd as f32,
-        new_class_unknown_mean: unknown.mean as f32,
+        not_run: None,
+        accuracy_mean: Some(accuracy.mean as f32),
+        accuracy_sd: Some(accuracy.sd as f32),
+        new_class_recall_mean: Some(recall.mean as f32),
+        new_class_recall_sd: Some(recall.sd as f32),
+        new_class_unknown_mean: Some(unknown.mean as f32),
     })
 }
 

@@ -15,6 +15,8 @@ mod convert;
 mod training;
 #[cfg(not(target_arch = "wasm32"))]
 mod trays;
+#[cfg(not(target_arch = "wasm32"))]
+mod tune;
 
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
@@ -35,6 +37,7 @@ mod native {
     use crate::training::{self, PretrainArgs, StudyArgs, SupervisedArgs, TrainArgs};
     use crate::convert::{self, ConvertArgs};
     use crate::trays::{self, EvalTraysArgs};
+    use crate::tune::{self, TuneArgs};
 
     #[derive(Parser)]
     #[command(name = "beanscan", version, about = "Label coffee-bean photos; train and export beanscan bundles")]
@@ -95,6 +98,9 @@ mod native {
         Pretrain(PretrainArgs),
         /// The default pipeline: pretrain, fine-tune the head with triplet loss, export a bundle.
         Train(TrainArgs),
+        /// Fine-tune the ImageNet-pretrained EfficientNet-Lite0 on labelled beans and export a
+        /// bundle (`--init imagenet`; `./build.sh imagenet` fetches the weights).
+        Tune(TuneArgs),
         /// Train the supervised baseline (same encoder + linear classifier, all labels).
         Supervised(SupervisedArgs),
         /// Compare AE-only kNN, fine-tuned kNN (label budgets × seeds, mining variants) and the
@@ -117,6 +123,7 @@ mod native {
             Command::Eval { bundle, data, split, json, k, threshold } => {
                 eval(bundle.as_deref(), &data, split.as_deref(), json.as_deref(), k, threshold)
             }
+            Command::Tune(args) => tune::tune_cmd(&args).map(|_| ExitCode::SUCCESS),
             Command::Pretrain(args) => training::pretrain_cmd(&args).map(|_| ExitCode::SUCCESS),
             Command::Train(args) => training::train_cmd(&args).map(|()| ExitCode::SUCCESS),
             Command::Supervised(args) => training::supervised_cmd(&args).map(|()| ExitCode::SUCCESS),

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use beanscan::bundle::WeightType;
-use beanscan::model::{Autoencoder, Embedder, ModelConfig};
+use beanscan::model::{Autoencoder, Embedder, ModelConfig, Net};
 use beanscan::preprocess::PreprocessParams;
 use beanscan::train::checkpoint::{Checkpointer, load_model};
 use beanscan::train::data::{Dataset, load_images};
@@ -189,7 +189,7 @@ fn report_step(name: &str, started: Instant) {
     eprintln!("{name}: {:.1} s, peak memory {:.0} MiB", started.elapsed().as_secs_f64(), peak_mib());
 }
 
-fn open_data(args: &DataArgs) -> Result<Dataset> {
+pub(crate) fn open_data(args: &DataArgs) -> Result<Dataset> {
     let mut dataset = Dataset::open(&args.data)?.split(Some(&args.split));
     if let Some(round) = &args.round {
         dataset.samples.retain(|s| &s.round == round);
@@ -206,7 +206,7 @@ fn open_data(args: &DataArgs) -> Result<Dataset> {
 }
 
 /// Every labelled face of the dataset, decoded at model size.
-fn labelled_photos(dataset: &Dataset, size: u32) -> Labelled {
+pub(crate) fn labelled_photos(dataset: &Dataset, size: u32) -> Labelled {
     let rows: Vec<usize> = (0..dataset.samples.len()).filter(|&r| dataset.samples[r].label_applies).collect();
     let cache = load_images(dataset, &rows, size);
     let sample = |r: usize| &dataset.samples[r];
@@ -319,7 +319,7 @@ pub fn train_cmd(args: &TrainArgs) -> Result<()> {
     );
 
     let started = Instant::now();
-    let embedder = Embedder { encoder, head: tuned.head };
+    let embedder = Net::ResNet(Embedder { encoder, head: tuned.head });
     let embeddings = export::embed_images(&embedder, &shape.preprocess, &images, &device);
     let references = study::references(&embeddings, &labels, &ids);
     let bundle = export::bundle(ExportInput {

@@ -131,16 +131,20 @@ pub fn eval_trays_cmd(args: &EvalTraysArgs) -> Result<()> {
             n,
             if n == 0 { 1 } else { args.seeds },
         )?;
-        println!(
-            "date split, {n:>2} added references per class: accuracy {:.3} ± {:.3}; classes without a twin: \
-             recall {:.3} ± {:.3}, unknown {:.3} ({} folds)",
-            line.accuracy_mean,
-            line.accuracy_sd,
-            line.new_class_recall_mean,
-            line.new_class_recall_sd,
-            line.new_class_unknown_mean,
-            line.folds.len()
-        );
+        let f = |v: Option<f32>| v.unwrap_or(f32::NAN);
+        match &line.not_run {
+            Some(why) => println!("date split, {n:>2} added references per class: not run: {why}"),
+            None => println!(
+                "date split, {n:>2} added references per class: accuracy {:.3} ± {:.3}; classes without a twin: \
+                 recall {:.3} ± {:.3}, unknown {:.3} ({} folds)",
+                f(line.accuracy_mean),
+                f(line.accuracy_sd),
+                f(line.new_class_recall_mean),
+                f(line.new_class_recall_sd),
+                f(line.new_class_unknown_mean),
+                line.folds.len()
+            ),
+        }
         shots.push(line);
     }
     if let Some(path) = &args.json {

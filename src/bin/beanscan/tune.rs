@@ -1,0 +1,234 @@
+//! `beanscan tune --init imagenet`: the ImageNet-pretrained EfficientNet-Lite0 fine-tuned on
+//! labelled beans (all of them, or `--labels N` beans), its kNN references chosen, a bundle
+//! written. With `--eval-split` the run also scores kNN on that split for several reference
+//! counts per class, so the stored count is a measured choice.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use beanscan::bundle::WeightType;
+use beanscan::index::ReferenceSet;
+use beanscan::lite0::{self, Lite0};
+use beanscan::model::{EncoderKind, Lite0Embedder, ModelConfig, Net};
+use beanscan::preprocess::PreprocessParams;
+use beanscan::train::checkpoint::Checkpointer;
+use beanscan::train::export::{self, ExportInput};
+use beanscan::train::plot;
+use beanscan::train::pretrained::{MapCache, TuneOptions, imagenet_path, load_imagenet, tune};
+use beanscan::train::study::{self, Labelled, draw_beans};
+use burn::tensor::Device;
+use clap::ValueEnum;
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+
+use crate::native::{peak_mib, write_json};
+use crate::training::{DataArgs, ScheduleArgs, labelled_photos, open_data};
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum Init {
+    /// EfficientNet-Lite0's ImageNet weights (`./build.sh imagenet` fetches them).
+    Imagenet,
+}
+
+#[derive(clap::Args)]
+pub struct TuneArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Where the encoder's weights start from.
+    #[arg(long, value_enum, default_value_t = Init::Imagenet)]
+    pub init: Init,
+    /// Run folder: checkpoint, loss curve, kNN report.
+    #[arg(long, default_value = "runs/lite0")]
+    pub run: PathBuf,
+    #[arg(long, default_value_t = 128)]
+    pub input_size: usize,
+    /// Cut the network after this many blocks (1–16; 17 keeps the 1280-channel head conv).
+    #[arg(long, default_value_t = 17)]
+    pub blocks: usize,
+    /// Blocks that keep their ImageNet weights (their feature maps are cached once).
+    #[arg(long, default_value_t = 3)]
+    pub frozen: usize,
+    /// Views cached per photo: 8 = every flip and quarter turn, 1 = the photo as is.
+    #[arg(long, default_value_t = 8)]
+    pub views: u8,
+    /// Labelled beans to train on (both faces); all when omitted.
+    #[arg(long)]
+    pub labels: Option<usize>,
+    #[arg(long, default_value_t = 1000)]
+    pub steps: usize,
+    #[arg(long, default_value_t = 1e-3)]
+    pub learning_rate: f64,
+    #[arg(long, default_value_t = 16.0)]
+    pub scale: f32,
+    #[arg(long, default_value_t = 128)]
+    pub embed_dim: usize,
+    #[arg(long, default_value_t = 256)]
+    pub hidden: usize,
+    #[command(flatten)]
+    pub schedule: ScheduleArgs,
+    /// References stored in the bundle per class (photos, drawn by seed); 0 = every one.
+    #[arg(long, default_value_t = 64)]
+    pub refs_per_class: usize,
+    /// Also score kNN on this split (several reference counts per class) and write
+    /// `RUN/knn-SPLIT.json`.
+    #[arg(long)]
+    pub eval_split: Option<String>,
+    #[arg(long, default_value = "bundle/default.beanscan")]
+    pub out: PathBuf,
+    #[arg(long, default_value_t = 5)]
+    pub k: u32,
+    #[arg(long, default_value_t = 1.0)]
+    pub threshold: f32,
+}
+
+fn step(name: &str, started: Instant) {
+    eprintln!("{name}: {:.1} s, peak memory {:.0} MiB", started.elapsed().as_secs_f64(), peak_mib());
+}
+
+/// Up to `per_class` rows of each class (all when 0), drawn by `seed`.
+fn per_class_rows(labels: &[u16], per_class: usize, seed: u64) -> Vec<usize> {
+    let mut rows: Vec<usize> = (0..labels.len()).collect();
+    rows.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
+    let mut taken = std::collections::HashMap::<u16, usize>::new();
+    let mut kept: Vec<usize> =
+        rows.into_iter().filter(|&r| per_class == 0 || { let n = taken.entry(labels[r]).or_default(); *n += 1; *n <= per_class }).collect();
+    kept.sort_unstable();
+    kept
+}
+
+pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
+    let total = Instant::now();
+    if args.input_size % 32 != 0 || args.input_size == 0 {
+        bail!("--input-size must be a positive multiple of 32");
+    }
+    if !(1..=lite0::BLOCKS + 1).contains(&args.blocks) || args.frozen >= args.blocks.min(lite0::BLOCKS) {
+        bail!("--blocks must be 1–17 and --frozen below it (and below 16)");
+    }
+    let device = Device::flex();
+    let model = ModelConfig {
+        input_size: args.input_size,
+        code_dim: args.hidden,
+        embed_dim: args.embed_dim,
+        encoder: EncoderKind::Lite0 { blocks: args.blocks as u8 },
+        ..ModelConfig::default()
+    };
+    // The ImageNet weights expect RGB scaled to [-1, 1].
+    let preprocess = PreprocessParams { input_size: args.input_size as u32, mean: [0.5; 3], std: [0.5; 3] };
+    std::fs::create_dir_all(&args.run).with_context(|| format!("creating {}", args.run.display()))?;
+
+    let started = Instant::now();
+    let dataset = open_data(&args.data)?;
+    let pool = labelled_photos(&dataset, preprocess.input_size);
+    let chosen: Vec<usize> = match args.labels {
+        Some(n) => draw_beans(&pool.beans, n, args.schedule.seed),
+        None => (0..pool.images.len()).collect(),
+    };
+    let train = Labelled {
+        images: study::pick(&pool.images, &chosen),
+        labels: study::pick(&pool.labels, &chosen),
+        beans: study::pick(&pool.beans, &chosen),
+        ids: study::pick(&pool.ids, &chosen),
+    };
+    step(&format!("load {} labelled photos ({} used)", pool.images.len(), train.images.len()), started);
+
+    let started = Instant::now();
+    let Init::Imagenet = args.init;
+    let start: Lite0 = load_imagenet(&imagenet_path(), args.blocks, &device)?;
+    let cache = MapCache::build(&start, args.frozen, &preprocess, &train.images, args.views, &device);
+    step(&format!("cache blocks 1–{} of {} photos × {} views", args.frozen, train.images.len(), args.views), started);
+
+    let started = Instant::now();
+    let options = TuneOptions {
+        steps: args.steps,
+        batch: args.schedule.batch,
+        learning_rate: args.learning_rate,
+        seed: args.schedule.seed,
+        frozen: args.frozen,
+        scale: args.scale,
+        views: args.views,
+    };
+    let settings = format!(
+        "{model:?} | {} split {} round {:?}, {} photos | frozen {} views {} lr {} scale {} batch {} seed {}",
+        args.data.data.display(),
+        args.data.split,
+        args.data.round,
+        train.images.len(),
+        args.frozen,
+        args.views,
+        args.learning_rate,
+        args.scale,
+        args.schedule.batch,
+        args.schedule.seed
+    );
+    let checkpoint = Checkpointer::new(args.run.join("tune.ckpt"), settings, args.schedule.checkpoint_every);
+    let n_classes = dataset.class_names.len();
+    let tuned = tune(&model, args.blocks, &start, &cache, &train.labels, n_classes, &options, Some(&checkpoint), &device)?;
+    drop(cache);
+    let n = tuned.losses.len().clamp(1, 20);
+    let last = tuned.losses.iter().rev().take(n).sum::<f32>() / n as f32;
+    step(&format!("fine-tune {} steps (loss {:.3} → {last:.3})", tuned.losses.len(), tuned.losses.first().unwrap_or(&f32::NAN)), started);
+    plot::best_effort(
+        "tune-loss.png",
+        plot::curves(&args.run.join("tune-loss.png"), "Fine-tuning the pretrained encoder", "cosine-softmax cross-entropy", &[("train", &tuned.losses)]),
+    );
+
+    let started = Instant::now();
+    let net = Net::Lite0(Lite0Embedder { encoder: tuned.embedder.encoder.fold(), head: tuned.embedder.head });
+    let embeddings = export::embed_images(&net, &preprocess, &train.images, &device);
+    step(&format!("embed {} training photos", train.images.len()), started);
+    if let Some(split) = &args.eval_split {
+        let started = Instant::now();
+        let eval_set = open_data(&DataArgs { split: split.clone(), ..args.data.clone() })?;
+        let evaluated = labelled_photos(&eval_set, preprocess.input_size);
+        let queries = export::embed_images(&net, &preprocess, &evaluated.images, &device);
+        let mut rows = Vec::new();
+        for per_class in [8, 16, 32, 64, 128, 0] {
+            let kept = per_class_rows(&train.labels, per_class, args.schedule.seed);
+            let refs = study::references(&study::pick(&embeddings, &kept), &study::pick(&train.labels, &kept), &study::pick(&train.ids, &kept));
+            for k in [1, 5, 10] {
+                let report = study::knn_report(&dataset.class_names, &refs, &queries, &evaluated.labels, k, f32::INFINITY);
+                eprintln!("  {split}: {per_class:>3} refs/class ({} refs), k {k:>2}: {}", refs.len(), report.summary());
+                rows.push(serde_json::json!({
+                    "refs_per_class": per_class, "references": refs.len(), "k": k,
+                    "macro_f1": report.macro_f1, "accuracy": report.accuracy,
+                    "normal_vs_defect": report.normal_vs_defect,
+                }));
+            }
+        }
+        write_json(&args.run.join(format!("knn-{split}.json")), &serde_json::Value::Array(rows))?;
+        step(&format!("kNN on {} {split} photos", evaluated.images.len()), started);
+    }
+
+    let started = Instant::now();
+    let kept = per_class_rows(&train.labels, args.refs_per_class, args.schedule.seed);
+    let references: ReferenceSet =
+        study::references(&study::pick(&embeddings, &kept), &study::pick(&train.labels, &kept), &study::pick(&train.ids, &kept));
+    let bundle = export::bundle(ExportInput {
+        description: format!(
+            "EfficientNet-Lite0 (ImageNet) fine-tuned, {}px, {} blocks, {} labelled photos, {} references, seed {}",
+            args.input_size,
+            args.blocks,
+            train.images.len(),
+            references.len(),
+            args.schedule.seed
+        ),
+        model: &model,
+        preprocess: &preprocess,
+        class_names: dataset.class_names.clone(),
+        embedder: net,
+        references,
+        default_k: args.k,
+        default_threshold: args.threshold,
+        seed: args.schedule.seed,
+        weight_type: WeightType::Int8,
+    })?;
+    let bytes = bundle.to_bytes()?;
+    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
+    step(&format!("export {} ({} bytes)", args.out.display(), bytes.len()), started);
+    step("whole run", total);
+    Ok(())
+}

