@@ -315,7 +315,7 @@ mod tests {
         assert!(message(&wrong_magic).contains("magic"));
         let mut newer = good.clone();
         newer[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
-        assert!(message(&newer).contains("format version 2; this beanscan reads version 1"));
+        assert!(message(&newer).contains("format version 3; this beanscan reads version 2"));
     }
 
     /// A well-formed file (valid checksum) whose contents disagree with each other.
@@ -343,14 +343,23 @@ mod tests {
         assert!(m.contains("only 2 classes"), "{m}");
         let m = reencoded(|b| b.class_names.clear());
         assert!(m.contains("no class names"), "{m}");
+        let size = Bundle::embedded().unwrap().model.input_size;
         let m = reencoded(|b| b.preprocess.input_size = 32);
-        assert!(m.contains("32px inputs but the model takes 64px"), "{m}");
+        assert!(m.contains(&format!("32px inputs but the model takes {size}px")), "{m}");
         // Absurd sizes are refused before anything is built from them.
-        let m = reencoded(|b| b.model.width = 1 << 20);
+        let m = reencoded(|b| {
+            b.model.encoder = EncoderKind::ResNet;
+            b.model.width = 1 << 20;
+        });
+        assert!(m.contains("model settings out of range"), "{m}");
+        let m = reencoded(|b| b.model.encoder = EncoderKind::Lite0 { blocks: 40 });
         assert!(m.contains("model settings out of range"), "{m}");
         // Found by fuzzing: a width whose channels do not split into normalisation groups
         // used to panic while building the model.
-        let m = reencoded(|b| b.model.width = 17);
+        let m = reencoded(|b| {
+            b.model.encoder = EncoderKind::ResNet;
+            b.model.width = 17;
+        });
         assert!(m.contains("model settings out of range"), "{m}");
         let m = reencoded(|b| b.preprocess.std = [0.0; 3]);
         assert!(m.contains("invalid normalisation"), "{m}");
@@ -361,9 +370,56 @@ mod tests {
         assert!(m.contains("inconsistent reference set"), "{m}");
     }
 
+    /// A version-1 file (written before the encoder choice existed) is still read, as a
+    /// ResNet-like encoder bundle that classifies.
+    #[test]
+    fn version_1_bundles_still_load() {
+        #[derive(Serialize)]
+        struct ModelV1 {
+            input_size: usize,
+            width: usize,
+            blocks_per_stage: usize,
+            code_dim: usize,
+            embed_dim: usize,
+        }
+        let config = ModelConfig { input_size: 32, width: 8, blocks_per_stage: 1, code_dim: 16, embed_dim: 8, ..ModelConfig::default() };
+        let device = burn::tensor::Device::flex();
+        let weights = crate::quant::to_int8_bytes(&crate::model::Embedder::new(&config, &device)).unwrap();
+        let mut references = ReferenceSet::new(8);
+        references.push(&[1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], 0, "a".into()).unwrap();
+        references.push(&[0.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], 1, "b".into()).unwrap();
+        let model = ModelV1 { input_size: 32, width: 8, blocks_per_stage: 1, code_dim: 16, embed_dim: 8 };
+        let class_names = vec!["Normal".to_string(), "Black".to_string()];
+        let graph: Option<Graph> = None;
+        let payload = postcard::to_allocvec(&(
+            "old", &model, PreprocessParams::new(32), &class_names, WeightType::Int8, &weights, &references, &graph, 5u32, 1.0f32,
+        ))
+        .unwrap();
+        let bundle = Bundle::from_bytes(&framing::frame(MAGIC, 1, &payload)).expect("a v1 bundle loads");
+        assert_eq!(bundle.model, config);
+        assert_eq!(bundle.model.encoder, EncoderKind::ResNet);
+        let classifier = crate::Classifier::new(bundle, device).unwrap();
+        let photo = image::RgbImage::from_pixel(40, 40, image::Rgb([180, 120, 60]));
+        let embedding = pollster_free_embed(&classifier, &photo);
+        assert!(classifier.label(&embedding).is_ok());
+    }
+
+    /// The embedding of one photo; the CPU future is ready at once.
+    fn pollster_free_embed(classifier: &crate::Classifier, photo: &image::RgbImage) -> Vec<f32> {
+        let input = crate::preprocess::image_to_input(photo, &classifier.preprocess);
+        use std::future::Future;
+        let mut future = std::pin::pin!(classifier.embed_inputs(&[input]));
+        let waker = std::task::Waker::noop();
+        match future.as_mut().poll(&mut std::task::Context::from_waker(waker)) {
+            std::task::Poll::Ready(result) => result.unwrap().remove(0),
+            std::task::Poll::Pending => panic!("the CPU embedding is ready at once"),
+        }
+    }
+
     #[test]
     fn weights_that_do_not_fit_the_model_are_an_error() {
         let mut bundle = Bundle::embedded().unwrap();
+        bundle.model.encoder = EncoderKind::ResNet;
         bundle.model.width = 8;
         let bundle = Bundle::from_bytes(&bundle.to_bytes().unwrap()).unwrap();
         let err = crate::Classifier::new(bundle, burn::tensor::Device::flex()).err().expect("rejected");

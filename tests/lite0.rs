@@ -112,3 +112,32 @@ fn a_cut_network_loads_only_its_blocks() {
     assert!(missing.to_string().contains("./build.sh imagenet"), "{missing}");
 }
 
+
+/// Fine-tuning moves the blocks above `--frozen` and the head, and leaves the frozen ones.
+#[test]
+fn fine_tuning_trains_the_unfrozen_blocks_only() {
+    use beanscan::model::ModelConfig;
+    use beanscan::preprocess::PreprocessParams;
+    use beanscan::train::pretrained::{MapCache, TuneLoss, TuneOptions, tune};
+    let device = Device::flex();
+    let start = load_imagenet(&imagenet_path(), 17, &device).unwrap();
+    let params = PreprocessParams { input_size: 32, mean: [0.5; 3], std: [0.5; 3] };
+    let images: Vec<image::RgbImage> = (0..8u8)
+        .map(|i| image::RgbImage::from_fn(32, 32, |x, y| image::Rgb([(x * 8) as u8 ^ (i * 30), (y * 8) as u8, i * 20])))
+        .collect();
+    let labels: Vec<u16> = (0..8).map(|i| i % 2).collect();
+    let cache = MapCache::build(&start, 3, &params, &images, 1, &device);
+    let config = ModelConfig { input_size: 32, code_dim: 16, embed_dim: 8, ..ModelConfig::default() };
+    let weights = |net: &Lite0, block: usize| net.blocks[block].project.conv.weight.val().into_data().try_to_vec::<f32>().unwrap();
+    for (loss, unfreeze_every) in [(TuneLoss::Cosine, 0), (TuneLoss::Triplet, 1)] {
+        let options = TuneOptions { steps: 4, batch: 8, learning_rate: 1e-2, seed: 0, frozen: 3, scale: 16.0, views: 1, loss, margin: 0.2, unfreeze_every };
+        let tuned = tune(&config, 17, &start, &cache, &labels, 2, &options, None, &device).unwrap();
+        let moved = |b: usize| weights(&start, b).iter().zip(weights(&tuned.embedder.encoder, b)).any(|(a, c)| (a - c).abs() > 1e-6);
+        assert!(!moved(0) && !moved(2), "{loss:?}: a frozen block changed");
+        // With gradual unfreezing (one stage per step) the top stages have thawed by step 4.
+        assert!(moved(15), "{loss:?}: the last block did not train");
+        if unfreeze_every == 0 {
+            assert!(moved(3), "{loss:?}: the first unfrozen block did not train");
+        }
+    }
+}

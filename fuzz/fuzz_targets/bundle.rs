@@ -10,7 +10,8 @@ use std::sync::OnceLock;
 
 use beanscan::bundle::{Bundle, FORMAT_VERSION, MAGIC};
 use beanscan::index::ReferenceSet;
-use beanscan::model::{Embedder, ModelConfig};
+use beanscan::bundle::WeightType;
+use beanscan::model::{Embedder, ModelConfig, Net};
 use beanscan::preprocess::PreprocessParams;
 use beanscan::train::export::{ExportInput, bundle};
 use beanscan::Classifier;
@@ -32,7 +33,7 @@ fn small_payload() -> &'static [u8] {
     static PAYLOAD: OnceLock<Vec<u8>> = OnceLock::new();
     PAYLOAD.get_or_init(|| {
         let device = Device::flex();
-        let model = ModelConfig { input_size: 16, width: 2, blocks_per_stage: 1, code_dim: 8, embed_dim: 8 };
+        let model = ModelConfig { input_size: 16, width: 2, blocks_per_stage: 1, code_dim: 8, embed_dim: 8, ..ModelConfig::default() };
         let mut references = ReferenceSet::new(8);
         for i in 0..6u16 {
             let e: Vec<f32> = (0..8).map(|j| ((i * 8 + j) as f32 * 0.37).sin()).collect();
@@ -43,13 +44,13 @@ fn small_payload() -> &'static [u8] {
             model: &model,
             preprocess: &PreprocessParams::new(16),
             class_names: vec!["Normal".into(), "Black".into(), "Sour".into()],
-            embedder: Embedder::new(&model, &device),
+            embedder: Net::ResNet(Embedder::new(&model, &device)),
             references,
             default_k: 3,
             default_threshold: 1.0,
             seed: 0,
             // f16 like the shipped bundle, so edits also reach the widening load path.
-            f16: true,
+            weight_type: WeightType::F16,
         })
         .unwrap();
         let bytes = b.to_bytes().unwrap();

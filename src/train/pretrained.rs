@@ -15,9 +15,11 @@ use burn::prelude::*;
 use burn::store::{ModuleSnapshot, PytorchStore};
 use image::RgbImage;
 use rand::Rng;
+use rand::seq::SliceRandom;
 
 use super::augment::dihedral;
 use super::checkpoint::Checkpointer;
+use super::mining::{Mining, triplet_loss};
 use super::progress::progress;
 use super::step_rng;
 use super::train_loop::TrainLoop;
@@ -69,11 +71,15 @@ pub struct TuneNet {
 }
 
 impl TuneNet {
+    /// Unit-length embeddings of cached feature maps after `from` blocks.
+    fn embed(&self, maps: Tensor<4>, from: usize) -> Tensor<2> {
+        l2_normalise(self.embedder.head.forward(self.embedder.encoder.forward_rest(maps, from)))
+    }
+
     /// Cosine-softmax logits of cached feature maps after `from` blocks.
     fn logits(&self, maps: Tensor<4>, from: usize, scale: f32) -> Tensor<2> {
-        let e = l2_normalise(self.embedder.head.forward(self.embedder.encoder.forward_rest(maps, from)));
         let w = l2_normalise(self.classes.val());
-        e.matmul(w.transpose()).mul_scalar(scale)
+        self.embed(maps, from).matmul(w.transpose()).mul_scalar(scale)
     }
 }
 
@@ -88,10 +94,50 @@ pub struct TuneOptions {
     pub scale: f32,
     /// Views cached per photo: 1 (as is) or 8 (every flip and quarter turn).
     pub views: u8,
+    pub loss: TuneLoss,
+    /// Triplet margin (on unit-length embeddings).
+    pub margin: f32,
+    /// Gradual unfreezing: every this many steps the next stage down becomes trainable,
+    /// starting with the projection head alone; 0 = every unfrozen block from the start.
+    pub unfreeze_every: usize,
+}
+
+/// What the fine-tuning minimises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TuneLoss {
+    /// Cross-entropy over cosine similarities to learned class directions; batches drawn
+    /// ∝ 1/√(class size).
+    Cosine,
+    /// Triplet loss with guarded batch-hard mining (the seed's method); batches of 8 classes × 4.
+    Triplet,
+}
+
+/// Where each stage starts, top stage first: unfreezing walks down this list (17 = only the
+/// projection head; 15 = block 16 and the head convolution; …).
+const STAGE_STARTS: [usize; 8] = [17, 15, 11, 8, 5, 3, 1, 0];
+
+/// The first block that trains at `step` (blocks below it keep their weights).
+fn trainable_from(step: usize, unfreeze_every: usize, frozen: usize) -> usize {
+    if unfreeze_every == 0 {
+        return frozen;
+    }
+    STAGE_STARTS[(step / unfreeze_every).min(STAGE_STARTS.len() - 1)].max(frozen)
+}
+
+/// Freezes the encoder below block `from` (BatchNorm on running statistics) and thaws the rest.
+fn set_trainable(mut net: TuneNet, from: usize) -> TuneNet {
+    let encoder = &mut net.embedder.encoder;
+    let blocks = std::mem::take(&mut encoder.blocks);
+    encoder.blocks = blocks.into_iter().enumerate().map(|(i, b)| if i < from { b.freeze() } else { b.unfreeze() }).collect();
+    encoder.head = encoder.head.take().map(|h| if from > lite0::BLOCKS { h.freeze() } else { h.unfreeze() });
+    net
 }
 
 pub struct Tuned {
     pub embedder: Lite0Embedder,
+    /// Unit-length class directions of the cosine softmax, row-major `classes × embed_dim`
+    /// (untrained with the triplet loss): a plain classifier to compare the kNN vote with.
+    pub class_directions: Vec<f32>,
     pub losses: Vec<f32>,
 }
 
@@ -105,7 +151,7 @@ pub struct MapCache {
 impl MapCache {
     pub fn build(encoder: &Lite0, frozen: usize, params: &PreprocessParams, images: &[RgbImage], views: u8, device: &Device) -> Self {
         let size = params.input_size as usize;
-        let views = views.clamp(1, 8) as usize;
+        let views = if views >= 8 { 8 } else { 1 };
         let bar = progress((images.len() * views) as u64, "cache frozen blocks");
         let mut maps = Vec::with_capacity(images.len() * views);
         let mut shape = [0; 3];
@@ -127,15 +173,45 @@ impl MapCache {
         Self { maps, shape, views }
     }
 
+    /// Maps of `(photo, view)` picks, view in 0..8. With one cached view per photo the eight
+    /// symmetries are applied to the feature maps instead (a cheap stand-in: the frozen blocks'
+    /// features of a turned photo are close to, not equal to, turned features).
     fn batch(&self, picks: &[(usize, usize)], device: &Device) -> Tensor<4> {
-        let flat: Vec<f32> = picks.iter().flat_map(|&(i, v)| self.maps[i * self.views + v].iter().copied()).collect();
         let [c, h, w] = self.shape;
+        let mut flat = Vec::with_capacity(picks.len() * c * h * w);
+        for &(i, v) in picks {
+            if self.views == 8 {
+                flat.extend_from_slice(&self.maps[i * 8 + v]);
+            } else {
+                flat.extend(turned(&self.maps[i * self.views], c, h, v as u8));
+            }
+        }
         Tensor::from_data(TensorData::new(flat, [picks.len(), c, h, w]), device)
     }
 
     pub fn len(&self) -> usize {
         self.maps.len() / self.views
     }
+}
+
+/// One of the eight symmetries of square `side`×`side` planes (0 = identity).
+fn turned(planes: &[f32], channels: usize, side: usize, which: u8) -> Vec<f32> {
+    let mut out = vec![0.0; planes.len()];
+    for y in 0..side {
+        for x in 0..side {
+            let (mut sy, mut sx) = (y, x);
+            if which >= 4 {
+                sx = side - 1 - sx;
+            }
+            for _ in 0..which % 4 {
+                (sy, sx) = (sx, side - 1 - sy);
+            }
+            for c in 0..channels {
+                out[(c * side + y) * side + x] = planes[(c * side + sy) * side + sx];
+            }
+        }
+    }
+    out
 }
 
 /// Warm-up over the first 5 % of steps, then a cosine decay to zero.
@@ -182,30 +258,60 @@ pub fn tune(
         let encoder = start.clone().to_device(&device);
         let head = crate::model::ProjectionHead::with_input_dim(config, lite0::feature_dim(blocks), &device);
         let classes = Tensor::random([n_classes, config.embed_dim], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
-        TuneNet { embedder: Lite0Embedder { encoder, head }, classes: Param::from_tensor(classes) }
+        // Built on the CPU and moved: `train` makes the moved weights track gradients.
+        TuneNet { embedder: Lite0Embedder { encoder, head }, classes: Param::from_tensor(classes) }.train()
     };
     let (mut net, mut run, first) = TrainLoop::start(fresh, options.steps, options.learning_rate, checkpoint, "fine-tune")?;
     let cumulative = cumulative_weights(labels, n_classes);
     let total = *cumulative.last().expect("non-empty");
+    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
+    labels.iter().enumerate().for_each(|(i, &l)| by_class[usize::from(l)].push(i));
+    by_class.retain(|m| !m.is_empty());
+    ensure!(options.loss == TuneLoss::Cosine || by_class.len() >= 2, "triplet loss needs two or more classes");
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
+    let mut from = usize::MAX;
     for step in first..options.steps {
         let mut rng = step_rng(options.seed, step);
-        let picks: Vec<(usize, usize)> = (0..options.batch)
-            .map(|_| {
-                let r = rng.gen_range(0.0..total);
-                let i = cumulative.partition_point(|&c| c <= r).min(labels.len() - 1);
-                (i, rng.gen_range(0..cache.views))
-            })
-            .collect();
-        let targets: Vec<i64> = picks.iter().map(|&(i, _)| i64::from(labels[i])).collect();
+        let wanted = trainable_from(step, options.unfreeze_every, options.frozen);
+        if wanted != from {
+            from = wanted;
+            net = set_trainable(net, from);
+        }
+        let picks: Vec<(usize, usize)> = match options.loss {
+            TuneLoss::Cosine => (0..options.batch)
+                .map(|_| {
+                    let r = rng.gen_range(0.0..total);
+                    (cumulative.partition_point(|&c| c <= r).min(labels.len() - 1), rng.gen_range(0..8))
+                })
+                .collect(),
+            TuneLoss::Triplet => {
+                let classes: Vec<&Vec<usize>> = by_class.choose_multiple(&mut rng, 8.min(by_class.len())).collect();
+                let mut picks = Vec::with_capacity(classes.len() * 4);
+                for members in classes {
+                    for _ in 0..4 {
+                        picks.push((*members.choose(&mut rng).expect("non-empty"), rng.gen_range(0..8)));
+                    }
+                }
+                picks
+            }
+        };
+        let batch_labels: Vec<u16> = picks.iter().map(|&(i, _)| labels[i]).collect();
         let x = cache.batch(&picks, &device);
-        let y = Tensor::<1, Int>::from_data(TensorData::new(targets, [picks.len()]), &device);
-        let loss = loss_fn.forward(net.logits(x, options.frozen, options.scale), y);
+        let loss = match options.loss {
+            TuneLoss::Cosine => {
+                let targets: Vec<i64> = batch_labels.iter().map(|&l| i64::from(l)).collect();
+                let y = Tensor::<1, Int>::from_data(TensorData::new(targets, [picks.len()]), &device);
+                loss_fn.forward(net.logits(x, options.frozen, options.scale), y)
+            }
+            TuneLoss::Triplet => triplet_loss(net.embed(x, options.frozen), &batch_labels, Mining::HardGuarded, options.margin),
+        };
         run.set_learning_rate(learning_rate(options.learning_rate, step, options.steps));
         net = run.step(net, loss, step)?;
     }
     let losses = run.finish();
-    Ok(Tuned { embedder: net.valid().embedder, losses })
+    let net = net.valid();
+    let class_directions = l2_normalise(net.classes.val()).into_data().try_to_vec::<f32>().expect("f32 directions");
+    Ok(Tuned { embedder: net.embedder, class_directions, losses })
 }
 
 #[cfg(test)]
@@ -217,5 +323,29 @@ mod tests {
         let lr: Vec<f64> = (0..100).map(|s| learning_rate(1.0, s, 100)).collect();
         assert!(lr[0] < lr[4] && (lr[4] - 1.0).abs() < 1e-9);
         assert!(lr[50] < lr[10] && lr[99] < 0.01);
+    }
+
+    #[test]
+    fn stages_thaw_from_the_top_and_never_below_the_frozen_blocks() {
+        assert_eq!(trainable_from(0, 0, 3), 3);
+        assert_eq!(trainable_from(0, 100, 3), 17);
+        assert_eq!(trainable_from(150, 100, 3), 15);
+        assert_eq!(trainable_from(250, 100, 3), 11);
+        assert_eq!(trainable_from(10_000, 100, 3), 3);
+    }
+
+    #[test]
+    fn the_eight_turns_are_distinct_permutations() {
+        let planes: Vec<f32> = (0..2 * 9).map(|v| v as f32).collect();
+        let all: Vec<Vec<f32>> = (0..8).map(|w| turned(&planes, 2, 3, w)).collect();
+        assert_eq!(all[0], planes);
+        for (i, a) in all.iter().enumerate() {
+            let mut sorted = a.clone();
+            sorted.sort_by(f32::total_cmp);
+            assert_eq!(sorted, planes, "turn {i} is a permutation");
+            assert!(all[..i].iter().all(|b| b != a), "turn {i} repeats another");
+        }
+        // Channels move together.
+        assert!(all.iter().all(|a| a[..9].iter().all(|&v| v < 9.0)));
     }
 }

@@ -15,7 +15,7 @@ use beanscan::preprocess::PreprocessParams;
 use beanscan::train::checkpoint::Checkpointer;
 use beanscan::train::export::{self, ExportInput};
 use beanscan::train::plot;
-use beanscan::train::pretrained::{MapCache, TuneOptions, imagenet_path, load_imagenet, tune};
+use beanscan::train::pretrained::{MapCache, TuneLoss, TuneOptions, Tuned, imagenet_path, load_imagenet, tune};
 use beanscan::train::study::{self, Labelled, draw_beans};
 use burn::tensor::Device;
 use clap::ValueEnum;
@@ -47,20 +47,31 @@ pub struct TuneArgs {
     #[arg(long, default_value_t = 17)]
     pub blocks: usize,
     /// Blocks that keep their ImageNet weights (their feature maps are cached once).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = 5)]
     pub frozen: usize,
-    /// Views cached per photo: 8 = every flip and quarter turn, 1 = the photo as is.
-    #[arg(long, default_value_t = 8)]
+    /// Views cached per photo: 8 = every flip and quarter turn of the photo (8× the time and
+    /// memory), 1 = the photo as is, turned in feature space at each step.
+    #[arg(long, default_value_t = 1)]
     pub views: u8,
     /// Labelled beans to train on (both faces); all when omitted.
     #[arg(long)]
     pub labels: Option<usize>,
-    #[arg(long, default_value_t = 1000)]
+    #[arg(long, default_value_t = 1200)]
     pub steps: usize,
     #[arg(long, default_value_t = 1e-3)]
     pub learning_rate: f64,
+    #[arg(long, value_enum, default_value_t = TuneLoss::Cosine)]
+    pub loss: TuneLoss,
+    /// Cosine-softmax scale (`--loss cosine`).
     #[arg(long, default_value_t = 16.0)]
     pub scale: f32,
+    /// Triplet margin (`--loss triplet`).
+    #[arg(long, default_value_t = 0.2)]
+    pub margin: f32,
+    /// Gradual unfreezing: the projection head alone first, then one more stage of the encoder
+    /// every this many steps (0: every block above --frozen trains from the start).
+    #[arg(long, default_value_t = 0)]
+    pub unfreeze_every: usize,
     #[arg(long, default_value_t = 128)]
     pub embed_dim: usize,
     #[arg(long, default_value_t = 256)]
@@ -147,9 +158,12 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
         frozen: args.frozen,
         scale: args.scale,
         views: args.views,
+        loss: args.loss,
+        margin: args.margin,
+        unfreeze_every: args.unfreeze_every,
     };
     let settings = format!(
-        "{model:?} | {} split {} round {:?}, {} photos | frozen {} views {} lr {} scale {} batch {} seed {}",
+        "{model:?} | {} split {} round {:?}, {} photos | frozen {} views {} lr {} {:?} scale {} margin {} unfreeze every {} batch {} seed {}",
         args.data.data.display(),
         args.data.split,
         args.data.round,
@@ -157,7 +171,10 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
         args.frozen,
         args.views,
         args.learning_rate,
+        args.loss,
         args.scale,
+        args.margin,
+        args.unfreeze_every,
         args.schedule.batch,
         args.schedule.seed
     );
@@ -174,7 +191,9 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     );
 
     let started = Instant::now();
-    let net = Net::Lite0(Lite0Embedder { encoder: tuned.embedder.encoder.fold(), head: tuned.embedder.head });
+    let Tuned { embedder, class_directions, .. } = tuned;
+    let tuned_classes = class_directions;
+    let net = Net::Lite0(Lite0Embedder { encoder: embedder.encoder.fold(), head: embedder.head });
     let embeddings = export::embed_images(&net, &preprocess, &train.images, &device);
     step(&format!("embed {} training photos", train.images.len()), started);
     if let Some(split) = &args.eval_split {
@@ -183,6 +202,21 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
         let evaluated = labelled_photos(&eval_set, preprocess.input_size);
         let queries = export::embed_images(&net, &preprocess, &evaluated.images, &device);
         let mut rows = Vec::new();
+        // The cosine-softmax classifier itself: the nearest class direction.
+        let dim = args.embed_dim;
+        let softmax: Vec<u16> = queries
+            .iter()
+            .map(|q| {
+                let score = |c: usize| tuned_classes[c * dim..(c + 1) * dim].iter().zip(q).map(|(a, b)| a * b).sum::<f32>();
+                (0..n_classes).max_by(|&a, &b| score(a).total_cmp(&score(b))).unwrap_or(0) as u16
+            })
+            .collect();
+        let report = beanscan::train::metrics::Report::new(&dataset.class_names, &evaluated.labels, &softmax, None);
+        eprintln!("  {split}: softmax (nearest class direction): {}", report.summary());
+        rows.push(serde_json::json!({
+            "method": "softmax", "macro_f1": report.macro_f1, "accuracy": report.accuracy,
+            "normal_vs_defect": report.normal_vs_defect,
+        }));
         for per_class in [8, 16, 32, 64, 128, 0] {
             let kept = per_class_rows(&train.labels, per_class, args.schedule.seed);
             let refs = study::references(&study::pick(&embeddings, &kept), &study::pick(&train.labels, &kept), &study::pick(&train.ids, &kept));
@@ -190,7 +224,7 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
                 let report = study::knn_report(&dataset.class_names, &refs, &queries, &evaluated.labels, k, f32::INFINITY);
                 eprintln!("  {split}: {per_class:>3} refs/class ({} refs), k {k:>2}: {}", refs.len(), report.summary());
                 rows.push(serde_json::json!({
-                    "refs_per_class": per_class, "references": refs.len(), "k": k,
+                    "method": "knn", "refs_per_class": per_class, "references": refs.len(), "k": k,
                     "macro_f1": report.macro_f1, "accuracy": report.accuracy,
                     "normal_vs_defect": report.normal_vs_defect,
                 }));
@@ -206,7 +240,8 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
         study::references(&study::pick(&embeddings, &kept), &study::pick(&train.labels, &kept), &study::pick(&train.ids, &kept));
     let bundle = export::bundle(ExportInput {
         description: format!(
-            "EfficientNet-Lite0 (ImageNet) fine-tuned, {}px, {} blocks, {} labelled photos, {} references, seed {}",
+            "EfficientNet-Lite0 (ImageNet) fine-tuned ({:?} loss), {}px, {} blocks, {} labelled photos, {} references, seed {}",
+            args.loss,
             args.input_size,
             args.blocks,
             train.images.len(),

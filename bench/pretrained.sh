@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Reproduces the pretrained-encoder figures (docs/results.md): the shipped bundle (EfficientNet-
+# Lite0 from ImageNet, fine-tuned on every labelled train face), its val report, the 200-bean
+# runs (the seed's triplet method with gradual unfreezing vs plain cosine-softmax training on the
+# same beans, 3 seeds), and the tray figures. Each `tune` resumes from its run folder's checkpoint.
+#   bench/pretrained.sh [DATA_DIR]   (DATA_DIR holds greencoffee/ and trays/; default ../shared/data)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+DATA=${1:-../shared/data}
+BEANSCAN=${BEANSCAN:-${CARGO_TARGET_DIR:-target}/release/beanscan}
+OUT=bench/results/pretrained
+mkdir -p "$OUT"
+./build.sh imagenet
+
+# 1. The shipped bundle: 128 px, whole network (17 = with the head conv), blocks 1–3 frozen,
+#    2,000 steps × 32, cosine softmax, 64 references per class; kNN table on val in the run.
+"$BEANSCAN" tune --data "$DATA/greencoffee" --run runs/lite0 --eval-split val --out bundle/default.beanscan
+cp runs/lite0/knn-val.json "$OUT/default-knn-val.json"
+cp runs/lite0/tune-loss.png "$OUT/default-tune-loss.png"
+"$BEANSCAN" eval --bundle bundle/default.beanscan --data "$DATA/greencoffee" --split val --json bundle/default-eval-val.json
+
+# 2. 200 labelled beans, 3 seeds: triplet loss (guarded batch-hard) with gradual unfreezing
+#    (head alone, then one stage more every 60 steps) vs cosine softmax on the same beans.
+for seed in 0 1 2; do
+  for loss in triplet cosine; do
+    unfreeze=$([[ $loss == triplet ]] && echo 60 || echo 0)
+    "$BEANSCAN" tune --data "$DATA/greencoffee" --labels 200 --loss "$loss" --unfreeze-every "$unfreeze" \
+      --steps 500 --seed "$seed" --refs-per-class 0 --run "runs/lite0-200-$loss-$seed" --eval-split val \
+      --out "runs/lite0-200-$loss-$seed/bundle.beanscan"
+    cp "runs/lite0-200-$loss-$seed/knn-val.json" "$OUT/200-$loss-$seed-knn-val.json"
+  done
+done
+python3 bench/pretrained-table.py "$OUT" > "$OUT/200-beans.md"
+
+# 3. Trays: the shipped bundle alone and with 5 / 10 tray references per class (date split).
+"$BEANSCAN" eval-trays --data "$DATA/trays" --json bench/results/trays.json --shots 0,5,10 --seeds 5
