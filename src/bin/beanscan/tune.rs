@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use beanscan::bundle::WeightType;
+use beanscan::classifier::load_embedder;
 use beanscan::index::ReferenceSet;
 use beanscan::lite0::{self, Lite0};
 use beanscan::model::{EncoderKind, Lite0Embedder, ModelConfig, Net};
@@ -79,7 +80,7 @@ pub struct TuneArgs {
     #[command(flatten)]
     pub schedule: ScheduleArgs,
     /// References stored in the bundle per class (photos, drawn by seed); 0 = every one.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = 32)]
     pub refs_per_class: usize,
     /// Also score kNN on this split (several reference counts per class) and write
     /// `RUN/knn-SPLIT.json`.
@@ -193,7 +194,10 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     let started = Instant::now();
     let Tuned { embedder, class_directions, .. } = tuned;
     let tuned_classes = class_directions;
-    let net = Net::Lite0(Lite0Embedder { encoder: embedder.encoder.fold(), head: embedder.head });
+    let folded = Net::Lite0(Lite0Embedder { encoder: embedder.encoder.fold(), head: embedder.head });
+    // References and the kNN table are embedded by the 8-bit net the bundle ships, so they
+    // match what the browser computes for a new photo.
+    let net = load_embedder(&model, WeightType::Int8, &export::weight_bytes(folded, WeightType::Int8)?, &device)?;
     let embeddings = export::embed_images(&net, &preprocess, &train.images, &device);
     step(&format!("embed {} training photos", train.images.len()), started);
     if let Some(split) = &args.eval_split {
