@@ -400,20 +400,9 @@ mod tests {
         assert_eq!(bundle.model.encoder, EncoderKind::ResNet);
         let classifier = crate::Classifier::new(bundle, device).unwrap();
         let photo = image::RgbImage::from_pixel(40, 40, image::Rgb([180, 120, 60]));
-        let embedding = pollster_free_embed(&classifier, &photo);
+        let input = crate::preprocess::image_to_input(&photo, &classifier.preprocess);
+        let embedding = pollster::block_on(classifier.embed_inputs(&[input])).unwrap().remove(0);
         assert!(classifier.label(&embedding).is_ok());
-    }
-
-    /// The embedding of one photo; the CPU future is ready at once.
-    fn pollster_free_embed(classifier: &crate::Classifier, photo: &image::RgbImage) -> Vec<f32> {
-        let input = crate::preprocess::image_to_input(photo, &classifier.preprocess);
-        use std::future::Future;
-        let mut future = std::pin::pin!(classifier.embed_inputs(&[input]));
-        let waker = std::task::Waker::noop();
-        match future.as_mut().poll(&mut std::task::Context::from_waker(waker)) {
-            std::task::Poll::Ready(result) => result.unwrap().remove(0),
-            std::task::Poll::Pending => panic!("the CPU embedding is ready at once"),
-        }
     }
 
     #[test]

@@ -244,7 +244,7 @@ mod tests {
         let x = Tensor::<4>::random([2, 3, 64, 64], burn::tensor::Distribution::Uniform(-1.0, 1.0), &device);
         let a = net.forward(x.clone());
         assert_eq!(a.dims(), [2, feature_dim(6)]);
-        assert_eq!(net.forward_maps(x.clone(), 3).dims(), [2, 40, 8, 8]);
+        assert_eq!(net.forward_maps(x.clone(), 3).dims(), [2, 24, 16, 16]);
         let b = net.fold().forward(x);
         let diff = (a - b).abs().max().into_scalar::<f32>();
         assert!(diff < 1e-4, "folded net differs by {diff}");
