@@ -224,20 +224,6 @@ fn learning_rate(peak: f64, step: usize, steps: usize) -> f64 {
     peak * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
 }
 
-/// Photos drawn with probability ∝ 1/√(class size), as the supervised baseline draws them.
-fn cumulative_weights(labels: &[u16], n_classes: usize) -> Vec<f64> {
-    let mut counts = vec![0usize; n_classes];
-    labels.iter().for_each(|&l| counts[usize::from(l)] += 1);
-    let mut c = 0.0;
-    labels
-        .iter()
-        .map(|&l| {
-            c += 1.0 / (counts[usize::from(l)] as f64).sqrt();
-            c
-        })
-        .collect()
-}
-
 /// Trains the unfrozen blocks, the projection head and the class directions.
 #[allow(clippy::too_many_arguments)]
 pub fn tune(
@@ -262,7 +248,8 @@ pub fn tune(
         TuneNet { embedder: Lite0Embedder { encoder, head }, classes: Param::from_tensor(classes) }.train()
     };
     let (mut net, mut run, first) = TrainLoop::start(fresh, options.steps, options.learning_rate, checkpoint, "fine-tune")?;
-    let cumulative = cumulative_weights(labels, n_classes);
+    // Photos drawn ∝ 1/√(class size), as the supervised baseline draws them.
+    let cumulative = super::supervised::sampling_weights(labels);
     let total = *cumulative.last().expect("non-empty");
     let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
     labels.iter().enumerate().for_each(|(i, &l)| by_class[usize::from(l)].push(i));

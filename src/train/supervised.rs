@@ -48,7 +48,7 @@ pub struct Supervised {
 /// Photos are drawn with probability ∝ 1/√(class size): rare defects are seen more often than
 /// their share (macro-F1 counts every class alike) without repeating the 4-photo classes
 /// hundreds of times per epoch.
-fn sampling_weights(labels: &[u16]) -> Vec<f64> {
+pub(crate) fn sampling_weights(labels: &[u16]) -> Vec<f64> {
     let n_classes = labels.iter().copied().max().map_or(0, |m| usize::from(m) + 1);
     let mut counts = vec![0usize; n_classes];
     labels.iter().for_each(|&l| counts[usize::from(l)] += 1);

@@ -185,7 +185,17 @@ fn ends(values: &[f32]) -> (f32, f32) {
     (values.first().copied().unwrap_or(f32::NAN), values.iter().rev().take(n).sum::<f32>() / n as f32)
 }
 
-fn report_step(name: &str, started: Instant) {
+/// Writes `bundle` to `out` (making its folder); returns the file's size.
+pub(crate) fn write_bundle(out: &Path, bundle: &beanscan::Bundle) -> Result<usize> {
+    let bytes = bundle.to_bytes()?;
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(out, &bytes).with_context(|| format!("writing {}", out.display()))?;
+    Ok(bytes.len())
+}
+
+pub(crate) fn report_step(name: &str, started: Instant) {
     eprintln!("{name}: {:.1} s, peak memory {:.0} MiB", started.elapsed().as_secs_f64(), peak_mib());
 }
 
@@ -346,12 +356,8 @@ pub fn train_cmd(args: &TrainArgs) -> Result<()> {
             _ => WeightType::F32,
         },
     })?;
-    let bytes = bundle.to_bytes()?;
-    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
-    report_step(&format!("export {} ({} bytes)", args.out.display(), bytes.len()), started);
+    let size = write_bundle(&args.out, &bundle)?;
+    report_step(&format!("export {} ({size} bytes)", args.out.display()), started);
     report_step("whole pipeline", total);
     Ok(())
 }

@@ -23,8 +23,8 @@ use clap::ValueEnum;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
-use crate::native::{peak_mib, write_json};
-use crate::training::{DataArgs, ScheduleArgs, labelled_photos, open_data};
+use crate::native::write_json;
+use crate::training::{DataArgs, ScheduleArgs, labelled_photos, open_data, report_step as step, write_bundle};
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum Init {
@@ -92,10 +92,6 @@ pub struct TuneArgs {
     pub k: u32,
     #[arg(long, default_value_t = 1.0)]
     pub threshold: f32,
-}
-
-fn step(name: &str, started: Instant) {
-    eprintln!("{name}: {:.1} s, peak memory {:.0} MiB", started.elapsed().as_secs_f64(), peak_mib());
 }
 
 /// Up to `per_class` rows of each class (all when 0), drawn by `seed`.
@@ -262,12 +258,8 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
         seed: args.schedule.seed,
         weight_type: WeightType::Int8,
     })?;
-    let bytes = bundle.to_bytes()?;
-    if let Some(dir) = args.out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
-    step(&format!("export {} ({} bytes)", args.out.display(), bytes.len()), started);
+    let size = write_bundle(&args.out, &bundle)?;
+    step(&format!("export {} ({size} bytes)", args.out.display()), started);
     step("whole run", total);
     Ok(())
 }
