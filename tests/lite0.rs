@@ -34,6 +34,18 @@ fn input(photo: &Path, device: &Device) -> Tensor<4> {
     Tensor::from_data(TensorData::new(planes, [1, 3, SIDE, SIDE]), device)
 }
 
+/// The fixture's numbers for one cut, and their largest magnitude.
+fn expected(values: &serde_json::Value) -> (Vec<f32>, f32) {
+    let want: Vec<f32> = values.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
+    let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+    (want, scale)
+}
+
+fn max_difference(got: &[f32], want: &[f32]) -> f32 {
+    assert_eq!(got.len(), want.len());
+    got.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max)
+}
+
 fn pooled(net: &Lite0, x: Tensor<4>, blocks: usize) -> Vec<f32> {
     let out = if blocks > 16 { net.forward(x) } else { net.forward_maps(x, blocks).mean_dim(3).mean_dim(2).flatten(1, 3) };
     out.into_data().try_to_vec::<f32>().unwrap()
@@ -52,12 +64,9 @@ fn burn_network_matches_the_pytorch_reference() {
         let x = input(&data.join(photo["photo"].as_str().unwrap()), &device);
         for (blocks, want) in photo["pooled"].as_object().unwrap() {
             let blocks: usize = blocks.parse().unwrap();
-            let want: Vec<f32> = want.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
-            let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let (want, scale) = expected(want);
             for (form, net) in [("training form", &trained), ("folded", &folded)] {
-                let got = pooled(net, x.clone(), blocks);
-                assert_eq!(got.len(), want.len());
-                let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+                let worst = max_difference(&pooled(net, x.clone(), blocks), &want);
                 // JPEG decoders differ by a grey level on some pixels (PIL's libjpeg vs ours), which
                 // moves pooled features by up to ~6 % of their range here; the pattern test
                 // below checks the network itself to 1e-4.
@@ -92,11 +101,9 @@ fn burn_network_matches_the_pytorch_reference_exactly_on_a_pattern() {
     let x = pattern(&device);
     for (blocks, want) in fixture["pattern"].as_object().unwrap() {
         let blocks: usize = blocks.parse().unwrap();
-        let want: Vec<f32> = want.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect();
-        let scale = want.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let (want, scale) = expected(want);
         for (form, net) in [("training form", &trained), ("folded", &folded)] {
-            let got = pooled(net, x.clone(), blocks);
-            let worst = got.iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+            let worst = max_difference(&pooled(net, x.clone(), blocks), &want);
             assert!(worst <= 1e-4 * scale.max(1.0), "after {blocks} blocks ({form}): max difference {worst} (range {scale})");
         }
     }
