@@ -173,6 +173,11 @@ impl Lite0 {
         }
     }
 
+    /// Width of the pooled features.
+    pub fn feature_dim(&self) -> usize {
+        feature_dim(if self.head.is_some() { BLOCKS + 1 } else { self.blocks.len() })
+    }
+
     /// Feature maps after the stem and the first `upto` blocks.
     pub fn forward_maps(&self, x: Tensor<4>, upto: usize) -> Tensor<4> {
         let x = relu6(self.stem.forward(x));

@@ -313,10 +313,13 @@ pub struct Lite0Embedder {
 
 impl Lite0Embedder {
     pub fn new(config: &ModelConfig, blocks: usize, folded: bool, device: &Device) -> Self {
-        Self {
-            encoder: Lite0::new(blocks, folded, device),
-            head: ProjectionHead::with_input_dim(config, crate::lite0::feature_dim(blocks), device),
-        }
+        Self::from_encoder(config, Lite0::new(blocks, folded, device), device)
+    }
+
+    /// A fresh projection head on `encoder` (e.g. the ImageNet-pretrained one).
+    pub fn from_encoder(config: &ModelConfig, encoder: Lite0, device: &Device) -> Self {
+        let head = ProjectionHead::with_input_dim(config, encoder.feature_dim(), device);
+        Self { encoder, head }
     }
 
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {

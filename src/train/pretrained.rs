@@ -1,8 +1,8 @@
 //! Fine-tuning the ImageNet-pretrained EfficientNet-Lite0 on labelled beans.
 //!
 //! The PyTorch weights are read by burn's own PyTorch reader. The first `frozen` blocks keep
-//! their ImageNet weights: their feature maps are computed once per photo and view (the 8
-//! flips/turns) and cached, so a training step runs only the blocks that learn. Those blocks and
+//! their ImageNet weights: their feature maps are computed once per photo (or per photo and each
+//! of its 8 flips/turns) and cached, so a training step runs only the blocks that learn. Those blocks and
 //! a projection head are trained with a cosine softmax over the classes: the embedding it
 //! shapes is the one the kNN vote compares, and beans of a class gather around one direction.
 
@@ -92,8 +92,6 @@ pub struct TuneOptions {
     pub frozen: usize,
     /// Cosine-softmax temperature: logits are `scale · cos`.
     pub scale: f32,
-    /// Views cached per photo: 1 (as is) or 8 (every flip and quarter turn).
-    pub views: u8,
     pub loss: TuneLoss,
     /// Triplet margin (on unit-length embeddings).
     pub margin: f32,
@@ -228,7 +226,6 @@ fn learning_rate(peak: f64, step: usize, steps: usize) -> f64 {
 #[allow(clippy::too_many_arguments)]
 pub fn tune(
     config: &ModelConfig,
-    blocks: usize,
     start: &Lite0,
     cache: &MapCache,
     labels: &[u16],
@@ -241,11 +238,10 @@ pub fn tune(
     let device = device.clone().autodiff();
     device.seed(options.seed);
     let fresh = || {
-        let encoder = start.clone().to_device(&device);
-        let head = crate::model::ProjectionHead::with_input_dim(config, lite0::feature_dim(blocks), &device);
+        let embedder = Lite0Embedder::from_encoder(config, start.clone().to_device(&device), &device);
         let classes = Tensor::random([n_classes, config.embed_dim], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
         // Built on the CPU and moved: `train` makes the moved weights track gradients.
-        TuneNet { embedder: Lite0Embedder { encoder, head }, classes: Param::from_tensor(classes) }.train()
+        TuneNet { embedder, classes: Param::from_tensor(classes) }.train()
     };
     let (mut net, mut run, first) = TrainLoop::start(fresh, options.steps, options.learning_rate, checkpoint, "fine-tune")?;
     // Photos drawn ∝ 1/√(class size), as the supervised baseline draws them.

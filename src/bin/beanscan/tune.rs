@@ -154,7 +154,6 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
         seed: args.schedule.seed,
         frozen: args.frozen,
         scale: args.scale,
-        views: args.views,
         loss: args.loss,
         margin: args.margin,
         unfreeze_every: args.unfreeze_every,
@@ -177,7 +176,7 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     );
     let checkpoint = Checkpointer::new(args.run.join("tune.ckpt"), settings, args.schedule.checkpoint_every);
     let n_classes = dataset.class_names.len();
-    let tuned = tune(&model, args.blocks, &start, &cache, &train.labels, n_classes, &options, Some(&checkpoint), &device)?;
+    let tuned = tune(&model, &start, &cache, &train.labels, n_classes, &options, Some(&checkpoint), &device)?;
     drop(cache);
     let n = tuned.losses.len().clamp(1, 20);
     let last = tuned.losses.iter().rev().take(n).sum::<f32>() / n as f32;
