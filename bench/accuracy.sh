@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Reproduces the accuracy study (README, "Accuracy"): the default bundle, the supervised
-# baseline, AE-only vs fine-tuned kNN over label budgets × seeds with the mining variants, and
-# the r1 → r2 domain-shift run. Every step resumes from its checkpoint in runs/ if interrupted.
+# Reproduces the previous (from-scratch) encoder's accuracy study (docs/results.md, "Previous
+# encoder"): its bundle, the supervised baseline, AE-only vs fine-tuned kNN over label budgets ×
+# seeds with the mining variants, and the r1 → r2 domain-shift run. Every step resumes from its
+# checkpoint in runs/ if interrupted.
 #   bench/accuracy.sh [DATA]   (DATA defaults to ../shared/data/greencoffee)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -1,29 +1,20 @@
 """Mean ± sd over seeds of the 200-bean runs' val figures (bench/pretrained.sh writes the inputs):
 kNN over the 200 beans' photos (k 1 / 5 / 10, every photo a reference) and the cosine-softmax
-classifier itself, for each loss. Prints a markdown table.
+classifier itself, for each loss, with the yardsticks. Prints a markdown table.
     python3 bench/pretrained-table.py bench/results/pretrained
+The table itself is made by bench/tables.py (table "200-beans"), which also keeps the copy in
+docs/results.md up to date.
 """
-import glob, json, os, re, statistics, sys
+import os
+import sys
 
-out = sys.argv[1]
-rows = {}
-for path in sorted(glob.glob(os.path.join(out, '200-*-*-knn-val.json'))):
-    loss, seed = re.match(r'200-(\w+)-(\d+)-knn-val\.json', os.path.basename(path)).groups()
-    for r in json.load(open(path)):
-        if r['method'] == 'knn' and r['refs_per_class'] != 0:
-            continue
-        name = 'softmax' if r['method'] == 'softmax' else f"kNN k {r['k']}"
-        rows.setdefault((loss, name), []).append((r['macro_f1'], r['normal_vs_defect']['balanced_accuracy'], r['accuracy']))
+sys.dont_write_bytecode = True  # no __pycache__ beside the scripts
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import tables  # noqa: E402  (bench/tables.py)
 
-def cell(values):
-    if len(values) == 1:
-        return f'{values[0]:.3f}'
-    return f'{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}'
-
-print('| 200 beans, loss | labelled by | seeds | macro-F1 | N-vs-D balanced accuracy | accuracy |')
-print('| --- | --- | --- | --- | --- | --- |')
-for (loss, name), v in sorted(rows.items()):
-    if loss == 'triplet' and name == 'softmax':
-        continue  # the class directions are not trained by the triplet loss
-    cols = list(zip(*v))
-    print(f'| {loss} | {name} | {len(v)} | {cell(cols[0])} | {cell(cols[1])} | {cell(cols[2])} |')
+if __name__ == '__main__':
+    folder = sys.argv[1] if len(sys.argv) > 1 else os.path.join(tables.ROOT, tables.BEANS_200)
+    try:
+        print(tables.t_200_beans(os.path.abspath(folder)))
+    except tables.Missing as e:
+        sys.exit(f'no 200-bean results: {e} is missing')

@@ -2,7 +2,8 @@
 # Reproduces the pretrained-encoder figures (docs/results.md): the shipped bundle (EfficientNet-
 # Lite0 from ImageNet, fine-tuned on every labelled train face), its val report, the 200-bean
 # runs (the seed's triplet method with gradual unfreezing vs plain cosine-softmax training on the
-# same beans, 3 seeds), and the tray figures. Each `tune` resumes from its run folder's checkpoint.
+# same beans, 3 seeds), and the tray figures; then refreshes the tables of docs/results.md and
+# README.md (bench/tables.py). Each `tune` resumes from its run folder's checkpoint.
 #   bench/pretrained.sh [DATA_DIR]   (DATA_DIR holds greencoffee/ and trays/; default ../shared/data)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -34,3 +35,6 @@ python3 bench/pretrained-table.py "$OUT" > "$OUT/200-beans.md"
 
 # 3. Trays: the shipped bundle alone and with 5 / 10 tray references per class (date split).
 "$BEANSCAN" eval-trays --data "$DATA/trays" --json bench/results/trays.json --shots 0,5,10 --seeds 5
+
+# 4. The tables of docs/results.md and README.md, from the files written above.
+python3 bench/tables.py

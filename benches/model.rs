@@ -28,8 +28,8 @@ use beanscan::model::{Autoencoder, Embedder, ModelConfig};
 use beanscan::bundle::{DEFAULT_BUNDLE, WeightType};
 use beanscan::classifier::load_embedder;
 use beanscan::index::ReferenceSet;
+use beanscan::train::export::weight_bytes;
 use beanscan::{Bundle, Classifier};
-use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::tensor::{Device, Tensor, TensorData};
 
@@ -91,12 +91,8 @@ fn photos(paths: &[String], reps: usize) {
 
 fn bundle_sizes(dir: &str) {
     let bundle = Bundle::embedded().expect("built-in bundle");
-    let f32_weights = load_embedder(&bundle.model, bundle.weight_type, &bundle.weights, &Device::flex())
-        .expect("weights load")
-        .into_record()
-        .into_bytes()
-        .expect("weights serialise")
-        .to_vec();
+    let net = load_embedder(&bundle.model, bundle.weight_type, &bundle.weights, &Device::flex()).expect("weights load");
+    let f32_weights = weight_bytes(net, WeightType::F32).expect("weights serialise");
     // In the file the references carry only ids and labels when the graph holds the embeddings.
     let refs_in_file = ReferenceSet {
         embeddings: if bundle.graph.is_some() { Vec::new() } else { bundle.references.embeddings.clone() },

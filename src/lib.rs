@@ -16,12 +16,12 @@ pub mod references;
 pub mod tray;
 
 #[cfg(not(target_arch = "wasm32"))]
+pub mod eval;
+#[cfg(not(target_arch = "wasm32"))]
 pub mod train;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;
-#[cfg(target_arch = "wasm32")]
-mod web_tray;
 
 pub use bundle::Bundle;
 pub use classifier::{Classifier, Prediction};

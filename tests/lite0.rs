@@ -3,6 +3,8 @@
 //! (tests/fixtures/lite0-imagenet.json, written by tests/fixtures/lite0_reference.py), in both
 //! the training form (BatchNorm) and the folded form the browser runs.
 
+#![cfg(not(target_arch = "wasm32"))]
+
 use std::path::Path;
 
 use beanscan::lite0::Lite0;

@@ -6,16 +6,13 @@ pub mod checkpoint;
 pub mod data;
 pub mod export;
 pub mod finetune;
-pub mod metrics;
 pub mod mining;
 pub mod plot;
 pub mod pretrain;
 pub mod pretrained;
 pub mod progress;
-pub mod study;
 pub mod supervised;
 pub mod train_loop;
-pub mod tray_eval;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use image::RgbImage;

@@ -184,19 +184,25 @@ test('odd files in one batch: each labelled or refused with its own message', { 
 });
 
 test('a panic inside the module is reported on its card and the next photo still works', { timeout: TEST_TIMEOUT }, async (t) => {
-  // A separate context whose copy of pkg/beanscan.js panics inside wasm on photos starting "CRASH".
-  // No service worker here: it would fetch (and serve) the module past the route below.
+  // A separate context served the test build of the module (`--features test-hooks`, built by
+  // ./build.sh test into $BEANSCAN_TEST_PKG: the shipped one has no panic export), whose
+  // beanscan.js panics inside wasm on photos starting "CRASH".
+  // No service worker here: it would fetch (and serve) the module past the routes below.
+  const testPkg = process.env.BEANSCAN_TEST_PKG;
+  assert.ok(testPkg, 'BEANSCAN_TEST_PKG (the test build of the module) is not set: run ./build.sh test');
   const crashContext = await browser.newContext({ ...devices['Pixel 7'], serviceWorkers: 'block' });
+  await crashContext.route('**/pkg/beanscan_bg.wasm', async (route) => {
+    await route.fulfill({ contentType: 'application/wasm', body: await readFile(`${testPkg}/beanscan_bg.wasm`) });
+  });
   await crashContext.route('**/pkg/beanscan.js', async (route) => {
-    const response = await route.fetch();
-    const body = `${await response.text()}
+    const body = `${await readFile(`${testPkg}/beanscan.js`, 'utf8')}
 const classifyForReal = Classifier.prototype.classify;
 Classifier.prototype.classify = function (photo) {
   if (String.fromCharCode(...photo.slice(0, 5)) === 'CRASH') __panicForTesting('deliberate test panic');
   return classifyForReal.call(this, photo);
 };
 `;
-    await route.fulfill({ response, body });
+    await route.fulfill({ contentType: 'text/javascript; charset=utf-8', body });
   });
   const page = await crashContext.newPage();
   const pageErrors = [];

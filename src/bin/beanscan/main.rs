@@ -28,7 +28,7 @@ mod native {
     use anyhow::{Context, Result, bail};
     use beanscan::index::ReferenceSet;
     use beanscan::train::data::{Dataset, load_images};
-    use beanscan::train::metrics::Report;
+    use beanscan::eval::metrics::Report;
     use beanscan::train::plot;
     use beanscan::{Bundle, Classifier};
     use burn::tensor::Device;

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use beanscan::Classifier;
 use beanscan::train::progress;
-use beanscan::train::tray_eval::{self, ShotLine};
+use beanscan::eval::tray_eval::{self, ShotLine};
 use beanscan::tray::{self, Tray, annotate};
 use clap::Args;
 

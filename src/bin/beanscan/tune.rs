@@ -17,7 +17,7 @@ use beanscan::train::checkpoint::Checkpointer;
 use beanscan::train::export::{self, ExportInput};
 use beanscan::train::plot;
 use beanscan::train::pretrained::{MapCache, TuneLoss, TuneOptions, Tuned, imagenet_path, load_imagenet, tune};
-use beanscan::train::study::{self, Labelled, draw_beans};
+use beanscan::eval::study::{self, Labelled, draw_beans};
 use burn::tensor::Device;
 use clap::ValueEnum;
 use rand::SeedableRng;
@@ -127,6 +127,11 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
 
     let started = Instant::now();
     let dataset = open_data(&args.data)?;
+    // Opened now, so a split that is not there fails before the training, not after it.
+    let eval_set = match &args.eval_split {
+        Some(split) => Some(open_data(&DataArgs { split: split.clone(), ..args.data.clone() })?),
+        None => None,
+    };
     let pool = labelled_photos(&dataset, preprocess.input_size);
     let chosen: Vec<usize> = match args.labels {
         Some(n) => draw_beans(&pool.beans, n, args.schedule.seed),
@@ -195,10 +200,9 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     let net = load_embedder(&model, WeightType::Int8, &export::weight_bytes(folded, WeightType::Int8)?, &device)?;
     let embeddings = export::embed_images(&net, &preprocess, &train.images, &device);
     step(&format!("embed {} training photos", train.images.len()), started);
-    if let Some(split) = &args.eval_split {
+    if let (Some(eval_set), Some(split)) = (&eval_set, &args.eval_split) {
         let started = Instant::now();
-        let eval_set = open_data(&DataArgs { split: split.clone(), ..args.data.clone() })?;
-        let evaluated = labelled_photos(&eval_set, preprocess.input_size);
+        let evaluated = labelled_photos(eval_set, preprocess.input_size);
         let queries = export::embed_images(&net, &preprocess, &evaluated.images, &device);
         let mut rows = Vec::new();
         // The cosine-softmax classifier itself: the nearest class direction.
@@ -210,7 +214,7 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
                 (0..n_classes).max_by(|&a, &b| score(a).total_cmp(&score(b))).unwrap_or(0) as u16
             })
             .collect();
-        let report = beanscan::train::metrics::Report::new(&dataset.class_names, &evaluated.labels, &softmax, None);
+        let report = beanscan::eval::metrics::Report::new(&dataset.class_names, &evaluated.labels, &softmax, None);
         eprintln!("  {split}: softmax (nearest class direction): {}", report.summary());
         rows.push(serde_json::json!({
             "method": "softmax", "macro_f1": report.macro_f1, "accuracy": report.accuracy,

@@ -9,7 +9,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::Serialize;
 
-use super::finetune::{FinetuneOptions, Finetuned, finetune};
+use crate::train::finetune::{FinetuneOptions, Finetuned, finetune};
 use super::metrics::Report;
 use crate::index::{self, Index, ReferenceSet};
 use crate::model::{ModelConfig, ProjectionHead, l2_normalise};

@@ -11,6 +11,11 @@ use wasm_bindgen_futures::{JsFuture, future_to_promise};
 
 use crate::{Bundle, Error, Prediction};
 
+mod panic;
+mod tray;
+
+use panic::install_panic_hook;
+
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = r#"
 export type Backend = 'auto' | 'webgpu' | 'cpu';
@@ -25,30 +30,6 @@ export interface Prediction {
 export interface LabelledPhoto extends Prediction { embedding: Float32Array }
 export interface AddedReference { id: string; label: string }
 "#;
-
-/// The module is built with panic = "abort": a panic ends in a trap whose JS error says only
-/// "unreachable". Before that, the message goes to the console and to `beanscanPanic` on the
-/// global object, where the worker reads it to tell the page what went wrong.
-fn install_panic_hook() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let previous = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let message = info.to_string();
-            let _ = Reflect::set(&js_sys::global(), &"beanscanPanic".into(), &message.as_str().into());
-            web_sys::console::error_1(&message.as_str().into());
-            previous(info);
-        }));
-    });
-}
-
-/// Panics inside the module on purpose, through the same hook as any other panic: the page tests
-/// use it to check that a crash is reported and the worker restarted. Not part of the API.
-#[wasm_bindgen(js_name = __panicForTesting)]
-pub fn panic_for_testing(message: String) {
-    install_panic_hook();
-    panic!("{message}");
-}
 
 pub(crate) fn js_error(e: impl std::fmt::Display) -> JsValue {
     JsError::new(&e.to_string()).into()

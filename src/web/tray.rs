@@ -6,7 +6,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
 use crate::tray;
-use crate::web::{Classifier, js_error};
+use super::{Classifier, js_error};
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = r#"

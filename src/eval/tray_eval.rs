@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::classifier::Classifier;
 use crate::error::{Error, Result};
-use crate::train::study::MeanSd;
+use crate::eval::study::MeanSd;
 use crate::tray::detect::{Found, find_beans};
 use crate::tray::embed_beans;
 

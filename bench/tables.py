@@ -1,0 +1,420 @@
+#!/usr/bin/env python3
+"""Regenerates the tables of docs/results.md (and the headline table of README.md) from the
+measurement files in bench/results/ and bundle/, so no figure there is copied by hand.
+
+A table lives between two marker comments, on lines of their own:
+
+    <!-- table:NAME -->
+    ...generated lines, replaced on every run...
+    <!-- /table:NAME -->
+
+    python3 bench/tables.py              # rewrite every marked table in README.md and docs/results.md
+    python3 bench/tables.py --check      # exit 1 (and name them) if any table is out of date
+    python3 bench/tables.py --print NAME # print one table (no file is changed)
+    python3 bench/tables.py --list       # the table names and the files each is made from
+
+Python 3.8+, standard library only. A table whose input file is missing is left as it is, with
+a warning (for instance bench/results/trays.json before `beanscan eval-trays` has been run).
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import statistics
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DOCS = ['README.md', os.path.join('docs', 'results.md')]
+
+# Yardsticks that no file in this repository measures: the supervised anchor, PyTorch
+# EfficientNet-Lite0 fine-tuned end to end on greencoffee (../shared/notes/anchor/README.md).
+ANCHOR = {'accuracy': 0.763, 'macro_f1': 0.692, 'nvd_f1': 0.971, 'balanced_accuracy': 0.945}
+# The same anchor fine-tuned on 200 labelled beans only (softmax; same notes).
+ANCHOR_200 = {'macro_f1': 0.460, 'balanced_accuracy': 0.835}
+# Goals the figures are held against.
+GOALS = {'macro_f1': '≥ 0.65', 'balanced_accuracy': '≥ 0.93', 'detection': '≥ 0.95',
+         'count_error': '≤ 0.05', 'tray_accuracy_10': '≥ 0.50', 'macro_f1_200': '≥ 0.50'}
+
+EVAL = 'bundle/default-eval-val.json'
+KNN = 'bench/results/pretrained/default-knn-val.json'
+BEANS_200 = 'bench/results/pretrained'
+TRAYS = 'bench/results/trays.json'
+BROWSER = 'bench/results/browser.json'
+PEERS = 'bench/results/peers.json'
+STUDY = 'bench/results/study-val.json'
+
+
+class Missing(Exception):
+    pass
+
+
+def load(rel):
+    path = os.path.join(ROOT, rel)
+    if not os.path.exists(path):
+        raise Missing(rel)
+    with open(path, encoding='utf-8') as f:
+        return json.load(f)
+
+
+def f3(x):
+    return f'{x:.3f}'
+
+
+def pct(x):
+    return f'{100 * x:.1f} %' if x else '0 %'
+
+
+def mean_sd(values):
+    """`0.401 ± 0.018` over several values, the value alone for one."""
+    if len(values) == 1:
+        return f3(values[0])
+    return f'{statistics.mean(values):.3f} ± {statistics.stdev(values):.3f}'
+
+
+def stored_mean_sd(m):
+    """A {mean, sd, n} object as written by `beanscan study`."""
+    return f3(m['mean']) if m['n'] <= 1 else f"{m['mean']:.3f} ± {m['sd']:.3f}"
+
+
+def upper_median(values):
+    """The median as bench/browser.mjs takes it (the upper middle value)."""
+    s = sorted(values)
+    return s[len(s) // 2]
+
+
+def table(header, rows):
+    lines = ['| ' + ' | '.join(header) + ' |', '| ' + ' | '.join('---' for _ in header) + ' |']
+    lines += ['| ' + ' | '.join(str(c) for c in row) + ' |' for row in rows]
+    return '\n'.join(lines)
+
+
+def always_normal(report):
+    """What answering "Normal" for every photo scores on the photos of an eval report."""
+    n = report['photos']
+    normal = report['per_class'].get('Normal', {}).get('support', 0)
+    precision = normal / n
+    f1_normal = 2 * precision / (precision + 1) if normal else 0.0
+    return {'accuracy': precision, 'macro_f1': f1_normal / len(report['per_class']),
+            'nvd_f1': 0.0, 'balanced_accuracy': 0.5}
+
+
+# ---------- the shipped bundle ----------
+
+def t_headline():
+    """README: the figures a user asks about first."""
+    r = load(EVAL)
+    t = load(TRAYS)
+    base = always_normal(r)
+    nvd = r['normal_vs_defect']
+    d = t['detection']
+    tray_normal = t['labelling']['per_class'].get('Normal', {}).get('beans', 0) / t['labelling']['beans']
+    rows = [
+        ['single beans: accuracy (11 classes)', f3(r['accuracy']), f3(base['accuracy']), f3(ANCHOR['accuracy'])],
+        ['single beans: macro-F1', f3(r['macro_f1']), f3(base['macro_f1']), f3(ANCHOR['macro_f1'])],
+        ['single beans: Normal vs defect, balanced accuracy', f3(nvd['balanced_accuracy']), '0.500',
+         f3(ANCHOR['balanced_accuracy'])],
+        ['trays: beans found (precision / recall)', f"{d['precision']:.3f} / {d['recall']:.3f}", '', ''],
+        ['trays: count error per photo', f3(t['count_error']), '', ''],
+        ['trays: bean accuracy (another camera)', f3(t['bean_accuracy']), f3(tray_normal), 'not measured'],
+    ]
+    return table(['figure', 'beanscan', 'always "Normal"', 'supervised anchor'], rows)
+
+
+def t_shipped():
+    r = load(EVAL)
+    base = always_normal(r)
+    nvd = r['normal_vs_defect']
+    rows = [
+        ['accuracy', f3(r['accuracy']), '', f3(base['accuracy']), f3(ANCHOR['accuracy'])],
+        ['macro-F1', f"**{f3(r['macro_f1'])}**", GOALS['macro_f1'], f3(base['macro_f1']), f3(ANCHOR['macro_f1'])],
+        ['Normal-vs-defect F1 (P / R)', f"{f3(nvd['f1'])} ({f3(nvd['precision'])} / {f3(nvd['recall'])})", '',
+         f3(base['nvd_f1']), f3(ANCHOR['nvd_f1'])],
+        ['Normal-vs-defect balanced accuracy', f"**{f3(nvd['balanced_accuracy'])}**", GOALS['balanced_accuracy'],
+         f3(base['balanced_accuracy']), f3(ANCHOR['balanced_accuracy'])],
+        ['MAP@R of the embeddings', f3(r['map_at_r']) if r.get('map_at_r') is not None else '', '', '', ''],
+        ['flagged unknown', pct(r['unknown_rate']), '', '', ''],
+    ]
+    title = f"{r.get('split') or 'all'}, {r['photos']:,} photos, k {r['k']}, threshold {r['threshold']:g}"
+    return table([title, 'shipped bundle', 'goal', 'always "Normal"', 'supervised anchor'], rows)
+
+
+def t_per_class():
+    r = load(EVAL)
+    rows = [[name, s['support'], f3(s['precision']), f3(s['recall']), f3(s['f1'])]
+            for name, s in sorted(r['per_class'].items(), key=lambda kv: -kv[1]['f1'])]
+    rows.append(['**macro-F1**', f"{r['photos']:,}", '', '',
+                 f"**{f3(r['macro_f1'])}** (always \"Normal\" {f3(always_normal(r)['macro_f1'])}, "
+                 f"anchor {f3(ANCHOR['macro_f1'])})"])
+    return table(['class', 'photos', 'precision', 'recall', 'F1'], rows)
+
+
+def t_knn():
+    rows = load(KNN)
+    cell = {}
+    refs = {}
+    softmax = None
+    for r in rows:
+        value = f"{f3(r['macro_f1'])} / {f3(r['normal_vs_defect']['balanced_accuracy'])}"
+        if r['method'] == 'softmax':
+            softmax = value
+        else:
+            cell[(r['refs_per_class'], r['k'])] = value
+            refs[r['refs_per_class']] = r['references']
+    ks = sorted({k for _, k in cell})
+    order = sorted(refs, key=lambda n: (n == 0, n))  # 0 = every photo, last
+    shipped = None
+    try:
+        ev = load(EVAL)
+        m = re.search(r'(\d+) references', ev.get('bundle', ''))
+        shipped = (int(m.group(1)), ev['k']) if m else None
+    except Missing:
+        pass
+    out = []
+    for n in order:
+        label = f"{'all' if n == 0 else n} ({refs[n]:,})"
+        line = []
+        for k in ks:
+            v = cell.get((n, k), '')
+            if shipped and refs[n] == shipped[0] and k == shipped[1]:
+                v, label = f'**{v}**', f'**{label}, shipped**'
+            line.append(v)
+        out.append([label] + line)
+    if softmax:
+        out.append(['the softmax itself (nearest class direction)'] + ['' if k != 5 else softmax for k in ks])
+    out.append(['always "Normal" (yardstick)'] + ['' if k != 5 else '0.033 / 0.500' for k in ks])
+    out.append(['supervised anchor (yardstick)'] + ['' if k != 5 else
+                f"{f3(ANCHOR['macro_f1'])} / {f3(ANCHOR['balanced_accuracy'])}" for k in ks])
+    return table(['references per class (photos)'] + [f'k {k}' for k in ks], out)
+
+
+def t_200_beans(folder=None):
+    """Mean ± sd over seeds of the 200-bean runs (bench/pretrained.sh step 2)."""
+    folder = folder or os.path.join(ROOT, BEANS_200)
+    paths = sorted(glob.glob(os.path.join(folder, '200-*-*-knn-val.json')))
+    if not paths:
+        raise Missing(os.path.join(BEANS_200, '200-*-*-knn-val.json'))
+    runs = {}
+    for path in paths:
+        loss, seed = re.match(r'200-(\w+)-(\d+)-knn-val\.json', os.path.basename(path)).groups()
+        with open(path, encoding='utf-8') as f:
+            for r in json.load(f):
+                if r['method'] == 'knn' and r['refs_per_class'] != 0:
+                    continue  # every photo of the 200 beans is a reference
+                if loss == 'triplet' and r['method'] == 'softmax':
+                    continue  # the triplet loss trains no class directions
+                by = ('softmax', 0) if r['method'] == 'softmax' else ('kNN', r['k'])
+                runs.setdefault((loss, by), []).append(
+                    (r['macro_f1'], r['normal_vs_defect']['balanced_accuracy'], r['accuracy']))
+    rows = []
+    for (loss, by), v in sorted(runs.items(), key=lambda kv: (kv[0][0], kv[0][1][0] == 'softmax', kv[0][1][1])):
+        cols = list(zip(*v))
+        name = 'softmax' if by[0] == 'softmax' else f'kNN k {by[1]}'
+        rows.append([loss, name, len(v), mean_sd(cols[0]), mean_sd(cols[1]), mean_sd(cols[2])])
+    rows.append(['always "Normal" (yardstick)', '', '', '0.033', '0.500', '0.220'])
+    rows.append(['supervised anchor, 200 beans (yardstick)', 'softmax', 1, f3(ANCHOR_200['macro_f1']),
+                 f3(ANCHOR_200['balanced_accuracy']), ''])
+    rows.append(['supervised anchor, all labels (yardstick)', 'softmax', 1, f3(ANCHOR['macro_f1']),
+                 f3(ANCHOR['balanced_accuracy']), f3(ANCHOR['accuracy'])])
+    return table(['200 beans, loss', 'labelled by', 'seeds', 'macro-F1', 'N-vs-D balanced accuracy', 'accuracy'], rows)
+
+
+# ---------- trays ----------
+
+def known_classes():
+    try:
+        return [c for c in load(EVAL)['confusion']['classes'] if c != 'unknown']
+    except Missing:
+        return None
+
+
+def t_trays():
+    t = load(TRAYS)
+    d = t['detection']
+    lab = t['labelling']
+    known = known_classes()
+    found = d['true_positives'] + d['false_positives']
+    annotated = d['true_positives'] + d['false_negatives']
+    worst = max((p['count_error'] for p in t['photos']), default=0.0)
+    shots = {s['shots']: s for s in t['date_split']}
+    rows = [
+        ['detection precision @ IoU ' + f"{d['iou_threshold']:g}",
+         f"**{f3(d['precision'])}** ({d['true_positives']:,} of {found:,} found)", GOALS['detection']],
+        ['detection recall @ IoU ' + f"{d['iou_threshold']:g}",
+         f"**{f3(d['recall'])}** ({d['true_positives']:,} of {annotated:,} annotated)", GOALS['detection']],
+        ['mean IoU of matches', f3(d['mean_iou']), ''],
+        ['count error (mean over photos)', f"**{f3(t['count_error'])}** (worst photo {f3(worst)})", GOALS['count_error']],
+        ['bean accuracy, bundle only', f"**{f3(t['bean_accuracy'])}** ({pct(lab['unknown_rate'])} flagged unknown)", ''],
+    ]
+    for n in sorted(s for s in shots if s > 0):
+        s = shots[n]
+        value = s.get('not_run') or (f"{f3(s['accuracy_mean'])} ± {f3(s['accuracy_sd'])}")
+        goal = GOALS['tray_accuracy_10'] if n == max(shots) else ''
+        rows.append([f"bean accuracy, + {n} tray references per class (date split, {s['seeds']} seeds)", value, goal])
+    if known is not None:
+        new = [c for c in lab['per_class'] if c not in known]
+        if new:
+            beans = sum(lab['per_class'][c]['beans'] for c in new)
+            unknown = sum(lab['per_class'][c]['unknown'] for c in new)
+            rows.append([f"{', '.join(new)} (not in the bundle): flagged unknown, bundle only",
+                         pct(unknown / beans if beans else 0), ''])
+            recall = [f"{f3(shots[n]['new_class_recall_mean'])} ± {f3(shots[n]['new_class_recall_sd'])}"
+                      for n in sorted(shots) if n > 0 and shots[n].get('new_class_recall_mean') is not None]
+            if recall:
+                rows.append([f"{', '.join(new)} recall, + " + ' / + '.join(str(n) for n in sorted(shots) if n > 0)
+                             + ' references', ' / '.join(recall), ''])
+    normal = lab['per_class'].get('Normal', {}).get('beans', 0)
+    rows.append(['always "Normal" on these beans (yardstick)', f3(normal / lab['beans']) if lab['beans'] else '', ''])
+    rows.append(['supervised anchor (yardstick)', 'not measured on trays (val: '
+                 f"{f3(ANCHOR['accuracy'])})", ''])
+    return table(['figure', 'measured', 'goal'], rows)
+
+
+def t_tray_classes():
+    t = load(TRAYS)
+    known = known_classes() or []
+    rows = []
+    for name, c in sorted(t['labelling']['per_class'].items(), key=lambda kv: -kv[1]['beans']):
+        top = sorted(c['labelled_as'].items(), key=lambda kv: -kv[1])[:3]
+        right = f"{c['correct']} ({c['correct'] / c['beans']:.0%})" if c['beans'] else '0'
+        rows.append([name + ('' if not known or name in known else ' (not in the bundle)'), c['beans'], right,
+                     ', '.join(f'{label} {n}' for label, n in top), c['unknown']])
+    return table(['true class', 'beans found', 'labelled right', 'most often labelled as', 'unknown'], rows)
+
+
+# ---------- the previous encoder ----------
+
+def t_previous_study():
+    s = load(STUDY)
+    rows = []
+    for g in s['summary']:
+        method = g['method']
+        if '8-view' in method or ('fine-tuned' in method and 'guard' not in method):
+            continue  # test-time averaging and the other mining variants: see the study's own files
+        rows.append([method, 'all' if g['labels'] is None else f"{g['labels']:,}", g['macro_f1']['n'],
+                     stored_mean_sd(g['macro_f1']), stored_mean_sd(g['accuracy']),
+                     stored_mean_sd(g['normal_vs_defect_f1'])])
+    rows.append(['always "Normal" (yardstick)', '', '', '0.033', '0.220', '0.000'])
+    rows.append(['supervised anchor, pretrained Lite0 (yardstick)', 'all', 1, f3(ANCHOR['macro_f1']),
+                 f3(ANCHOR['accuracy']), f3(ANCHOR['nvd_f1'])])
+    return table(['method (64 px from-scratch encoder)', 'labelled beans', 'seeds', 'macro-F1', 'accuracy',
+                  'Normal-vs-defect F1'], rows)
+
+
+def t_previous_browser():
+    b = load(BROWSER)
+    res = b['inPage']['results']
+
+    def cell(engine, key, unit=''):
+        v = res.get(engine, {}).get(key)
+        if not v:
+            return ['—', '']
+        return [f'{upper_median(v):,.1f}{unit}', f'{min(v):,.1f}–{max(v):,.1f}']
+
+    n1 = b['native']['threads1']
+    n2 = b['native']['threads2']
+    ratios = [w / n['embed_photo_ms'] for w, n in zip(res['beanscan cpu']['photo'], n1)]
+    loads = b['loads']
+    rows = [
+        ['beanscan CPU, embed(photo): decode + preprocess + model'] + cell('beanscan cpu', 'photo'),
+        ['beanscan CPU, embed(64 px PNG): the model alone'] + cell('beanscan cpu', 'small'),
+        ['beanscan WebGPU (SwiftShader), embed(photo)'] + cell('beanscan webgpu', 'photo'),
+        [f"onnxruntime-web {b.get('onnxruntimeWeb', '')} wasm EP (1 thread), on beanscan's input tensor"]
+        + cell('ort wasm', 'small'),
+        ['onnxruntime-web wasm EP (1 thread), canvas decode + resize + run'] + cell('ort wasm', 'photo'),
+        ['onnxruntime-web webgpu EP (SwiftShader), canvas decode + resize + run'] + cell('ort webgpu', 'photo'),
+        ['native CPU, 1 thread, embed(photo)', f"{upper_median([n['embed_photo_ms'] for n in n1]):.2f}", ''],
+        ['native CPU, 2 threads, embed(photo)', f"{upper_median([n['embed_photo_ms'] for n in n2]):.2f}", ''],
+        ['wasm ÷ native (1 thread), median of per-photo ratios', f'{upper_median(ratios):.1f}×', ''],
+        ['page: navigation → status "ready"', f"{upper_median([l['ready'] for l in loads]):,}", ''],
+        ['page: navigation → first label shown', f"{upper_median([l['label'] for l in loads]):,}", ''],
+    ]
+    return table([f"previous encoder, {len(b['photos'])} val photos (`node bench/browser.mjs`)", 'ms (median)',
+                  'per-photo range'], rows)
+
+
+def t_previous_peers():
+    p = load(PEERS)
+    m = p['median']
+    s = p['settings']
+    rows = [
+        [f"autoencoder training step, batch {s['batch']}", f"{m['burn_train_ms']:.1f} ms",
+         f"PyTorch: {m['torch_train_ms']:.1f} ms", f"{p['ratio_train']:.1f}×"],
+        ["one photo's embedding (batch 1)", f"{m['burn_embed_ms']:.2f} ms", f"onnxruntime: {m['ort_embed_ms']:.2f} ms",
+         f"{p['ratio_embed']:.1f}×"],
+    ]
+    return table([f"previous encoder ({s['size']} px, width {s['width']}), {p['threads']} threads, "
+                  f"{s['rounds']} rounds", 'burn (flex CPU)', 'peer', 'burn ÷ peer'], rows)
+
+
+TABLES = {
+    'headline': (t_headline, [EVAL, TRAYS]),
+    'shipped': (t_shipped, [EVAL]),
+    'per-class': (t_per_class, [EVAL]),
+    'knn': (t_knn, [KNN, EVAL]),
+    '200-beans': (t_200_beans, [BEANS_200 + '/200-*-*-knn-val.json']),
+    'trays': (t_trays, [TRAYS, EVAL]),
+    'tray-classes': (t_tray_classes, [TRAYS, EVAL]),
+    'previous-study': (t_previous_study, [STUDY]),
+    'previous-browser': (t_previous_browser, [BROWSER]),
+    'previous-peers': (t_previous_peers, [PEERS]),
+}
+
+MARKED = re.compile(r'(<!-- table:([\w-]+) -->\n)(.*?)(<!-- /table:\2 -->)', re.S)
+
+
+def render(text, where):
+    """`text` with every marked table regenerated; the names of the tables that changed."""
+    changed = []
+
+    def one(m):
+        name = m.group(2)
+        if name not in TABLES:
+            sys.exit(f'{where}: unknown table "{name}" (known: {", ".join(TABLES)})')
+        try:
+            body = TABLES[name][0]() + '\n'
+        except Missing as e:
+            print(f'warning: {where}: table "{name}" left as it is: {e} is missing', file=sys.stderr)
+            return m.group(0)
+        if body != m.group(3):
+            changed.append(name)
+        return m.group(1) + body + m.group(4)
+
+    return MARKED.sub(one, text), changed
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('--check', action='store_true', help='change nothing; exit 1 if a table is out of date')
+    ap.add_argument('--print', metavar='NAME', help='print one table')
+    ap.add_argument('--list', action='store_true', help='list the tables and their input files')
+    args = ap.parse_args()
+    if args.list:
+        for name, (_, inputs) in TABLES.items():
+            print(f"{name:18} {', '.join(inputs)}")
+        return 0
+    if args.print:
+        if args.print not in TABLES:
+            sys.exit(f'unknown table "{args.print}" (known: {", ".join(TABLES)})')
+        print(TABLES[args.print][0]())
+        return 0
+    stale = []
+    for rel in DOCS:
+        path = os.path.join(ROOT, rel)
+        if not os.path.exists(path):
+            continue
+        with open(path, encoding='utf-8') as f:
+            text = f.read()
+        new, changed = render(text, rel)
+        if changed:
+            stale.append(f"{rel}: {', '.join(changed)}")
+            if not args.check:
+                with open(path, 'w', encoding='utf-8') as f:
+                    f.write(new)
+    for line in stale:
+        print(('out of date: ' if args.check else 'updated: ') + line)
+    return 1 if args.check and stale else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

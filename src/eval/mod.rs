@@ -1,0 +1,6 @@
+//! Native-only evaluation, used by the CLI (not by training): classification and retrieval
+//! metrics, the method study, and evaluation on annotated tray photos.
+
+pub mod metrics;
+pub mod study;
+pub mod tray_eval;
