@@ -1,8 +1,10 @@
 // Milliseconds per bean in the browser's CPU path (headless Chromium, the built module), for the
 // built-in bundle and any bundle files given: median over real greencoffee photos of
 // `classifier.embed(photo bytes)` (decode + crop + model), after warm-up runs.
-//   ./build.sh build && node bench/bean-ms.mjs [--photos 12] [--reps 3] [BUNDLE.beanscan ...]
-// Prints one JSON line per bundle. Not a test; not in CI.
+//   ./build.sh build && node bench/bean-ms.mjs [--photos 12] [--reps 3] [--pkg DIR ...] [BUNDLE.beanscan ...]
+// `--pkg DIR` (repeatable) also times another build of the module (a copy of www/pkg/ made
+// before a change, say), in the same browser run, so before and after share the machine's load.
+// Prints one JSON line per module and bundle. Not a test; not in CI.
 import { readFileSync, readdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +19,8 @@ const opt = (name, dflt) => {
   argv.splice(i, 2);
   return Number(v);
 };
+const pkgs = [];
+for (let i; (i = argv.indexOf('--pkg')) >= 0;) pkgs.push(resolve(argv.splice(i, 2)[1]));
 const N = opt('photos', 12);
 const REPS = opt('reps', 3);
 const bundles = [null, ...argv.map((p) => resolve(p))];
@@ -29,12 +33,21 @@ const photos = ['r1/Normal', 'r2/Broken', 'r2/Black', 'r1/Sour']
 const { child, url } = await startServer(join(root, 'www'));
 const browser = await launchBrowser();
 try {
-  for (const bundle of bundles) {
+  const modules = [['www/pkg', null], ...pkgs.map((dir, n) => [dir, n])];
+  for (const [moduleName, alt] of modules) for (const bundle of bundles) {
     const page = await browser.newPage();
+    // Another build of the module: served under pkg-alt/N/ from its folder.
+    if (alt !== null) {
+      await page.route(`**/pkg-alt/${alt}/*`, (route) => {
+        const file = join(moduleName, basename(new URL(route.request().url()).pathname));
+        route.fulfill({ body: readFileSync(file), contentType: file.endsWith('.wasm') ? 'application/wasm' : 'text/javascript' });
+      });
+    }
     await page.goto(url);
     const bytes = bundle ? readFileSync(bundle).toString('base64') : null;
-    const r = await page.evaluate(async ({ photos, bytes, reps }) => {
-      const { default: init, Classifier } = await import('./pkg/beanscan.js');
+    const modulePath = alt === null ? './pkg/beanscan.js' : `./pkg-alt/${alt}/beanscan.js`;
+    const r = await page.evaluate(async ({ photos, bytes, reps, modulePath }) => {
+      const { default: init, Classifier } = await import(modulePath);
       await init();
       const c = await Classifier.create({ backend: 'cpu' });
       const b64 = (s) => Uint8Array.from(atob(s), (ch) => ch.charCodeAt(0));
@@ -51,8 +64,8 @@ try {
       }
       times.sort((a, b) => a - b);
       return { bundle: c.bundleVersion, photos: files.length, runs: times.length, median_ms: times[times.length >> 1], min_ms: times[0], max_ms: times[times.length - 1] };
-    }, { photos, bytes, reps: REPS });
-    console.log(JSON.stringify({ file: bundle ? basename(bundle) : 'built-in', ...r }));
+    }, { photos, bytes, reps: REPS, modulePath });
+    console.log(JSON.stringify({ module: moduleName, file: bundle ? basename(bundle) : 'built-in', ...r }));
     await page.close();
   }
 } finally {

@@ -42,10 +42,10 @@ export class ClassifierClient {
         this.onFailed(data.error);
         settle.reject(new Error(data.error));
       } else {
-        const resolve = this.pending.get(data.id);
+        const job = this.pending.get(data.id);
         this.pending.delete(data.id);
-        resolve?.(data);
-        if (data.fatal) this.restart();
+        job?.done(data);
+        if (data.fatal) this.restart(undefined, true);
       }
     };
     worker.onerror = (e) => {
@@ -62,27 +62,40 @@ export class ClassifierClient {
     };
   }
 
-  restart(why = 'the classifier stopped and was restarted') {
+  /**
+   * A fresh worker in place of this one. The worker answers one request at a time, so the oldest
+   * unanswered request was running when it stopped: that one fails (`answered`: its crash reply
+   * was already given). The requests queued behind it never ran: they go to the fresh worker,
+   * once its state is restored, so no photo is lost to another one's crash.
+   */
+  restart(why = 'the classifier stopped and was restarted', answered = false) {
     this.worker.terminate();
-    this.failPending(why, true);
+    const jobs = [...this.pending.values()]; // in the order sent
+    this.pending.clear();
+    if (!answered && jobs.length) jobs.shift().done({ error: why, fatal: true });
     this.start();
+    for (const job of jobs) {
+      this.ready.then(() => this.send(job), (err) => job.done({ error: err.message, notReady: true }));
+    }
   }
 
   failPending(why, fatal = false) {
-    for (const [id, resolve] of this.pending) resolve({ id, error: why, fatal });
+    for (const [id, job] of this.pending) job.done({ id, error: why, fatal });
     this.pending.clear();
   }
 
   /** Sends one request to the current worker; resolves to {result} | {error, fatal}. */
   post(op, args = [], transfer = []) {
+    return new Promise((resolve) => this.send({ op, args, transfer, resolve }));
+  }
+
+  send(job) {
     const id = ++this.nextId;
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        if (this.pending.has(id)) this.restart(`no answer after ${REQUEST_TIMEOUT_MS / 1000} s; the classifier was restarted`);
-      }, REQUEST_TIMEOUT_MS);
-      this.pending.set(id, (reply) => { clearTimeout(timer); resolve(reply); });
-      this.worker.postMessage({ id, op, args }, transfer);
-    });
+    const timer = setTimeout(() => {
+      if (this.pending.has(id)) this.restart(`no answer after ${REQUEST_TIMEOUT_MS / 1000} s; the classifier was restarted`);
+    }, REQUEST_TIMEOUT_MS);
+    this.pending.set(id, { ...job, done: (reply) => { clearTimeout(timer); job.resolve(reply); } });
+    this.worker.postMessage({ id, op: job.op, args: job.args }, job.transfer);
   }
 
   /** Waits for a ready classifier, then sends; resolves to {result} | {error, fatal}. */
@@ -100,5 +113,94 @@ export class ClassifierClient {
     const reply = await this.request(op, ...args);
     if (reply.error !== undefined) throw new Error(reply.error);
     return reply.result;
+  }
+}
+
+/**
+ * Every core: the page's classifier (a ClassifierClient holding the bundle, settings and
+ * references) plus helper workers, each with its own module instance, that only embed photos.
+ * A photo sent to a helper is embedded there and labelled by the main classifier from its
+ * embedding (cheap), so references and settings live in one place. Helpers run on the CPU path
+ * and only when the main classifier does (on WebGPU the GPU is already shared). A helper that
+ * crashes restarts like the main one; a helper that is not ready, or holds another model, is
+ * passed over. Needs no SharedArrayBuffer, so any static host works.
+ */
+export class ClassifierPool {
+  /**
+   * @param {{backend?: string, size: number, bundleBytes: () => (Uint8Array|null),
+   *          modelId: () => (string|undefined), onReady, onFailed, onLoading}} options
+   *   size: workers in all (1 = the main classifier alone); bundleBytes: the bundle the user
+   *   loaded (null: the built-in one), which helpers load too; modelId: the page's current model.
+   */
+  constructor({ backend, size, bundleBytes, modelId, onReady, onFailed, onLoading }) {
+    Object.assign(this, { size: Math.max(1, size), bundleBytes, modelId });
+    this.helpers = [];
+    this.main = new ClassifierClient({
+      backend,
+      onFailed,
+      onLoading,
+      onReady: async (info, send) => {
+        await onReady(info, send);
+        if (info.backend === 'cpu') this.startHelpers();
+      },
+    });
+  }
+
+  startHelpers() {
+    while (this.helpers.length < this.size - 1) {
+      const helper = new ClassifierClient({
+        backend: 'cpu',
+        onLoading: () => {},
+        onFailed: () => {}, // passed over while it cannot start
+        onReady: async (info, send) => {
+          helper.modelId = info.modelId;
+          const bytes = this.bundleBytes();
+          if (bytes) {
+            const reply = await send('loadBundle', bytes);
+            helper.modelId = reply.error === undefined ? reply.result.modelId : undefined;
+          }
+        },
+      });
+      this.helpers.push(helper);
+    }
+  }
+
+  /** Workers that can take photos now (for as many photos at once). */
+  get lanes() {
+    return 1 + this.helpers.length;
+  }
+
+  /** One photo → {result} | {error, fatal, notReady}, on whichever worker has least to do. */
+  async classify(file) {
+    const usable = this.helpers.filter((h) => h.loaded && h.modelId === this.modelId());
+    const helper = usable.sort((a, b) => a.pending.size - b.pending.size)[0];
+    if (!helper || helper.pending.size >= this.main.pending.size + 1) return this.main.request('classify', file);
+    const embedded = await helper.request('embed', file);
+    if (embedded.notReady) return this.main.request('classify', file);
+    if (embedded.error !== undefined) return embedded;
+    const { embedding, decoder, modelId } = embedded.result;
+    // The bundle changed while the helper was at work: label with the current model instead.
+    if (modelId !== this.modelId()) return this.main.request('classify', file);
+    const labelled = await this.main.request('label', [embedding]);
+    if (labelled.error !== undefined) return labelled;
+    return { result: { ...labelled.result[0], embedding, decoder } };
+  }
+
+  /** Another bundle on the main classifier: helpers start over and load it. */
+  reloadHelpers() {
+    for (const h of this.helpers) h.restart();
+  }
+
+  restart() {
+    this.main.restart();
+    this.reloadHelpers();
+  }
+
+  request(op, ...args) {
+    return this.main.request(op, ...args);
+  }
+
+  call(op, ...args) {
+    return this.main.call(op, ...args);
   }
 }

@@ -2,7 +2,7 @@
 // re-labels shown results when k, the threshold or the reference beans change, and keeps the
 // user's reference beans in IndexedDB. The single-bean view lives here; card rendering, the
 // summary, the worker client and the tray view (tray-view.js) are their own modules.
-import { ClassifierClient } from './classifier-client.js';
+import { ClassifierPool } from './classifier-client.js';
 import { download, el } from './dom.js';
 import { loadReferences, loadUserBundle, saveReferences, saveUserBundle } from './device-store.js';
 import { pendingCard, renderError, renderResult } from './results.js';
@@ -35,8 +35,13 @@ const entries = [];       // one per photo, oldest first: {file, card, result?, 
 // ---------- the classifier ----------
 
 const backend = new URLSearchParams(location.search).get('backend') || undefined;
-const client = new ClassifierClient({
+// Workers in all: one per core (at most 4: each holds its own copy of the model); `?workers=N` overrides.
+const workers = Number(new URLSearchParams(location.search).get('workers')) || Math.min(navigator.hardwareConcurrency || 1, 4);
+const client = new ClassifierPool({
   backend,
+  size: workers,
+  bundleBytes: () => customBundle ?? null,
+  modelId: () => info?.modelId,
   onLoading: () => setStatus('loading', 'Loading the model…'),
   onFailed: (why) => setStatus('error', `The model could not be loaded: ${why}`),
   onReady: restore,
@@ -103,8 +108,11 @@ function showReady(next) {
   info = next;
   const { backend, bundleVersion, classNames, k, threshold } = info;
   const whose = customBundle ? 'your bundle: ' : '';
-  setStatus('ready', `Ready · ${backend === 'webgpu' ? 'WebGPU' : 'CPU'} · ${whose}${bundleVersion}`);
+  // Which backend runs and why (e.g. "the WebGPU adapter is a software fallback (google swiftshader)").
+  const why = info.backendReason ? ` (${info.backendReason})` : '';
+  setStatus('ready', `Ready · ${backend === 'webgpu' ? 'WebGPU' : 'CPU'}${why} · ${whose}${bundleVersion}`);
   statusEl.dataset.backend = backend;
+  statusEl.dataset.backendReason = info.backendReason ?? '';
   statusEl.dataset.bundle = bundleVersion;
   statusEl.dataset.customBundle = String(Boolean(customBundle));
   $('builtin-bundle').hidden = !customBundle;
@@ -152,24 +160,29 @@ function addFiles(files) {
 async function pump() {
   if (busy) return;
   busy = true;
-  while (queue.length) {
-    const { file, entry } = queue.shift();
-    try {
-      await processFile(file, entry);
-    } catch (err) {
-      fail(entry, err?.message || String(err));
+  // As many photos at once as the pool has workers; each result goes to its own card, so the
+  // cards keep the order the photos were given in.
+  const lane = async () => {
+    while (queue.length) {
+      const { file, entry } = queue.shift();
+      try {
+        await processFile(file, entry);
+      } catch (err) {
+        fail(entry, err?.message || String(err));
+      }
+      done += 1;
+      updateProgress();
+      updateSummary();
     }
-    done += 1;
-    updateProgress();
-    updateSummary();
-  }
+  };
+  await Promise.all(Array.from({ length: client.lanes }, lane));
   busy = false;
 }
 
 async function processFile(file, entry) {
   if (file.size === 0) return fail(entry, 'The file is empty (0 bytes); it may not have finished downloading or copying: try again.');
   if (file.size > MAX_BYTES) return fail(entry, `The file is too large (${mb(file.size)}; limit ${mb(MAX_BYTES)}).`);
-  const reply = await client.request('classify', file);
+  const reply = await client.classify(file);
   if (reply.notReady) fail(entry, `The model is not available: ${reply.error}`);
   else if (reply.fatal) fail(entry, `The classifier crashed on this file (${reply.error}) and was restarted; the next photos are not affected.`);
   else if (reply.error !== undefined) fail(entry, `Could not classify this file: ${reply.error}`);
@@ -334,6 +347,7 @@ $('bundle-file').addEventListener('change', async (e) => {
   try {
     const loaded = await client.call('loadBundle', bytes);
     customBundle = bytes;
+    client.reloadHelpers();
     saveUserBundle(bytes).catch((err) => panelMessage(`The bundle is used but could not be kept for next time: ${err.message}`));
     if (settings) Object.assign(loaded, await client.call('settings', settings));
     const modelChanged = loaded.modelId !== info.modelId;
@@ -352,7 +366,7 @@ $('builtin-bundle').addEventListener('click', async () => {
   if (busy || trays.busy) return panelMessage('Wait until the photos being checked are done.');
   customBundle = null;
   await saveUserBundle(null).catch(() => {});
-  client.restart(); // a fresh module with the built-in bundle; restore() puts the rest back
+  client.restart(); // fresh modules with the built-in bundle; restore() puts the rest back
   panelMessage('Back to the built-in bundle.');
 });
 

@@ -4,7 +4,7 @@
 //   out: {type: 'ready', ...info()} | {type: 'failed', error}   (once)
 //        {id, result} | {id, error, fatal}
 // Backend: `?backend=auto|webgpu|cpu` on the worker URL (default auto: WebGPU when the browser
-// has an adapter, else CPU).
+// has a hardware adapter, else CPU; a software fallback adapter is skipped).
 // A panic inside the module aborts it (a WebAssembly.RuntimeError): the reply is marked fatal and
 // the page starts a fresh worker. The panic message comes from the module's panic hook.
 import init, { Classifier } from './pkg/beanscan.js';
@@ -21,6 +21,7 @@ const classifier = (async () => {
 
 const info = (c) => ({
   backend: String(c.backend),
+  backendReason: String(c.backendReason),
   bundleVersion: String(c.bundleVersion),
   modelId: String(c.modelId),
   classNames: Array.from(c.classNames(), String),
@@ -89,6 +90,17 @@ async function classifyFile(c, file) {
   return { ...plain(await c.classify(bytes)), decoder: 'wasm' };
 }
 
+/** The embedding alone (a helper worker of the pool: the page's main worker labels it). */
+async function embedFile(c, file) {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  const pixels = await browserPixels(file);
+  if (pixels) {
+    c.checkPhoto(bytes);
+    return { embedding: await c.embedPixels(pixels.rgba, pixels.width, pixels.height), decoder: 'browser', modelId: String(c.modelId) };
+  }
+  return { embedding: await c.embed(bytes), decoder: 'wasm', modelId: String(c.modelId) };
+}
+
 /** A tray photo: every bean found, labelled, with its outline and embedding (kept by the page to
  * re-label and to add as a reference). Same decoding as a single photo. */
 async function classifyTrayFile(c, file) {
@@ -123,6 +135,7 @@ async function classifyTrayFile(c, file) {
 
 const ops = {
   classify: (c, file) => classifyFile(c, file),
+  embed: (c, file) => embedFile(c, file),
   classifyTray: (c, file) => classifyTrayFile(c, file),
   gradeCounts: (c, counts) => c.gradeCounts(counts),
   // Re-label cached embeddings (after k, threshold or references changed): no photo is re-read.

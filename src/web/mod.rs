@@ -51,47 +51,72 @@ fn labelled(prediction: &Prediction, embedding: &[f32]) -> Result<JsValue, JsVal
 pub struct Classifier {
     pub(crate) inner: Rc<RefCell<crate::Classifier>>,
     backend: String,
+    backend_reason: String,
 }
 
-/// Whether `navigator.gpu.requestAdapter()` yields an adapter (works in windows and workers).
-async fn webgpu_available() -> bool {
+/// What `navigator.gpu.requestAdapter()` yields (works in windows and workers).
+enum Adapter {
+    None,
+    /// A software adapter (SwiftShader, say): far slower than the CPU path. The name says which.
+    Fallback(String),
+    Hardware(String),
+}
+
+async fn webgpu_adapter() -> Adapter {
     let global = js_sys::global();
-    let Ok(navigator) = Reflect::get(&global, &"navigator".into()) else { return false };
-    let Ok(gpu) = Reflect::get(&navigator, &"gpu".into()) else { return false };
+    let Ok(navigator) = Reflect::get(&global, &"navigator".into()) else { return Adapter::None };
+    let Ok(gpu) = Reflect::get(&navigator, &"gpu".into()) else { return Adapter::None };
     if gpu.is_undefined() || gpu.is_null() {
-        return false;
+        return Adapter::None;
     }
     let Ok(request) = Reflect::get(&gpu, &"requestAdapter".into()).and_then(|f| f.dyn_into::<js_sys::Function>())
     else {
-        return false;
+        return Adapter::None;
     };
-    let Ok(promise) = request.call0(&gpu).and_then(|p| p.dyn_into::<Promise>()) else { return false };
-    matches!(JsFuture::from(promise).await, Ok(adapter) if !adapter.is_null() && !adapter.is_undefined())
+    let Ok(promise) = request.call0(&gpu).and_then(|p| p.dyn_into::<Promise>()) else { return Adapter::None };
+    let adapter = match JsFuture::from(promise).await {
+        Ok(a) if !a.is_null() && !a.is_undefined() => a,
+        _ => return Adapter::None,
+    };
+    let info = Reflect::get(&adapter, &"info".into()).unwrap_or(JsValue::UNDEFINED);
+    let text = |o: &JsValue, key: &str| Reflect::get(o, &key.into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
+    let name = [text(&info, "vendor"), text(&info, "architecture"), text(&info, "description")]
+        .into_iter()
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ");
+    // `info.isFallbackAdapter` in current browsers, `adapter.isFallbackAdapter` in older ones.
+    let flag = |o: &JsValue| Reflect::get(o, &"isFallbackAdapter".into()).ok().and_then(|v| v.as_bool()).unwrap_or(false);
+    if flag(&info) || flag(&adapter) { Adapter::Fallback(name) } else { Adapter::Hardware(name) }
 }
 
-async fn device_for(backend: &str) -> Result<(Device, &'static str), JsValue> {
+async fn device_for(backend: &str) -> Result<(Device, &'static str, String), JsValue> {
     let webgpu = || async {
         Device::wgpu_options()
             .init_async()
             .await
             .map_err(|e| js_error(format!("WebGPU could not start: {e:?}")))
     };
+    let named = |name: &str| if name.is_empty() { String::new() } else { format!(" ({name})") };
     match backend {
-        "cpu" => Ok((Device::flex(), "cpu")),
-        "webgpu" => {
-            if !webgpu_available().await {
-                return Err(js_error("WebGPU is not available in this browser"));
+        "cpu" => Ok((Device::flex(), "cpu", "CPU asked for".into())),
+        "webgpu" => match webgpu_adapter().await {
+            Adapter::None => Err(js_error("WebGPU is not available in this browser")),
+            Adapter::Fallback(name) | Adapter::Hardware(name) => {
+                Ok((webgpu().await?, "webgpu", format!("WebGPU asked for{}", named(&name))))
             }
-            Ok((webgpu().await?, "webgpu"))
-        }
-        "auto" => {
-            if webgpu_available().await {
-                if let Ok(device) = webgpu().await {
-                    return Ok((device, "webgpu"));
-                }
+        },
+        // A software adapter is skipped: it runs the model tens of times slower than the CPU path.
+        "auto" => match webgpu_adapter().await {
+            Adapter::None => Ok((Device::flex(), "cpu", "no WebGPU in this browser".into())),
+            Adapter::Fallback(name) => {
+                Ok((Device::flex(), "cpu", format!("the WebGPU adapter is a software fallback{}", named(&name))))
             }
-            Ok((Device::flex(), "cpu"))
-        }
+            Adapter::Hardware(name) => match webgpu().await {
+                Ok(device) => Ok((device, "webgpu", format!("WebGPU adapter{}", named(&name)))),
+                Err(e) => Ok((Device::flex(), "cpu", format!("WebGPU did not start: {}", e.as_string().unwrap_or_default()))),
+            },
+        },
         other => Err(js_error(format!("unknown backend `{other}`: use 'auto', 'webgpu' or 'cpu'"))),
     }
 }
@@ -105,10 +130,10 @@ impl Classifier {
         } else {
             None
         };
-        let (device, name) = device_for(backend.as_deref().unwrap_or("auto")).await?;
+        let (device, name, reason) = device_for(backend.as_deref().unwrap_or("auto")).await?;
         let bundle = Bundle::embedded().map_err(js_error)?;
         let inner = crate::Classifier::new(bundle, device).map_err(js_error)?;
-        Ok(Classifier { inner: Rc::new(RefCell::new(inner)), backend: name.into() })
+        Ok(Classifier { inner: Rc::new(RefCell::new(inner)), backend: name.into(), backend_reason: reason })
     }
 }
 
@@ -124,6 +149,13 @@ impl Classifier {
     #[wasm_bindgen(getter)]
     pub fn backend(&self) -> String {
         self.backend.clone()
+    }
+
+    /// Why that backend runs, for the status line: e.g. "the WebGPU adapter is a software
+    /// fallback (google swiftshader)", "no WebGPU in this browser", "WebGPU adapter (nvidia …)".
+    #[wasm_bindgen(getter, js_name = backendReason)]
+    pub fn backend_reason(&self) -> String {
+        self.backend_reason.clone()
     }
 
     #[wasm_bindgen(getter, js_name = bundleVersion)]

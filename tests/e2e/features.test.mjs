@@ -221,11 +221,17 @@ test('sliders re-label the shown results; summary and CSV export agree with the 
   await context.close();
 });
 
-test('without WebGPU the page runs on the CPU; with it, the page says WebGPU', { timeout: TEST_TIMEOUT }, async (t) => {
+test('the status line says which backend runs and why: no WebGPU → CPU, a software fallback adapter → CPU under auto, WebGPU when asked for', { timeout: TEST_TIMEOUT }, async (t) => {
+  // Chromium's WebGPU here is SwiftShader, which reports itself as a fallback adapter.
   const gpuBrowser = await launchBrowser(undefined, ['--enable-unsafe-webgpu']);
   try {
     const [photo] = await pickPhotos(data, ['Normal']);
-    for (const gpu of [false, true]) {
+    const cases = [
+      { gpu: false, query: '', backend: 'cpu', why: /CPU \(no WebGPU in this browser\)/ },
+      { gpu: true, query: '', backend: 'cpu', why: /CPU \(the WebGPU adapter is a software fallback[^)]*\)/ },
+      { gpu: true, query: '?backend=webgpu', backend: 'webgpu', why: /WebGPU \(WebGPU asked for/ },
+    ];
+    for (const { gpu, query, backend, why } of cases) {
       // No service worker: it would serve worker.js past the route below.
       const context = await newContext({ serviceWorkers: 'block' }, gpuBrowser);
       if (!gpu) {
@@ -236,11 +242,11 @@ test('without WebGPU the page runs on the CPU; with it, the page says WebGPU', {
           await route.fulfill({ response, body: `delete WorkerNavigator.prototype.gpu;\n${await response.text()}` });
         });
       }
-      const { page, errors } = await open(context);
+      const { page, errors } = await open(context, `${origin}/${query}`);
       const status = page.getByTestId('status');
-      t.diagnostic(`navigator.gpu ${gpu ? 'present' : 'deleted'}: ${await status.textContent()}`);
-      assert.equal(await status.getAttribute('data-backend'), gpu ? 'webgpu' : 'cpu');
-      assert.match(await status.textContent(), gpu ? /WebGPU/ : /CPU/);
+      t.diagnostic(`navigator.gpu ${gpu ? 'present' : 'deleted'}${query}: ${await status.textContent()}`);
+      assert.equal(await status.getAttribute('data-backend'), backend);
+      assert.match(await status.textContent(), why);
       await page.getByTestId('picker').setInputFiles(await asFiles([photo]));
       const [card] = await settledCards(page, 1);
       checkLabelled(card, await classNamesOn(page));
@@ -250,6 +256,29 @@ test('without WebGPU the page runs on the CPU; with it, the page says WebGPU', {
   } finally {
     await gpuBrowser.close();
   }
+});
+
+test('a pool of workers labels a batch exactly as one worker does, in the order given, and uses its helpers', { timeout: TEST_TIMEOUT }, async (t) => {
+  const photos = await pickPhotos(data, ['Normal', 'Black', 'Broken', 'Sour', 'Insect-damaged', 'Fungus-damaged']);
+  const runs = {};
+  for (const workers of [1, 3]) {
+    const context = await newContext({ serviceWorkers: 'block' });
+    let workerScripts = 0;
+    context.on('request', (r) => { if (/\/worker\.js/.test(r.url())) workerScripts += 1; });
+    const { page, errors } = await open(context, `${origin}/?workers=${workers}`);
+    // Helpers start once the main classifier is ready; give them time to load the model too.
+    await page.waitForTimeout(workers > 1 ? 5000 : 0);
+    const started = Date.now();
+    await page.getByTestId('picker').setInputFiles(await asFiles(photos));
+    const cards = await settledCards(page, photos.length);
+    t.diagnostic(`${workers} worker(s): ${photos.length} photos in ${Date.now() - started} ms, ${workerScripts} worker script(s) fetched`);
+    assert.equal(workerScripts, workers, 'one worker per pool member');
+    runs[workers] = cards.map((c) => ({ file: c.file, label: c.label, distance: c.distance, confidence: c.confidence }));
+    assert.deepEqual(runs[workers].map((c) => c.file), photos.map((p) => p.name), 'cards in the order the photos were given');
+    assert.deepEqual(errors, []);
+    await context.close();
+  }
+  assert.deepEqual(runs[3], runs[1], 'the same labels, distances and confidences with helpers as without');
 });
 
 test('after one visit the page loads and labels offline, from a sub-path (service worker)', { timeout: TEST_TIMEOUT }, async (t) => {

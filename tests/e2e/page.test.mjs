@@ -196,11 +196,14 @@ test('a panic inside the module is reported on its card and the next photo still
   });
   await crashContext.route('**/pkg/beanscan.js', async (route) => {
     const body = `${await readFile(`${testPkg}/beanscan.js`, 'utf8')}
-const classifyForReal = Classifier.prototype.classify;
-Classifier.prototype.classify = function (photo) {
-  if (String.fromCharCode(...photo.slice(0, 5)) === 'CRASH') __panicForTesting('deliberate test panic');
-  return classifyForReal.call(this, photo);
-};
+// Both entry points that take photo bytes: the main worker classifies, a helper embeds.
+for (const name of ['classify', 'embed']) {
+  const forReal = Classifier.prototype[name];
+  Classifier.prototype[name] = function (photo) {
+    if (String.fromCharCode(...photo.slice(0, 5)) === 'CRASH') __panicForTesting('deliberate test panic');
+    return forReal.call(this, photo);
+  };
+}
 `;
     await route.fulfill({ contentType: 'text/javascript; charset=utf-8', body });
   });
