@@ -1,5 +1,6 @@
 // Where a tray's time goes in the browser (CPU path, headless Chromium): bean finding alone
-// (findBeansPixels), the whole tray (classifyTrayPixels, twice), and one 64×64 embed (mean of 20).
+// (findBeansPixels); the tray in the pool's steps (begin: find + cut out; embed; finish: label +
+// sum up); the whole tray (classifyTrayPixels, twice); and one 64×64 embed (mean of 20).
 //   ./build.sh build && node bench/tray-breakdown.mjs [TRAY.jpg]
 // Prints one JSON line, times in ms. The photo is used at its own size (no upscaling).
 import { readFileSync } from 'node:fs';
@@ -24,6 +25,11 @@ try {
     const rgba = new Uint8Array(cv.getContext('2d').getImageData(0, 0, bmp.width, bmp.height).data.buffer);
     const out = {};
     let t = performance.now(); const found = c.findBeansPixels(rgba, bmp.width, bmp.height); out.detect = performance.now() - t; out.n = found.length;
+    // The same tray in the steps the page's worker pool uses: find + cut out, embed, label + sum up.
+    t = performance.now(); const job = c.beginTrayPixels(rgba, bmp.width, bmp.height); const inputs = job.takeInputs(); out.begin = performance.now() - t;
+    t = performance.now(); const embeddings = await c.embedInputs(inputs); out.embed = performance.now() - t;
+    t = performance.now(); c.finishTray(job, embeddings); out.finish = performance.now() - t;
+    job.free();
     t = performance.now(); await c.classifyTrayPixels(rgba, bmp.width, bmp.height); out.full1 = performance.now() - t;
     t = performance.now(); await c.classifyTrayPixels(rgba, bmp.width, bmp.height); out.full2 = performance.now() - t;
     const small = new OffscreenCanvas(64, 64); small.getContext('2d').drawImage(bmp, 100, 100, 40, 40, 0, 0, 64, 64);

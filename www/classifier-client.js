@@ -170,10 +170,14 @@ export class ClassifierPool {
     return 1 + this.helpers.length;
   }
 
+  /** Helpers ready with the page's model, least busy first. */
+  usableHelpers() {
+    return this.helpers.filter((h) => h.loaded && h.modelId === this.modelId()).sort((a, b) => a.pending.size - b.pending.size);
+  }
+
   /** One photo → {result} | {error, fatal, notReady}, on whichever worker has least to do. */
   async classify(file) {
-    const usable = this.helpers.filter((h) => h.loaded && h.modelId === this.modelId());
-    const helper = usable.sort((a, b) => a.pending.size - b.pending.size)[0];
+    const helper = this.usableHelpers()[0];
     if (!helper || helper.pending.size >= this.main.pending.size + 1) return this.main.request('classify', file);
     const embedded = await helper.request('embed', file);
     if (embedded.notReady) return this.main.request('classify', file);
@@ -184,6 +188,36 @@ export class ClassifierPool {
     const labelled = await this.main.request('label', [embedding]);
     if (labelled.error !== undefined) return labelled;
     return { result: { ...labelled.result[0], embedding, decoder } };
+  }
+
+  /**
+   * A tray photo → {result} | {error, fatal, notReady}. With helpers, its beans are shared out:
+   * the main classifier finds and cuts them out, every worker embeds a share, the main one labels
+   * and counts. A helper that fails leaves its share to the main classifier.
+   */
+  async classifyTray(file) {
+    const helpers = this.usableHelpers();
+    if (!helpers.length) return this.main.request('classifyTray', file);
+    const begun = await this.main.request('trayBegin', file);
+    if (begun.error !== undefined) return begun;
+    const { job, count, inputs } = begun.result;
+    const workers = [this.main, ...helpers];
+    const perBean = count ? inputs.length / count : 0;
+    const share = Math.ceil(count / workers.length);
+    let failed;
+    const parts = await Promise.all(workers.map(async (worker, i) => {
+      // slice, not subarray: a view would send the whole buffer to every worker.
+      const part = inputs.slice(i * share * perBean, Math.min(count, (i + 1) * share) * perBean);
+      if (!part.length) return new Float32Array(0);
+      let reply = await worker.request('embedInputs', part);
+      if (reply.error !== undefined && worker !== this.main) reply = await this.main.request('embedInputs', part);
+      if (reply.error !== undefined) failed ??= reply;
+      return reply.result ?? new Float32Array(0);
+    }));
+    if (failed) return failed;
+    const embeddings = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+    parts.reduce((at, p) => { embeddings.set(p, at); return at + p.length; }, 0);
+    return this.main.request('trayFinish', job, embeddings);
   }
 
   /** Another bundle on the main classifier: helpers start over and load it. */

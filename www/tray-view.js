@@ -58,7 +58,7 @@ export class TrayView {
     if (blob.size === 0) return this.fail(entry, 'The file is empty (0 bytes); it may not have finished downloading or copying: try again.');
     if (blob.size > this.maxBytes) return this.fail(entry, `The file is too large (${(blob.size / 1048576).toFixed(1)} MB; limit ${(this.maxBytes / 1048576).toFixed(0)} MB).`);
     const t0 = performance.now();
-    const reply = await this.client.request('classifyTray', blob);
+    const reply = await this.client.classifyTray(blob);
     if (!this.trays.includes(entry)) return; // cleared meanwhile
     if (reply.notReady) return this.fail(entry, `The model is not available: ${reply.error}`);
     if (reply.fatal) return this.fail(entry, `The classifier crashed on this photo (${reply.error}) and was restarted.`);

@@ -115,6 +115,11 @@ async function classifyTrayFile(c, file) {
     tray = await c.classifyTray(bytes);
     decoder = 'wasm';
   }
+  return trayReply(tray, decoder);
+}
+
+/** The tray as the page keeps it: plain objects, embeddings as Float32Arrays. */
+function trayReply(tray, decoder) {
   return {
     width: tray.width,
     height: tray.height,
@@ -133,10 +138,44 @@ async function classifyTrayFile(c, file) {
   };
 }
 
+// A tray split across the page's workers: trayBegin (this worker: decode, find, cut out) →
+// embedInputs (any worker, a share of the beans each) → trayFinish (this worker: label, count).
+const trayJobs = new Map(); // job id -> {job: TrayJob, decoder}
+let nextTrayJob = 0;
+
+async function trayBegin(c, file) {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  const pixels = await browserPixels(file);
+  let job;
+  if (pixels) {
+    c.checkPhoto(bytes);
+    job = c.beginTrayPixels(pixels.rgba, pixels.width, pixels.height);
+  } else {
+    job = c.beginTray(bytes);
+  }
+  const id = ++nextTrayJob;
+  trayJobs.set(id, { job, decoder: pixels ? 'browser' : 'wasm' });
+  return { job: id, count: job.count, inputs: job.takeInputs() };
+}
+
+function trayFinish(c, id, embeddings) {
+  const entry = trayJobs.get(id);
+  if (!entry) throw new Error('this tray is no longer being worked on (the classifier was restarted): drop it again');
+  trayJobs.delete(id);
+  try {
+    return trayReply(c.finishTray(entry.job, embeddings), entry.decoder);
+  } finally {
+    entry.job.free();
+  }
+}
+
 const ops = {
   classify: (c, file) => classifyFile(c, file),
   embed: (c, file) => embedFile(c, file),
   classifyTray: (c, file) => classifyTrayFile(c, file),
+  trayBegin: (c, file) => trayBegin(c, file),
+  embedInputs: (c, inputs) => c.embedInputs(inputs),
+  trayFinish: (c, id, embeddings) => trayFinish(c, id, embeddings),
   gradeCounts: (c, counts) => c.gradeCounts(counts),
   // Re-label cached embeddings (after k, threshold or references changed): no photo is re-read.
   label: (c, embeddings) => embeddings.map((e) => plain(c.label(e))),

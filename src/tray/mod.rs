@@ -16,7 +16,7 @@ use detect::Found;
 use grade::Grading;
 
 /// Beans embedded per model call: bounds memory on a crowded 12 MP tray.
-const EMBED_BATCH: usize = 32;
+pub const EMBED_BATCH: usize = 32;
 
 /// One bean of a tray: where it is, what it is, and its embedding (so a correction can become a
 /// reference without embedding it again).
@@ -74,21 +74,27 @@ pub async fn embed_beans(
 pub async fn label_tray(classifier: &Classifier, photo: &RgbImage) -> Result<Tray> {
     let found = detect::find_beans(photo);
     let embeddings = embed_beans(classifier, photo, &found).await?;
+    label_found(classifier, photo.width(), photo.height(), found, embeddings)
+}
+
+/// Labels found beans from their embeddings and sums up the tray: the last step of
+/// [`label_tray`], also for beans embedded elsewhere (the page's helper workers).
+pub fn label_found(
+    classifier: &Classifier,
+    width: u32,
+    height: u32,
+    found: Vec<Found>,
+    embeddings: Vec<Vec<f32>>,
+) -> Result<Tray> {
+    if found.len() != embeddings.len() {
+        return Err(crate::Error::Model(format!("{} beans but {} embeddings", found.len(), embeddings.len())));
+    }
     let mut beans = Vec::with_capacity(found.len());
     for (found, embedding) in found.into_iter().zip(embeddings) {
         let prediction = classifier.label(&embedding)?;
-        beans.push(TrayBean {
-            found,
-            prediction,
-            embedding,
-        });
+        beans.push(TrayBean { found, prediction, embedding });
     }
-    Ok(summarise(
-        photo.width(),
-        photo.height(),
-        beans,
-        &classifier.class_names,
-    ))
+    Ok(summarise(width, height, beans, &classifier.class_names))
 }
 
 /// Counts, defect percentage and grading of labelled beans. Re-run after k, the threshold or a

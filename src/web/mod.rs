@@ -31,6 +31,22 @@ export interface LabelledPhoto extends Prediction { embedding: Float32Array }
 export interface AddedReference { id: string; label: string }
 "#;
 
+unsafe extern "C" {
+    /// The module's static constructors (linker-made; here for the registries of the WebGPU
+    /// kernel compiler's crates).
+    fn __wasm_call_ctors();
+}
+
+/// Runs the static constructors once, when the module is instantiated. Calling them from our
+/// code also tells the linker they are taken care of: otherwise it wraps every export in a
+/// call to them, and each call into the module (every getter, every JS object the module
+/// makes) paid for all of them again: tens of milliseconds per label, seconds per tray.
+#[wasm_bindgen(start)]
+fn run_static_constructors() {
+    // SAFETY: the linker's constructor function, called once before any other export runs.
+    unsafe { __wasm_call_ctors() }
+}
+
 pub(crate) fn js_error(e: impl std::fmt::Display) -> JsValue {
     JsError::new(&e.to_string()).into()
 }

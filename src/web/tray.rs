@@ -76,6 +76,57 @@ impl Classifier {
         to_js(&tray::detect::find_beans(&image))
     }
 
+    /// A tray photo split for several workers: its beans found and cut out, as a [`TrayJob`]
+    /// whose model inputs any worker can embed ([`embedInputs`]); [`finishTray`] labels them.
+    #[wasm_bindgen(js_name = beginTrayPixels)]
+    pub fn begin_tray_pixels(&self, rgba: Vec<u8>, width: u32, height: u32) -> Result<TrayJob, JsValue> {
+        let image = crate::preprocess::rgba_to_image(&rgba, width, height).map_err(js_error)?;
+        drop(rgba);
+        Ok(self.begin(&image))
+    }
+
+    /// [`beginTrayPixels`] on photo bytes (the module's own decoder).
+    #[wasm_bindgen(js_name = beginTray)]
+    pub fn begin_tray(&self, photo: Vec<u8>) -> Result<TrayJob, JsValue> {
+        let image = crate::preprocess::decode(&photo).map_err(js_error)?;
+        Ok(self.begin(&image))
+    }
+
+    /// Embeddings of model inputs (`n × 3 × size × size`, as [`TrayJob::take_inputs`] gives),
+    /// `n × dim` values, in batches.
+    #[wasm_bindgen(js_name = embedInputs, unchecked_return_type = "Promise<Float32Array>")]
+    pub fn embed_inputs(&self, inputs: Vec<f32>) -> Promise {
+        let inner = self.inner.clone();
+        future_to_promise(async move {
+            let classifier = inner.borrow();
+            let size = classifier.preprocess.input_size as usize;
+            let per_bean = 3 * size * size;
+            if inputs.len() % per_bean != 0 {
+                return Err(js_error(format!("{} values are not whole {size}×{size} model inputs", inputs.len())));
+            }
+            let mut out = Vec::with_capacity(inputs.len() / per_bean * classifier.model_config.embed_dim);
+            for batch in inputs.chunks(per_bean * tray::EMBED_BATCH) {
+                let rows: Vec<Vec<f32>> = batch.chunks(per_bean).map(<[f32]>::to_vec).collect();
+                out.extend(classifier.embed_inputs(&rows).await.map_err(js_error)?.into_iter().flatten());
+            }
+            Ok(js_sys::Float32Array::from(out.as_slice()).into())
+        })
+    }
+
+    /// The tray of a [`TrayJob`] from its beans' embeddings (`count × dim` values, in bean
+    /// order): labels, counts and grading, as [`classifyTray`] gives.
+    #[wasm_bindgen(js_name = finishTray, unchecked_return_type = "Tray")]
+    pub fn finish_tray(&self, job: &TrayJob, embeddings: Vec<f32>) -> Result<JsValue, JsValue> {
+        let classifier = self.inner.borrow();
+        let dim = classifier.model_config.embed_dim;
+        if embeddings.len() != job.found.len() * dim {
+            return Err(js_error(format!("{} beans need {} embedding values, not {}", job.found.len(), job.found.len() * dim, embeddings.len())));
+        }
+        let rows = embeddings.chunks(dim).map(<[f32]>::to_vec).collect();
+        let tray = tray::label_found(&classifier, job.width, job.height, job.found.clone(), rows).map_err(js_error)?;
+        to_js(&tray)
+    }
+
     /// SCA grading of per-class bean counts (after corrections or a new k / threshold).
     #[wasm_bindgen(js_name = gradeCounts, unchecked_return_type = "Grading")]
     pub fn grade_counts(
@@ -84,5 +135,40 @@ impl Classifier {
     ) -> Result<JsValue, JsValue> {
         let counts: Vec<(String, u32)> = serde_wasm_bindgen::from_value(counts).map_err(js_error)?;
         to_js(&tray::grade::grade(&counts))
+    }
+}
+
+impl Classifier {
+    fn begin(&self, image: &image::RgbImage) -> TrayJob {
+        let classifier = self.inner.borrow();
+        let found = tray::detect::find_beans(image);
+        let inputs = found.iter().flat_map(|f| tray::bean_input(image, f, &classifier.preprocess)).collect();
+        TrayJob { width: image.width(), height: image.height(), found, inputs }
+    }
+}
+
+/// A tray photo whose beans are found and cut out, waiting for their embeddings (made by any
+/// worker of the page's pool). Free it (`free()`) once finished.
+#[wasm_bindgen]
+pub struct TrayJob {
+    width: u32,
+    height: u32,
+    found: Vec<tray::detect::Found>,
+    inputs: Vec<f32>,
+}
+
+#[wasm_bindgen]
+impl TrayJob {
+    /// Beans found.
+    #[wasm_bindgen(getter)]
+    pub fn count(&self) -> usize {
+        self.found.len()
+    }
+
+    /// The beans' model inputs, `count × 3 × size × size`, bean after bean. Moved out: a second
+    /// call gives an empty array.
+    #[wasm_bindgen(js_name = takeInputs)]
+    pub fn take_inputs(&mut self) -> js_sys::Float32Array {
+        js_sys::Float32Array::from(std::mem::take(&mut self.inputs).as_slice())
     }
 }
