@@ -32,19 +32,25 @@ export interface AddedReference { id: string; label: string }
 "#;
 
 unsafe extern "C" {
-    /// The module's static constructors (linker-made; here for the registries of the WebGPU
+    /// The module's static constructors (linker-made; they fill the registries of the WebGPU
     /// kernel compiler's crates).
     fn __wasm_call_ctors();
 }
 
-/// Runs the static constructors once, when the module is instantiated. Calling them from our
-/// code also tells the linker they are taken care of: otherwise it wraps every export in a
-/// call to them, and each call into the module (every getter, every JS object the module
-/// makes) paid for all of them again: tens of milliseconds per label, seconds per tray.
-#[wasm_bindgen(start)]
+/// Runs the static constructors once. Calling them from our code also tells the linker they are
+/// taken care of: otherwise it wraps every export in a call to them, and each call into the
+/// module (every getter, every JS object the module makes) paid for all of them again: tens of
+/// milliseconds per label, seconds per tray.
 fn run_static_constructors() {
-    // SAFETY: the linker's constructor function, called once before any other export runs.
-    unsafe { __wasm_call_ctors() }
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    // SAFETY: the linker's constructor function, run once, before the WebGPU compiler is used.
+    ONCE.call_once(|| unsafe { __wasm_call_ctors() });
+}
+
+/// At instantiation, where the host runs start functions (the page does, through wasm-bindgen).
+#[wasm_bindgen(start)]
+fn start() {
+    run_static_constructors();
 }
 
 pub(crate) fn js_error(e: impl std::fmt::Display) -> JsValue {
@@ -140,6 +146,8 @@ async fn device_for(backend: &str) -> Result<(Device, &'static str, String), JsV
 impl Classifier {
     /// [`Classifier::create`] for Rust callers (and tests).
     pub async fn open(options: JsValue) -> Result<Classifier, JsValue> {
+        // Also here: a test harness may not run start functions.
+        run_static_constructors();
         install_panic_hook();
         let backend = if options.is_object() {
             Reflect::get(&options, &"backend".into()).ok().and_then(|v| v.as_string())
