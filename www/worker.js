@@ -78,43 +78,34 @@ async function browserPixels(blob) {
   }
 }
 
-/** Decode with the browser (fast, native code); fall back to the module's own decoder. */
-async function classifyFile(c, file) {
+/** The file's bytes and, when the browser can decode it, its pixels, after the module has
+ * refused what it refuses (a half-downloaded photo, limits): every photo op starts here. */
+async function readPhoto(c, file) {
   const bytes = new Uint8Array(await file.arrayBuffer());
   const pixels = await browserPixels(file);
-  if (pixels) {
-    // Refuse what beanscan refuses (a half-downloaded photo, limits) before using the pixels.
-    c.checkPhoto(bytes);
-    return { ...plain(await c.classifyPixels(pixels.rgba, pixels.width, pixels.height)), decoder: 'browser' };
-  }
-  return { ...plain(await c.classify(bytes)), decoder: 'wasm' };
+  if (pixels) c.checkPhoto(bytes);
+  return { bytes, pixels, decoder: pixels ? 'browser' : 'wasm' };
+}
+
+/** Decode with the browser (fast, native code); fall back to the module's own decoder. */
+async function classifyFile(c, file) {
+  const { bytes, pixels, decoder } = await readPhoto(c, file);
+  const result = pixels ? await c.classifyPixels(pixels.rgba, pixels.width, pixels.height) : await c.classify(bytes);
+  return { ...plain(result), decoder };
 }
 
 /** The embedding alone (a helper worker of the pool: the page's main worker labels it). */
 async function embedFile(c, file) {
-  const bytes = new Uint8Array(await file.arrayBuffer());
-  const pixels = await browserPixels(file);
-  if (pixels) {
-    c.checkPhoto(bytes);
-    return { embedding: await c.embedPixels(pixels.rgba, pixels.width, pixels.height), decoder: 'browser', modelId: String(c.modelId) };
-  }
-  return { embedding: await c.embed(bytes), decoder: 'wasm', modelId: String(c.modelId) };
+  const { bytes, pixels, decoder } = await readPhoto(c, file);
+  const embedding = pixels ? await c.embedPixels(pixels.rgba, pixels.width, pixels.height) : await c.embed(bytes);
+  return { embedding, decoder, modelId: String(c.modelId) };
 }
 
 /** A tray photo: every bean found, labelled, with its outline and embedding (kept by the page to
  * re-label and to add as a reference). Same decoding as a single photo. */
 async function classifyTrayFile(c, file) {
-  const bytes = new Uint8Array(await file.arrayBuffer());
-  const pixels = await browserPixels(file);
-  let tray;
-  let decoder = 'browser';
-  if (pixels) {
-    c.checkPhoto(bytes);
-    tray = await c.classifyTrayPixels(pixels.rgba, pixels.width, pixels.height);
-  } else {
-    tray = await c.classifyTray(bytes);
-    decoder = 'wasm';
-  }
+  const { bytes, pixels, decoder } = await readPhoto(c, file);
+  const tray = pixels ? await c.classifyTrayPixels(pixels.rgba, pixels.width, pixels.height) : await c.classifyTray(bytes);
   return trayReply(tray, decoder);
 }
 
@@ -144,17 +135,10 @@ const trayJobs = new Map(); // job id -> {job: TrayJob, decoder}
 let nextTrayJob = 0;
 
 async function trayBegin(c, file) {
-  const bytes = new Uint8Array(await file.arrayBuffer());
-  const pixels = await browserPixels(file);
-  let job;
-  if (pixels) {
-    c.checkPhoto(bytes);
-    job = c.beginTrayPixels(pixels.rgba, pixels.width, pixels.height);
-  } else {
-    job = c.beginTray(bytes);
-  }
+  const { bytes, pixels, decoder } = await readPhoto(c, file);
+  const job = pixels ? c.beginTrayPixels(pixels.rgba, pixels.width, pixels.height) : c.beginTray(bytes);
   const id = ++nextTrayJob;
-  trayJobs.set(id, { job, decoder: pixels ? 'browser' : 'wasm' });
+  trayJobs.set(id, { job, decoder });
   return { job: id, count: job.count, inputs: job.takeInputs() };
 }
 
