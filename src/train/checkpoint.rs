@@ -75,6 +75,11 @@ impl Checkpointer {
     }
 
     pub fn save<M: Module>(&self, model: &M, optimizer: &ModuleOptimizer, step: usize, losses: &[f32]) -> Result<()> {
+        // BatchNorm keeps its latest running-statistics update pending until the next forward
+        // pass, and a record reads the value before it: without this flush (which `valid` does on
+        // the shared state) a resumed run, or a bundle exported from a finished checkpoint, lags
+        // one update behind the run that made it.
+        drop(model.valid());
         let stored = Stored {
             settings: self.settings.clone(),
             step,
@@ -114,4 +119,31 @@ fn write(path: &Path, stored: &Stored) -> Result<()> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, &bytes).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::nn::{BatchNorm, BatchNormConfig};
+    use burn::prelude::*;
+
+    /// A checkpoint holds the running statistics of the last training step, not the step before.
+    #[test]
+    fn batch_norm_statistics_survive_a_checkpoint() {
+        let device = Device::flex().autodiff();
+        let norm: BatchNorm = BatchNormConfig::new(2).init(&device);
+        for shift in [1.0, 5.0] {
+            let x = Tensor::<4>::from_data(TensorData::new(vec![shift, shift + 1.0, shift + 2.0, shift + 3.0], [2, 2, 1, 1]), &device);
+            let _ = norm.forward(x);
+        }
+        let dir = std::env::temp_dir().join(format!("beanscan-ckpt-{}", std::process::id()));
+        let checkpoint = Checkpointer::new(dir.join("t.ckpt"), "t", 1);
+        let optimizer = burn::optim::AdamConfig::new().init();
+        checkpoint.save(&norm, &optimizer, 2, &[]).unwrap();
+        let fresh: BatchNorm = BatchNormConfig::new(2).init(&device);
+        let (loaded, _) = load_model(&checkpoint.path, fresh).unwrap();
+        let values = |n: &BatchNorm| n.valid().running_mean.value().into_data().try_to_vec::<f32>().unwrap();
+        assert_eq!(values(&loaded), values(&norm));
+        std::fs::remove_dir_all(dir).ok();
+    }
 }

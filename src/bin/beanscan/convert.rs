@@ -18,6 +18,16 @@ pub enum Weights {
     Int8,
 }
 
+impl From<Weights> for WeightType {
+    fn from(w: Weights) -> Self {
+        match w {
+            Weights::F32 => WeightType::F32,
+            Weights::F16 => WeightType::F16,
+            Weights::Int8 => WeightType::Int8,
+        }
+    }
+}
+
 #[derive(Args)]
 pub struct ConvertArgs {
     /// Bundle to convert (default: the bundle built into beanscan).
@@ -35,11 +45,7 @@ pub fn convert_cmd(args: &ConvertArgs) -> Result<()> {
     let mut bundle = load_bundle(args.bundle.as_deref())?;
     let before = bundle.to_bytes()?.len();
     let embedder = load_embedder(&bundle.model, bundle.weight_type, &bundle.weights, &Device::flex())?;
-    bundle.weight_type = match args.weights {
-        Weights::F32 => WeightType::F32,
-        Weights::F16 => WeightType::F16,
-        Weights::Int8 => WeightType::Int8,
-    };
+    bundle.weight_type = args.weights.into();
     bundle.weights = weight_bytes(embedder, bundle.weight_type)?;
     let bytes = bundle.to_bytes()?;
     std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;

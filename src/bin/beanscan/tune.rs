@@ -23,6 +23,7 @@ use clap::ValueEnum;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 
+use crate::convert::Weights;
 use crate::native::write_json;
 use crate::training::{DataArgs, ScheduleArgs, labelled_photos, open_data, report_step as step, write_bundle};
 
@@ -50,9 +51,9 @@ pub struct TuneArgs {
     /// Blocks that keep their ImageNet weights (their feature maps are cached once).
     #[arg(long, default_value_t = 5)]
     pub frozen: usize,
-    /// Views cached per photo: 8 = every flip and quarter turn of the photo (8× the time and
-    /// memory), 1 = the photo as is, turned in feature space at each step.
-    #[arg(long, default_value_t = 1)]
+    /// Views cached per photo: 8 = every flip and quarter turn of the photo (8× the caching
+    /// time and memory), 1 = the photo as is, turned in feature space at each step.
+    #[arg(long, default_value_t = 8)]
     pub views: u8,
     /// Labelled beans to train on (both faces); all when omitted.
     #[arg(long)]
@@ -88,6 +89,10 @@ pub struct TuneArgs {
     pub eval_split: Option<String>,
     #[arg(long, default_value = "bundle/default.beanscan")]
     pub out: PathBuf,
+    /// How the bundle stores the weights (the kNN report and the references use the same).
+    /// A finished run is re-exported without training: rerun with another value and `--out`.
+    #[arg(long, value_enum, default_value = "int8")]
+    pub weights: Weights,
     #[arg(long, default_value_t = 5)]
     pub k: u32,
     #[arg(long, default_value_t = 1.0)]
@@ -148,8 +153,13 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     let started = Instant::now();
     let Init::Imagenet = args.init;
     let start: Lite0 = load_imagenet(&imagenet_path(), args.blocks, &device)?;
-    let cache = MapCache::build(&start, args.frozen, &preprocess, &train.images, args.views, &device);
-    step(&format!("cache blocks 1–{} of {} photos × {} views", args.frozen, train.images.len(), args.views), started);
+    step("ImageNet weights", started);
+    let cache = || {
+        let started = Instant::now();
+        let cache = MapCache::build(&start, args.frozen, &preprocess, &train.images, args.views, &device);
+        step(&format!("cache blocks 1–{} of {} photos × {} views", args.frozen, train.images.len(), args.views), started);
+        cache
+    };
 
     let started = Instant::now();
     let options = TuneOptions {
@@ -181,8 +191,7 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     );
     let checkpoint = Checkpointer::new(args.run.join("tune.ckpt"), settings, args.schedule.checkpoint_every);
     let n_classes = dataset.class_names.len();
-    let tuned = tune(&model, &start, &cache, &train.labels, n_classes, &options, Some(&checkpoint), &device)?;
-    drop(cache);
+    let tuned = tune(&model, &start, cache, &train.labels, n_classes, &options, Some(&checkpoint), &device)?;
     let n = tuned.losses.len().clamp(1, 20);
     let last = tuned.losses.iter().rev().take(n).sum::<f32>() / n as f32;
     step(&format!("fine-tune {} steps (loss {:.3} → {last:.3})", tuned.losses.len(), tuned.losses.first().unwrap_or(&f32::NAN)), started);
@@ -195,9 +204,10 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     let Tuned { embedder, class_directions, .. } = tuned;
     let tuned_classes = class_directions;
     let folded = Net::Lite0(Lite0Embedder { encoder: embedder.encoder.fold(), head: embedder.head });
-    // References and the kNN table are embedded by the 8-bit net the bundle ships, so they
-    // match what the browser computes for a new photo.
-    let net = load_embedder(&model, WeightType::Int8, &export::weight_bytes(folded, WeightType::Int8)?, &device)?;
+    // References and the kNN table are embedded by the net as the bundle stores it (8-bit by
+    // default), so they match what the browser computes for a new photo.
+    let weight_type = WeightType::from(args.weights);
+    let net = load_embedder(&model, weight_type, &export::weight_bytes(folded, weight_type)?, &device)?;
     let embeddings = export::embed_images(&net, &preprocess, &train.images, &device);
     step(&format!("embed {} training photos", train.images.len()), started);
     if let (Some(eval_set), Some(split)) = (&eval_set, &args.eval_split) {
@@ -259,7 +269,7 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
         default_k: args.k,
         default_threshold: args.threshold,
         seed: args.schedule.seed,
-        weight_type: WeightType::Int8,
+        weight_type,
     })?;
     let size = write_bundle(&args.out, &bundle)?;
     step(&format!("export {} ({size} bytes)", args.out.display()), started);
