@@ -196,7 +196,7 @@ def t_200_beans(folder=None):
         raise Missing(os.path.join(BEANS_200, '200-*-*-knn-val.json'))
     runs = {}
     for path in paths:
-        loss, seed = re.match(r'200-(\w+)-(\d+)-knn-val\.json', os.path.basename(path)).groups()
+        loss, v1, seed = re.match(r'200-(\w+)(-v1)?-(\d+)-knn-val\.json', os.path.basename(path)).groups()
         with open(path, encoding='utf-8') as f:
             for r in json.load(f):
                 if r['method'] == 'knn' and r['refs_per_class'] != 0:
@@ -204,10 +204,11 @@ def t_200_beans(folder=None):
                 if loss == 'triplet' and r['method'] == 'softmax':
                     continue  # the triplet loss trains no class directions
                 by = ('softmax', 0) if r['method'] == 'softmax' else ('kNN', r['k'])
-                runs.setdefault((loss, by), []).append(
+                # Files named 200-LOSS-v1-SEED: trained on one view per photo (`--views 1`).
+                runs.setdefault((loss + (', `--views 1`' if v1 else ''), by), []).append(
                     (r['macro_f1'], r['normal_vs_defect']['balanced_accuracy'], r['accuracy']))
     rows = []
-    for (loss, by), v in sorted(runs.items(), key=lambda kv: (kv[0][0], kv[0][1][0] == 'softmax', kv[0][1][1])):
+    for (loss, by), v in sorted(runs.items(), key=lambda kv: ('views' in kv[0][0], kv[0][0], kv[0][1][0] == 'softmax', kv[0][1][1])):
         cols = list(zip(*v))
         name = 'softmax' if by[0] == 'softmax' else f'kNN k {by[1]}'
         rows.append([loss, name, len(v), mean_sd(cols[0]), mean_sd(cols[1]), mean_sd(cols[2])])

@@ -24,6 +24,14 @@ pub fn dihedral(image: &RgbImage, which: u8) -> RgbImage {
     }
 }
 
+/// The image shrunk to `side` pixels and enlarged back: a bean cut from a tray photo, where it
+/// is 25–40 px across, looks like this after the enlargement to the model input.
+pub fn low_res(image: &RgbImage, side: u32) -> RgbImage {
+    use image::imageops::{FilterType, resize};
+    let small = resize(image, side, side, FilterType::Triangle);
+    resize(&small, image.width(), image.height(), FilterType::Triangle)
+}
+
 /// A random view of the image as a normalised model input.
 pub fn random_view(image: &RgbImage, params: &PreprocessParams, rng: &mut impl Rng) -> Vec<f32> {
     let view = dihedral(image, rng.gen_range(0..8));
@@ -54,5 +62,14 @@ mod tests {
             }
         }
         assert_eq!(dihedral(&dihedral(&image, 1), 3), image);
+    }
+
+    #[test]
+    fn low_res_keeps_the_size_and_loses_detail() {
+        let image = RgbImage::from_fn(64, 64, |x, y| image::Rgb([if (x + y) % 2 == 0 { 255 } else { 0 }, 0, 0]));
+        let blurred = low_res(&image, 16);
+        assert_eq!(blurred.dimensions(), (64, 64));
+        // A one-pixel checkerboard averages out to mid-grey.
+        assert!(blurred.pixels().all(|p| (90..=165).contains(&p[0])), "{:?}", blurred.get_pixel(10, 10));
     }
 }

@@ -15,10 +15,10 @@ use burn::prelude::*;
 use burn::store::{ModuleSnapshot, PytorchStore};
 use half::f16;
 use image::RgbImage;
-use rand::Rng;
+use rand::{Rng, RngCore};
 use rand::seq::SliceRandom;
 
-use super::augment::dihedral;
+use super::augment::{self, dihedral};
 use super::checkpoint::Checkpointer;
 use super::mining::{Mining, triplet_loss};
 use super::progress::progress;
@@ -150,17 +150,26 @@ pub struct MapCache {
 }
 
 impl MapCache {
-    pub fn build(encoder: &Lite0, frozen: usize, params: &PreprocessParams, images: &[RgbImage], views: u8, device: &Device) -> Self {
+    /// With `low_res` (8 views only) the four mirrored views are shrunk to 30–48 px and enlarged
+    /// back (size drawn per photo and view), as beans cut from tray photos are.
+    pub fn build(encoder: &Lite0, frozen: usize, params: &PreprocessParams, images: &[RgbImage], views: u8, low_res: bool, device: &Device) -> Self {
         let size = params.input_size as usize;
         let views = if views >= 8 { 8 } else { 1 };
         let bar = progress((images.len() * views) as u64, "cache frozen blocks");
         let mut maps = Vec::with_capacity(images.len() * views);
         let mut shape = [0; 3];
-        for chunk in images.chunks(16) {
-            let inputs: Vec<f32> = chunk
-                .iter()
-                .flat_map(|im| (0..views).flat_map(move |v| normalise(&dihedral(im, v as u8), params)))
-                .collect();
+        let view = |photo: usize, v: usize| {
+            let turned = dihedral(&images[photo], v as u8);
+            if low_res && views == 8 && v >= 4 {
+                let side = 30 + (super::step_rng(photo as u64, v).next_u32() % 19);
+                augment::low_res(&turned, side)
+            } else {
+                turned
+            }
+        };
+        for (c, chunk) in images.chunks(16).enumerate() {
+            let inputs: Vec<f32> =
+                (0..chunk.len()).flat_map(|i| (0..views).flat_map(move |v| normalise(&view(c * 16 + i, v), params))).collect();
             let n = chunk.len() * views;
             let x = Tensor::<4>::from_data(TensorData::new(inputs, [n, 3, size, size]), device);
             let out = encoder.forward_maps(x, frozen);

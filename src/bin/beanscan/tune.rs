@@ -55,6 +55,10 @@ pub struct TuneArgs {
     /// time and memory), 1 = the photo as is, turned in feature space at each step.
     #[arg(long, default_value_t = 8)]
     pub views: u8,
+    /// With 8 views: the four mirrored ones shrunk to 30–48 px and enlarged back, as beans cut
+    /// from tray photos (25–40 px across) are.
+    #[arg(long)]
+    pub low_res: bool,
     /// Labelled beans to train on (both faces); all when omitted.
     #[arg(long)]
     pub labels: Option<usize>,
@@ -156,7 +160,7 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     step("ImageNet weights", started);
     let cache = || {
         let started = Instant::now();
-        let cache = MapCache::build(&start, args.frozen, &preprocess, &train.images, args.views, &device);
+        let cache = MapCache::build(&start, args.frozen, &preprocess, &train.images, args.views, args.low_res, &device);
         step(&format!("cache blocks 1–{} of {} photos × {} views", args.frozen, train.images.len(), args.views), started);
         cache
     };
@@ -174,13 +178,14 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
         unfreeze_every: args.unfreeze_every,
     };
     let settings = format!(
-        "{model:?} | {} split {} round {:?}, {} photos | frozen {} views {} lr {} {:?} scale {} margin {} unfreeze every {} batch {} seed {}",
+        "{model:?} | {} split {} round {:?}, {} photos | frozen {} views {}{} lr {} {:?} scale {} margin {} unfreeze every {} batch {} seed {}",
         args.data.data.display(),
         args.data.split,
         args.data.round,
         train.images.len(),
         args.frozen,
         args.views,
+        if args.low_res { " low-res" } else { "" },
         args.learning_rate,
         args.loss,
         args.scale,
