@@ -167,22 +167,30 @@ impl Classifier {
     /// Model inputs → L2-normalised embeddings, one per input. Reads back asynchronously, which
     /// WebGPU requires; natively the future is ready at once.
     pub async fn embed_inputs(&self, inputs: &[Vec<f32>]) -> Result<Vec<Vec<f32>>> {
-        if inputs.is_empty() {
+        let values = self.embed_flat(inputs.iter().flatten().copied().collect()).await?;
+        Ok(values.chunks(self.model_config.embed_dim).map(<[f32]>::to_vec).collect())
+    }
+
+    /// [`Self::embed_inputs`] on inputs laid end to end (`n × 3 × size × size` values, as a tray
+    /// job hands them over): `n × dim` values, without splitting them into rows first.
+    pub async fn embed_flat(&self, inputs: Vec<f32>) -> Result<Vec<f32>> {
+        let size = self.preprocess.input_size as usize;
+        let per_input = 3 * size * size;
+        if inputs.len() % per_input != 0 {
+            return Err(Error::Model(format!("{} values are not whole {size}×{size} model inputs", inputs.len())));
+        }
+        let n = inputs.len() / per_input;
+        if n == 0 {
             return Ok(Vec::new());
         }
-        let size = self.preprocess.input_size as usize;
-        let flat: Vec<f32> = inputs.iter().flatten().copied().collect();
-        let x = Tensor::<4>::from_data(TensorData::new(flat, [inputs.len(), 3, size, size]), &self.device);
+        let x = Tensor::<4>::from_data(TensorData::new(inputs, [n, 3, size, size]), &self.device);
         let data = self
             .model
             .forward(x)
             .into_data_async()
             .await
             .map_err(|e| Error::Model(format!("reading the embedding back failed: {e:?}")))?;
-        let values: Vec<f32> =
-            data.try_to_vec::<f32>().map_err(|e| Error::Model(format!("unexpected embedding data: {e:?}")))?;
-        let dim = self.model_config.embed_dim;
-        Ok(values.chunks(dim).map(<[f32]>::to_vec).collect())
+        data.try_to_vec::<f32>().map_err(|e| Error::Model(format!("unexpected embedding data: {e:?}")))
     }
 
     pub async fn embed_photo(&self, photo: &[u8]) -> Result<Vec<f32>> {
@@ -222,5 +230,29 @@ impl Classifier {
     pub async fn classify(&self, photo: &[u8]) -> Result<Prediction> {
         let embedding = self.embed_photo(photo).await?;
         self.label(&embedding)
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+
+    /// Inputs laid end to end embed exactly as the same inputs one row each (the tray pool hands
+    /// them over flat), and a length that is not whole inputs is refused.
+    #[test]
+    fn flat_inputs_embed_like_rows() {
+        let classifier = Classifier::new(Bundle::embedded().unwrap(), Device::flex()).unwrap();
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/greencoffee/r2/Black");
+        let mut files: Vec<_> = std::fs::read_dir(folder).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        let inputs: Vec<Vec<f32>> = files.iter().take(3).map(|f| classifier.input(&std::fs::read(f).unwrap()).unwrap()).collect();
+        let rows = pollster::block_on(classifier.embed_inputs(&inputs)).unwrap();
+        let flat = pollster::block_on(classifier.embed_flat(inputs.concat())).unwrap();
+        assert_eq!(rows.len(), 3);
+        assert_eq!(flat, rows.concat());
+        let mut ragged = inputs.concat();
+        ragged.pop();
+        let err = pollster::block_on(classifier.embed_flat(ragged)).unwrap_err();
+        assert!(err.to_string().contains("not whole"), "{err}");
     }
 }

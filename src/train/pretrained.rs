@@ -167,10 +167,10 @@ impl MapCache {
                 turned
             }
         };
-        for (c, chunk) in images.chunks(16).enumerate() {
-            let inputs: Vec<f32> =
-                (0..chunk.len()).flat_map(|i| (0..views).flat_map(move |v| normalise(&view(c * 16 + i, v), params))).collect();
-            let n = chunk.len() * views;
+        for first in (0..images.len()).step_by(16) {
+            let photos = first..(first + 16).min(images.len());
+            let n = photos.len() * views;
+            let inputs: Vec<f32> = photos.flat_map(|p| (0..views).flat_map(move |v| normalise(&view(p, v), params))).collect();
             let x = Tensor::<4>::from_data(TensorData::new(inputs, [n, 3, size, size]), device);
             let out = encoder.forward_maps(x, frozen);
             let [_, c, h, w] = out.dims();

@@ -101,13 +101,13 @@ impl Classifier {
             let classifier = inner.borrow();
             let size = classifier.preprocess.input_size as usize;
             let per_bean = 3 * size * size;
+            let mut out = Vec::with_capacity(inputs.len() / per_bean * classifier.model_config.embed_dim);
+            // Checked before the first batch, so a wrong length costs no model time.
             if inputs.len() % per_bean != 0 {
                 return Err(js_error(format!("{} values are not whole {size}×{size} model inputs", inputs.len())));
             }
-            let mut out = Vec::with_capacity(inputs.len() / per_bean * classifier.model_config.embed_dim);
             for batch in inputs.chunks(per_bean * tray::EMBED_BATCH) {
-                let rows: Vec<Vec<f32>> = batch.chunks(per_bean).map(<[f32]>::to_vec).collect();
-                out.extend(classifier.embed_inputs(&rows).await.map_err(js_error)?.into_iter().flatten());
+                out.extend(classifier.embed_flat(batch.to_vec()).await.map_err(js_error)?);
             }
             Ok(js_sys::Float32Array::from(out.as_slice()).into())
         })
