@@ -14,10 +14,11 @@ use crate::model::{EncoderKind, ModelConfig};
 use crate::preprocess::PreprocessParams;
 
 pub const MAGIC: &[u8; 8] = b"BEANSCAN";
-/// Version 2 added the encoder architecture to the model settings; version 1 files (always the
-/// ResNet-like encoder) are still read.
-pub const FORMAT_VERSION: u32 = 2;
+/// Version 2 added the encoder architecture to the model settings, version 3 the view count;
+/// version 1 files (always the ResNet-like encoder) and version 2 files (one view) are still read.
+pub const FORMAT_VERSION: u32 = 3;
 const FORMAT_V1: u32 = 1;
+const FORMAT_V2: u32 = 2;
 
 /// The bundle the library ships with (trained and exported by `beanscan train`).
 pub static DEFAULT_BUNDLE: &[u8] = include_bytes!("../bundle/default.beanscan");
@@ -47,6 +48,9 @@ pub struct Bundle {
     pub graph: Option<Graph>,
     pub default_k: u32,
     pub default_threshold: f32,
+    /// Flips/turns a photo's embedding averages over ([`crate::views`]); the references were
+    /// embedded the same way.
+    pub default_views: u8,
 }
 
 impl Bundle {
@@ -80,6 +84,7 @@ impl Bundle {
             graph: &self.graph,
             default_k: self.default_k,
             default_threshold: self.default_threshold,
+            default_views: self.default_views,
         };
         let payload =
             postcard::to_allocvec(&wire).map_err(|e| Error::Bundle(format!("cannot encode: {e}")))?;
@@ -87,11 +92,8 @@ impl Bundle {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let version = if bytes.len() >= 12 && bytes[..8] == MAGIC[..] && bytes[8..12] == FORMAT_V1.to_le_bytes() {
-            FORMAT_V1
-        } else {
-            FORMAT_VERSION
-        };
+        let older = [FORMAT_V1, FORMAT_V2].into_iter().find(|v| bytes.len() >= 12 && bytes[..8] == MAGIC[..] && bytes[8..12] == v.to_le_bytes());
+        let version = older.unwrap_or(FORMAT_VERSION);
         let payload = framing::unframe(MAGIC, version, bytes).map_err(|e| {
             Error::Bundle(match e {
                 FrameError::TooShort(n) => format!("file too short ({n} bytes): not a beanscan bundle"),
@@ -105,10 +107,12 @@ impl Bundle {
                 FrameError::Checksum => "checksum mismatch: the file is corrupted".into(),
             })
         })?;
-        let decoded = if version == FORMAT_V1 {
-            postcard::from_bytes::<BundleV1>(payload).map(Bundle::from)
-        } else {
-            postcard::from_bytes(payload)
+        let decoded = match version {
+            FORMAT_V1 => postcard::from_bytes::<BundleV1>(payload).map(Bundle::from),
+            // Version 2 is version 3 without its last field (postcard is positional): append a
+            // view count of 1, which is what its references were made with.
+            FORMAT_V2 => postcard::from_bytes(&[payload, &[1u8]].concat()),
+            _ => postcard::from_bytes(payload),
         };
         let mut bundle: Bundle = decoded.map_err(|e| Error::Bundle(format!("cannot decode payload: {e}")))?;
         if let Some(graph) = &bundle.graph {
@@ -151,6 +155,7 @@ impl Bundle {
         if !p.mean.iter().chain(&p.std).all(|v| v.is_finite()) || p.std.iter().any(|&s| s <= 0.0) {
             return Err(Error::Bundle(format!("invalid normalisation (mean {:?}, std {:?})", p.mean, p.std)));
         }
+        crate::views::check(self.default_views).map_err(|_| Error::Bundle(format!("invalid view count {}", self.default_views)))?;
         if !self.default_threshold.is_finite() {
             return Err(Error::Bundle(format!("invalid default threshold {}", self.default_threshold)));
         }
@@ -180,6 +185,7 @@ struct BundleOut<'a> {
     graph: &'a Option<Graph>,
     default_k: u32,
     default_threshold: f32,
+    default_views: u8,
 }
 
 /// A version-1 file: the same fields, with model settings from before the encoder choice.
@@ -227,6 +233,7 @@ impl From<BundleV1> for Bundle {
             graph: b.graph,
             default_k: b.default_k,
             default_threshold: b.default_threshold,
+            default_views: 1,
         }
     }
 }
@@ -315,7 +322,7 @@ mod tests {
         assert!(message(&wrong_magic).contains("magic"));
         let mut newer = good.clone();
         newer[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
-        assert!(message(&newer).contains("format version 3; this beanscan reads version 2"));
+        assert!(message(&newer).contains("format version 4; this beanscan reads version 3"));
     }
 
     /// A well-formed file (valid checksum) whose contents disagree with each other.
@@ -404,6 +411,21 @@ mod tests {
         let input = crate::preprocess::image_to_input(&photo, &classifier.preprocess);
         let embedding = pollster::block_on(classifier.embed_inputs(&[input])).unwrap().remove(0);
         assert!(classifier.label(&embedding).is_ok());
+    }
+
+    /// A version-2 file (before the view count) loads with one view: its references were made so.
+    #[test]
+    fn version_2_bundles_load_with_one_view() {
+        let mut bundle = Bundle::embedded().unwrap();
+        bundle.default_views = 1;
+        let v3 = bundle.to_bytes().unwrap();
+        let payload = &v3[20..v3.len() - 4];
+        assert_eq!(payload.last(), Some(&1), "the view count is the payload's last byte");
+        let v2 = framing::frame(MAGIC, 2, &payload[..payload.len() - 1]);
+        let read = Bundle::from_bytes(&v2).expect("a v2 bundle loads");
+        assert_eq!(read.default_views, 1);
+        assert_eq!(read.to_bytes().unwrap(), v3);
+        assert!(reencoded(|b| b.default_views = 3).contains("invalid view count 3"));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::index::{self, Index};
 use crate::model::{ModelConfig, Net};
 use crate::preprocess::{self, PreprocessParams};
 use crate::references::{self, ReferencesFile};
+use crate::views;
 
 /// A labelled photo, as shown to the user.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -33,6 +34,9 @@ pub struct NeighbourInfo {
     pub added: bool,
 }
 
+/// Views per tray bean unless set: a 245-bean tray at 8 views would take 8× as long.
+pub const TRAY_VIEWS: u8 = 1;
+
 pub struct Classifier {
     device: Device,
     model: Net,
@@ -42,6 +46,10 @@ pub struct Classifier {
     pub index: Index,
     pub k: usize,
     pub threshold: f32,
+    /// Flips/turns a photo's embedding averages over ([`views`]); the bundle's default.
+    views: u8,
+    /// The same for the beans of a tray: one by default, as a tray has hundreds of beans.
+    tray_views: u8,
     pub version: String,
     /// Which model made the embeddings ([`references::model_id`]): references carry it.
     pub model_id: String,
@@ -84,11 +92,34 @@ impl Classifier {
             index: Index::new(bundle.references, bundle.graph),
             k: bundle.default_k.max(1) as usize,
             threshold: bundle.default_threshold,
+            views: bundle.default_views,
+            tray_views: TRAY_VIEWS,
         })
     }
 
     pub fn device(&self) -> &Device {
         &self.device
+    }
+
+    pub fn views(&self) -> u8 {
+        self.views
+    }
+
+    /// Sets how many flips/turns of each photo are averaged (1, 2, 4 or 8): N passes through
+    /// the network per photo. Embeddings made with other counts stay comparable, only noisier.
+    pub fn set_views(&mut self, views: u8) -> Result<()> {
+        self.views = views::check(views)?;
+        Ok(())
+    }
+
+    pub fn tray_views(&self) -> u8 {
+        self.tray_views
+    }
+
+    /// [`Self::set_views`] for the beans of tray photos.
+    pub fn set_tray_views(&mut self, views: u8) -> Result<()> {
+        self.tray_views = views::check(views)?;
+        Ok(())
     }
 
     /// Swaps in another bundle on the same device; on any error the current one stays. References
@@ -171,9 +202,18 @@ impl Classifier {
         Ok(values.chunks(self.model_config.embed_dim).map(<[f32]>::to_vec).collect())
     }
 
-    /// [`Self::embed_inputs`] on inputs laid end to end (`n × 3 × size × size` values, as a tray
-    /// job hands them over): `n × dim` values, without splitting them into rows first.
+    /// [`Self::embed_inputs`] on inputs laid end to end (`n × 3 × size × size` values):
+    /// `n × dim` values, without splitting them into rows first.
     pub async fn embed_flat(&self, inputs: Vec<f32>) -> Result<Vec<f32>> {
+        self.embed_flat_views(inputs, self.views).await
+    }
+
+    /// Tray beans laid end to end (as a tray job hands them over), with the tray view count.
+    pub async fn embed_tray_beans(&self, inputs: Vec<f32>) -> Result<Vec<f32>> {
+        self.embed_flat_views(inputs, self.tray_views).await
+    }
+
+    async fn embed_flat_views(&self, inputs: Vec<f32>, views: u8) -> Result<Vec<f32>> {
         let size = self.preprocess.input_size as usize;
         let per_input = 3 * size * size;
         if inputs.len() % per_input != 0 {
@@ -184,9 +224,7 @@ impl Classifier {
             return Ok(Vec::new());
         }
         let x = Tensor::<4>::from_data(TensorData::new(inputs, [n, 3, size, size]), &self.device);
-        let data = self
-            .model
-            .forward(x)
+        let data = views::mean(self.model.forward(views::stack(x, views)), views)
             .into_data_async()
             .await
             .map_err(|e| Error::Model(format!("reading the embedding back failed: {e:?}")))?;
@@ -254,5 +292,59 @@ mod tests {
         ragged.pop();
         let err = pollster::block_on(classifier.embed_flat(ragged)).unwrap_err();
         assert!(err.to_string().contains("not whole"), "{err}");
+    }
+
+    /// With N views a photo's embedding is the unit mean of the embeddings of its N flipped and
+    /// turned inputs (turned here by hand), and tray beans keep their own view count.
+    #[test]
+    fn views_average_the_turned_inputs() {
+        let mut classifier = Classifier::new(Bundle::embedded().unwrap(), Device::flex()).unwrap();
+        let photo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/greencoffee/r2/Black");
+        let file = std::fs::read_dir(photo).unwrap().map(|e| e.unwrap().path()).min().unwrap();
+        let input = classifier.input(&std::fs::read(file).unwrap()).unwrap();
+        let side = classifier.preprocess.input_size as usize;
+        // (y, x) of the source pixel for each of the 8 symmetries of a side × side plane.
+        let turned = |which: usize| -> Vec<f32> {
+            let mut out = vec![0.0; input.len()];
+            for c in 0..3 {
+                for y in 0..side {
+                    for x in 0..side {
+                        let (mut sy, mut sx) = if which & 4 != 0 { (x, y) } else { (y, x) };
+                        if which & 1 != 0 {
+                            (sy, sx) = if which & 4 != 0 { (side - 1 - sy, sx) } else { (sy, side - 1 - sx) };
+                        }
+                        if which & 2 != 0 {
+                            (sy, sx) = if which & 4 != 0 { (sy, side - 1 - sx) } else { (side - 1 - sy, sx) };
+                        }
+                        out[(c * side + y) * side + x] = input[(c * side + sy) * side + sx];
+                    }
+                }
+            }
+            out
+        };
+        classifier.set_views(1).unwrap();
+        let singles = pollster::block_on(classifier.embed_inputs(&(0..8).map(turned).collect::<Vec<_>>())).unwrap();
+        for n in [2usize, 4, 8] {
+            let mut mean = vec![0.0f32; singles[0].len()];
+            singles[..n].iter().for_each(|e| mean.iter_mut().zip(e).for_each(|(m, v)| *m += v));
+            let norm = mean.iter().map(|v| v * v).sum::<f32>().sqrt();
+            classifier.set_views(n as u8).unwrap();
+            let got = pollster::block_on(classifier.embed_inputs(&[input.clone()])).unwrap().remove(0);
+            let worst = got.iter().zip(&mean).map(|(g, m)| (g - m / norm).abs()).fold(0.0, f32::max);
+            assert!(worst < 1e-4, "{n} views: off by {worst}");
+            assert!(singles[n - 1] != singles[0], "view {} differs from the photo", n - 1);
+        }
+        assert_eq!(classifier.tray_views(), TRAY_VIEWS);
+        let bean = pollster::block_on(classifier.embed_tray_beans(input.clone())).unwrap();
+        let one = pollster::block_on(classifier.embed_flat(input.clone())).unwrap();
+        assert!(bean != one, "photos take the bundle's 8 views");
+        let off = bean.iter().zip(&singles[0]).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        assert!(off < 1e-5, "a tray bean takes one view by default (off by {off})");
+        assert!(classifier.set_views(3).is_err() && classifier.views() == 8);
+        classifier.set_tray_views(4).unwrap();
+        assert_eq!(pollster::block_on(classifier.embed_tray_beans(input.clone())).unwrap(), {
+            classifier.set_views(4).unwrap();
+            pollster::block_on(classifier.embed_flat(input.clone())).unwrap()
+        });
     }
 }

@@ -14,6 +14,7 @@ pub mod preprocess;
 pub mod quant;
 pub mod references;
 pub mod tray;
+pub mod views;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod eval;

@@ -147,7 +147,7 @@ fn fine_tuning_trains_the_unfrozen_blocks_only() {
     let weights = |net: &Lite0, block: usize| net.blocks[block].project.conv.weight.val().into_data().try_to_vec::<f32>().unwrap();
     // One cached view turned in feature space, and the eight real views.
     for (loss, unfreeze_every, views) in [(TuneLoss::Cosine, 0, 1), (TuneLoss::Triplet, 1, 8)] {
-        let cache = || MapCache::build(&start, 3, &params, &images, views, views == 8, &device);
+        let cache = || Ok(MapCache::build(&start, 3, &params, &images, views, views == 8, &device));
         let options = TuneOptions { steps: 4, batch: 8, learning_rate: 1e-2, seed: 0, frozen: 3, scale: 16.0, loss, margin: 0.2, unfreeze_every };
         let tuned = tune(&config, &start, cache, &labels, 2, &options, None, &device).unwrap();
         let moved = |b: usize| weights(&start, b).iter().zip(weights(&tuned.embedder.encoder, b)).any(|(a, c)| (a - c).abs() > 1e-6);

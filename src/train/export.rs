@@ -10,10 +10,12 @@ use crate::bundle::{Bundle, WeightType};
 use crate::index::{ReferenceSet, build_graph};
 use crate::model::{ModelConfig, Net};
 use crate::preprocess::PreprocessParams;
+use crate::views;
 
-/// Embeds photos with the full embedder (no augmentation).
-pub fn embed_images(embedder: &Net, params: &PreprocessParams, images: &[RgbImage], device: &Device) -> Vec<Vec<f32>> {
-    forward_rows(images, params, device, RgbImage::clone, |x| embedder.forward(x))
+/// Embeds photos with the full embedder, each as the mean of its first `views` flips/turns
+/// ([`views`]), as the classifier does.
+pub fn embed_images(embedder: &Net, params: &PreprocessParams, images: &[RgbImage], views: u8, device: &Device) -> Vec<Vec<f32>> {
+    forward_rows(images, params, device, RgbImage::clone, |x| views::mean(embedder.forward(views::stack(x, views)), views))
 }
 
 pub struct ExportInput<'a> {
@@ -25,6 +27,8 @@ pub struct ExportInput<'a> {
     pub references: ReferenceSet,
     pub default_k: u32,
     pub default_threshold: f32,
+    /// Flips/turns per photo the references were embedded with (and photos get by default).
+    pub default_views: u8,
     pub seed: u64,
     /// How to store the weights: f32, f16 (half the bytes) or int8 (a quarter); the loader
     /// widens them back to f32.
@@ -46,6 +50,7 @@ pub fn bundle(input: ExportInput) -> Result<Bundle> {
         graph,
         default_k: input.default_k,
         default_threshold: input.default_threshold,
+        default_views: input.default_views,
     };
     bundle.validate()?;
     Ok(bundle)

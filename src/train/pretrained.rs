@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Result, bail, ensure};
+use anyhow::{Context, Result, bail, ensure};
 use burn::module::{Module, Param};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::prelude::*;
@@ -202,6 +202,63 @@ impl MapCache {
     pub fn len(&self) -> usize {
         self.maps.len() / self.views
     }
+
+    /// Writes the maps to `path` under `key` (what they were computed from), so another run on
+    /// the same photos and frozen blocks (another seed, another setting of the trained part)
+    /// reads them instead of spending the caching time again.
+    pub fn save(&self, path: &Path, key: &str) -> Result<()> {
+        use std::io::Write;
+        let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        let mut out = std::io::BufWriter::new(file);
+        let header = MapHeader { key: key.to_owned(), shape: self.shape, views: self.views, maps: self.maps.len() };
+        let header = serde_json::to_vec(&header)?;
+        out.write_all(MAP_MAGIC)?;
+        out.write_all(&(header.len() as u64).to_le_bytes())?;
+        out.write_all(&header)?;
+        for map in &self.maps {
+            let bytes: Vec<u8> = map.iter().flat_map(|v| v.to_le_bytes()).collect();
+            out.write_all(&bytes)?;
+        }
+        out.flush().with_context(|| format!("writing {}", path.display()))?;
+        Ok(())
+    }
+
+    /// The maps saved at `path` under `key`; `None` when the file is missing or was saved for
+    /// other photos or settings (a mismatch is never read as maps).
+    pub fn load(path: &Path, key: &str) -> Result<Option<Self>> {
+        use std::io::Read;
+        let Ok(file) = std::fs::File::open(path) else { return Ok(None) };
+        let mut input = std::io::BufReader::new(file);
+        let mut magic = [0u8; 8];
+        input.read_exact(&mut magic)?;
+        ensure!(&magic == MAP_MAGIC, "{} is not a beanscan map cache", path.display());
+        let mut len = [0u8; 8];
+        input.read_exact(&mut len)?;
+        let mut header = vec![0u8; u64::from_le_bytes(len) as usize];
+        input.read_exact(&mut header)?;
+        let header: MapHeader = serde_json::from_slice(&header)?;
+        if header.key != key {
+            return Ok(None);
+        }
+        let per_map = header.shape.iter().product::<usize>();
+        let mut bytes = vec![0u8; per_map * 2];
+        let mut maps = Vec::with_capacity(header.maps);
+        for _ in 0..header.maps {
+            input.read_exact(&mut bytes).with_context(|| format!("{} is cut short", path.display()))?;
+            maps.push(bytes.chunks_exact(2).map(|b| f16::from_le_bytes([b[0], b[1]])).collect());
+        }
+        Ok(Some(Self { maps, shape: header.shape, views: header.views }))
+    }
+}
+
+const MAP_MAGIC: &[u8; 8] = b"BSMAPS1\n";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct MapHeader {
+    key: String,
+    shape: [usize; 3],
+    views: usize,
+    maps: usize,
 }
 
 /// One of the eight symmetries of square `side`×`side` planes (0 = identity).
@@ -240,7 +297,7 @@ fn learning_rate(peak: f64, step: usize, steps: usize) -> f64 {
 pub fn tune(
     config: &ModelConfig,
     start: &Lite0,
-    cache: impl FnOnce() -> MapCache,
+    cache: impl FnOnce() -> Result<MapCache>,
     labels: &[u16],
     n_classes: usize,
     options: &TuneOptions,
@@ -267,7 +324,7 @@ pub fn tune(
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
     let mut from = usize::MAX;
     // Built only when steps remain: a finished run (re-exported with other settings) skips it.
-    let cache = (first < options.steps).then(cache);
+    let cache = (first < options.steps).then(cache).transpose()?;
     ensure!(cache.as_ref().is_none_or(|c| c.len() == labels.len()), "cached maps and labels differ in number");
     for step in first..options.steps {
         let cache = cache.as_ref().expect("built when steps remain");
@@ -332,6 +389,22 @@ mod tests {
         assert_eq!(trainable_from(150, 100, 3), 15);
         assert_eq!(trainable_from(250, 100, 3), 11);
         assert_eq!(trainable_from(10_000, 100, 3), 3);
+    }
+
+    #[test]
+    fn saved_maps_read_back_only_under_their_key() {
+        let maps: Vec<Vec<f16>> = (0..16).map(|m| (0..2 * 3 * 3).map(|v| f16::from_f32((m * 100 + v) as f32 / 7.0)).collect()).collect();
+        let cache = MapCache { maps: maps.clone(), shape: [2, 3, 3], views: 8 };
+        let path = std::env::temp_dir().join(format!("beanscan-maps-{}.bin", std::process::id()));
+        cache.save(&path, "photos a,b").unwrap();
+        let read = MapCache::load(&path, "photos a,b").unwrap().expect("same key");
+        assert_eq!(read.len(), 2);
+        assert_eq!((read.maps, read.shape, read.views), (maps, [2, 3, 3], 8));
+        assert!(MapCache::load(&path, "photos a,c").unwrap().is_none(), "other photos are not read as these");
+        assert!(MapCache::load(&path.with_extension("missing"), "photos a,b").unwrap().is_none());
+        std::fs::write(&path, b"not maps at all").unwrap();
+        assert!(MapCache::load(&path, "photos a,b").is_err(), "a foreign file is an error");
+        std::fs::remove_file(&path).unwrap();
     }
 
     #[test]

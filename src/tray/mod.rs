@@ -65,7 +65,9 @@ pub async fn embed_beans(
             .iter()
             .map(|f| bean_input(photo, f, &classifier.preprocess))
             .collect();
-        embeddings.extend(classifier.embed_inputs(&inputs).await?);
+        let dim = classifier.model_config.embed_dim;
+        let flat = classifier.embed_tray_beans(inputs.concat()).await?;
+        embeddings.extend(flat.chunks(dim).map(<[f32]>::to_vec));
     }
     Ok(embeddings)
 }

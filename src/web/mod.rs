@@ -345,6 +345,29 @@ impl Classifier {
         Ok(())
     }
 
+    /// Flips/turns each photo's embedding averages over (the bundle's default until set).
+    #[wasm_bindgen(getter)]
+    pub fn views(&self) -> u8 {
+        self.inner.borrow().views()
+    }
+
+    /// 1, 2, 4 or 8 passes through the network per photo; embeddings already made keep theirs.
+    #[wasm_bindgen(js_name = setViews)]
+    pub fn set_views(&self, views: u8) -> Result<(), JsValue> {
+        self.inner.try_borrow_mut().map_err(|_| busy())?.set_views(views).map_err(js_error)
+    }
+
+    /// The same for each bean of a tray (1 until set).
+    #[wasm_bindgen(getter, js_name = trayViews)]
+    pub fn tray_views(&self) -> u8 {
+        self.inner.borrow().tray_views()
+    }
+
+    #[wasm_bindgen(js_name = setTrayViews)]
+    pub fn set_tray_views(&self, views: u8) -> Result<(), JsValue> {
+        self.inner.try_borrow_mut().map_err(|_| busy())?.set_tray_views(views).map_err(js_error)
+    }
+
     /// Distance beyond which a photo is reported as unknown.
     #[wasm_bindgen(getter)]
     pub fn threshold(&self) -> f32 {

@@ -107,7 +107,7 @@ impl Classifier {
                 return Err(js_error(format!("{} values are not whole {size}×{size} model inputs", inputs.len())));
             }
             for batch in inputs.chunks(per_bean * tray::EMBED_BATCH) {
-                out.extend(classifier.embed_flat(batch.to_vec()).await.map_err(js_error)?);
+                out.extend(classifier.embed_tray_beans(batch.to_vec()).await.map_err(js_error)?);
             }
             Ok(js_sys::Float32Array::from(out.as_slice()).into())
         })

@@ -1,11 +1,16 @@
-//! `beanscan convert`: the same bundle with its weights stored another way (size vs accuracy).
+//! `beanscan convert`: the same bundle with its weights stored another way (size vs accuracy),
+//! or its references re-embedded from their photos with another view count.
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, ensure};
+use beanscan::Bundle;
 use beanscan::bundle::WeightType;
 use beanscan::classifier::load_embedder;
-use beanscan::train::export::weight_bytes;
+use beanscan::index::{ReferenceSet, build_graph};
+use beanscan::train::data::{Dataset, load_images};
+use beanscan::train::export::{embed_images, weight_bytes};
 use burn::tensor::Device;
 use clap::{Args, ValueEnum};
 
@@ -33,9 +38,16 @@ pub struct ConvertArgs {
     /// Bundle to convert (default: the bundle built into beanscan).
     #[arg(long)]
     pub bundle: Option<PathBuf>,
-    /// How to store the weights.
+    /// How to store the weights (default: as they are).
     #[arg(long, value_enum)]
-    pub weights: Weights,
+    pub weights: Option<Weights>,
+    /// Re-embed the references from their photos as the mean of this many flips/turns (1, 2,
+    /// 4 or 8), and make it the bundle's default for photos. Needs `--data`.
+    #[arg(long, value_parser = crate::native::views_arg(), requires = "data")]
+    pub views: Option<u8>,
+    /// Labelled photos the references were made from (manifest.csv), found by their ids.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
     /// Where to write the converted bundle.
     #[arg(long)]
     pub out: PathBuf,
@@ -44,11 +56,54 @@ pub struct ConvertArgs {
 pub fn convert_cmd(args: &ConvertArgs) -> Result<()> {
     let mut bundle = load_bundle(args.bundle.as_deref())?;
     let before = bundle.to_bytes()?.len();
-    let embedder = load_embedder(&bundle.model, bundle.weight_type, &bundle.weights, &Device::flex())?;
-    bundle.weight_type = args.weights.into();
-    bundle.weights = weight_bytes(embedder, bundle.weight_type)?;
+    let device = Device::flex();
+    if let Some(weights) = args.weights {
+        let embedder = load_embedder(&bundle.model, bundle.weight_type, &bundle.weights, &device)?;
+        bundle.weight_type = weights.into();
+        bundle.weights = weight_bytes(embedder, bundle.weight_type)?;
+    }
+    if let (Some(views), Some(data)) = (args.views, &args.data) {
+        reembed_references(&mut bundle, data, views, &device)?;
+    }
     let bytes = bundle.to_bytes()?;
     std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
-    println!("{}: {before} → {} bytes ({:?} weights)", args.out.display(), bytes.len(), bundle.weight_type);
+    println!(
+        "{}: {before} → {} bytes ({:?} weights, references of {} views)",
+        args.out.display(),
+        bytes.len(),
+        bundle.weight_type,
+        bundle.default_views
+    );
+    Ok(())
+}
+
+/// Embeds the bundle's references again from their photos in `data` (ids `BEAN/FACE`, as
+/// `tune` names them), each as the mean of `views` flips/turns, by the bundle's own (stored)
+/// weights; labels, ids and order stay, the graph is rebuilt.
+fn reembed_references(bundle: &mut Bundle, data: &Path, views: u8, device: &Device) -> Result<()> {
+    let dataset = Dataset::open(data)?;
+    let id = |r: usize| {
+        let s = &dataset.samples[r];
+        format!("{}/{}", s.bean, s.path.file_stem().map(|f| f.to_string_lossy().to_string()).unwrap_or_default())
+    };
+    let by_id: HashMap<String, usize> = (0..dataset.samples.len()).map(|r| (id(r), r)).collect();
+    let refs = &bundle.references;
+    let rows: Vec<usize> = refs
+        .ids
+        .iter()
+        .map(|i| by_id.get(i).copied().with_context(|| format!("reference {i} has no photo in {}", data.display())))
+        .collect::<Result<_>>()?;
+    let images = load_images(&dataset, &rows, bundle.preprocess.input_size);
+    ensure!(images.skipped == 0, "{} reference photos could not be read", images.skipped);
+    let net = load_embedder(&bundle.model, bundle.weight_type, &bundle.weights, device)?;
+    let embeddings = embed_images(&net, &bundle.preprocess, &images.images, views, device);
+    let mut fresh = ReferenceSet::new(refs.dim);
+    for (i, e) in embeddings.iter().enumerate() {
+        fresh.push(e, refs.labels[i], refs.ids[i].clone())?;
+    }
+    bundle.graph = bundle.graph.as_ref().map(|_| build_graph(&fresh, 0));
+    bundle.references = fresh;
+    bundle.default_views = views;
+    bundle.validate()?;
     Ok(())
 }

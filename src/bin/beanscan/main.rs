@@ -68,6 +68,10 @@ mod native {
             /// With --tray: write PHOTO-NAME.annotated.png (outlines coloured by label) here.
             #[arg(long, requires = "tray")]
             annotate: Option<PathBuf>,
+            /// Flips/turns each photo's embedding averages over: 1, 2, 4 or 8 (default: the
+            /// bundle's; with --tray, each bean's, default 1).
+            #[arg(long, value_parser = views_arg())]
+            views: Option<u8>,
         },
         /// Print each photo's L2-normalised embedding as a JSON array, one line per photo.
         Embed {
@@ -93,6 +97,10 @@ mod native {
             k: Option<usize>,
             #[arg(long)]
             threshold: Option<f32>,
+            /// Embed each photo as the mean of this many of its flips and turns (1, 2, 4 or 8:
+            /// as is, + mirrored, + half-turned, + quarter-turned; default: the bundle's).
+            #[arg(long, value_parser = views_arg())]
+            views: Option<u8>,
         },
         /// Pretrain the autoencoder on unlabelled photos (resumes from the run folder's checkpoint).
         Pretrain(PretrainArgs),
@@ -116,12 +124,12 @@ mod native {
     pub fn main() -> ExitCode {
         let cli = Cli::parse();
         let result = match cli.command {
-            Command::Classify { photos, bundle, k, threshold, tray, annotate } => {
-                classify(&photos, bundle.as_deref(), k, threshold, tray, annotate.as_deref())
+            Command::Classify { photos, bundle, k, threshold, tray, annotate, views } => {
+                classify(&photos, bundle.as_deref(), k, threshold, views, tray, annotate.as_deref())
             }
             Command::Embed { photos, bundle } => embed(&photos, bundle.as_deref()),
-            Command::Eval { bundle, data, split, json, k, threshold } => {
-                eval(bundle.as_deref(), &data, split.as_deref(), json.as_deref(), k, threshold)
+            Command::Eval { bundle, data, split, json, k, threshold, views } => {
+                eval(bundle.as_deref(), &data, split.as_deref(), json.as_deref(), k, threshold, views)
             }
             Command::Tune(args) => tune::tune_cmd(&args).map(|_| ExitCode::SUCCESS),
             Command::Pretrain(args) => training::pretrain_cmd(&args).map(|_| ExitCode::SUCCESS),
@@ -148,8 +156,11 @@ mod native {
         })
     }
 
-    pub(crate) fn open_classifier(bundle: Option<&Path>, k: Option<usize>, threshold: Option<f32>) -> Result<Classifier> {
+    pub(crate) fn open_classifier(bundle: Option<&Path>, k: Option<usize>, threshold: Option<f32>, views: Option<u8>) -> Result<Classifier> {
         let mut classifier = Classifier::new(load_bundle(bundle)?, Device::flex())?;
+        if let Some(views) = views {
+            classifier.set_views(views)?;
+        }
         if let Some(k) = k {
             classifier.k = k.max(1);
         }
@@ -164,10 +175,14 @@ mod native {
         bundle: Option<&Path>,
         k: Option<usize>,
         threshold: Option<f32>,
+        views: Option<u8>,
         tray: bool,
         annotate: Option<&Path>,
     ) -> Result<ExitCode> {
-        let classifier = open_classifier(bundle, k, threshold)?;
+        let mut classifier = open_classifier(bundle, k, threshold, if tray { None } else { views })?;
+        if let (true, Some(views)) = (tray, views) {
+            classifier.set_tray_views(views)?;
+        }
         let mut labelled = 0;
         for path in photos {
             let name = path.display();
@@ -212,9 +227,10 @@ mod native {
         json: Option<&Path>,
         k: Option<usize>,
         threshold: Option<f32>,
+        views: Option<u8>,
     ) -> Result<ExitCode> {
         let started = Instant::now();
-        let classifier = open_classifier(bundle, k, threshold)?;
+        let classifier = open_classifier(bundle, k, threshold, views)?;
         let dataset = Dataset::open(data)?.split(split);
         let rows: Vec<usize> = (0..dataset.samples.len()).filter(|&r| dataset.samples[r].label_applies).collect();
         if rows.is_empty() {
@@ -229,13 +245,13 @@ mod native {
         }
         let unknown = names.len() as u16;
         let images = load_images(&dataset, &rows, classifier.preprocess.input_size);
-        let inputs: Vec<Vec<f32>> =
-            images.images.iter().map(|im| beanscan::preprocess::normalise(im, &classifier.preprocess)).collect();
-        let bar = beanscan::train::progress::progress(inputs.len() as u64, "embedding");
-        let mut embeddings = Vec::with_capacity(inputs.len());
-        for chunk in inputs.chunks(64) {
-            embeddings.extend(pollster::block_on(classifier.embed_inputs(chunk))?);
-            bar.inc(chunk.len() as u64);
+        let bar = beanscan::train::progress::progress(images.images.len() as u64, "embedding");
+        let mut embeddings = Vec::with_capacity(images.images.len());
+        for chunk in images.images.chunks(64 / usize::from(classifier.views())) {
+            let inputs: Vec<Vec<f32>> =
+                chunk.iter().map(|im| beanscan::preprocess::normalise(im, &classifier.preprocess)).collect();
+            embeddings.extend(pollster::block_on(classifier.embed_inputs(&inputs))?);
+            bar.inc(inputs.len() as u64);
         }
         bar.finish_and_clear();
         let mut truth = Vec::new();
@@ -263,6 +279,7 @@ mod native {
                 "skipped": images.skipped,
                 "k": classifier.k,
                 "threshold": classifier.threshold,
+                "views": classifier.views(),
                 "seconds": started.elapsed().as_secs_f64(),
             });
             if let (Some(map), serde_json::Value::Object(more)) = (value.as_object_mut(), extra) {
@@ -274,6 +291,11 @@ mod native {
             plot::best_effort("confusion matrix", plot::confusion(&png, &title, &report.confusion.classes, &report.confusion.matrix));
         }
         Ok(ExitCode::SUCCESS)
+    }
+
+    /// `--views N`: one of the view counts the classifier offers.
+    pub(crate) fn views_arg() -> impl clap::builder::TypedValueParser<Value = u8> {
+        clap::builder::TypedValueParser::map(clap::builder::PossibleValuesParser::new(["1", "2", "4", "8"]), |v| v.parse::<u8>().expect("listed"))
     }
 
     /// Peak resident memory of this process so far, in MiB (Linux).

@@ -330,7 +330,7 @@ pub fn train_cmd(args: &TrainArgs) -> Result<()> {
 
     let started = Instant::now();
     let embedder = Net::ResNet(Embedder { encoder, head: tuned.head });
-    let embeddings = export::embed_images(&embedder, &shape.preprocess, &images, &device);
+    let embeddings = export::embed_images(&embedder, &shape.preprocess, &images, 1, &device);
     let references = study::references(&embeddings, &labels, &ids);
     let bundle = export::bundle(ExportInput {
         description: format!(
@@ -349,6 +349,7 @@ pub fn train_cmd(args: &TrainArgs) -> Result<()> {
         references,
         default_k: args.k,
         default_threshold: args.threshold,
+        default_views: 1,
         seed: args.pretrain.schedule.seed,
         weight_type: match (args.f16, args.int8) {
             (true, _) => WeightType::F16,

@@ -28,6 +28,9 @@ pub struct EvalTraysArgs {
     pub k: Option<usize>,
     #[arg(long)]
     pub threshold: Option<f32>,
+    /// Flips/turns each bean's embedding averages over: 1, 2, 4 or 8 (default 1).
+    #[arg(long, value_parser = crate::native::views_arg())]
+    pub views: Option<u8>,
     /// References added per class in the date-split study (comma-separated; 0 = the bundle alone).
     #[arg(long, value_delimiter = ',', default_value = "0,5,10")]
     pub shots: Vec<usize>,
@@ -81,7 +84,10 @@ pub fn classify_tray(
 
 pub fn eval_trays_cmd(args: &EvalTraysArgs) -> Result<()> {
     let started = Instant::now();
-    let mut classifier = open_classifier(args.bundle.as_deref(), args.k, args.threshold)?;
+    let mut classifier = open_classifier(args.bundle.as_deref(), args.k, args.threshold, None)?;
+    if let Some(views) = args.views {
+        classifier.set_tray_views(views)?;
+    }
     let photos = tray_eval::load_trays(&args.data)?;
     let bar = progress::progress(photos.len() as u64, "trays");
     let (detection, lines, beans) =
@@ -159,6 +165,7 @@ pub fn eval_trays_cmd(args: &EvalTraysArgs) -> Result<()> {
             "data": args.data.display().to_string(),
             "k": classifier.k,
             "threshold": classifier.threshold,
+            "views": classifier.tray_views(),
             "seconds_detect_and_embed": detect_seconds,
             "seconds": started.elapsed().as_secs_f64(),
             "peak_rss_mib": peak_mib(),

@@ -59,6 +59,11 @@ pub struct TuneArgs {
     /// from tray photos (25–40 px across) are.
     #[arg(long)]
     pub low_res: bool,
+    /// Keep the frozen blocks' maps in this file: read them when it holds the maps of the
+    /// same photos and settings, else compute them and write it (≈ 1.3 GB for 8 views of
+    /// every train photo). Saves the caching time of a resumed run or of another seed.
+    #[arg(long)]
+    pub map_cache: Option<PathBuf>,
     /// Labelled beans to train on (both faces); all when omitted.
     #[arg(long)]
     pub labels: Option<usize>,
@@ -101,6 +106,11 @@ pub struct TuneArgs {
     pub k: u32,
     #[arg(long, default_value_t = 1.0)]
     pub threshold: f32,
+    /// Flips/turns each photo's embedding averages over (1, 2, 4 or 8), for the references,
+    /// the kNN report and, stored in the bundle, every photo labelled with it. With more than
+    /// one the report leaves out 128 and all references per class (8× the embedding time).
+    #[arg(long, default_value_t = 8, value_parser = crate::native::views_arg())]
+    pub embed_views: u8,
 }
 
 /// Up to `per_class` rows of each class (all when 0), drawn by `seed`.
@@ -158,11 +168,33 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     let Init::Imagenet = args.init;
     let start: Lite0 = load_imagenet(&imagenet_path(), args.blocks, &device)?;
     step("ImageNet weights", started);
-    let cache = || {
+    // What the cached maps depend on: the photos (in order), their size, the frozen blocks
+    // and the views.
+    let cache_key = format!(
+        "{} | {}px | frozen {} | views {}{} | photos {}",
+        imagenet_path().file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        args.input_size,
+        args.frozen,
+        args.views,
+        if args.low_res { " low-res" } else { "" },
+        train.ids.join(",")
+    );
+    let cache = || -> Result<MapCache> {
         let started = Instant::now();
+        if let Some(path) = &args.map_cache
+            && let Some(cache) = MapCache::load(path, &cache_key)?
+        {
+            step(&format!("read the cached maps of {} photos from {}", cache.len(), path.display()), started);
+            return Ok(cache);
+        }
         let cache = MapCache::build(&start, args.frozen, &preprocess, &train.images, args.views, args.low_res, &device);
         step(&format!("cache blocks 1–{} of {} photos × {} views", args.frozen, train.images.len(), args.views), started);
-        cache
+        if let Some(path) = &args.map_cache {
+            let started = Instant::now();
+            cache.save(path, &cache_key)?;
+            step(&format!("write the maps to {}", path.display()), started);
+        }
+        Ok(cache)
     };
 
     let started = Instant::now();
@@ -213,12 +245,22 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     // default), so they match what the browser computes for a new photo.
     let weight_type = WeightType::from(args.weights);
     let net = load_embedder(&model, weight_type, &export::weight_bytes(folded, weight_type)?, &device)?;
-    let embeddings = export::embed_images(&net, &preprocess, &train.images, &device);
-    step(&format!("embed {} training photos", train.images.len()), started);
+    let table_counts: &[usize] = if args.embed_views == 1 { &[8, 16, 32, 64, 128, 0] } else { &[8, 16, 32, 64] };
+    let table_counts = if args.eval_split.is_some() { table_counts } else { &[] };
+    // Only the training photos some reference set takes are embedded (the others stay empty).
+    let mut needed = vec![false; train.images.len()];
+    for &per_class in table_counts.iter().chain([&args.refs_per_class]) {
+        per_class_rows(&train.labels, per_class, args.schedule.seed).into_iter().for_each(|r| needed[r] = true);
+    }
+    let rows: Vec<usize> = (0..needed.len()).filter(|&r| needed[r]).collect();
+    let mut embeddings = vec![Vec::new(); train.images.len()];
+    let embedded = export::embed_images(&net, &preprocess, &study::pick(&train.images, &rows), args.embed_views, &device);
+    rows.iter().zip(embedded).for_each(|(&r, e)| embeddings[r] = e);
+    step(&format!("embed {} training photos × {} views", rows.len(), args.embed_views), started);
     if let (Some(eval_set), Some(split)) = (&eval_set, &args.eval_split) {
         let started = Instant::now();
         let evaluated = labelled_photos(eval_set, preprocess.input_size);
-        let queries = export::embed_images(&net, &preprocess, &evaluated.images, &device);
+        let queries = export::embed_images(&net, &preprocess, &evaluated.images, args.embed_views, &device);
         let mut rows = Vec::new();
         // The cosine-softmax classifier itself: the nearest class direction.
         let dim = args.embed_dim;
@@ -232,17 +274,17 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
         let report = beanscan::eval::metrics::Report::new(&dataset.class_names, &evaluated.labels, &softmax, None);
         eprintln!("  {split}: softmax (nearest class direction): {}", report.summary());
         rows.push(serde_json::json!({
-            "method": "softmax", "macro_f1": report.macro_f1, "accuracy": report.accuracy,
+            "method": "softmax", "views": args.embed_views, "macro_f1": report.macro_f1, "accuracy": report.accuracy,
             "normal_vs_defect": report.normal_vs_defect,
         }));
-        for per_class in [8, 16, 32, 64, 128, 0] {
+        for &per_class in table_counts {
             let kept = per_class_rows(&train.labels, per_class, args.schedule.seed);
             let refs = study::references(&study::pick(&embeddings, &kept), &study::pick(&train.labels, &kept), &study::pick(&train.ids, &kept));
             for k in [1, 5, 10] {
                 let report = study::knn_report(&dataset.class_names, &refs, &queries, &evaluated.labels, k, f32::INFINITY);
                 eprintln!("  {split}: {per_class:>3} refs/class ({} refs), k {k:>2}: {}", refs.len(), report.summary());
                 rows.push(serde_json::json!({
-                    "method": "knn", "refs_per_class": per_class, "references": refs.len(), "k": k,
+                    "method": "knn", "refs_per_class": per_class, "references": refs.len(), "k": k, "views": args.embed_views,
                     "macro_f1": report.macro_f1, "accuracy": report.accuracy,
                     "normal_vs_defect": report.normal_vs_defect,
                 }));
@@ -258,12 +300,13 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
         study::references(&study::pick(&embeddings, &kept), &study::pick(&train.labels, &kept), &study::pick(&train.ids, &kept));
     let bundle = export::bundle(ExportInput {
         description: format!(
-            "EfficientNet-Lite0 (ImageNet) fine-tuned ({:?} loss), {}px, {} blocks, {} labelled photos, {} references, seed {}",
+            "EfficientNet-Lite0 (ImageNet) fine-tuned ({:?} loss), {}px, {} blocks, {} labelled photos, {} references ({} views), seed {}",
             args.loss,
             args.input_size,
             args.blocks,
             train.images.len(),
             references.len(),
+            args.embed_views,
             args.schedule.seed
         ),
         model: &model,
@@ -273,6 +316,7 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
         references,
         default_k: args.k,
         default_threshold: args.threshold,
+        default_views: args.embed_views,
         seed: args.schedule.seed,
         weight_type,
     })?;
