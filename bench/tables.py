@@ -39,6 +39,7 @@ GOALS = {'macro_f1': '≥ 0.65', 'balanced_accuracy': '≥ 0.93', 'detection': '
 EVAL = 'bundle/default-eval-val.json'
 KNN = 'bench/results/pretrained/default-knn-val.json'
 BEANS_200 = 'bench/results/pretrained'
+VIEWS = 'bench/results/pretrained'
 TRAYS = 'bench/results/trays.json'
 BROWSER = 'bench/results/browser.json'
 PEERS = 'bench/results/peers.json'
@@ -149,6 +150,30 @@ def t_per_class():
     return table(['class', 'photos', 'precision', 'recall', 'F1'], rows)
 
 
+def t_views():
+    """Flips/turns averaged per photo: the same net (shipped weights), references and photos
+    embedded with 1–8 views each (`convert --views`, `eval --views`)."""
+    out = []
+    files = sorted(glob.glob(os.path.join(ROOT, VIEWS, 'views-refs*-q*-val.json')))
+    if not files:
+        raise Missing(VIEWS + '/views-refs*-q*-val.json')
+    shipped_views = load(EVAL).get('views', 1)
+    for path in sorted(files, key=lambda p: tuple(int(n) for n in re.findall(r'refs(\d+)-q(\d+)', p)[0])):
+        refs, q = (int(n) for n in re.findall(r'refs(\d+)-q(\d+)', path)[0])
+        with open(path, encoding='utf-8') as f:
+            r = json.load(f)
+        label = f'{refs} / {q}'
+        cells = [f3(r['macro_f1']), f3(r['normal_vs_defect']['balanced_accuracy']), f3(r['accuracy']), f3(r['map_at_r'])]
+        if refs == q == shipped_views:
+            label, cells = f'**{label}, shipped**', [f'**{c}**' for c in cells]
+        out.append([label] + cells + [q])
+    out.append(['always "Normal" (yardstick)', '0.033', '0.500', '0.220', '', ''])
+    out.append(['supervised anchor (yardstick)', f3(ANCHOR['macro_f1']), f3(ANCHOR['balanced_accuracy']),
+                f3(ANCHOR['accuracy']), '', ''])
+    return table(['views: references / photo', 'macro-F1', 'N-vs-D balanced accuracy', 'accuracy', 'MAP@R',
+                  'network passes per photo'], out)
+
+
 def t_knn():
     rows = load(KNN)
     cell = {}
@@ -167,7 +192,8 @@ def t_knn():
     try:
         ev = load(EVAL)
         m = re.search(r'(\d+) references', ev.get('bundle', ''))
-        shipped = (int(m.group(1)), ev['k']) if m else None
+        same_views = ev.get('views', 1) == (rows[0].get('views', 1) if rows else 1)
+        shipped = (int(m.group(1)), ev['k']) if m and same_views else None
     except Missing:
         pass
     out = []
@@ -353,6 +379,7 @@ TABLES = {
     'shipped': (t_shipped, [EVAL]),
     'per-class': (t_per_class, [EVAL]),
     'knn': (t_knn, [KNN, EVAL]),
+    'views': (t_views, [VIEWS + '/views-refs*-q*-val.json', EVAL]),
     '200-beans': (t_200_beans, [BEANS_200 + '/200-*-*-knn-val.json']),
     'trays': (t_trays, [TRAYS, EVAL]),
     'tray-classes': (t_tray_classes, [TRAYS, EVAL]),

@@ -58,6 +58,12 @@ async fn cpu_backend_labels_real_photos() {
     let e = embedding(&c, NORMAL).await;
     let norm: f32 = e.iter().map(|v| v * v).sum::<f32>().sqrt();
     assert!((norm - 1.0).abs() < 1e-4);
+    // Views: the bundle's count for photos, one per tray bean; other counts are refused.
+    assert_eq!((c.views(), c.tray_views()), (8, 1));
+    assert!(c.set_views(3).is_err());
+    c.set_views(1).unwrap();
+    let one = embedding(&c, NORMAL).await;
+    assert!(one.iter().zip(&e).any(|(a, b)| (a - b).abs() > 1e-3), "one view embeds differently from eight");
 }
 
 #[wasm_bindgen_test]

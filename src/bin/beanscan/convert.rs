@@ -104,6 +104,33 @@ fn reembed_references(bundle: &mut Bundle, data: &Path, views: u8, device: &Devi
     bundle.graph = bundle.graph.as_ref().map(|_| build_graph(&fresh, 0));
     bundle.references = fresh;
     bundle.default_views = views;
+    bundle.description = described_with_views(&bundle.description, views);
     bundle.validate()?;
     Ok(())
+}
+
+/// The description with its references' view count: `N references (V views)`, as `tune`
+/// writes it (an earlier count in brackets is replaced).
+fn described_with_views(description: &str, views: u8) -> String {
+    const WORD: &str = " references";
+    let Some(at) = description.find(WORD) else { return format!("{description}, references of {views} views") };
+    let (head, rest) = description.split_at(at + WORD.len());
+    let rest = match rest.strip_prefix(" (").and_then(|r| r.split_once(')')) {
+        Some((_, after)) => after,
+        None => rest,
+    };
+    format!("{head} ({views} views){rest}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::described_with_views;
+
+    #[test]
+    fn the_description_names_the_view_count_once() {
+        let first = described_with_views("Lite0, 8072 labelled photos, 356 references, seed 0", 8);
+        assert_eq!(first, "Lite0, 8072 labelled photos, 356 references (8 views), seed 0");
+        assert_eq!(described_with_views(&first, 2), "Lite0, 8072 labelled photos, 356 references (2 views), seed 0");
+        assert_eq!(described_with_views("mine", 4), "mine, references of 4 views");
+    }
 }

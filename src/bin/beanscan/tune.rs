@@ -108,7 +108,8 @@ pub struct TuneArgs {
     pub threshold: f32,
     /// Flips/turns each photo's embedding averages over (1, 2, 4 or 8), for the references,
     /// the kNN report and, stored in the bundle, every photo labelled with it. With more than
-    /// one the report leaves out 128 and all references per class (8× the embedding time).
+    /// one the report leaves out 128 and all references per class (8× the embedding time)
+    /// unless `--refs-per-class` is one of them.
     #[arg(long, default_value_t = 8, value_parser = crate::native::views_arg())]
     pub embed_views: u8,
 }
@@ -245,8 +246,13 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     // default), so they match what the browser computes for a new photo.
     let weight_type = WeightType::from(args.weights);
     let net = load_embedder(&model, weight_type, &export::weight_bytes(folded, weight_type)?, &device)?;
-    let table_counts: &[usize] = if args.embed_views == 1 { &[8, 16, 32, 64, 128, 0] } else { &[8, 16, 32, 64] };
-    let table_counts = if args.eval_split.is_some() { table_counts } else { &[] };
+    // With more views the report leaves out 128 and all references per class (8× the embedding
+    // time), unless the bundle stores that many.
+    let mut table_counts: Vec<usize> = if args.embed_views == 1 { vec![8, 16, 32, 64, 128, 0] } else { vec![8, 16, 32, 64] };
+    if !table_counts.contains(&args.refs_per_class) {
+        table_counts.push(args.refs_per_class);
+    }
+    let table_counts = if args.eval_split.is_some() { table_counts } else { Vec::new() };
     // Only the training photos some reference set takes are embedded (the others stay empty).
     let mut needed = vec![false; train.images.len()];
     for &per_class in table_counts.iter().chain([&args.refs_per_class]) {
@@ -277,7 +283,7 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
             "method": "softmax", "views": args.embed_views, "macro_f1": report.macro_f1, "accuracy": report.accuracy,
             "normal_vs_defect": report.normal_vs_defect,
         }));
-        for &per_class in table_counts {
+        for &per_class in &table_counts {
             let kept = per_class_rows(&train.labels, per_class, args.schedule.seed);
             let refs = study::references(&study::pick(&embeddings, &kept), &study::pick(&train.labels, &kept), &study::pick(&train.ids, &kept));
             for k in [1, 5, 10] {
