@@ -222,7 +222,10 @@ def t_200_beans(folder=None):
         raise Missing(os.path.join(BEANS_200, '200-*-*-knn-val.json'))
     runs = {}
     for path in paths:
-        loss, v1, seed = re.match(r'200-(\w+)(-v1)?-(\d+)-knn-val\.json', os.path.basename(path)).groups()
+        loss, variant, seed = re.match(r'200-(\w+?)(-v1|-e1)?-(\d+)-knn-val\.json', os.path.basename(path)).groups()
+        # 200-LOSS-e1-SEED: references and photos embedded with one view (`--embed-views 1`);
+        # 200-LOSS-v1-SEED: also trained on one cached view per photo (`--views 1`).
+        note = {None: '', '-e1': ', `--embed-views 1`', '-v1': ', `--views 1 --embed-views 1`'}[variant]
         with open(path, encoding='utf-8') as f:
             for r in json.load(f):
                 if r['method'] == 'knn' and r['refs_per_class'] != 0:
@@ -230,11 +233,10 @@ def t_200_beans(folder=None):
                 if loss == 'triplet' and r['method'] == 'softmax':
                     continue  # the triplet loss trains no class directions
                 by = ('softmax', 0) if r['method'] == 'softmax' else ('kNN', r['k'])
-                # Files named 200-LOSS-v1-SEED: trained on one view per photo (`--views 1`).
-                runs.setdefault((loss + (', `--views 1`' if v1 else ''), by), []).append(
+                runs.setdefault((loss + note, by), []).append(
                     (r['macro_f1'], r['normal_vs_defect']['balanced_accuracy'], r['accuracy']))
     rows = []
-    for (loss, by), v in sorted(runs.items(), key=lambda kv: ('views' in kv[0][0], kv[0][0], kv[0][1][0] == 'softmax', kv[0][1][1])):
+    for (loss, by), v in sorted(runs.items(), key=lambda kv: (kv[0][0].count('views'), kv[0][0], kv[0][1][0] == 'softmax', kv[0][1][1])):
         cols = list(zip(*v))
         name = 'softmax' if by[0] == 'softmax' else f'kNN k {by[1]}'
         rows.append([loss, name, len(v), mean_sd(cols[0]), mean_sd(cols[1]), mean_sd(cols[2])])
