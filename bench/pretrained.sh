@@ -20,6 +20,15 @@ cp runs/lite0/knn-val.json "$OUT/default-knn-val.json"
 cp runs/lite0/tune-loss.png "$OUT/default-tune-loss.png"
 "$BEANSCAN" eval --bundle bundle/default.beanscan --data "$DATA/greencoffee" --split val --json bundle/default-eval-val.json
 
+# 1b. Views per photo: the shipped net with its references embedded with R views
+#     (`convert --views R`) and the val photos with Q (`eval --views Q`).
+for rq in 1:1 1:2 1:4 1:8 2:2 8:1 8:8; do
+  r=${rq%:*} q=${rq#*:}
+  "$BEANSCAN" convert --views "$r" --data "$DATA/greencoffee" --out "runs/views-refs$r.beanscan"
+  "$BEANSCAN" eval --bundle "runs/views-refs$r.beanscan" --views "$q" --data "$DATA/greencoffee" --split val \
+    --json "$OUT/views-refs$r-q$q-val.json"
+done
+
 # 2. 200 labelled beans: triplet loss (guarded batch-hard) with gradual unfreezing (head alone,
 #    then one stage more every 40 steps) vs cosine softmax on the same beans. SEEDS="0 1 2".
 for seed in ${SEEDS:-0 1 2}; do
@@ -29,12 +38,19 @@ for seed in ${SEEDS:-0 1 2}; do
       --steps 300 --seed "$seed" --refs-per-class 0 --run "runs/lite0-200-$loss-$seed" --eval-split val \
       --out "runs/lite0-200-$loss-$seed/bundle.beanscan"
     cp "runs/lite0-200-$loss-$seed/knn-val.json" "$OUT/200-$loss-$seed-knn-val.json"
+    # The same net, references and photos embedded with one view (no training: the run is done).
+    "$BEANSCAN" tune --data "$DATA/greencoffee" --labels 200 --loss "$loss" --unfreeze-every "$unfreeze" \
+      --steps 300 --seed "$seed" --refs-per-class 0 --run "runs/lite0-200-$loss-$seed" --eval-split val \
+      --embed-views 1 --out "runs/lite0-200-$loss-$seed/bundle-1view.beanscan"
+    cp "runs/lite0-200-$loss-$seed/knn-val.json" "$OUT/200-$loss-e1-$seed-knn-val.json"
   done
 done
 python3 bench/pretrained-table.py "$OUT" > "$OUT/200-beans.md"
 
-# 3. Trays: the shipped bundle alone and with 5 / 10 tray references per class (date split).
+# 3. Trays: the shipped bundle alone and with 5 / 10 tray references per class (date split);
+#    tray beans take one view, and eight for comparison.
 "$BEANSCAN" eval-trays --data "$DATA/trays" --json bench/results/trays.json --shots 0,5,10 --seeds 5
+"$BEANSCAN" eval-trays --data "$DATA/trays" --json "$OUT/views-trays-q8.json" --shots 0,5,10 --seeds 5 --views 8
 
 # 4. The tables of docs/results.md and README.md, from the files written above.
 python3 bench/tables.py

@@ -174,6 +174,38 @@ def t_views():
                   'network passes per photo'], out)
 
 
+def t_seeds():
+    """The shipped recipe with other seeds: 32 references per class, k 5, references and photos
+    embedded with 1 or 8 views. Seed 0 is the shipped net (its `eval` reports); seeds 1 and 2
+    are `tune --seed N` runs (their kNN reports, `--embed-views 1` and `8`)."""
+    cells = {}
+    for v in (1, 8):
+        try:
+            r = load(f'{VIEWS}/views-refs{v}-q{v}-val.json')
+            cells[(0, v)] = (r['macro_f1'], r['normal_vs_defect']['balanced_accuracy'])
+        except Missing:
+            pass
+    for path in glob.glob(os.path.join(ROOT, VIEWS, 'seed-*-e*-knn-val.json')):
+        seed, v = (int(n) for n in re.findall(r'seed-(\d+)-e(\d+)-knn', path)[0])
+        with open(path, encoding='utf-8') as f:
+            for r in json.load(f):
+                if r['method'] == 'knn' and r['refs_per_class'] == 32 and r['k'] == 5:
+                    cells[(seed, v)] = (r['macro_f1'], r['normal_vs_defect']['balanced_accuracy'])
+    if not cells:
+        raise Missing(VIEWS + '/seed-*-e*-knn-val.json')
+    seeds = sorted({s for s, _ in cells})
+    fmt = lambda c: f'{f3(c[0])} / {f3(c[1])}' if c else ''
+    out = [[f"{s}{' (shipped)' if s == 0 else ''}", fmt(cells.get((s, 1))), fmt(cells.get((s, 8)))] for s in seeds]
+    summary = ['mean ± sd']
+    for v in (1, 8):
+        got = [cells[(s, v)] for s in seeds if (s, v) in cells]
+        summary.append(f'{mean_sd([g[0] for g in got])} / {mean_sd([g[1] for g in got])}' if len(got) > 1 else '')
+    out.append(summary)
+    out.append(['always "Normal" (yardstick)', '0.033 / 0.500', ''])
+    out.append(['supervised anchor (yardstick)', f"{f3(ANCHOR['macro_f1'])} / {f3(ANCHOR['balanced_accuracy'])}", ''])
+    return table(['seed', '1 view: macro-F1 / N-vs-D balanced accuracy', '8 views (shipped setting)'], out)
+
+
 def t_knn():
     rows = load(KNN)
     cell = {}
@@ -382,6 +414,7 @@ TABLES = {
     'per-class': (t_per_class, [EVAL]),
     'knn': (t_knn, [KNN, EVAL]),
     'views': (t_views, [VIEWS + '/views-refs*-q*-val.json', EVAL]),
+    'seeds': (t_seeds, [VIEWS + '/views-refs*-q*-val.json', VIEWS + '/seed-*-e*-knn-val.json']),
     '200-beans': (t_200_beans, [BEANS_200 + '/200-*-*-knn-val.json']),
     'trays': (t_trays, [TRAYS, EVAL]),
     'tray-classes': (t_tray_classes, [TRAYS, EVAL]),
