@@ -15,7 +15,12 @@ use crate::views;
 /// Embeds photos with the full embedder, each as the mean of its first `views` flips/turns
 /// ([`views`]), as the classifier does.
 pub fn embed_images(embedder: &Net, params: &PreprocessParams, images: &[RgbImage], views: u8, device: &Device) -> Vec<Vec<f32>> {
-    forward_rows(images, params, device, RgbImage::clone, |x| views::mean(embedder.forward(views::stack(x, views)), views))
+    // About 64 network inputs per pass whatever the view count (memory grows with the batch).
+    let per_pass = (64 / usize::from(views.max(1))).max(1);
+    images
+        .chunks(per_pass)
+        .flat_map(|chunk| forward_rows(chunk, params, device, RgbImage::clone, |x| views::mean(embedder.forward(views::stack(x, views)), views)))
+        .collect()
 }
 
 pub struct ExportInput<'a> {
