@@ -24,6 +24,13 @@ pub struct Sample {
     pub split: String,
 }
 
+impl Sample {
+    /// The id a reference made from this photo carries: `BEAN/FACE` (e.g. `r1-Black-000/000U`).
+    pub fn reference_id(&self) -> String {
+        format!("{}/{}", self.bean, self.path.file_stem().map(|f| f.to_string_lossy().to_string()).unwrap_or_default())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Dataset {
     pub class_names: Vec<String>,
@@ -271,6 +278,8 @@ mod tests {
         assert_eq!(ds.beans().len(), 2);
         assert_eq!(ds.split(Some("val")).samples.len(), 2);
         assert_eq!(ds.samples[2].path, Path::new("/d/r1/Normal/001U.jpg"));
+        // The id the shipped bundle's references carry (bean, then the photo's face).
+        assert_eq!(ds.samples[1].reference_id(), "r1-Black-000/000D");
     }
 
     #[test]

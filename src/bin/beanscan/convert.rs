@@ -77,16 +77,12 @@ pub fn convert_cmd(args: &ConvertArgs) -> Result<()> {
     Ok(())
 }
 
-/// Embeds the bundle's references again from their photos in `data` (ids `BEAN/FACE`, as
-/// `tune` names them), each as the mean of `views` flips/turns, by the bundle's own (stored)
+/// Embeds the bundle's references again from their photos in `data` (found by
+/// [`Sample::reference_id`](beanscan::train::data::Sample::reference_id), as `tune` names them), each as the mean of `views` flips/turns, by the bundle's own (stored)
 /// weights; labels, ids and order stay, the graph is rebuilt.
 fn reembed_references(bundle: &mut Bundle, data: &Path, views: u8, device: &Device) -> Result<()> {
     let dataset = Dataset::open(data)?;
-    let id = |r: usize| {
-        let s = &dataset.samples[r];
-        format!("{}/{}", s.bean, s.path.file_stem().map(|f| f.to_string_lossy().to_string()).unwrap_or_default())
-    };
-    let by_id: HashMap<String, usize> = (0..dataset.samples.len()).map(|r| (id(r), r)).collect();
+    let by_id: HashMap<String, usize> = dataset.samples.iter().enumerate().map(|(r, s)| (s.reference_id(), r)).collect();
     let refs = &bundle.references;
     let rows: Vec<usize> = refs
         .ids

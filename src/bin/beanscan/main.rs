@@ -293,9 +293,12 @@ mod native {
         Ok(ExitCode::SUCCESS)
     }
 
-    /// `--views N`: one of the view counts the classifier offers.
-    pub(crate) fn views_arg() -> impl clap::builder::TypedValueParser<Value = u8> {
-        clap::builder::TypedValueParser::map(clap::builder::PossibleValuesParser::new(["1", "2", "4", "8"]), |v| v.parse::<u8>().expect("listed"))
+    /// `--views N`: one of the view counts the classifier offers (checked by `views::check`).
+    pub(crate) fn views_arg() -> impl Fn(&str) -> std::result::Result<u8, String> + Clone + Send + Sync + 'static {
+        |text: &str| {
+            let views = text.parse::<u8>().map_err(|_| format!("{text}: use 1, 2, 4 or 8"))?;
+            beanscan::views::check(views).map_err(|e| e.to_string())
+        }
     }
 
     /// Peak resident memory of this process so far, in MiB (Linux).

@@ -223,14 +223,7 @@ pub(crate) fn labelled_photos(dataset: &Dataset, size: u32) -> Labelled {
     Labelled {
         labels: cache.rows.iter().map(|&r| sample(r).label).collect(),
         beans: cache.rows.iter().map(|&r| sample(r).bean.clone()).collect(),
-        ids: cache
-            .rows
-            .iter()
-            .map(|&r| {
-                let face = sample(r).path.file_stem().map(|f| f.to_string_lossy().to_string()).unwrap_or_default();
-                format!("{}/{face}", sample(r).bean)
-            })
-            .collect(),
+        ids: cache.rows.iter().map(|&r| sample(r).reference_id()).collect(),
         images: cache.images,
     }
 }
