@@ -2,8 +2,9 @@
 //
 //   ./build.sh build && python3 bench/peers.py --export-only && (cd bench && npm install)
 //   node bench/browser.mjs [--photos 8] [--reps 20] [--warmup 3] [--gpu-photos 3] [--gpu-reps 5] [--loads 5]
-//                          [--json bench/results/browser.json]
-//   (WebGPU here is SwiftShader, seconds per run: the WebGPU rows use fewer photos and runs)
+//                          [--views 1] [--no-webgpu] [--onnx FILE] [--json bench/results/browser.json]
+//   (WebGPU here is SwiftShader, seconds per run: the WebGPU rows use fewer photos and runs;
+//   --no-webgpu leaves them out)
 //
 // 1. One photo's embedding, per-photo median ms over the same real photos, in one page:
 //    beanscan CPU (flex) and WebGPU (SwiftShader here) through the wasm API `embed`, and
@@ -14,6 +15,10 @@
 //    64×64 PNG of the photo, whose decode is next to nothing, as the model-only figure.
 //    onnxruntime also gets a row with the browser decoding and resizing the photo (canvas).
 //    This part runs with V8's --no-liftoff, so neither module is timed while still tiering up.
+//    beanscan embeds each photo with --views passes (default 1, the same work as one onnxruntime
+//    run; the bundle's default for single-bean photos is 8). onnxruntime-web's wasm EP also runs
+//    with every core (navigator.hardwareConcurrency threads; the bench pages are served
+//    cross-origin isolated, which its threads need) in a second page.
 // 2. Navigation → first label on the real page (www/), one photo dropped as soon as the page
 //    exists; and per-photo wasm CPU vs native CPU embed time (same bundle, same photos).
 // Env: CHROMIUM (default /usr/bin/chromium), BEANSCAN_MODEL_BENCH (the built benches/model.rs
@@ -43,6 +48,8 @@ const WARMUP = Number(opt('warmup', 3));
 const LOADS = Number(opt('loads', 5));
 const GPU_PHOTOS = Number(opt('gpu-photos', 3));
 const GPU_REPS = Number(opt('gpu-reps', 5));
+const VIEWS = Number(opt('views', 1));
+const WEBGPU = !argv.includes('--no-webgpu');
 const JSON_OUT = resolve(repo, opt('json', 'bench/results/browser.json'));
 const ONNX = resolve(repo, opt('onnx', 'bench/results/embedder.onnx'));
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
@@ -98,7 +105,7 @@ const fmt = (v, d = 2) => (v === undefined || v === null || Number.isNaN(v) ? '�
 // ---------- native side: model inputs and native embed times ----------
 
 function nativePhotos(photos, threads, inputsDir) {
-  const args = ['--reps', String(REPS), '--photos', ...photos];
+  const args = ['--reps', String(REPS), '--views', String(VIEWS), '--photos', ...photos];
   if (inputsDir) args.push('--write-inputs', inputsDir);
   const [cmd, pre] = modelBench();
   let out;
@@ -129,7 +136,9 @@ function serve(routes) {
     if (!file) { res.writeHead(404).end('not found'); return; }
     const body = typeof file === 'string' ? readFileSync(file) : file.body;
     const type = typeof file === 'string' ? MIME[extname(file)] ?? 'application/octet-stream' : file.type;
-    res.writeHead(200, { 'Content-Type': type, 'Cache-Control': 'no-store' }).end(body);
+    // Cross-origin isolated, so onnxruntime-web may start its worker threads.
+    res.writeHead(200, { 'Content-Type': type, 'Cache-Control': 'no-store',
+      'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' }).end(body);
   });
   return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok({ server, origin: `http://127.0.0.1:${server.address().port}` })));
 }
@@ -137,7 +146,7 @@ function serve(routes) {
 // ---------- in-page measurements ----------
 
 /** Runs in the bench page: every engine on every photo, warm-up runs excluded. */
-async function measureInPage({ n, reps, warmup, gpuPhotos, gpuReps }) {
+async function measureInPage({ n, reps, warmup, gpuPhotos, gpuReps, views, webgpu, ortThreads }) {
   const get = async (url) => new Uint8Array(await (await fetch(url)).arrayBuffer());
   const photos = await Promise.all([...Array(n).keys()].map((i) => get(`/bench/photo/${i}.jpg`)));
   const inputs = await Promise.all([...Array(n).keys()].map(async (i) => new Float32Array((await get(`/bench/input/${i}.f32`)).buffer)));
@@ -206,21 +215,34 @@ async function measureInPage({ n, reps, warmup, gpuPhotos, gpuReps }) {
 
   const beanscan = await import('/pkg/beanscan.js');
   await beanscan.default();
-  for (const backend of ['cpu', 'webgpu']) {
+  // ortThreads > 1: this page times onnxruntime-web's wasm EP alone, with that many threads.
+  for (const backend of ortThreads > 1 ? [] : webgpu ? ['cpu', 'webgpu'] : ['cpu']) {
     await attempt(`beanscan ${backend}`, async () => {
       const c = await beanscan.Classifier.create({ backend });
       if (c.backend !== backend) throw new Error(`asked for ${backend}, got ${c.backend}`);
+      c.setViews(views);
       const photo = await perPhoto((i) => c.embed(photos[i]), backend === 'webgpu');
       const small = await perPhoto((i) => c.embed(smallPngs[i]), backend === 'webgpu');
+      // The page's own path: the browser decodes (as www/worker.js does), the module crops and embeds.
+      const pixels = await perPhoto(async (i) => {
+        const bmp = await createImageBitmap(new Blob([photos[i]], { type: 'image/jpeg' }),
+          { imageOrientation: 'from-image', colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+        const ctx = new OffscreenCanvas(bmp.width, bmp.height).getContext('2d', { willReadFrequently: true });
+        ctx.drawImage(bmp, 0, 0);
+        const img = ctx.getImageData(0, 0, bmp.width, bmp.height);
+        bmp.close();
+        return c.embedPixels(new Uint8Array(img.data.buffer), img.width, img.height);
+      }, backend === 'webgpu');
       c.free();
-      return { photo, small };
+      return { photo, small, pixels };
     });
   }
 
   const ort = await import('/ort/ort.all.bundle.min.mjs');
   ort.env.wasm.wasmPaths = '/ort/';
-  ort.env.wasm.numThreads = 1; // beanscan's wasm runs on one thread
-  for (const ep of ['wasm', 'webgpu']) {
+  ort.env.wasm.numThreads = ortThreads; // 1: as beanscan's wasm, which runs on one thread
+  if (ortThreads > 1 && !crossOriginIsolated) throw new Error('onnxruntime-web threads need a cross-origin isolated page');
+  for (const ep of webgpu && ortThreads === 1 ? ['wasm', 'webgpu'] : ['wasm']) {
     await attempt(`ort ${ep}`, async () => {
       const session = await ort.InferenceSession.create('/bench/model.onnx', { executionProviders: [ep] });
       const used = session.handler?._ep ?? ep;
@@ -234,7 +256,7 @@ async function measureInPage({ n, reps, warmup, gpuPhotos, gpuReps }) {
       return { small, photo, used };
     });
   }
-  return { results, errors, gpuInfo, size: SIZE, userAgent: navigator.userAgent };
+  return { results, errors, gpuInfo, size: SIZE, userAgent: navigator.userAgent, cores: navigator.hardwareConcurrency };
 }
 
 // ---------- navigation → first label on the real page ----------
@@ -301,7 +323,16 @@ try {
   page.on('console', (m) => { if (m.type() === 'error') console.error(`  [page] ${m.text().slice(0, 300)}`); });
   await page.goto(`${origin}/bench/page.html`);
   console.error('in-page: beanscan cpu, beanscan webgpu, onnxruntime-web wasm, onnxruntime-web webgpu …');
-  inPage = await page.evaluate(measureInPage, { n: photos.length, reps: REPS, warmup: WARMUP, gpuPhotos: GPU_PHOTOS, gpuReps: GPU_REPS });
+  const params = { n: photos.length, reps: REPS, warmup: WARMUP, gpuPhotos: GPU_PHOTOS, gpuReps: GPU_REPS, views: VIEWS, webgpu: WEBGPU };
+  inPage = await page.evaluate(measureInPage, { ...params, ortThreads: 1 });
+  await page.close();
+  const mtPage = await browser.newPage();
+  await mtPage.goto(`${origin}/bench/page.html`);
+  console.error('in-page: onnxruntime-web wasm, every core …');
+  const mt = await mtPage.evaluate(() => navigator.hardwareConcurrency);
+  const threaded = await mtPage.evaluate(measureInPage, { ...params, ortThreads: mt });
+  if (threaded.results['ort wasm']) inPage.results['ort wasm mt'] = threaded.results['ort wasm'];
+  for (const [name, why] of Object.entries(threaded.errors)) inPage.errors[`${name} (${mt} threads)`] = why;
   await browser.close();
   // Page loads: the browser as users have it.
   browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
@@ -320,12 +351,15 @@ const R = inPage.results;
 const med = (name, key) => (R[name] ? median(R[name][key]) : undefined);
 const range = (name, key) => (R[name] ? `${fmt(Math.min(...R[name][key]))}–${fmt(Math.max(...R[name][key]))}` : '–');
 const rows = [
-  ['beanscan CPU (flex), embed(photo): decode + preprocess + model', 'beanscan cpu', 'photo'],
+  [`beanscan CPU (flex), embed(photo): decode + preprocess + model × ${VIEWS} view(s)`, 'beanscan cpu', 'photo'],
   [`beanscan CPU (flex), embed(${inPage.size} px PNG): model + tiny decode`, 'beanscan cpu', 'small'],
+  ['beanscan CPU (flex), browser decode + embedPixels (the page\'s path)', 'beanscan cpu', 'pixels'],
   ['beanscan WebGPU, embed(photo)', 'beanscan webgpu', 'photo'],
   [`beanscan WebGPU, embed(${inPage.size} px PNG)`, 'beanscan webgpu', 'small'],
   ['onnxruntime-web wasm EP (1 thread), run on beanscan\'s input tensor', 'ort wasm', 'small'],
   ['onnxruntime-web wasm EP (1 thread), canvas decode + resize + run', 'ort wasm', 'photo'],
+  [`onnxruntime-web wasm EP (${inPage.cores} threads), run on beanscan's input tensor`, 'ort wasm mt', 'small'],
+  [`onnxruntime-web wasm EP (${inPage.cores} threads), canvas decode + resize + run`, 'ort wasm mt', 'photo'],
   ['onnxruntime-web webgpu EP, run on beanscan\'s input tensor', 'ort webgpu', 'small'],
   ['onnxruntime-web webgpu EP, canvas decode + resize + run', 'ort webgpu', 'photo'],
 ];
@@ -337,9 +371,10 @@ for (const [label, name, key] of rows) console.log(`| ${label} | ${fmt(med(name,
 for (const [name, why] of Object.entries(inPage.errors)) console.log(`\n${name} could not run: ${why}`);
 
 const ratio = (a, b) => (a && b ? `${fmt(a / b)}×` : '–');
-console.log('\n| ratio beanscan ÷ onnxruntime-web | model only | incl. decode |\n|---|---|---|');
-console.log(`| CPU: beanscan flex ÷ ORT wasm EP (1 thread) | ${ratio(med('beanscan cpu', 'small'), med('ort wasm', 'small'))} | ${ratio(med('beanscan cpu', 'photo'), med('ort wasm', 'photo'))} |`);
-console.log(`| GPU: beanscan WebGPU ÷ ORT webgpu EP | ${ratio(med('beanscan webgpu', 'small'), med('ort webgpu', 'small'))} | ${ratio(med('beanscan webgpu', 'photo'), med('ort webgpu', 'photo'))} |`);
+console.log('\n| ratio beanscan ÷ onnxruntime-web | model only | incl. decode: module decoder | incl. decode: browser decoder (page path) |\n|---|---|---|---|');
+console.log(`| CPU: beanscan flex ÷ ORT wasm EP (1 thread) | ${ratio(med('beanscan cpu', 'small'), med('ort wasm', 'small'))} | ${ratio(med('beanscan cpu', 'photo'), med('ort wasm', 'photo'))} | ${ratio(med('beanscan cpu', 'pixels'), med('ort wasm', 'photo'))} |`);
+console.log(`| CPU: beanscan flex ÷ ORT wasm EP (${inPage.cores} threads) | ${ratio(med('beanscan cpu', 'small'), med('ort wasm mt', 'small'))} | ${ratio(med('beanscan cpu', 'photo'), med('ort wasm mt', 'photo'))} | ${ratio(med('beanscan cpu', 'pixels'), med('ort wasm mt', 'photo'))} |`);
+console.log(`| GPU: beanscan WebGPU ÷ ORT webgpu EP | ${ratio(med('beanscan webgpu', 'small'), med('ort webgpu', 'small'))} | ${ratio(med('beanscan webgpu', 'photo'), med('ort webgpu', 'photo'))} | – |`);
 
 const nat1 = median(native1.map((r) => r.embed_photo_ms));
 const nat2 = median(native2.map((r) => r.embed_photo_ms));
@@ -363,7 +398,7 @@ console.log(`| navigation → status "ready" (module compiled, bundle loaded) | 
 console.log(`| navigation → first label shown | ${L('label')} |`);
 
 writeFileSync(JSON_OUT, JSON.stringify({
-  date: new Date().toISOString(), photos: photos.map((p) => p.slice(DATA.length + 1)), reps: REPS, warmup: WARMUP,
+  date: new Date().toISOString(), photos: photos.map((p) => p.slice(DATA.length + 1)), reps: REPS, warmup: WARMUP, views: VIEWS,
   onnxruntimeWeb: ortVersion, inPage, native: { threads1: native1, threads2: native2 }, loads,
 }, null, 2));
 console.error(`\nwrote ${JSON_OUT}`);

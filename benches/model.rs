@@ -8,11 +8,11 @@
 //! Inputs are deterministic pseudo-random values; weights are freshly initialised (timing does
 //! not depend on their values).
 //!
-//!   cargo bench --bench model -- --photos P1.jpg P2.jpg … [--reps N] [--write-inputs DIR]
+//!   cargo bench --bench model -- --photos P1.jpg P2.jpg … [--reps N] [--views V] [--write-inputs DIR]
 //!
 //! Photo mode, for `bench/browser.mjs`: the built-in bundle's classifier on flex, per photo the
 //! median ms of decode + preprocess alone and of the whole embedding (decode + preprocess +
-//! model), one JSON line each. `--write-inputs` also writes each photo's model input (f32 LE,
+//! model, V passes; default the bundle's view count), one JSON line each. `--write-inputs` also writes each photo's model input (f32 LE,
 //! 3 × size × size) as DIR/<n>.f32, so onnxruntime can be fed exactly the same tensor.
 //!
 //!   cargo bench --bench model -- --bundle-sizes DIR
@@ -69,7 +69,9 @@ fn time_ms<T>(reps: usize, mut f: impl FnMut() -> T) -> f64 {
 }
 
 fn photos(paths: &[String], reps: usize) {
-    let classifier = Classifier::new(Bundle::embedded().expect("built-in bundle"), Device::flex()).expect("classifier");
+    let mut classifier = Classifier::new(Bundle::embedded().expect("built-in bundle"), Device::flex()).expect("classifier");
+    let views = arg("--views", classifier.views() as usize);
+    classifier.set_views(u8::try_from(views).unwrap_or(0)).expect("--views: 1, 2, 4 or 8");
     let out_dir = list("--write-inputs").and_then(|v| v.first().map(PathBuf::from));
     if let Some(dir) = &out_dir {
         std::fs::create_dir_all(dir).expect("create the --write-inputs folder");
@@ -84,7 +86,7 @@ fn photos(paths: &[String], reps: usize) {
         let preprocess = time_ms(reps, || classifier.input(&bytes).expect("decodes"));
         let embed = time_ms(reps, || pollster::block_on(classifier.embed_photo(&bytes)).expect("embeds"));
         println!(
-            "{{\"engine\": \"burn-flex\", \"photo\": {path:?}, \"decode_preprocess_ms\": {preprocess:.3}, \"embed_photo_ms\": {embed:.3}}}"
+            "{{\"engine\": \"burn-flex\", \"photo\": {path:?}, \"decode_preprocess_ms\": {preprocess:.3}, \"embed_photo_ms\": {embed:.3}, \"views\": {views}}}"
         );
     }
 }
