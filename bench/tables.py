@@ -254,18 +254,25 @@ def t_200_beans(folder=None):
         raise Missing(os.path.join(BEANS_200, '200-*-*-knn-val.json'))
     runs = {}
     for path in paths:
-        loss, variant, seed = re.match(r'200-(\w+?)(-v1|-e1)?-(\d+)-knn-val\.json', os.path.basename(path)).groups()
+        loss, draw, sl, variant, seed = re.match(r'200-(\w+?)(-bal)?(-sl)?(-v1|-e1)?-(\d+)-knn-val\.json', os.path.basename(path)).groups()
         # 200-LOSS-e1-SEED: references and photos embedded with one view (`--embed-views 1`);
-        # 200-LOSS-v1-SEED: also trained on one cached view per photo (`--views 1`).
+        # 200-LOSS-v1-SEED: also trained on one cached view per photo (`--views 1`);
+        # -bal: the beans drawn class by class (`--draw balanced`); -sl: a re-export of the
+        # random-draw net with `--self-label` (its rows without them repeat 200-LOSS-SEED).
         note = {None: '', '-e1': ', `--embed-views 1`', '-v1': ', `--views 1 --embed-views 1`'}[variant]
+        note += ', `--draw balanced`' if draw else ''
         with open(path, encoding='utf-8') as f:
             for r in json.load(f):
                 if r['method'] == 'knn' and r['refs_per_class'] != 0:
                     continue  # every photo of the 200 beans is a reference
                 if loss == 'triplet' and r['method'] == 'softmax':
                     continue  # the triplet loss trains no class directions
+                added = r.get('self_labelled', 0)
+                if sl and (r['method'] == 'softmax' or not added):
+                    continue
                 by = ('softmax', 0) if r['method'] == 'softmax' else ('kNN', r['k'])
-                runs.setdefault((loss + note, by), []).append(
+                extra = ', + `--self-label 100`' if added else ''
+                runs.setdefault((loss + note + extra, by), []).append(
                     (r['macro_f1'], r['normal_vs_defect']['balanced_accuracy'], r['accuracy']))
     rows = []
     for (loss, by), v in sorted(runs.items(), key=lambda kv: (kv[0][0].count('views'), kv[0][0], kv[0][1][0] == 'softmax', kv[0][1][1])):

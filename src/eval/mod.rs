@@ -2,5 +2,6 @@
 //! metrics, the method study, and evaluation on annotated tray photos.
 
 pub mod metrics;
+pub mod self_label;
 pub mod study;
 pub mod tray_eval;

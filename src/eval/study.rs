@@ -35,6 +35,33 @@ pub fn draw_beans(beans: &[String], n: usize, seed: u64) -> Vec<usize> {
     (0..beans.len()).filter(|&i| chosen.binary_search(&&beans[i]).is_ok()).collect()
 }
 
+/// Indices of every photo of `n` beans drawn class by class in turn (a bean's class: its first
+/// photo's), each class's beans in an order fixed by `seed`: the classes come out as even as
+/// their beans allow, as when someone collects reference beans class by class.
+pub fn draw_beans_balanced(beans: &[String], labels: &[u16], n: usize, seed: u64) -> Vec<usize> {
+    let mut by_class = std::collections::BTreeMap::<u16, Vec<&String>>::new();
+    let mut seen = std::collections::HashSet::new();
+    for (bean, &label) in beans.iter().zip(labels) {
+        if seen.insert(bean) {
+            by_class.entry(label).or_default().push(bean);
+        }
+    }
+    let mut rng = StdRng::seed_from_u64(seed);
+    for list in by_class.values_mut() {
+        list.sort();
+        list.shuffle(&mut rng);
+    }
+    let mut chosen: Vec<&String> = Vec::new();
+    for round in 0.. {
+        if chosen.len() >= n || by_class.values().all(|list| list.len() <= round) {
+            break;
+        }
+        chosen.extend(by_class.values().filter_map(|list| list.get(round)).take(n - chosen.len()));
+    }
+    chosen.sort();
+    (0..beans.len()).filter(|&i| chosen.binary_search(&&beans[i]).is_ok()).collect()
+}
+
 /// Rows of `codes` picked by `idx`.
 pub fn pick<T: Clone>(rows: &[T], idx: &[usize]) -> Vec<T> {
     idx.iter().map(|&i| rows[i].clone()).collect()
@@ -211,6 +238,24 @@ mod tests {
         assert_eq!(a, draw_beans(&beans, 10, 7));
         assert_ne!(a, draw_beans(&beans, 10, 8));
         assert_eq!(draw_beans(&beans, 1000, 0).len(), 80);
+    }
+
+    #[test]
+    fn balanced_draws_even_out_the_classes() {
+        // 30 beans of class 0, 3 of class 1, 10 of class 2; two faces each.
+        let classes: Vec<u16> = [vec![0; 30], vec![1; 3], vec![2; 10]].concat();
+        let beans: Vec<String> = (0..classes.len()).flat_map(|b| [format!("b{b:02}"), format!("b{b:02}")]).collect();
+        let labels: Vec<u16> = classes.iter().flat_map(|&c| [c, c]).collect();
+        let drawn = draw_beans_balanced(&beans, &labels, 12, 3);
+        let count = |c: u16| drawn.iter().filter(|&&i| labels[i] == c).count() / 2;
+        // Four rounds would give 4 + 3 + 4 = 11; the twelfth bean comes from the next round.
+        assert_eq!((count(0), count(1), count(2)), (5, 3, 4));
+        for pair in drawn.chunks(2) {
+            assert_eq!(beans[pair[0]], beans[pair[1]]);
+        }
+        assert_eq!(drawn, draw_beans_balanced(&beans, &labels, 12, 3));
+        assert_ne!(drawn, draw_beans_balanced(&beans, &labels, 12, 4));
+        assert_eq!(draw_beans_balanced(&beans, &labels, 1000, 0).len(), beans.len());
     }
 
     #[test]

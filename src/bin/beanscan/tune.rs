@@ -17,6 +17,7 @@ use beanscan::train::checkpoint::Checkpointer;
 use beanscan::train::export::{self, ExportInput};
 use beanscan::train::plot;
 use beanscan::train::pretrained::{MapCache, TuneLoss, TuneOptions, Tuned, imagenet_path, load_imagenet, tune};
+use beanscan::eval::self_label;
 use beanscan::eval::study::{self, Labelled, draw_beans};
 use burn::tensor::Device;
 use clap::ValueEnum;
@@ -31,6 +32,12 @@ use crate::training::{DataArgs, ScheduleArgs, labelled_photos, open_data, report
 pub enum Init {
     /// EfficientNet-Lite0's ImageNet weights (`./build.sh imagenet` fetches them).
     Imagenet,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum Draw {
+    Random,
+    Balanced,
 }
 
 #[derive(clap::Args)]
@@ -67,6 +74,15 @@ pub struct TuneArgs {
     /// Labelled beans to train on (both faces); all when omitted.
     #[arg(long)]
     pub labels: Option<usize>,
+    /// How the `--labels` beans are drawn: at random, or as evenly over the classes as the
+    /// photos allow (as someone collecting reference beans class by class would).
+    #[arg(long, value_enum, default_value_t = Draw::Random)]
+    pub draw: Draw,
+    /// With `--labels`: label the other train photos by the vote of their k (`--k`) nearest
+    /// labelled photos, without reading their own labels, and add up to this many per class as
+    /// references, unanimous ones nearest their neighbours first (one view each; 0: none).
+    #[arg(long, default_value_t = 0)]
+    pub self_label: usize,
     #[arg(long, default_value_t = 1200)]
     pub steps: usize,
     #[arg(long, default_value_t = 1e-3)]
@@ -133,6 +149,9 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     if !(1..=lite0::BLOCKS + 1).contains(&args.blocks) || args.frozen >= args.blocks.min(lite0::BLOCKS) {
         bail!("--blocks must be 1–17 and --frozen below it (and below 16)");
     }
+    if args.self_label > 0 && args.labels.is_none() {
+        bail!("--self-label needs --labels N: without it every train photo is labelled already");
+    }
     let device = Device::flex();
     let model = ModelConfig {
         input_size: args.input_size,
@@ -154,7 +173,10 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     };
     let pool = labelled_photos(&dataset, preprocess.input_size);
     let chosen: Vec<usize> = match args.labels {
-        Some(n) => draw_beans(&pool.beans, n, args.schedule.seed),
+        Some(n) => match args.draw {
+            Draw::Random => draw_beans(&pool.beans, n, args.schedule.seed),
+            Draw::Balanced => study::draw_beans_balanced(&pool.beans, &pool.labels, n, args.schedule.seed),
+        },
         None => (0..pool.images.len()).collect(),
     };
     let train = Labelled {
@@ -163,7 +185,8 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
         beans: study::pick(&pool.beans, &chosen),
         ids: study::pick(&pool.ids, &chosen),
     };
-    step(&format!("load {} labelled photos ({} used)", pool.images.len(), train.images.len()), started);
+    step(&format!("load {} labelled photos ({} used{})", pool.images.len(), train.images.len(),
+        if args.labels.is_some() { format!(", {:?} draw: {}", args.draw, class_counts(&dataset.class_names, &train.labels)) } else { String::new() }), started);
 
     let started = Instant::now();
     let Init::Imagenet = args.init;
@@ -255,7 +278,8 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     let table_counts = if args.eval_split.is_some() { table_counts } else { Vec::new() };
     // Only the training photos some reference set takes are embedded (the others stay empty).
     let mut needed = vec![false; train.images.len()];
-    for &per_class in table_counts.iter().chain([&args.refs_per_class]) {
+    let all_labelled = if args.self_label > 0 { Some(&0) } else { None };
+    for &per_class in table_counts.iter().chain([&args.refs_per_class]).chain(all_labelled) {
         per_class_rows(&train.labels, per_class, args.schedule.seed).into_iter().for_each(|r| needed[r] = true);
     }
     let rows: Vec<usize> = (0..needed.len()).filter(|&r| needed[r]).collect();
@@ -263,6 +287,30 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     let embedded = export::embed_images(&net, &preprocess, &study::pick(&train.images, &rows), args.embed_views, &device);
     rows.iter().zip(embedded).for_each(|(&r, e)| embeddings[r] = e);
     step(&format!("embed {} training photos × {} views", rows.len(), args.embed_views), started);
+    let self_labelled = if args.self_label > 0 {
+        let started = Instant::now();
+        let unlabelled: Vec<usize> = (0..pool.images.len()).filter(|i| chosen.binary_search(i).is_err()).collect();
+        let photos = export::embed_images(&net, &preprocess, &study::pick(&pool.images, &unlabelled), 1, &device);
+        let labelled = study::references(&embeddings, &train.labels, &train.ids);
+        let ids = study::pick(&pool.ids, &unlabelled);
+        let added = self_label::self_labelled(&labelled, &photos, &ids, args.k as usize, args.self_label);
+        // Their own labels, read only to report how often the vote was right.
+        let truth: std::collections::HashMap<&str, u16> = pool.ids.iter().map(String::as_str).zip(pool.labels.iter().copied()).collect();
+        let right = (0..added.len()).filter(|&i| truth[added.ids[i].as_str()] == added.labels[i]).count();
+        step(
+            &format!(
+                "self-label {} of {} unlabelled photos ({}; {:.1} % of them right)",
+                added.len(),
+                unlabelled.len(),
+                class_counts(&dataset.class_names, &added.labels),
+                100.0 * right as f64 / added.len().max(1) as f64
+            ),
+            started,
+        );
+        added
+    } else {
+        ReferenceSet::new(args.embed_dim)
+    };
     if let (Some(eval_set), Some(split)) = (&eval_set, &args.eval_split) {
         let started = Instant::now();
         let evaluated = labelled_photos(eval_set, preprocess.input_size);
@@ -285,15 +333,21 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
         }));
         for &per_class in &table_counts {
             let kept = per_class_rows(&train.labels, per_class, args.schedule.seed);
-            let refs = study::references(&study::pick(&embeddings, &kept), &study::pick(&train.labels, &kept), &study::pick(&train.ids, &kept));
-            for k in [1, 5, 10] {
-                let report = study::knn_report(&dataset.class_names, &refs, &queries, &evaluated.labels, k, f32::INFINITY);
-                eprintln!("  {split}: {per_class:>3} refs/class ({} refs), k {k:>2}: {}", refs.len(), report.summary());
-                rows.push(serde_json::json!({
-                    "method": "knn", "refs_per_class": per_class, "references": refs.len(), "k": k, "views": args.embed_views,
-                    "macro_f1": report.macro_f1, "accuracy": report.accuracy,
-                    "normal_vs_defect": report.normal_vs_defect,
-                }));
+            let labelled = study::references(&study::pick(&embeddings, &kept), &study::pick(&train.labels, &kept), &study::pick(&train.ids, &kept));
+            // With --self-label: each row without and with the self-labelled references.
+            let sets = if self_labelled.is_empty() { vec![labelled] } else { vec![labelled.clone(), self_label::joined(&labelled, &self_labelled)] };
+            for refs in sets {
+                let added = refs.len() - kept.len();
+                for k in [1, 5, 10] {
+                    let report = study::knn_report(&dataset.class_names, &refs, &queries, &evaluated.labels, k, f32::INFINITY);
+                    eprintln!("  {split}: {per_class:>3} refs/class + {added} self-labelled ({} refs), k {k:>2}: {}", refs.len(), report.summary());
+                    rows.push(serde_json::json!({
+                        "method": "knn", "refs_per_class": per_class, "references": refs.len(), "k": k, "views": args.embed_views,
+                        "self_labelled": added,
+                        "macro_f1": report.macro_f1, "accuracy": report.accuracy,
+                        "normal_vs_defect": report.normal_vs_defect,
+                    }));
+                }
             }
         }
         write_json(&args.run.join(format!("knn-{split}.json")), &serde_json::Value::Array(rows))?;
@@ -302,16 +356,19 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
 
     let started = Instant::now();
     let kept = per_class_rows(&train.labels, args.refs_per_class, args.schedule.seed);
-    let references: ReferenceSet =
-        study::references(&study::pick(&embeddings, &kept), &study::pick(&train.labels, &kept), &study::pick(&train.ids, &kept));
+    let references: ReferenceSet = self_label::joined(
+        &study::references(&study::pick(&embeddings, &kept), &study::pick(&train.labels, &kept), &study::pick(&train.ids, &kept)),
+        &self_labelled,
+    );
     let bundle = export::bundle(ExportInput {
         description: format!(
-            "EfficientNet-Lite0 (ImageNet) fine-tuned ({:?} loss), {}px, {} blocks, {} labelled photos, {} references ({} views), seed {}",
+            "EfficientNet-Lite0 (ImageNet) fine-tuned ({:?} loss), {}px, {} blocks, {} labelled photos, {} references ({} self-labelled; {} views), seed {}",
             args.loss,
             args.input_size,
             args.blocks,
             train.images.len(),
             references.len(),
+            self_labelled.len(),
             args.embed_views,
             args.schedule.seed
         ),
@@ -330,4 +387,14 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     step(&format!("export {} ({size} bytes)", args.out.display()), started);
     step("whole run", total);
     Ok(())
+}
+
+/// "Normal 12, Broken 20, …": photos per class.
+fn class_counts(class_names: &[String], labels: &[u16]) -> String {
+    class_names
+        .iter()
+        .enumerate()
+        .map(|(c, name)| format!("{name} {}", labels.iter().filter(|&&l| usize::from(l) == c).count()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
