@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # beanscan build helper.
 #   ./build.sh setup   install what building needs (wasm target, wasm-bindgen-cli, wasm-opt)
-#   ./build.sh build   build the wasm module into www/pkg/ (cargo → wasm-bindgen → wasm-opt)
+#   ./build.sh build   build the wasm modules (WebGPU + CPU, CPU only) and copy the bundle into www/pkg/
 #   ./build.sh serve   set up and build if stale, then serve www/ on http://${HOST:-127.0.0.1}:${PORT:-8080}/
 #   ./build.sh test    also installs Chromium, chromedriver and the npm test packages, then runs
 #                      native tests, wasm tests in headless Chromium, end-to-end page tests
@@ -124,23 +124,20 @@ PY
 }
 
 size_line() { # label file
-  printf '  %-13s %11d bytes   gzip -9: %10d bytes\n' "$1" "$(stat -c %s "$2")" "$(gzip -9 -c "$2" | wc -c)"
+  printf '  %-26s %11d bytes   gzip -9: %10d bytes\n' "$1" "$(stat -c %s "$2")" "$(gzip -9 -c "$2" | wc -c)"
 }
 
-build() {
-  need wasm-bindgen "run ./build.sh setup"
-  log "cargo build (wasm32-unknown-unknown, profile wasm-release)"
-  cargo build --lib --target wasm32-unknown-unknown --profile wasm-release
+# One module into $2 (cargo → wasm-bindgen → wasm-opt); $1: its cargo features. Sizes go to SIZES.
+build_module() { # features out-dir
+  local features=$1 out=$2
+  log "cargo build (wasm32-unknown-unknown, profile wasm-release, features: ${features:-none})"
+  cargo build --lib --target wasm32-unknown-unknown --profile wasm-release --no-default-features ${features:+--features "$features"}
   local raw="$TARGET_DIR/wasm32-unknown-unknown/wasm-release/beanscan.wasm"
   [[ -f $raw ]] || die "cargo did not produce $raw"
-
-  # Assemble the package aside, so a failed step never leaves a half-written www/pkg.
-  local stage="$TARGET_DIR/beanscan-www-pkg"
-  rm -rf "$stage"
-  log "wasm-bindgen --target web"
-  wasm-bindgen --target web --out-dir "$stage" "$raw"
-  local bg="$stage/beanscan_bg.wasm"
-  local sizes=("$(size_line cargo "$raw")" "$(size_line wasm-bindgen "$bg")")
+  log "wasm-bindgen --target web → $out"
+  wasm-bindgen --target web --out-dir "$out" "$raw"
+  local bg="$out/beanscan_bg.wasm" name=${3:-module}
+  SIZES+=("$(size_line "$name: cargo" "$raw")" "$(size_line "$name: bindgen" "$bg")")
 
   if [[ -x $WASM_OPT ]]; then
     log "wasm-opt $WASM_OPT_FLAGS"
@@ -149,7 +146,7 @@ build() {
       && node -e 'WebAssembly.compile(require("fs").readFileSync(process.argv[1])).catch((e) => { console.error(e.message); process.exit(1); })' "$bg.opt"
     then
       mv "$bg.opt" "$bg"
-      sizes+=("$(size_line wasm-opt "$bg")")
+      SIZES+=("$(size_line "$name: wasm-opt" "$bg")")
     else
       rm -f "$bg.opt"
       warn "wasm-opt failed; keeping the un-optimised module"
@@ -157,19 +154,33 @@ build() {
   else
     warn "$WASM_OPT not found (run ./build.sh setup); keeping the un-optimised module"
   fi
+}
+
+# www/pkg/: the module with WebGPU and the CPU path, the CPU-only module (cpu/: no WebGPU compiler,
+# for devices without a usable adapter) and the bundle both are given (default.beanscan).
+build() {
+  need wasm-bindgen "run ./build.sh setup"
+  # Assembled aside, so a failed step never leaves a half-written www/pkg.
+  local stage="$TARGET_DIR/beanscan-www-pkg"
+  rm -rf "$stage"
+  SIZES=()
+  build_module webgpu "$stage" "webgpu+cpu"
+  build_module "" "$stage/cpu" "cpu only"
+  cp bundle/default.beanscan "$stage/default.beanscan"
+  SIZES+=("$(size_line bundle "$stage/default.beanscan")")
 
   rm -rf "$PKG"
   mkdir -p "$(dirname "$PKG")"
   mv "$stage" "$PKG"
   stamp
-  log "built $PKG/ — wasm sizes:"
-  printf '%s\n' "${sizes[@]}"
+  log "built $PKG/ — sizes:"
+  printf '%s\n' "${SIZES[@]}"
 }
 
 # The build version the service worker names its cache after: a hash of the module and of every
 # file the page is made of, so any change to either makes browsers fetch a fresh, consistent set.
 stamp() {
-  local files=("$PKG/beanscan_bg.wasm" "$PKG/beanscan.js") version
+  local files=("$PKG/beanscan_bg.wasm" "$PKG/beanscan.js" "$PKG/cpu/beanscan_bg.wasm" "$PKG/cpu/beanscan.js" "$PKG/default.beanscan") version
   # shellcheck disable=SC2207  # file names in www/ have no spaces
   files+=($(find www -maxdepth 1 -type f | LC_ALL=C sort))
   version=$(cat "${files[@]}" | sha256sum | cut -c1-16)
@@ -180,7 +191,7 @@ stamp() {
 
 needs_build() {
   local wasm=$PKG/beanscan_bg.wasm
-  [[ -f $wasm && -f $PKG/beanscan.js ]] || return 0
+  [[ -f $wasm && -f $PKG/beanscan.js && -f $PKG/cpu/beanscan_bg.wasm && -f $PKG/cpu/beanscan.js && -f $PKG/default.beanscan ]] || return 0
   local inputs=(src Cargo.toml Cargo.lock)
   local p
   for p in bundle build.rs; do [[ -e $p ]] && inputs+=("$p"); done

@@ -17,9 +17,9 @@ try {
   const page = await browser.newPage();
   await page.goto(url);
   const rows = await page.evaluate(async (reps) => {
-    const { default: init, Classifier } = await import('./pkg/beanscan.js');
+    const { default: init, Classifier } = await import('./pkg/cpu/beanscan.js');
     await init();
-    const c = await Classifier.create({ backend: 'cpu' });
+    const c = await Classifier.create({ backend: 'cpu', bundle: new Uint8Array(await (await fetch('./pkg/default.beanscan')).arrayBuffer()) });
     const per = 3 * 128 * 128;
     const n = 64;
     const inputs = Float32Array.from({ length: n * per }, (_, i) => ((i * 7919) % 1000) / 500 - 1);

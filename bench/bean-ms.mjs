@@ -48,11 +48,11 @@ try {
     }
     await page.goto(url);
     const bytes = bundle ? readFileSync(bundle).toString('base64') : null;
-    const modulePath = alt === null ? './pkg/beanscan.js' : `./pkg-alt/${alt}/beanscan.js`;
+    const modulePath = alt === null ? './pkg/cpu/beanscan.js' : `./pkg-alt/${alt}/beanscan.js`;
     const r = await page.evaluate(async ({ photos, bytes, reps, modulePath, views }) => {
       const { default: init, Classifier } = await import(modulePath);
       await init();
-      const c = await Classifier.create({ backend: 'cpu' });
+      const c = await Classifier.create({ backend: 'cpu', bundle: new Uint8Array(await (await fetch('./pkg/default.beanscan')).arrayBuffer()) });
       const b64 = (s) => Uint8Array.from(atob(s), (ch) => ch.charCodeAt(0));
       if (bytes) c.loadBundle(b64(bytes));
       if (views !== null) c.setViews(views);

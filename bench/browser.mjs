@@ -213,12 +213,14 @@ async function measureInPage({ n, reps, warmup, gpuPhotos, gpuReps, views, webgp
   const adapter = navigator.gpu ? await navigator.gpu.requestAdapter() : null;
   const gpuInfo = adapter ? { fallback: adapter.isFallbackAdapter ?? adapter.info?.isFallbackAdapter, vendor: adapter.info?.vendor, architecture: adapter.info?.architecture, description: adapter.info?.description } : null;
 
-  const beanscan = await import('/pkg/beanscan.js');
-  await beanscan.default();
+  const bundle = new Uint8Array(await (await fetch('/pkg/default.beanscan')).arrayBuffer());
   // ortThreads > 1: this page times onnxruntime-web's wasm EP alone, with that many threads.
   for (const backend of ortThreads > 1 ? [] : webgpu ? ['cpu', 'webgpu'] : ['cpu']) {
     await attempt(`beanscan ${backend}`, async () => {
-      const c = await beanscan.Classifier.create({ backend });
+      // The module the page loads for each: WebGPU + CPU, or the CPU-only one.
+      const beanscan = await import(backend === 'cpu' ? '/pkg/cpu/beanscan.js' : '/pkg/beanscan.js');
+      await beanscan.default();
+      const c = await beanscan.Classifier.create({ backend, bundle });
       if (c.backend !== backend) throw new Error(`asked for ${backend}, got ${c.backend}`);
       c.setViews(views);
       const photo = await perPhoto((i) => c.embed(photos[i]), backend === 'webgpu');

@@ -1,6 +1,8 @@
 // Page weight: every asset a first visit loads (recorded in headless Chromium), raw, gzip -9 and
-// brotli (quality 11); the wasm module before and after wasm-opt; the bundle's parts and its
-// size with f32 instead of the shipped 8-bit weights. Not a test; not in CI.
+// brotli (quality 11), for a device without a usable WebGPU adapter (the page loads the CPU-only
+// module) and for one with WebGPU (emulated with SwiftShader and ?backend=webgpu: the WebGPU
+// module); both modules; the CPU-only one before wasm-opt; the bundle's parts and its size with
+// f32 instead of the shipped 8-bit weights. Not a test; not in CI.
 //
 //   ./build.sh build && (cd bench && npm install)
 //   node bench/page-weight.mjs [--json bench/results/page-weight.json]
@@ -32,7 +34,7 @@ function need(ok, what, fix) {
     process.exit(2);
   }
 }
-need(existsSync(join(WWW, 'pkg/beanscan_bg.wasm')), 'www/pkg (the wasm module)', 'run ./build.sh build');
+need(existsSync(join(WWW, 'pkg/beanscan_bg.wasm')) && existsSync(join(WWW, 'pkg/cpu/beanscan_bg.wasm')), 'www/pkg (the wasm modules)', 'run ./build.sh build');
 need(existsSync(join(here, 'node_modules/playwright-core')), 'bench/node_modules/playwright-core', 'run (cd bench && npm install)');
 need(existsSync(CHROMIUM), `Chromium (${CHROMIUM})`, 'run ./build.sh setup, or set CHROMIUM');
 need(existsSync(CARGO_WASM), `the cargo output ${CARGO_WASM}`, 'run ./build.sh build (with the same CARGO_TARGET_DIR)');
@@ -53,7 +55,7 @@ const n = (v) => (v === undefined ? '–' : v.toLocaleString('en-US'));
 
 // ---------- what a first visit loads ----------
 
-const MIME = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm' };
+const MIME = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm', '.svg': 'image/svg+xml', '.webmanifest': 'application/manifest+json' };
 const server = createServer((req, res) => {
   const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
   const file = resolve(join(WWW, path.endsWith('/') ? `${path}index.html` : path));
@@ -65,32 +67,50 @@ const origin = `http://127.0.0.1:${server.address().port}`;
 const TMP = tmpdir();
 const scratch = mkdtempSync(join(TMP, 'beanscan-chromium-'));
 process.env.TMPDIR = scratch; // Chromium leaves profile folders there
-const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
-const loaded = new Set();
+const ARGS = ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/** Every same-origin file one fresh visit loads until the status says ready (the service worker's too). */
+async function firstVisit(extraArgs, query) {
+  const browser = await chromium.launch({ executablePath: CHROMIUM, args: [...ARGS, ...extraArgs] });
+  const loaded = new Set();
+  try {
+    const context = await browser.newContext();
+    context.on('request', (r) => { if (r.url().startsWith(origin)) loaded.add(new URL(r.url()).pathname); });
+    const page = await context.newPage();
+    await page.goto(`${origin}/${query}`);
+    await page.waitForFunction(() => document.querySelector('[data-testid="status"]')?.dataset.state !== 'loading', null, { timeout: 300_000 });
+    const status = page.getByTestId('status');
+    if (await status.getAttribute('data-state') !== 'ready') throw new Error(`the page did not get ready: ${await status.textContent()}`);
+    const backend = await status.getAttribute('data-backend');
+    // Let the service worker finish what it fetches on install.
+    await page.evaluate(() => navigator.serviceWorker?.ready);
+    await page.waitForTimeout(2000);
+    const assets = [...loaded].sort().map((path) => {
+      const file = join(WWW, path.endsWith('/') ? `${path}index.html` : path);
+      return { path, ...sizes(readFileSync(file)) };
+    });
+    const total = assets.reduce((t, a) => ({ raw: t.raw + a.raw, gzip: t.gzip + a.gzip, brotli: t.brotli + a.brotli }), { raw: 0, gzip: 0, brotli: 0 });
+    return { backend, assets, total };
+  } finally {
+    await browser.close();
+  }
+}
+let visits;
 try {
-  const context = await browser.newContext();
-  context.on('request', (r) => { if (r.url().startsWith(origin)) loaded.add(new URL(r.url()).pathname); });
-  const page = await context.newPage();
-  await page.goto(`${origin}/`);
-  await page.waitForFunction(() => document.querySelector('[data-testid="status"]')?.dataset.state !== 'loading', null, { timeout: 180_000 });
-  const state = await page.getByTestId('status').getAttribute('data-state');
-  if (state !== 'ready') throw new Error(`the page did not get ready: ${await page.getByTestId('status').textContent()}`);
+  visits = {
+    cpu: await firstVisit([], ''),
+    webgpu: await firstVisit(['--enable-unsafe-webgpu'], '?backend=webgpu'),
+  };
 } finally {
-  await browser.close();
   server.close();
   rmSync(scratch, { recursive: true, force: true });
 }
 
-const assets = [...loaded].sort().map((path) => {
-  const file = join(WWW, path.endsWith('/') ? `${path}index.html` : path);
-  return { path, ...sizes(readFileSync(file)) };
-});
-const total = assets.reduce((t, a) => ({ raw: t.raw + a.raw, gzip: t.gzip + a.gzip, brotli: t.brotli + a.brotli }), { raw: 0, gzip: 0, brotli: 0 });
-
 // ---------- the wasm module before wasm-opt, and what its code is made of ----------
 
 const work = mkdtempSync(join(TMP, 'beanscan-weight-'));
-const shippedWasm = join(WWW, 'pkg/beanscan_bg.wasm');
+// The cargo output is the last module ./build.sh builds: the CPU-only one.
+const shippedWasm = join(WWW, 'pkg/cpu/beanscan_bg.wasm');
 let preOpt;
 let cargoWasm;
 let twiggy;
@@ -114,6 +134,7 @@ if (statSync(CARGO_WASM).mtimeMs > statSync(shippedWasm).mtimeMs) {
   }
 }
 const shipped = sizes(readFileSync(shippedWasm));
+const shippedWebgpu = sizes(readFileSync(join(WWW, 'pkg/beanscan_bg.wasm')));
 
 // ---------- the bundle's parts ----------
 
@@ -133,17 +154,21 @@ try {
 
 // ---------- report ----------
 
-console.log(`First visit (${origin}/ until the status says ready), every request:\n`);
-console.log('| asset | bytes | gzip -9 | brotli 11 |\n|---|---|---|---|');
-for (const a of assets) console.log(`| \`${a.path}\` | ${n(a.raw)} | ${n(a.gzip)} | ${n(a.brotli)} |`);
-console.log(`| **total** | ${n(total.raw)} | ${n(total.gzip)} | ${n(total.brotli)} |`);
+for (const [name, visit] of Object.entries(visits)) {
+  const who = name === 'cpu' ? 'a device without a usable WebGPU adapter' : 'a device with WebGPU (?backend=webgpu on SwiftShader)';
+  console.log(`\nFirst visit of ${who}: ${origin}/ until the status says ready (backend ${visit.backend}), every file once:\n`);
+  console.log('| asset | bytes | gzip -9 | brotli 11 |\n|---|---|---|---|');
+  for (const a of visit.assets) console.log(`| \`${a.path}\` | ${n(a.raw)} | ${n(a.gzip)} | ${n(a.brotli)} |`);
+  console.log(`| **total** | ${n(visit.total.raw)} | ${n(visit.total.gzip)} | ${n(visit.total.brotli)} |`);
+}
 
 console.log('\n| wasm module | bytes | gzip -9 | brotli 11 |\n|---|---|---|---|');
-if (cargoWasm) console.log(`| cargo output | ${n(cargoWasm.raw)} | ${n(cargoWasm.gzip)} | ${n(cargoWasm.brotli)} |`);
-if (preOpt) console.log(`| after wasm-bindgen, without wasm-opt | ${n(preOpt.raw)} | ${n(preOpt.gzip)} | ${n(preOpt.brotli)} |`);
-console.log(`| after wasm-opt (shipped) | ${n(shipped.raw)} | ${n(shipped.gzip)} | ${n(shipped.brotli)} |`);
+if (cargoWasm) console.log(`| CPU-only: cargo output | ${n(cargoWasm.raw)} | ${n(cargoWasm.gzip)} | ${n(cargoWasm.brotli)} |`);
+if (preOpt) console.log(`| CPU-only: after wasm-bindgen, without wasm-opt | ${n(preOpt.raw)} | ${n(preOpt.gzip)} | ${n(preOpt.brotli)} |`);
+console.log(`| CPU-only, after wasm-opt (\`pkg/cpu/\`, shipped) | ${n(shipped.raw)} | ${n(shipped.gzip)} | ${n(shipped.brotli)} |`);
+console.log(`| WebGPU + CPU, after wasm-opt (\`pkg/\`, shipped) | ${n(shippedWebgpu.raw)} | ${n(shippedWebgpu.gzip)} | ${n(shippedWebgpu.brotli)} |`);
 
-console.log(`\n| bundle (${bundle.references} references, ${bundle.dim}-d), embedded in the module | bytes | gzip -9 | brotli 11 |\n|---|---|---|---|`);
+console.log(`\n| bundle (${bundle.references} references, ${bundle.dim}-d), \`pkg/default.beanscan\` | bytes | gzip -9 | brotli 11 |\n|---|---|---|---|`);
 console.log(`| whole bundle, int8 weights (shipped) | ${n(bundleFiles.shipped.raw)} | ${n(bundleFiles.shipped.gzip)} | ${n(bundleFiles.shipped.brotli)} |`);
 console.log(`| whole bundle, same weights as f32 | ${n(bundleFiles.f32.raw)} | ${n(bundleFiles.f32.gzip)} | ${n(bundleFiles.f32.brotli)} |`);
 console.log(`| of the shipped bundle: weights (8-bit, postcard) | ${n(bundle.weights)} | | |`);
@@ -155,5 +180,5 @@ console.log(`| (embeddings alone, f32) | ${n(bundle.embeddings_f32_raw)} | | |`)
 
 if (twiggy) console.log(`\ntwiggy top -n 20 of the wasm-bindgen output (before wasm-opt, names kept):\n\n${twiggy}`);
 
-writeFileSync(JSON_OUT, JSON.stringify({ date: new Date().toISOString(), assets, total, wasm: { cargo: cargoWasm, preOpt, shipped }, bundle, bundleFiles, twiggy }, null, 2));
+writeFileSync(JSON_OUT, JSON.stringify({ date: new Date().toISOString(), visits, wasm: { cargo: cargoWasm, preOpt, shipped, shippedWebgpu }, bundle, bundleFiles, twiggy }, null, 2));
 console.error(`\nwrote ${JSON_OUT}`);

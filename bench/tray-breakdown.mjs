@@ -16,9 +16,9 @@ try {
   await page.route('**/bench-tray.jpg', (r) => r.fulfill({ body: readFileSync(photo), contentType: 'image/jpeg' }));
   await page.goto(url);
   const r = await page.evaluate(async () => {
-    const { default: init, Classifier } = await import('./pkg/beanscan.js');
+    const { default: init, Classifier } = await import('./pkg/cpu/beanscan.js');
     await init();
-    const c = await Classifier.create({ backend: 'cpu' });
+    const c = await Classifier.create({ backend: 'cpu', bundle: new Uint8Array(await (await fetch('./pkg/default.beanscan')).arrayBuffer()) });
     const bmp = await createImageBitmap(await (await fetch('bench-tray.jpg')).blob());
     const cv = new OffscreenCanvas(bmp.width, bmp.height);
     cv.getContext('2d').drawImage(bmp, 0, 0);

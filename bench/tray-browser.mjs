@@ -32,9 +32,9 @@ try {
   await page.route('**/bench-tray.jpg', (r) => r.fulfill({ body: readFileSync(photo), contentType: 'image/jpeg' }));
   await page.goto(url);
   const result = await page.evaluate(async (runs) => {
-    const { default: init, Classifier } = await import('./pkg/beanscan.js');
+    const { default: init, Classifier } = await import('./pkg/cpu/beanscan.js');
     await init();
-    const classifier = await Classifier.create({ backend: 'cpu' });
+    const classifier = await Classifier.create({ backend: 'cpu', bundle: new Uint8Array(await (await fetch('./pkg/default.beanscan')).arrayBuffer()) });
     const small = await createImageBitmap(await (await fetch('bench-tray.jpg')).blob());
     const scale = 4000 / Math.max(small.width, small.height);
     const canvas = new OffscreenCanvas(Math.round(small.width * scale), Math.round(small.height * scale));

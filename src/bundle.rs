@@ -20,7 +20,9 @@ pub const FORMAT_VERSION: u32 = 3;
 const FORMAT_V1: u32 = 1;
 const FORMAT_V2: u32 = 2;
 
-/// The bundle the library ships with (trained and exported by `beanscan train`).
+/// The bundle the library ships with (trained and exported by `beanscan tune`). The page's
+/// modules are built without it (feature `builtin-bundle` off) and fetch the same file.
+#[cfg(feature = "builtin-bundle")]
 pub static DEFAULT_BUNDLE: &[u8] = include_bytes!("../bundle/default.beanscan");
 
 /// Numeric type of the stored weights.
@@ -56,7 +58,10 @@ pub struct Bundle {
 impl Bundle {
     /// The bundle compiled into the library.
     pub fn embedded() -> Result<Self> {
-        Self::from_bytes(DEFAULT_BUNDLE)
+        #[cfg(feature = "builtin-bundle")]
+        return Self::from_bytes(DEFAULT_BUNDLE);
+        #[cfg(not(feature = "builtin-bundle"))]
+        Err(Error::Bundle("this build has no built-in bundle: pass the bytes of a .beanscan file".into()))
     }
 
     /// Version string shown to users, e.g. in the page footer.

@@ -211,6 +211,28 @@ async fn added_references_change_the_vote_and_survive_export_and_import() {
     assert_eq!(c.export_references().unwrap(), before, "refused imports change nothing");
 }
 
+/// The page's modules have no bundle built in: `create({ bundle })` gets the file's bytes.
+#[wasm_bindgen_test]
+async fn create_takes_the_bundle_it_is_given() {
+    let with = |bytes: &[u8]| {
+        let o = options("cpu");
+        Reflect::set(&o, &"bundle".into(), &js_sys::Uint8Array::from(bytes).into()).unwrap();
+        o
+    };
+    let mut user = beanscan::Bundle::embedded().unwrap();
+    user.description = "bundle given to create".into();
+    let c = Classifier::open(with(&user.to_bytes().unwrap())).await.unwrap();
+    assert!(c.bundle_version().contains("bundle given to create"), "{}", c.bundle_version());
+    assert!(settle(c.classify(NORMAL.to_vec())).await.is_ok());
+
+    let err = Classifier::open(with(b"not a bundle")).await.err().expect("rejected");
+    assert!(message(&err).contains("not a beanscan bundle"), "{}", message(&err));
+    let o = options("cpu");
+    Reflect::set(&o, &"bundle".into(), &"default.beanscan".into()).unwrap();
+    let err = Classifier::open(o).await.err().expect("rejected");
+    assert!(message(&err).contains("must be a Uint8Array"), "{}", message(&err));
+}
+
 #[wasm_bindgen_test]
 async fn load_bundle_swaps_or_keeps_the_current_one() {
     let c = Classifier::open(options("cpu")).await.unwrap();

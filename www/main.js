@@ -49,6 +49,7 @@ const client = new ClassifierPool({
 
 /** A fresh worker: put back the user's bundle, settings and references, then show it. */
 async function restore(ready, send) {
+  keepForOffline(ready.moduleFiles);
   let next = ready;
   if (customBundle === undefined) customBundle = (await loadUserBundle().catch(() => null)) ?? null;
   if (customBundle) {
@@ -467,8 +468,15 @@ $('clear').addEventListener('click', () => {
 // ---------- offline ----------
 
 // The service worker (sw.js, beside this file) keeps the page, worker and module for offline use.
-if ('serviceWorker' in navigator && new URLSearchParams(location.search).get('sw') !== '0') {
+const offline = 'serviceWorker' in navigator && new URLSearchParams(location.search).get('sw') !== '0';
+if (offline) {
   navigator.serviceWorker.register(new URL('./sw.js', import.meta.url)).catch((err) => {
     console.warn(`offline use is not available: ${err.message}`);
   });
+}
+
+/** It keeps only the CPU-only module up front: the module this device runs is kept once it runs. */
+function keepForOffline(files) {
+  if (!offline || !files?.length) return;
+  navigator.serviceWorker.ready.then((reg) => reg.active?.postMessage({ keep: files })).catch(() => {});
 }

@@ -1,4 +1,7 @@
-// Service worker: keeps the page, its worker and the wasm module for offline use.
+// Service worker: keeps the page, its worker, the bundle and the wasm module for offline use.
+// Of the two modules (pkg/: WebGPU + CPU, pkg/cpu/: CPU only) it keeps the one this device runs:
+// the page asks for it ({keep}) once it runs, a module file fetched through here is kept too, and
+// a new build's install fetches the module files the previous build's cache held.
 // Every path is relative to this file, so the page works under any sub-path. The cache is named
 // after the build (pkg/version.js, written by ./build.sh build from a hash of the module and the
 // page's files): a new deploy fills a new cache and never mixes an old module with new files;
@@ -9,12 +12,24 @@ const CACHE = `beanscan-${self.BEANSCAN_BUILD}`;
 const FILES = [
   './', 'index.html', 'style.css', 'manifest.webmanifest', 'icon.svg',
   'main.js', 'classifier-client.js', 'dom.js', 'device-store.js', 'results.js', 'summary.js',
-  'palette.js', 'tray-canvas.js', 'tray-summary.js', 'tray-view.js', 'worker.js', 'pkg/beanscan.js', 'pkg/beanscan_bg.wasm', 'pkg/version.js',
+  'palette.js', 'tray-canvas.js', 'tray-summary.js', 'tray-view.js', 'worker.js', 'pkg/version.js', 'pkg/default.beanscan',
 ];
+// What the page may ask to keep: the two modules' files.
+const MODULE_FILES = ['pkg/beanscan.js', 'pkg/beanscan_bg.wasm', 'pkg/cpu/beanscan.js', 'pkg/cpu/beanscan_bg.wasm'];
+const inScope = (path) => new URL(path, self.registration.scope).href;
+const isModuleFile = (url) => MODULE_FILES.some((f) => inScope(f) === url);
 
 self.addEventListener('install', (event) => {
-  // 'reload': straight from the server, not from a possibly older HTTP cache entry.
-  event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(FILES.map((f) => new Request(f, { cache: 'reload' })))));
+  event.waitUntil((async () => {
+    // The module this device ran under an earlier build, so an update keeps it usable offline.
+    const used = new Set();
+    for (const name of (await caches.keys()).filter((k) => k.startsWith('beanscan-') && k !== CACHE)) {
+      for (const request of await (await caches.open(name)).keys()) if (isModuleFile(request.url)) used.add(request.url);
+    }
+    const cache = await caches.open(CACHE);
+    // 'reload': straight from the server, not from a possibly older HTTP cache entry.
+    await cache.addAll([...FILES, ...used].map((f) => new Request(f, { cache: 'reload' })));
+  })());
 });
 
 self.addEventListener('activate', (event) => {
@@ -31,6 +46,18 @@ self.addEventListener('fetch', (event) => {
     // The page and worker URLs may carry options (?backend=cpu): the file is the same.
     const hit = (await cache.match(request, { ignoreSearch: true }))
       ?? (request.mode === 'navigate' ? await cache.match('./') : undefined);
-    return hit ?? fetch(request);
+    if (hit) return hit;
+    const response = await fetch(request);
+    if (response.ok && isModuleFile(request.url)) await cache.put(request, response.clone());
+    return response;
   })());
+});
+
+self.addEventListener('message', (event) => {
+  const urls = (Array.isArray(event.data?.keep) ? event.data.keep : []).map(inScope).filter(isModuleFile);
+  if (!urls.length) return;
+  event.waitUntil(caches.open(CACHE).then(async (cache) => {
+    const missing = (await Promise.all(urls.map(async (u) => ((await cache.match(u)) ? null : u)))).filter(Boolean);
+    await cache.addAll(missing);
+  }));
 });

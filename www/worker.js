@@ -5,18 +5,36 @@
 //        {id, result} | {id, error, fatal}
 // Backend: `?backend=auto|webgpu|cpu` on the worker URL (default auto: WebGPU when the browser
 // has a hardware adapter, else CPU; a software fallback adapter is skipped).
+// Module: pkg/beanscan.js has WebGPU and the CPU path; pkg/cpu/beanscan.js only the CPU path, at
+// a fraction of the bytes: loaded unless WebGPU may run. Both get the bundle pkg/default.beanscan.
 // A panic inside the module aborts it (a WebAssembly.RuntimeError): the reply is marked fatal and
 // the page starts a fresh worker. The panic message comes from the module's panic hook.
-import init, { Classifier } from './pkg/beanscan.js';
 
 const message = (err) => (err instanceof Error ? err.message : String(err)) || 'unknown error';
 const backend = new URL(self.location.href).searchParams.get('backend') || 'auto';
 // Beyond this the bytes path refuses the photo with its own message; don't paint it first.
 const MAX_PIXELS = 64e6;
 
+/** WebGPU asked for, or `auto` with a hardware adapter (the module says why it runs what it runs). */
+async function mayUseWebgpu() {
+  if (backend === 'cpu') return false;
+  if (backend !== 'auto') return true;
+  const adapter = await navigator.gpu?.requestAdapter().catch(() => null);
+  return Boolean(adapter) && !(adapter.info?.isFallbackAdapter ?? adapter.isFallbackAdapter);
+}
+
+async function fetchBytes(path) {
+  const response = await fetch(new URL(path, import.meta.url));
+  if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+const moduleDir = mayUseWebgpu().then((gpu) => (gpu ? './pkg/' : './pkg/cpu/'));
 const classifier = (async () => {
+  const dir = await moduleDir;
+  const [{ default: init, Classifier }, bundle] = await Promise.all([import(`${dir}beanscan.js`), fetchBytes('./pkg/default.beanscan')]);
   await init();
-  return Classifier.create({ backend });
+  return Classifier.create({ backend, bundle });
 })();
 
 const info = (c) => ({
@@ -30,9 +48,12 @@ const info = (c) => ({
   references: c.addedReferences(),
 });
 
+/** The module files this worker runs, for the service worker to keep (relative to the page). */
+const moduleFiles = async () => [`${await moduleDir}beanscan.js`, `${await moduleDir}beanscan_bg.wasm`];
+
 (async () => {
   try {
-    postMessage({ type: 'ready', ...info(await classifier) });
+    postMessage({ type: 'ready', ...info(await classifier), moduleFiles: await moduleFiles() });
   } catch (err) {
     postMessage({ type: 'failed', error: message(err) });
   }

@@ -19,7 +19,9 @@ use panic::install_panic_hook;
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = r#"
 export type Backend = 'auto' | 'webgpu' | 'cpu';
-export interface ClassifierOptions { backend?: Backend }
+/** `bundle`: a .beanscan file's bytes; without it, the bundle built into the module (the page's
+ * modules have none built in: they are given www/pkg/default.beanscan). */
+export interface ClassifierOptions { backend?: Backend; bundle?: Uint8Array }
 /** `added`: a reference added at run time (addReference / importReferences), not a bundled one. */
 export interface Neighbour { label: string; distance: number; id: string; added: boolean }
 export interface Prediction {
@@ -112,13 +114,16 @@ async fn webgpu_adapter() -> Adapter {
     if flag(&info) || flag(&adapter) { Adapter::Fallback(name) } else { Adapter::Hardware(name) }
 }
 
+/// The WebGPU device: only in modules built with the `webgpu` feature (the page serves the
+/// CPU-only module to devices without a hardware adapter).
+async fn webgpu() -> Result<Device, JsValue> {
+    #[cfg(feature = "webgpu")]
+    return Device::wgpu_options().init_async().await.map_err(|e| js_error(format!("WebGPU could not start: {e:?}")));
+    #[cfg(not(feature = "webgpu"))]
+    Err(js_error("this is the CPU-only module (no WebGPU in it): load pkg/beanscan.js for WebGPU"))
+}
+
 async fn device_for(backend: &str) -> Result<(Device, &'static str, String), JsValue> {
-    let webgpu = || async {
-        Device::wgpu_options()
-            .init_async()
-            .await
-            .map_err(|e| js_error(format!("WebGPU could not start: {e:?}")))
-    };
     let named = |name: &str| if name.is_empty() { String::new() } else { format!(" ({name})") };
     match backend {
         "cpu" => Ok((Device::flex(), "cpu", "CPU asked for".into())),
@@ -155,7 +160,17 @@ impl Classifier {
             None
         };
         let (device, name, reason) = device_for(backend.as_deref().unwrap_or("auto")).await?;
-        let bundle = Bundle::embedded().map_err(js_error)?;
+        // `options.bundle`: a .beanscan file's bytes (the page's modules have none built in).
+        let bytes = if options.is_object() { Reflect::get(&options, &"bundle".into())? } else { JsValue::UNDEFINED };
+        let bundle = if bytes.is_undefined() || bytes.is_null() {
+            Bundle::embedded()
+        } else {
+            let bytes = bytes
+                .dyn_into::<js_sys::Uint8Array>()
+                .map_err(|_| js_error("options.bundle must be a Uint8Array (the bytes of a .beanscan file)"))?;
+            Bundle::from_bytes(&bytes.to_vec())
+        }
+        .map_err(js_error)?;
         let inner = crate::Classifier::new(bundle, device).map_err(js_error)?;
         Ok(Classifier { inner: Rc::new(RefCell::new(inner)), backend: name.into(), backend_reason: reason })
     }
@@ -163,7 +178,8 @@ impl Classifier {
 
 #[wasm_bindgen]
 impl Classifier {
-    /// Loads the bundle built into the module on the requested backend (default 'auto').
+    /// Loads `options.bundle` (a .beanscan file's bytes), or the bundle built into the module,
+    /// on the requested backend (default 'auto').
     #[wasm_bindgen(unchecked_return_type = "Promise<Classifier>")]
     pub fn create(#[wasm_bindgen(unchecked_param_type = "ClassifierOptions | undefined")] options: JsValue) -> Promise {
         future_to_promise(async move { Ok(Self::open(options).await?.into()) })

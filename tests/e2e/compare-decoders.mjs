@@ -26,9 +26,9 @@ try {
   const page = await browser.newPage();
   await page.goto(url);
   await page.evaluate(async () => {
-    const { default: init, Classifier } = await import('./pkg/beanscan.js');
+    const { default: init, Classifier } = await import('./pkg/cpu/beanscan.js');
     await init();
-    window.c = await Classifier.create({ backend: 'cpu' });
+    window.c = await Classifier.create({ backend: 'cpu', bundle: new Uint8Array(await (await fetch('./pkg/default.beanscan')).arrayBuffer()) });
   });
   const results = [];
   for (const row of sample) {

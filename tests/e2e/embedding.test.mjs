@@ -49,9 +49,9 @@ test('browser CPU embeddings equal native ones (max |diff| <= 1e-3)', { timeout:
   await page.goto(origin + '/');
   const photos = await Promise.all(paths.map(async (p) => [...await readFile(p)]));
   const browserEmbeddings = await page.evaluate(async (photos) => {
-    const { default: init, Classifier } = await import('./pkg/beanscan.js');
+    const { default: init, Classifier } = await import('./pkg/cpu/beanscan.js');
     await init();
-    const c = await Classifier.create({ backend: 'cpu' });
+    const c = await Classifier.create({ backend: 'cpu', bundle: new Uint8Array(await (await fetch('./pkg/default.beanscan')).arrayBuffer()) });
     const out = [];
     for (const bytes of photos) out.push([...await c.embed(new Uint8Array(bytes))]);
     return out;
@@ -79,9 +79,9 @@ test('browser-decoded pixels embed like native decoding of the same lossless PNG
       const { data } = ctx.getImageData(0, 0, bitmap.width, bitmap.height);
       return { rgba: new Uint8Array(data.buffer), width: bitmap.width, height: bitmap.height };
     };
-    const { default: init, Classifier } = await import('./pkg/beanscan.js');
+    const { default: init, Classifier } = await import('./pkg/cpu/beanscan.js');
     await init();
-    const c = await Classifier.create({ backend: 'cpu' });
+    const c = await Classifier.create({ backend: 'cpu', bundle: new Uint8Array(await (await fetch('./pkg/default.beanscan')).arrayBuffer()) });
     const result = [];
     for (const bytes of photos) {
       const jpeg = new Blob([new Uint8Array(bytes)], { type: 'image/jpeg' });

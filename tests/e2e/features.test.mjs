@@ -293,21 +293,28 @@ test('after one visit the page loads and labels offline, from a sub-path (servic
   const context = await newContext();
   try {
     const { page } = await open(context, pageUrl);
-    const cached = await page.evaluate(async () => {
+    const cached = await page.evaluate(async (module) => {
       const reg = await navigator.serviceWorker.ready;
-      const names = await caches.keys();
-      const cache = await caches.open(names.find((n) => n.startsWith('beanscan-')));
-      return { state: reg.active.state, names, files: (await cache.keys()).map((r) => new URL(r.url).pathname) };
-    });
+      // The module is kept once the page runs it (a message to the service worker): wait for it.
+      for (let i = 0; ; i++) {
+        const names = await caches.keys();
+        const cache = await caches.open(names.find((n) => n.startsWith('beanscan-')));
+        const files = (await cache.keys()).map((r) => new URL(r.url).pathname);
+        if (files.includes(module) || i === 60) return { state: reg.active.state, names, files };
+        await new Promise((done) => setTimeout(done, 500));
+      }
+    }, `${prefix}pkg/cpu/beanscan_bg.wasm`);
     t.diagnostic(`caches: ${cached.names.join(', ')} (${cached.files.length} files)`);
     assert.equal(cached.state, 'activated');
     assert.match(cached.names.join(), /beanscan-[0-9a-f]{16}/);
     // Every file of the page is kept (the list in sw.js must not fall behind www/).
     const want = (await readdir(site, { withFileTypes: true }))
       .filter((e) => e.isFile() && e.name !== 'sw.js').map((e) => e.name)
-      .concat(['', 'pkg/beanscan.js', 'pkg/beanscan_bg.wasm', 'pkg/version.js'])
+      .concat(['', 'pkg/version.js', 'pkg/default.beanscan', 'pkg/cpu/beanscan.js', 'pkg/cpu/beanscan_bg.wasm'])
       .map((f) => prefix + f);
     for (const f of want) assert.ok(cached.files.includes(f), `${f} is not precached`);
+    // This device runs the CPU-only module: the WebGPU one is neither fetched nor kept.
+    assert.ok(!cached.files.includes(`${prefix}pkg/beanscan_bg.wasm`), 'the WebGPU module was kept on a CPU device');
     await page.close();
 
     own.child.kill();
@@ -321,6 +328,35 @@ test('after one visit the page loads and labels offline, from a sub-path (servic
   } finally {
     await context.close();
     own.child.kill();
+  }
+});
+
+test('a device that runs WebGPU gets the WebGPU module, and the service worker keeps it', { timeout: TEST_TIMEOUT }, async (t) => {
+  const gpuBrowser = await launchBrowser(undefined, ['--enable-unsafe-webgpu']);
+  try {
+    const context = await newContext({}, gpuBrowser);
+    const fetched = [];
+    context.on('request', (r) => { if (/beanscan_bg\.wasm$/.test(r.url())) fetched.push(new URL(r.url()).pathname); });
+    const { page, errors } = await open(context, `${origin}/?backend=webgpu`);
+    assert.equal(await page.getByTestId('status').getAttribute('data-backend'), 'webgpu');
+    const kept = await page.evaluate(async () => {
+      await navigator.serviceWorker.ready;
+      for (let i = 0; i < 120; i++) {
+        const names = (await caches.keys()).filter((n) => n.startsWith('beanscan-'));
+        const files = names.length ? (await (await caches.open(names[0])).keys()).map((r) => new URL(r.url).pathname) : [];
+        if (files.includes('/pkg/beanscan_bg.wasm')) return files;
+        await new Promise((done) => setTimeout(done, 500));
+      }
+      return null;
+    });
+    t.diagnostic(`module files fetched: ${[...new Set(fetched)].join(', ')}`);
+    assert.ok(fetched.includes('/pkg/beanscan_bg.wasm'), 'the WebGPU module was not loaded');
+    assert.ok(kept, 'the WebGPU module was not kept for offline use');
+    assert.ok(!fetched.includes('/pkg/cpu/beanscan_bg.wasm') && !kept.includes('/pkg/cpu/beanscan_bg.wasm'), 'the CPU-only module was fetched too');
+    assert.deepEqual(errors, []);
+    await context.close();
+  } finally {
+    await gpuBrowser.close();
   }
 });
 
@@ -351,6 +387,9 @@ test('a new build fills a new cache and the old one is deleted when it takes ove
     const both = await cacheNames(page);
     t.diagnostic(`while the old page is open: ${both.join(', ')}`);
     assert.deepEqual(both.sort(), [first, 'beanscan-00000000feedbeef'].sort(), 'the old cache serves the open page');
+    // The new build's cache holds the module this device ran under the old one.
+    const carried = await page.evaluate(async () => (await (await caches.open('beanscan-00000000feedbeef')).keys()).map((r) => new URL(r.url).pathname));
+    assert.ok(carried.includes('/pkg/cpu/beanscan_bg.wasm'), `the new cache lacks the module: ${carried.join(', ')}`);
     await page.close();
 
     ({ page } = await open(context, own.url));

@@ -185,16 +185,16 @@ test('odd files in one batch: each labelled or refused with its own message', { 
 
 test('a panic inside the module is reported on its card and the next photo still works', { timeout: TEST_TIMEOUT }, async (t) => {
   // A separate context served the test build of the module (`--features test-hooks`, built by
-  // ./build.sh test into $BEANSCAN_TEST_PKG: the shipped one has no panic export), whose
-  // beanscan.js panics inside wasm on photos starting "CRASH".
+  // ./build.sh test into $BEANSCAN_TEST_PKG: the shipped ones have no panic export) in place of
+  // whichever module the page picks, whose beanscan.js panics inside wasm on photos starting "CRASH".
   // No service worker here: it would fetch (and serve) the module past the routes below.
   const testPkg = process.env.BEANSCAN_TEST_PKG;
   assert.ok(testPkg, 'BEANSCAN_TEST_PKG (the test build of the module) is not set: run ./build.sh test');
   const crashContext = await browser.newContext({ ...devices['Pixel 7'], serviceWorkers: 'block' });
-  await crashContext.route('**/pkg/beanscan_bg.wasm', async (route) => {
+  await crashContext.route(/\/pkg\/(cpu\/)?beanscan_bg\.wasm$/, async (route) => {
     await route.fulfill({ contentType: 'application/wasm', body: await readFile(`${testPkg}/beanscan_bg.wasm`) });
   });
-  await crashContext.route('**/pkg/beanscan.js', async (route) => {
+  await crashContext.route(/\/pkg\/(cpu\/)?beanscan\.js$/, async (route) => {
     const body = `${await readFile(`${testPkg}/beanscan.js`, 'utf8')}
 // Both entry points that take photo bytes: the main worker classifies, a helper embeds.
 for (const name of ['classify', 'embed']) {
@@ -236,7 +236,7 @@ test('the page only talks to its own origin and its CSP is enforced', { timeout:
   assert.deepEqual(foreign, [], 'requests to other origins');
   assert.deepEqual(network.filter((r) => r.method !== 'GET'), [], 'only GET requests (nothing uploaded)');
   // The worker's module and wasm fetches are seen too, so the check covers them.
-  assert.ok(network.some((r) => r.url.endsWith('/pkg/beanscan_bg.wasm')), 'wasm fetch was not observed');
+  assert.ok(network.some((r) => /\/pkg\/(cpu\/)?beanscan_bg\.wasm$/.test(r.url)), 'wasm fetch was not observed');
   assert.deepEqual(problems, []);
 
   // The meta CSP is in force: an injected inline script is refused.
