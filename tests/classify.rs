@@ -83,6 +83,29 @@ fn cli_prints_one_line_per_photo_and_fails_only_when_none_labelled() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// `beanscan classify … | head -n 1`: the reader goes away after one line; the CLI ends without
+/// a panic message.
+#[cfg(unix)]
+#[test]
+fn cli_ends_quietly_when_its_reader_goes_away() {
+    use std::io::BufRead;
+    let photos = val_photos(6);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_beanscan"))
+        .arg("classify")
+        .args(photos.iter().map(|(p, _)| p))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(first.contains('\t'), "{first}");
+    // The reader is dropped here, as `head` exits.
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
 /// `convert` re-stores the weights; the shipped int8 bundle and its f16 twin label alike.
 #[test]
 fn converted_bundles_label_like_the_shipped_one() {

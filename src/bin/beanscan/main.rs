@@ -122,6 +122,13 @@ mod native {
     }
 
     pub fn main() -> ExitCode {
+        // `beanscan classify … | head`: stop quietly when the reader goes away, as other
+        // command-line tools do (Rust ignores SIGPIPE, so a print would panic instead).
+        #[cfg(unix)]
+        // SAFETY: restores the default action of one signal before any other thread exists.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
         let cli = Cli::parse();
         let result = match cli.command {
             Command::Classify { photos, bundle, k, threshold, tray, annotate, views } => {
