@@ -44,6 +44,18 @@ for seed in ${SEEDS:-0 1 2}; do
       --embed-views 1 --out "runs/lite0-200-$loss-$seed/bundle-1view.beanscan"
     cp "runs/lite0-200-$loss-$seed/knn-val.json" "$OUT/200-$loss-e1-$seed-knn-val.json"
   done
+  # The cosine net again, with up to 100 self-labelled train photos per class among the
+  # references (no training: the run is done); its kNN rows also without them.
+  "$BEANSCAN" tune --data "$DATA/greencoffee" --labels 200 --loss cosine --steps 300 --seed "$seed" \
+    --refs-per-class 0 --run "runs/lite0-200-cosine-$seed" --eval-split val --self-label 100 \
+    --out "runs/lite0-200-cosine-$seed/bundle-sl.beanscan"
+  cp "runs/lite0-200-cosine-$seed/knn-val.json" "$OUT/200-cosine-sl-$seed-knn-val.json"
+  # 2b. The 200 beans drawn class by class instead of at random, cosine, with and without
+  #     self-labelled references.
+  "$BEANSCAN" tune --data "$DATA/greencoffee" --labels 200 --draw balanced --self-label 100 --loss cosine \
+    --steps 300 --seed "$seed" --refs-per-class 0 --run "runs/lite0-200-bal-cosine-$seed" --eval-split val \
+    --out "runs/lite0-200-bal-cosine-$seed/bundle.beanscan"
+  cp "runs/lite0-200-bal-cosine-$seed/knn-val.json" "$OUT/200-cosine-bal-$seed-knn-val.json"
 done
 python3 bench/pretrained-table.py "$OUT" > "$OUT/200-beans.md"
 
