@@ -50,12 +50,16 @@ for seed in ${SEEDS:-0 1 2}; do
     --refs-per-class 0 --run "runs/lite0-200-cosine-$seed" --eval-split val --self-label 100 \
     --out "runs/lite0-200-cosine-$seed/bundle-sl.beanscan"
   cp "runs/lite0-200-cosine-$seed/knn-val.json" "$OUT/200-cosine-sl-$seed-knn-val.json"
-  # 2b. The 200 beans drawn class by class instead of at random, cosine, with and without
-  #     self-labelled references.
+  # 2b. The 200 beans drawn class by class instead of at random: cosine (with and without
+  #     self-labelled references) and triplet.
   "$BEANSCAN" tune --data "$DATA/greencoffee" --labels 200 --draw balanced --self-label 100 --loss cosine \
     --steps 300 --seed "$seed" --refs-per-class 0 --run "runs/lite0-200-bal-cosine-$seed" --eval-split val \
     --out "runs/lite0-200-bal-cosine-$seed/bundle.beanscan"
   cp "runs/lite0-200-bal-cosine-$seed/knn-val.json" "$OUT/200-cosine-bal-$seed-knn-val.json"
+  "$BEANSCAN" tune --data "$DATA/greencoffee" --labels 200 --draw balanced --loss triplet --unfreeze-every 40 \
+    --steps 300 --seed "$seed" --refs-per-class 0 --run "runs/lite0-200-bal-triplet-$seed" --eval-split val \
+    --out "runs/lite0-200-bal-triplet-$seed/bundle.beanscan"
+  cp "runs/lite0-200-bal-triplet-$seed/knn-val.json" "$OUT/200-triplet-bal-$seed-knn-val.json"
 done
 python3 bench/pretrained-table.py "$OUT" > "$OUT/200-beans.md"
 
