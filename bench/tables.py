@@ -136,6 +136,10 @@ def t_shipped():
         ['MAP@R of the embeddings', f3(r['map_at_r']) if r.get('map_at_r') is not None else '', '', '', ''],
         ['flagged unknown', pct(r['unknown_rate']), '', '', ''],
     ]
+    u = r.get('unknown')
+    if u:
+        rows.append(['flagged unknown with their own class left out of the references (as if nobody '
+                     'had labelled it)', f"{pct(u['held_out_flagged'])} (AUROC {f3(u['held_out_auroc'])})", '', '', ''])
     title = f"{r.get('split') or 'all'}, {r['photos']:,} photos, k {r['k']}, threshold {r['threshold']:g}"
     return table([title, 'shipped bundle', 'goal', 'always "Normal"', 'supervised anchor'], rows)
 

@@ -1,13 +1,15 @@
 //! `beanscan convert`: the same bundle with its weights stored another way (size vs accuracy),
-//! or its references re-embedded from their photos with another view count.
+//! its references re-embedded from their photos with another view count, or its unknown
+//! threshold calibrated on labelled photos.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, ensure};
 use beanscan::Bundle;
 use beanscan::bundle::WeightType;
 use beanscan::classifier::load_embedder;
+use beanscan::eval::unknown::{CALIBRATION_PER_CLASS, UnknownCheck, calibrate, calibration_rows};
 use beanscan::index::{ReferenceSet, build_graph};
 use beanscan::train::data::{Dataset, load_images};
 use beanscan::train::export::{embed_images, weight_bytes};
@@ -45,6 +47,13 @@ pub struct ConvertArgs {
     /// 4 or 8), and make it the bundle's default for photos. Needs `--data`.
     #[arg(long, value_parser = crate::native::views_arg(), requires = "data")]
     pub views: Option<u8>,
+    /// Calibrate the unknown threshold: keep this share of labelled train photos that are not
+    /// references (up to 100 per class, drawn by --seed) within it. Needs `--data`.
+    #[arg(long, requires = "data")]
+    pub unknown_quantile: Option<f32>,
+    /// Seed of the calibration photos (`tune` uses its own --seed).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
     /// Labelled photos the references were made from (manifest.csv), found by their ids.
     #[arg(long)]
     pub data: Option<PathBuf>,
@@ -65,14 +74,27 @@ pub fn convert_cmd(args: &ConvertArgs) -> Result<()> {
     if let (Some(views), Some(data)) = (args.views, &args.data) {
         reembed_references(&mut bundle, data, views, &device)?;
     }
+    if let (Some(quantile), Some(data)) = (args.unknown_quantile, &args.data) {
+        let check = calibrate_threshold(&mut bundle, data, quantile, args.seed, &device)?;
+        println!(
+            "unknown threshold {:.2}: {:.1} % of {} train photos outside the references flagged; \
+             {:.1} % with their class left out (AUROC {:.3})",
+            check.threshold,
+            100.0 * check.known_flagged,
+            check.photos,
+            100.0 * check.held_out_flagged,
+            check.held_out_auroc
+        );
+    }
     let bytes = bundle.to_bytes()?;
     std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
     println!(
-        "{}: {before} → {} bytes ({:?} weights, references of {} views)",
+        "{}: {before} → {} bytes ({:?} weights, references of {} views, unknown threshold {})",
         args.out.display(),
         bytes.len(),
         bundle.weight_type,
-        bundle.default_views
+        bundle.default_views,
+        bundle.default_threshold
     );
     Ok(())
 }
@@ -103,6 +125,37 @@ fn reembed_references(bundle: &mut Bundle, data: &Path, views: u8, device: &Devi
     bundle.description = described_with_views(&bundle.description, views);
     bundle.validate()?;
     Ok(())
+}
+
+/// Sets the bundle's threshold from train photos of `data` that are not its references,
+/// embedded as the bundle embeds a photo (the same choice `tune` makes at export).
+fn calibrate_threshold(bundle: &mut Bundle, data: &Path, quantile: f32, seed: u64, device: &Device) -> Result<UnknownCheck> {
+    let dataset = Dataset::open(data)?.split(Some("train"));
+    let labelled: Vec<usize> = (0..dataset.samples.len()).filter(|&r| dataset.samples[r].label_applies).collect();
+    let ids: Vec<String> = labelled.iter().map(|&r| dataset.samples[r].reference_id()).collect();
+    // Labels as the bundle numbers its classes (photos of a class it lacks are left out).
+    let labels: Vec<Option<u16>> = labelled
+        .iter()
+        .map(|&r| {
+            let name = &dataset.class_names[usize::from(dataset.samples[r].label)];
+            bundle.class_names.iter().position(|c| c == name).map(|i| i as u16)
+        })
+        .collect();
+    let known: Vec<usize> = (0..labelled.len()).filter(|&i| labels[i].is_some()).collect();
+    let known_ids: Vec<String> = known.iter().map(|&i| ids[i].clone()).collect();
+    let known_labels: Vec<u16> = known.iter().filter_map(|&i| labels[i]).collect();
+    let reference_ids: HashSet<&str> = bundle.references.ids.iter().map(String::as_str).collect();
+    let picked = calibration_rows(&known_ids, &known_labels, &reference_ids, CALIBRATION_PER_CLASS, seed);
+    ensure!(!picked.is_empty(), "no labelled train photo in {} outside the bundle's references", data.display());
+    let rows: Vec<usize> = picked.iter().map(|&i| labelled[known[i]]).collect();
+    let images = load_images(&dataset, &rows, bundle.preprocess.input_size);
+    ensure!(images.skipped == 0, "{} calibration photos could not be read", images.skipped);
+    let net = load_embedder(&bundle.model, bundle.weight_type, &bundle.weights, device)?;
+    let photos = embed_images(&net, &bundle.preprocess, &images.images, bundle.default_views, device);
+    let check = calibrate(&bundle.references, &photos, &picked.iter().map(|&i| known_labels[i]).collect::<Vec<_>>(), quantile);
+    bundle.default_threshold = check.threshold;
+    bundle.validate()?;
+    Ok(check)
 }
 
 /// The description with its references' view count: `N references (V views)`, as `tune`

@@ -274,6 +274,14 @@ mod native {
         }
         let report = Report::new(&names, &truth, &predicted, Some(&embedded));
         println!("{}", report.summary());
+        let unknown_check = beanscan::eval::unknown::check(&classifier.index.bundled, &embeddings, &truth, classifier.threshold);
+        println!(
+            "unknown beyond {:.2}: {:.1} % flagged; {:.1} % with their class left out of the references (AUROC {:.3})",
+            unknown_check.threshold,
+            100.0 * unknown_check.known_flagged,
+            100.0 * unknown_check.held_out_flagged,
+            unknown_check.held_out_auroc
+        );
         for (name, s) in &report.per_class {
             println!("  {name:>16}: P {:.3} R {:.3} F1 {:.3} (n = {})", s.precision, s.recall, s.f1, s.support);
         }
@@ -287,6 +295,7 @@ mod native {
                 "k": classifier.k,
                 "threshold": classifier.threshold,
                 "views": classifier.views(),
+                "unknown": unknown_check,
                 "seconds": started.elapsed().as_secs_f64(),
             });
             if let (Some(map), serde_json::Value::Object(more)) = (value.as_object_mut(), extra) {

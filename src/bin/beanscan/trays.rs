@@ -37,6 +37,10 @@ pub struct EvalTraysArgs {
     /// Seeds per shot count in the date-split study.
     #[arg(long, default_value_t = 5)]
     pub seeds: usize,
+    /// Write every matched tray bean (photo, date, true label, embedding) and the bundle's
+    /// references as JSON here, to study the labelling outside beanscan.
+    #[arg(long)]
+    pub beans: Option<PathBuf>,
 }
 
 /// Prints one tray photo's counts and grading; writes the annotated photo when asked.
@@ -98,6 +102,9 @@ pub fn eval_trays_cmd(args: &EvalTraysArgs) -> Result<()> {
     let detect_seconds = started.elapsed().as_secs_f64();
     if lines.is_empty() {
         bail!("no tray photos in {}", args.data.display());
+    }
+    if let Some(path) = &args.beans {
+        write_json(path, &beans_json(&classifier, &photos, &beans))?;
     }
     let count_error = lines.iter().map(|l| l.count_error).sum::<f32>() / lines.len() as f32;
     let labelling = tray_eval::label_beans(&classifier, &beans, |_| false)?;
@@ -173,4 +180,34 @@ pub fn eval_trays_cmd(args: &EvalTraysArgs) -> Result<()> {
         write_json(path, &value)?;
     }
     Ok(())
+}
+
+/// The matched tray beans and the bundle's references, embeddings included.
+fn beans_json(
+    classifier: &Classifier,
+    photos: &[tray_eval::TrayPhoto],
+    beans: &[tray_eval::FoundBean],
+) -> serde_json::Value {
+    let refs = &classifier.index.bundled;
+    let references: Vec<_> = (0..refs.len())
+        .map(|i| {
+            serde_json::json!({
+                "label": classifier.class_names.get(usize::from(refs.labels[i])),
+                "id": refs.ids[i],
+                "embedding": refs.row(i),
+            })
+        })
+        .collect();
+    let beans: Vec<_> = beans
+        .iter()
+        .map(|b| {
+            serde_json::json!({
+                "photo": photos[b.photo].path.display().to_string(),
+                "date": photos[b.photo].date,
+                "label": b.label,
+                "embedding": b.embedding,
+            })
+        })
+        .collect();
+    serde_json::json!({ "bundle": classifier.version, "references": references, "beans": beans })
 }

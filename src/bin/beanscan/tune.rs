@@ -17,7 +17,7 @@ use beanscan::train::checkpoint::Checkpointer;
 use beanscan::train::export::{self, ExportInput};
 use beanscan::train::plot;
 use beanscan::train::pretrained::{MapCache, TuneLoss, TuneOptions, Tuned, imagenet_path, load_imagenet, tune};
-use beanscan::eval::self_label;
+use beanscan::eval::{self_label, unknown};
 use beanscan::eval::study::{self, Labelled, draw_beans};
 use burn::tensor::Device;
 use clap::ValueEnum;
@@ -120,8 +120,14 @@ pub struct TuneArgs {
     pub weights: Weights,
     #[arg(long, default_value_t = 5)]
     pub k: u32,
-    #[arg(long, default_value_t = 1.0)]
-    pub threshold: f32,
+    /// Distance beyond which a photo is unknown (default: calibrated, see --unknown-quantile).
+    #[arg(long)]
+    pub threshold: Option<f32>,
+    /// Without --threshold: the threshold keeps this share of labelled train photos that are
+    /// not references within it (up to 100 per class); `RUN/unknown.json` says how many photos
+    /// of a class left out of the references it flags.
+    #[arg(long, default_value_t = unknown::DEFAULT_QUANTILE)]
+    pub unknown_quantile: f32,
     /// Flips/turns each photo's embedding averages over (1, 2, 4 or 8), for the references,
     /// the kNN report and, stored in the bundle, every photo labelled with it. With more than
     /// one the report leaves out 128 and all references per class (8× the embedding time)
@@ -282,6 +288,15 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     for &per_class in table_counts.iter().chain([&args.refs_per_class]).chain(all_labelled) {
         per_class_rows(&train.labels, per_class, args.schedule.seed).into_iter().for_each(|r| needed[r] = true);
     }
+    // Photos that calibrate the unknown threshold: labelled, not references.
+    let kept = per_class_rows(&train.labels, args.refs_per_class, args.schedule.seed);
+    let reference_ids: std::collections::HashSet<&str> = kept.iter().map(|&r| train.ids[r].as_str()).collect();
+    let calibration = if args.threshold.is_none() {
+        unknown::calibration_rows(&train.ids, &train.labels, &reference_ids, unknown::CALIBRATION_PER_CLASS, args.schedule.seed)
+    } else {
+        Vec::new()
+    };
+    calibration.iter().for_each(|&r| needed[r] = true);
     let rows: Vec<usize> = (0..needed.len()).filter(|&r| needed[r]).collect();
     let mut embeddings = vec![Vec::new(); train.images.len()];
     let embedded = export::embed_images(&net, &preprocess, &study::pick(&train.images, &rows), args.embed_views, &device);
@@ -355,11 +370,32 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     }
 
     let started = Instant::now();
-    let kept = per_class_rows(&train.labels, args.refs_per_class, args.schedule.seed);
     let references: ReferenceSet = self_label::joined(
         &study::references(&study::pick(&embeddings, &kept), &study::pick(&train.labels, &kept), &study::pick(&train.ids, &kept)),
         &self_labelled,
     );
+    let threshold = match args.threshold {
+        Some(t) => t,
+        None if calibration.is_empty() => {
+            eprintln!("  no labelled photo outside the references to calibrate the unknown threshold: 1.0 (pass --threshold)");
+            1.0
+        }
+        None => {
+            let photos = study::pick(&embeddings, &calibration);
+            let check = unknown::calibrate(&references, &photos, &study::pick(&train.labels, &calibration), args.unknown_quantile);
+            eprintln!(
+                "  unknown threshold {:.2}: {:.1} % of {} train photos outside the references flagged; \
+                 {:.1} % with their class left out (AUROC {:.3})",
+                check.threshold,
+                100.0 * check.known_flagged,
+                check.photos,
+                100.0 * check.held_out_flagged,
+                check.held_out_auroc
+            );
+            write_json(&args.run.join("unknown.json"), &serde_json::to_value(&check)?)?;
+            check.threshold
+        }
+    };
     let bundle = export::bundle(ExportInput {
         description: format!(
             "EfficientNet-Lite0 (ImageNet) fine-tuned ({:?} loss), {}px, {} blocks, {} labelled photos, {} references ({} self-labelled; {} views), seed {}",
@@ -378,7 +414,7 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
         embedder: net,
         references,
         default_k: args.k,
-        default_threshold: args.threshold,
+        default_threshold: threshold,
         default_views: args.embed_views,
         seed: args.schedule.seed,
         weight_type,
