@@ -27,7 +27,8 @@ const thresholdInput = $('threshold');
 // ---------- state ----------
 
 let info = null;          // what the running classifier reported: backend, bundle, classes, k, threshold
-let settings = savedSettings(); // {k, threshold} chosen by the user (kept across reloads)
+let settings = savedSettings(); // {k, threshold, bundle} chosen by the user (kept across reloads)
+let bundleDefaults = '';        // the running bundle's model and default k and threshold
 let customBundle;         // bytes of a bundle the user loaded, null for the built-in one (undefined: not read yet)
 let references = [];      // [{id, label}] added on this device
 const entries = [];       // one per photo, oldest first: {file, card, result?, error?, reference?}
@@ -61,7 +62,7 @@ async function restore(ready, send) {
       panelMessage(`Your bundle could not be loaded again, the built-in one is used: ${reply.error}`);
     }
   }
-  if (settings) {
+  if (settingsFit(next)) {
     const reply = await send('settings', settings);
     if (reply.error === undefined) Object.assign(next, reply.result);
   }
@@ -295,15 +296,24 @@ function showSettingValues() {
 function savedSettings() {
   try {
     const s = JSON.parse(localStorage.getItem(SETTINGS_KEY) ?? 'null');
-    return Number.isInteger(s?.k) && Number.isFinite(s?.threshold) ? s : null;
+    return Number.isInteger(s?.k) && Number.isFinite(s?.threshold) && typeof s?.bundle === 'string' ? s : null;
   } catch {
     return null;
   }
 }
 
+/** Whether the saved settings were chosen for this bundle (`ready`: its defaults, before any
+ *  settings). A threshold is a distance in one model's embedding space, and a new build may ship
+ *  better defaults: settings chosen for another model or other defaults are dropped. */
+function settingsFit(ready) {
+  bundleDefaults = `${ready.modelId} k ${ready.k} threshold ${ready.threshold}`;
+  if (settings && settings.bundle !== bundleDefaults) settings = null;
+  return settings !== null;
+}
+
 async function applySettings() {
   showSettingValues();
-  settings = { k: Number(kInput.value), threshold: Number(thresholdInput.value) };
+  settings = { k: Number(kInput.value), threshold: Number(thresholdInput.value), bundle: bundleDefaults };
   try { localStorage.setItem(SETTINGS_KEY, JSON.stringify(settings)); } catch { /* private mode: this visit only */ }
   const reply = await client.request('settings', settings);
   if (reply.error !== undefined) return panelMessage(`Settings not applied: ${reply.error}`);
@@ -350,7 +360,7 @@ $('bundle-file').addEventListener('change', async (e) => {
     customBundle = bytes;
     client.reloadHelpers();
     saveUserBundle(bytes).catch((err) => panelMessage(`The bundle is used but could not be kept for next time: ${err.message}`));
-    if (settings) Object.assign(loaded, await client.call('settings', settings));
+    if (settingsFit(loaded)) Object.assign(loaded, await client.call('settings', settings));
     const modelChanged = loaded.modelId !== info.modelId;
     await restoreReferences(loaded.modelId, (op, ...args) => client.request(op, ...args));
     references = await client.call('references');

@@ -1,5 +1,5 @@
 // The page's tools beyond labelling, in headless Chromium on a phone viewport: reference beans
-// kept across a reload, the k and threshold sliders, the summary and CSV export, the CPU path
+// kept across a reload, the k and threshold sliders (kept for the same bundle only), the summary and CSV export, the CPU path
 // when the browser has no WebGPU, and offline use through the service worker.
 // Run: node --test tests/e2e/   (after ./build.sh build; needs /usr/bin/chromium)
 // Env: as page.test.mjs (BEANSCAN_WWW, BEANSCAN_DATA, CHROMIUM).
@@ -219,6 +219,30 @@ test('sliders re-label the shown results; summary and CSV export agree with the 
       assert.ok(col(row, 'error').length > 10, `error column: ${col(row, 'error')}`);
     }
   }
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
+test('slider settings survive a reload, but only onto the bundle they were chosen for', { timeout: TEST_TIMEOUT }, async () => {
+  const context = await newContext();
+  const { page, errors } = await open(context);
+  const defaults = { k: await page.getByTestId('k').inputValue(), threshold: await page.getByTestId('threshold').inputValue() };
+  await settings(page);
+  await slide(page, 'threshold', 1.5);
+  await slide(page, 'k', 9);
+  await page.reload();
+  await waitReady(page);
+  assert.equal(await page.getByTestId('threshold').inputValue(), '1.5');
+  assert.equal(await page.getByTestId('k').inputValue(), '9');
+  // Chosen for another model (or other defaults, as a new build may ship): the bundle's own values.
+  await page.evaluate(() => {
+    const saved = JSON.parse(localStorage.getItem('beanscan-settings'));
+    localStorage.setItem('beanscan-settings', JSON.stringify({ ...saved, bundle: 'another model k 5 threshold 1' }));
+  });
+  await page.reload();
+  await waitReady(page);
+  assert.deepEqual({ k: await page.getByTestId('k').inputValue(), threshold: await page.getByTestId('threshold').inputValue() }, defaults);
+  assert.notEqual(defaults.threshold, '1.5');
   assert.deepEqual(errors, []);
   await context.close();
 });
