@@ -5,6 +5,7 @@
 
 pub mod bundle;
 pub mod classifier;
+pub mod depthwise;
 pub mod error;
 pub mod framing;
 pub mod index;

@@ -90,11 +90,41 @@ impl ConvBn {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        if self.bn.is_none() && self.conv.groups > 1 && x.device() == Device::flex() {
+            let [_, _, height, width] = x.dims();
+            let stride = self.conv.stride[0];
+            if height.div_ceil(stride) * width.div_ceil(stride) <= crate::depthwise::MAX_PLANE {
+                return self.depthwise_on_cpu(x);
+            }
+        }
         let y = self.conv.forward(x);
         match &self.bn {
             Some(bn) => bn.forward(y),
             None => y,
         }
+    }
+
+    /// A folded depthwise layer on the CPU backend: [`crate::depthwise`], far faster than burn's
+    /// kernel on the later blocks' small planes (same values to float rounding).
+    fn depthwise_on_cpu(&self, x: Tensor<4>) -> Tensor<4> {
+        let device = x.device();
+        let [batch, channels, height, width] = x.dims();
+        let PaddingConfig2d::Explicit(pad_before, _, pad_after, _) = self.conv.padding else {
+            unreachable!("Lite0 layers pad explicitly")
+        };
+        let layer = crate::depthwise::Layer {
+            channels,
+            kernel: self.conv.kernel_size[0],
+            stride: self.conv.stride[0],
+            pad_before,
+            pad_after,
+        };
+        let values = |t: TensorData| t.try_to_vec::<f32>().expect("f32 values");
+        let weight = values(self.conv.weight.val().into_data());
+        let bias = self.conv.bias.as_ref().map_or_else(|| vec![0.0; channels], |b| values(b.val().into_data()));
+        let out = crate::depthwise::forward(layer, &values(x.into_data()), [batch, height, width], &weight, &bias);
+        let shape = [batch, channels, layer.out_size(height), layer.out_size(width)];
+        Tensor::from_data(TensorData::new(out, shape), &device)
     }
 
     /// BatchNorm's running statistics merged into the convolution:
