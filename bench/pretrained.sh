@@ -60,6 +60,13 @@ for seed in ${SEEDS:-0 1 2}; do
     --steps 300 --seed "$seed" --refs-per-class 0 --run "runs/lite0-200-bal-triplet-$seed" --eval-split val \
     --out "runs/lite0-200-bal-triplet-$seed/bundle.beanscan"
   cp "runs/lite0-200-bal-triplet-$seed/knn-val.json" "$OUT/200-triplet-bal-$seed-knn-val.json"
+  # 2c. Balanced draws, cosine, more blocks kept at their ImageNet weights (the default is 5).
+  for frozen in 8 11; do
+    "$BEANSCAN" tune --data "$DATA/greencoffee" --labels 200 --draw balanced --loss cosine --frozen "$frozen" \
+      --steps 300 --seed "$seed" --refs-per-class 0 --run "runs/lite0-200-bal-cosine-f$frozen-$seed" --eval-split val \
+      --out "runs/lite0-200-bal-cosine-f$frozen-$seed/bundle.beanscan"
+    cp "runs/lite0-200-bal-cosine-f$frozen-$seed/knn-val.json" "$OUT/200-cosine-bal-f$frozen-$seed-knn-val.json"
+  done
 done
 python3 bench/pretrained-table.py "$OUT" > "$OUT/200-beans.md"
 

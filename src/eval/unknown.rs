@@ -30,6 +30,21 @@ pub struct UnknownCheck {
     pub held_out_auroc: f32,
 }
 
+impl UnknownCheck {
+    /// One line for the calibration photos: "unknown threshold 0.32: 4.0 % of 1058 … flagged; …".
+    pub fn calibration_line(&self) -> String {
+        format!(
+            "unknown threshold {:.2}: {:.1} % of {} train photos outside the references flagged; \
+             {:.1} % with their class left out (AUROC {:.3})",
+            self.threshold,
+            100.0 * self.known_flagged,
+            self.photos,
+            100.0 * self.held_out_flagged,
+            self.held_out_auroc
+        )
+    }
+}
+
 /// `per_class` rows of each class that are not references, seeded, independent of row order.
 pub fn calibration_rows(
     ids: &[String],

@@ -76,15 +76,7 @@ pub fn convert_cmd(args: &ConvertArgs) -> Result<()> {
     }
     if let (Some(quantile), Some(data)) = (args.unknown_quantile, &args.data) {
         let check = calibrate_threshold(&mut bundle, data, quantile, args.seed, &device)?;
-        println!(
-            "unknown threshold {:.2}: {:.1} % of {} train photos outside the references flagged; \
-             {:.1} % with their class left out (AUROC {:.3})",
-            check.threshold,
-            100.0 * check.known_flagged,
-            check.photos,
-            100.0 * check.held_out_flagged,
-            check.held_out_auroc
-        );
+        println!("{}", check.calibration_line());
     }
     let bytes = bundle.to_bytes()?;
     std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;

@@ -383,15 +383,7 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
         None => {
             let photos = study::pick(&embeddings, &calibration);
             let check = unknown::calibrate(&references, &photos, &study::pick(&train.labels, &calibration), args.unknown_quantile);
-            eprintln!(
-                "  unknown threshold {:.2}: {:.1} % of {} train photos outside the references flagged; \
-                 {:.1} % with their class left out (AUROC {:.3})",
-                check.threshold,
-                100.0 * check.known_flagged,
-                check.photos,
-                100.0 * check.held_out_flagged,
-                check.held_out_auroc
-            );
+            eprintln!("  {}", check.calibration_line());
             write_json(&args.run.join("unknown.json"), &serde_json::to_value(&check)?)?;
             check.threshold
         }
