@@ -127,13 +127,15 @@ fn a_cut_network_loads_only_its_blocks() {
 fn fine_tuning_trains_the_unfrozen_blocks_only() {
     use beanscan::model::ModelConfig;
     use beanscan::preprocess::PreprocessParams;
-    use beanscan::train::pretrained::{MapCache, TuneLoss, TuneOptions, tune};
+    use beanscan::train::checkpoint::Checkpointer;
+    use beanscan::train::pretrained::{MapCache, Start, TuneLoss, TuneOptions, load_run, tune};
     let device = Device::flex();
-    let start = load_imagenet(&imagenet_path(), 17, &device).unwrap();
+    let imagenet = load_imagenet(&imagenet_path(), 17, &device).unwrap();
+    let start = Start::Imagenet(imagenet.clone());
     let params = PreprocessParams { input_size: 32, mean: [0.5; 3], std: [0.5; 3] };
     // Eight real photos of two classes, framed as everywhere else (preprocess::square).
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/greencoffee");
-    let (mut images, mut labels) = (Vec::new(), Vec::new());
+    let (mut images, mut labels, mut beans) = (Vec::new(), Vec::new(), Vec::new());
     for (label, folder) in [(0u16, "r2/Normal"), (1, "r2/Black")] {
         let mut files: Vec<_> = std::fs::read_dir(data.join(folder)).unwrap().map(|e| e.unwrap().path()).collect();
         files.sort();
@@ -141,16 +143,20 @@ fn fine_tuning_trains_the_unfrozen_blocks_only() {
             let photo = beanscan::preprocess::decode(&std::fs::read(file).unwrap()).unwrap();
             images.push(beanscan::preprocess::square(&photo, params.input_size));
             labels.push(label);
+            // Two photos per bean, as a bean's two faces.
+            beans.push(format!("{folder}/{}", images.len() / 2));
         }
     }
     let config = ModelConfig { input_size: 32, code_dim: 16, embed_dim: 8, ..ModelConfig::default() };
     let weights = |net: &Lite0, block: usize| net.blocks[block].project.conv.weight.val().into_data().try_to_vec::<f32>().unwrap();
     // One cached view turned in feature space, and the eight real views.
-    for (loss, unfreeze_every, views) in [(TuneLoss::Cosine, 0, 1), (TuneLoss::Triplet, 1, 8)] {
-        let cache = || Ok(MapCache::build(&start, 3, &params, &images, views, views == 8, &device));
+    for (loss, unfreeze_every, views) in [(TuneLoss::Cosine, 0, 1), (TuneLoss::Triplet, 1, 8), (TuneLoss::Pairs, 0, 8)] {
+        let cache = || Ok(MapCache::build(&imagenet, 3, &params, &images, views, views == 8, &device));
         let options = TuneOptions { steps: 4, batch: 8, learning_rate: 1e-2, seed: 0, frozen: 3, scale: 16.0, loss, margin: 0.2, unfreeze_every };
-        let tuned = tune(&config, &start, cache, &labels, 2, &options, None, &device).unwrap();
-        let moved = |b: usize| weights(&start, b).iter().zip(weights(&tuned.embedder.encoder, b)).any(|(a, c)| (a - c).abs() > 1e-6);
+        let dir = std::env::temp_dir().join(format!("beanscan-tune-{}-{loss:?}", std::process::id()));
+        let checkpoint = Checkpointer::new(dir.join("tune.ckpt"), "test", 100);
+        let tuned = tune(&config, &start, cache, &labels, &beans, 2, &options, Some(&checkpoint), &device).unwrap();
+        let moved = |b: usize| weights(&imagenet, b).iter().zip(weights(&tuned.embedder.encoder, b)).any(|(a, c)| (a - c).abs() > 1e-6);
         assert!(!moved(0) && !moved(2), "{loss:?}: a frozen block changed");
         // With gradual unfreezing (one stage per step) the top stages have thawed by step 4.
         assert!(moved(15), "{loss:?}: the last block did not train");
@@ -160,5 +166,21 @@ fn fine_tuning_trains_the_unfrozen_blocks_only() {
             // Four steps thaw only down to block 9: block 4 still waits its turn.
             assert!(!moved(3), "{loss:?}: gradual unfreezing trained block 4 too early");
         }
+        // The finished checkpoint is what `tune --start` reads: the same encoder and head.
+        let stored = load_run(&checkpoint.path, &config, 17, 2, &device).unwrap();
+        let embed = |e: &beanscan::model::Lite0Embedder| {
+            let x = beanscan::train::batch_tensor(&[beanscan::preprocess::normalise(&images[0], &params)], 32, &device);
+            e.forward(x).into_data().try_to_vec::<f32>().unwrap()
+        };
+        assert_eq!(embed(&stored), embed(&tuned.embedder), "{loss:?}: the checkpoint differs from the run");
+        if loss == TuneLoss::Pairs {
+            // Labels are not read: other labels train the same weights.
+            let cache = || Ok(MapCache::build(&imagenet, 3, &params, &images, views, true, &device));
+            // (Through a checkpoint too: a run with one draws its initial weights as the first did.)
+            let again = Checkpointer::new(dir.join("relabelled.ckpt"), "test", 100);
+            let relabelled = tune(&config, &start, cache, &[0; 8], &beans, 2, &options, Some(&again), &device).unwrap();
+            assert_eq!(embed(&relabelled.embedder), embed(&tuned.embedder), "the pair loss read the labels");
+        }
+        std::fs::remove_dir_all(dir).ok();
     }
 }

@@ -99,6 +99,24 @@ pub fn triplet_loss(e: Tensor<2>, labels: &[u16], mining: Mining, margin: f32) -
     }
 }
 
+/// Label-free contrastive loss (InfoNCE) over unit-length embeddings of `2n` rows, where row
+/// `i` and row `i + n` show the same bean: each row must pick out its partner among the other
+/// `2n - 1` rows by cosine similarity times `scale`.
+pub fn pair_contrastive_loss(e: Tensor<2>, scale: f32) -> Tensor<1> {
+    let device = e.device();
+    let rows = e.dims()[0];
+    assert!(rows % 2 == 0 && rows >= 4, "pairs of rows, two pairs or more");
+    let n = rows / 2;
+    let similarity = e.clone().matmul(e.transpose()).mul_scalar(scale);
+    // A row is not its own partner: its self-similarity is pushed out of the softmax.
+    let mut eye = vec![0.0f32; rows * rows];
+    (0..rows).for_each(|i| eye[i * rows + i] = 1e4);
+    let logits = similarity - Tensor::<2>::from_data(TensorData::new(eye, [rows, rows]), &device);
+    let partners: Vec<i64> = (0..rows).map(|i| ((i + n) % rows) as i64).collect();
+    let targets = Tensor::<1, burn::tensor::Int>::from_data(TensorData::new(partners, [rows]), &device);
+    burn::nn::loss::CrossEntropyLossConfig::new().init(&device).forward(logits, targets)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,5 +185,30 @@ mod tests {
         let e = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 0.0].repeat(4), [4, 2]), &device);
         let loss: f32 = triplet_loss(e, &[0, 0, 1, 1], Mining::Hard, 0.3).into_scalar();
         assert!((loss - 0.3).abs() < 1e-3, "{loss}");
+    }
+
+    /// Against the definition: −log softmax of the partner's similarity, rows averaged; a
+    /// batch whose partners are the nearest rows scores lower than the same rows mispaired.
+    #[test]
+    fn pair_loss_rewards_finding_the_partner() {
+        let device = Device::flex();
+        let angles = [0.0f32, 1.6, 3.2, 4.8, 0.2, 1.8, 3.4, 5.0];
+        let rows: Vec<f32> = angles.iter().flat_map(|a| [a.cos(), a.sin()]).collect();
+        let e = Tensor::<2>::from_data(TensorData::new(rows.clone(), [8, 2]), &device);
+        let got: f32 = pair_contrastive_loss(e, 5.0).into_scalar();
+        let cos = |i: usize, j: usize| (angles[i] - angles[j]).cos() * 5.0;
+        let want = (0..8)
+            .map(|i| {
+                let others: f32 = (0..8).filter(|&j| j != i).map(|j| cos(i, j).exp()).sum();
+                others.ln() - cos(i, (i + 4) % 8)
+            })
+            .sum::<f32>()
+            / 8.0;
+        assert!((got - want).abs() < 1e-4, "{got} vs {want}");
+        // The same rows with the second half rolled by one: partners are no longer the nearest.
+        let order = [0, 1, 2, 3, 5, 6, 7, 4];
+        let mispaired: Vec<f32> = order.iter().flat_map(|&i| rows[2 * i..2 * i + 2].to_vec()).collect();
+        let worse: f32 = pair_contrastive_loss(Tensor::<2>::from_data(TensorData::new(mispaired, [8, 2]), &device), 5.0).into_scalar();
+        assert!(worse > got + 1.0, "{worse} vs {got}");
     }
 }

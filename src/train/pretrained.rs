@@ -20,7 +20,7 @@ use rand::seq::SliceRandom;
 
 use super::augment::{self, dihedral};
 use super::checkpoint::Checkpointer;
-use super::mining::{Mining, triplet_loss};
+use super::mining::{Mining, pair_contrastive_loss, triplet_loss};
 use super::progress::progress;
 use super::step_rng;
 use super::train_loop::TrainLoop;
@@ -109,6 +109,37 @@ pub enum TuneLoss {
     Cosine,
     /// Triplet loss with guarded batch-hard mining (the seed's method); batches of 8 classes × 4.
     Triplet,
+    /// Label-free (labels are not read): each photo's embedding must find its partner among
+    /// the batch — another flip or turn of the same photo or, half of the time when the bean
+    /// has another face among the photos, that face (InfoNCE, cosine × `scale`). Adapts the
+    /// encoder to bean photos before a labelled run starts from it (`tune --start`).
+    Pairs,
+}
+
+/// Where the trained part starts: the ImageNet encoder with a fresh projection head, or a
+/// finished run's encoder and head (e.g. one adapted without labels).
+pub enum Start {
+    Imagenet(Lite0),
+    Run(Lite0Embedder),
+}
+
+impl Start {
+    pub fn encoder(&self) -> &Lite0 {
+        match self {
+            Start::Imagenet(encoder) => encoder,
+            Start::Run(embedder) => &embedder.encoder,
+        }
+    }
+}
+
+/// The embedder (training form, with BatchNorm) of a finished `tune` run's checkpoint.
+pub fn load_run(path: &Path, config: &ModelConfig, blocks: usize, n_classes: usize, device: &Device) -> Result<Lite0Embedder> {
+    let fresh = TuneNet {
+        embedder: Lite0Embedder::new(config, blocks, false, device),
+        classes: Param::from_tensor(Tensor::zeros([n_classes, config.embed_dim], device)),
+    };
+    let (net, _) = super::checkpoint::load_model(path, fresh)?;
+    Ok(net.embedder)
 }
 
 /// Where each stage starts, top stage first: unfreezing walks down this list (17 = only the
@@ -281,6 +312,13 @@ fn turned<T: Copy + Into<f32>>(planes: &[T], channels: usize, side: usize, which
     out
 }
 
+/// For each photo, another photo of the same bean (its other face), if there is one.
+fn other_faces(beans: &[String]) -> Vec<Option<usize>> {
+    let mut by_bean = std::collections::HashMap::<&str, Vec<usize>>::new();
+    beans.iter().enumerate().for_each(|(i, b)| by_bean.entry(b.as_str()).or_default().push(i));
+    (0..beans.len()).map(|i| by_bean[beans[i].as_str()].iter().copied().find(|&j| j != i)).collect()
+}
+
 /// Warm-up over the first 5 % of steps, then a cosine decay to zero.
 fn learning_rate(peak: f64, step: usize, steps: usize) -> f64 {
     let warm = (steps / 20).max(1);
@@ -296,9 +334,10 @@ fn learning_rate(peak: f64, step: usize, steps: usize) -> f64 {
 #[allow(clippy::too_many_arguments)]
 pub fn tune(
     config: &ModelConfig,
-    start: &Lite0,
+    start: &Start,
     cache: impl FnOnce() -> Result<MapCache>,
     labels: &[u16],
+    beans: &[String],
     n_classes: usize,
     options: &TuneOptions,
     checkpoint: Option<&Checkpointer>,
@@ -308,7 +347,10 @@ pub fn tune(
     let device = device.clone().autodiff();
     device.seed(options.seed);
     let fresh = || {
-        let embedder = Lite0Embedder::from_encoder(config, start.clone().to_device(&device), &device);
+        let embedder = match start {
+            Start::Imagenet(encoder) => Lite0Embedder::from_encoder(config, encoder.clone().to_device(&device), &device),
+            Start::Run(embedder) => embedder.clone().to_device(&device),
+        };
         let classes = Tensor::random([n_classes, config.embed_dim], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
         // Built on the CPU and moved: `train` makes the moved weights track gradients.
         TuneNet { embedder, classes: Param::from_tensor(classes) }.train()
@@ -320,7 +362,10 @@ pub fn tune(
     let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); n_classes];
     labels.iter().enumerate().for_each(|(i, &l)| by_class[usize::from(l)].push(i));
     by_class.retain(|m| !m.is_empty());
-    ensure!(options.loss == TuneLoss::Cosine || by_class.len() >= 2, "triplet loss needs two or more classes");
+    ensure!(options.loss != TuneLoss::Triplet || by_class.len() >= 2, "triplet loss needs two or more classes");
+    ensure!(options.loss != TuneLoss::Pairs || labels.len() >= 2, "the pair loss needs two or more photos");
+    ensure!(beans.len() == labels.len(), "one bean per photo");
+    let other_faces = other_faces(beans);
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
     let mut from = usize::MAX;
     // Built only when steps remain: a finished run (re-exported with other settings) skips it.
@@ -351,6 +396,17 @@ pub fn tune(
                 }
                 picks
             }
+            TuneLoss::Pairs => {
+                let anchors: Vec<(usize, usize)> = (0..options.batch).map(|_| (rng.gen_range(0..labels.len()), rng.gen_range(0..8))).collect();
+                let partners: Vec<(usize, usize)> = anchors
+                    .iter()
+                    .map(|&(i, v)| match other_faces[i] {
+                        Some(face) if rng.gen_bool(0.5) => (face, rng.gen_range(0..8)),
+                        _ => (i, (v + rng.gen_range(1..8)) % 8),
+                    })
+                    .collect();
+                anchors.into_iter().chain(partners).collect()
+            }
         };
         let batch_labels: Vec<u16> = picks.iter().map(|&(i, _)| labels[i]).collect();
         let x = cache.batch(&picks, &device);
@@ -361,6 +417,7 @@ pub fn tune(
                 loss_fn.forward(net.logits(x, options.frozen, options.scale), y)
             }
             TuneLoss::Triplet => triplet_loss(net.embed(x, options.frozen), &batch_labels, Mining::HardGuarded, options.margin),
+            TuneLoss::Pairs => pair_contrastive_loss(net.embed(x, options.frozen), options.scale),
         };
         run.set_learning_rate(learning_rate(options.learning_rate, step, options.steps));
         net = run.step(net, loss, step)?;
@@ -374,6 +431,12 @@ pub fn tune(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_face_pairs_with_the_other_face_of_its_bean_only() {
+        let beans: Vec<String> = ["a", "b", "a", "c"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(other_faces(&beans), vec![Some(2), None, Some(0), None]);
+    }
 
     #[test]
     fn schedule_warms_up_then_decays_to_zero() {

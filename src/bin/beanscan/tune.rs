@@ -16,7 +16,7 @@ use beanscan::preprocess::PreprocessParams;
 use beanscan::train::checkpoint::Checkpointer;
 use beanscan::train::export::{self, ExportInput};
 use beanscan::train::plot;
-use beanscan::train::pretrained::{MapCache, TuneLoss, TuneOptions, Tuned, imagenet_path, load_imagenet, tune};
+use beanscan::train::pretrained::{MapCache, Start, TuneLoss, TuneOptions, Tuned, imagenet_path, load_imagenet, load_run, tune};
 use beanscan::eval::{self_label, unknown};
 use beanscan::eval::study::{self, Labelled, draw_beans};
 use burn::tensor::Device;
@@ -47,6 +47,11 @@ pub struct TuneArgs {
     /// Where the encoder's weights start from.
     #[arg(long, value_enum, default_value_t = Init::Imagenet)]
     pub init: Init,
+    /// Start from the finished checkpoint (`tune.ckpt`) of this earlier run instead (its
+    /// encoder and projection head), e.g. one adapted without labels (`--loss pairs`); the
+    /// network settings must match it.
+    #[arg(long)]
+    pub start: Option<PathBuf>,
     /// Run folder: checkpoint, loss curve, kNN report.
     #[arg(long, default_value = "runs/lite0")]
     pub run: PathBuf,
@@ -196,13 +201,21 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
 
     let started = Instant::now();
     let Init::Imagenet = args.init;
-    let start: Lite0 = load_imagenet(&imagenet_path(), args.blocks, &device)?;
-    step("ImageNet weights", started);
+    let imagenet: Lite0 = load_imagenet(&imagenet_path(), args.blocks, &device)?;
+    let start = match &args.start {
+        None => Start::Imagenet(imagenet),
+        Some(run) => Start::Run(load_run(&run.join("tune.ckpt"), &model, args.blocks, dataset.class_names.len(), &device)?),
+    };
+    step(&match &args.start {
+        None => "ImageNet weights".to_owned(),
+        Some(run) => format!("weights of {}", run.display()),
+    }, started);
     // What the cached maps depend on: the photos (in order), their size, the frozen blocks
     // and the views.
     let cache_key = format!(
-        "{} | {}px | frozen {} | views {}{} | photos {}",
+        "{}{} | {}px | frozen {} | views {}{} | photos {}",
         imagenet_path().file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        args.start.as_ref().map(|r| format!(" then {}", r.display())).unwrap_or_default(),
         args.input_size,
         args.frozen,
         args.views,
@@ -217,7 +230,7 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
             step(&format!("read the cached maps of {} photos from {}", cache.len(), path.display()), started);
             return Ok(cache);
         }
-        let cache = MapCache::build(&start, args.frozen, &preprocess, &train.images, args.views, args.low_res, &device);
+        let cache = MapCache::build(start.encoder(), args.frozen, &preprocess, &train.images, args.views, args.low_res, &device);
         step(&format!("cache blocks 1–{} of {} photos × {} views", args.frozen, train.images.len(), args.views), started);
         if let Some(path) = &args.map_cache {
             let started = Instant::now();
@@ -240,7 +253,8 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
         unfreeze_every: args.unfreeze_every,
     };
     let settings = format!(
-        "{model:?} | {} split {} round {:?}, {} photos | frozen {} views {}{} lr {} {:?} scale {} margin {} unfreeze every {} batch {} seed {}",
+        "{model:?}{} | {} split {} round {:?}, {} photos | frozen {} views {}{} lr {} {:?} scale {} margin {} unfreeze every {} batch {} seed {}",
+        args.start.as_ref().map(|r| format!(" from {}", r.display())).unwrap_or_default(),
         args.data.data.display(),
         args.data.split,
         args.data.round,
@@ -258,13 +272,17 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     );
     let checkpoint = Checkpointer::new(args.run.join("tune.ckpt"), settings, args.schedule.checkpoint_every);
     let n_classes = dataset.class_names.len();
-    let tuned = tune(&model, &start, cache, &train.labels, n_classes, &options, Some(&checkpoint), &device)?;
+    let tuned = tune(&model, &start, cache, &train.labels, &train.beans, n_classes, &options, Some(&checkpoint), &device)?;
     let n = tuned.losses.len().clamp(1, 20);
     let last = tuned.losses.iter().rev().take(n).sum::<f32>() / n as f32;
     step(&format!("fine-tune {} steps (loss {:.3} → {last:.3})", tuned.losses.len(), tuned.losses.first().unwrap_or(&f32::NAN)), started);
     plot::best_effort(
         "tune-loss.png",
-        plot::curves(&args.run.join("tune-loss.png"), "Fine-tuning the pretrained encoder", "cosine-softmax cross-entropy", &[("train", &tuned.losses)]),
+        plot::curves(&args.run.join("tune-loss.png"), "Fine-tuning the pretrained encoder", match args.loss {
+            TuneLoss::Cosine => "cosine-softmax cross-entropy",
+            TuneLoss::Triplet => "triplet loss",
+            TuneLoss::Pairs => "pair loss (InfoNCE)",
+        }, &[("train", &tuned.losses)]),
     );
 
     let started = Instant::now();
@@ -390,7 +408,8 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     };
     let bundle = export::bundle(ExportInput {
         description: format!(
-            "EfficientNet-Lite0 (ImageNet) fine-tuned ({:?} loss), {}px, {} blocks, {} labelled photos, {} references ({} self-labelled; {} views), seed {}",
+            "EfficientNet-Lite0 (ImageNet{}) fine-tuned ({:?} loss), {}px, {} blocks, {} labelled photos, {} references ({} self-labelled; {} views), seed {}",
+            args.start.as_ref().map(|r| format!(", then {}", r.display())).unwrap_or_default(),
             args.loss,
             args.input_size,
             args.blocks,
