@@ -105,7 +105,7 @@ pub fn triplet_loss(e: Tensor<2>, labels: &[u16], mining: Mining, margin: f32) -
 pub fn pair_contrastive_loss(e: Tensor<2>, scale: f32) -> Tensor<1> {
     let device = e.device();
     let rows = e.dims()[0];
-    assert!(rows % 2 == 0 && rows >= 4, "pairs of rows, two pairs or more");
+    assert!(rows.is_multiple_of(2) && rows >= 4, "pairs of rows, two pairs or more");
     let n = rows / 2;
     let similarity = e.clone().matmul(e.transpose()).mul_scalar(scale);
     // A row is not its own partner: its self-similarity is pushed out of the softmax.
