@@ -118,9 +118,10 @@ pub enum TuneLoss {
 
 /// Where the trained part starts: the ImageNet encoder with a fresh projection head, or a
 /// finished run's encoder and head (e.g. one adapted without labels).
+#[allow(clippy::large_enum_variant)] // one per run
 pub enum Start {
     Imagenet(Lite0),
-    Run(Box<Lite0Embedder>),
+    Run(Lite0Embedder),
 }
 
 impl Start {
@@ -349,7 +350,7 @@ pub fn tune(
     let fresh = || {
         let embedder = match start {
             Start::Imagenet(encoder) => Lite0Embedder::from_encoder(config, encoder.clone().to_device(&device), &device),
-            Start::Run(embedder) => (**embedder).clone().to_device(&device),
+            Start::Run(embedder) => embedder.clone().to_device(&device),
         };
         let classes = Tensor::random([n_classes, config.embed_dim], burn::tensor::Distribution::Normal(0.0, 1.0), &device);
         // Built on the CPU and moved: `train` makes the moved weights track gradients.

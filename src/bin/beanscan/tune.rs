@@ -204,7 +204,7 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     let imagenet: Lite0 = load_imagenet(&imagenet_path(), args.blocks, &device)?;
     let start = match &args.start {
         None => Start::Imagenet(imagenet),
-        Some(run) => Start::Run(Box::new(load_run(&run.join("tune.ckpt"), &model, args.blocks, dataset.class_names.len(), &device)?)),
+        Some(run) => Start::Run(load_run(&run.join("tune.ckpt"), &model, args.blocks, dataset.class_names.len(), &device)?),
     };
     step(&match &args.start {
         None => "ImageNet weights".to_owned(),
