@@ -68,6 +68,17 @@ for seed in ${SEEDS:-0 1 2}; do
     cp "runs/lite0-200-bal-cosine-f$frozen-$seed/knn-val.json" "$OUT/200-cosine-bal-f$frozen-$seed-knn-val.json"
   done
 done
+# 2d. Label-free adaptation first (`--loss pairs`: every train photo, labels not read; 600 steps
+#     × 32 pairs), then the balanced 200-bean cosine run started from it (`--start`).
+"$BEANSCAN" tune --data "$DATA/greencoffee" --run runs/lite0-adapt --loss pairs --steps 600 --learning-rate 5e-4 \
+  --scale 10 --map-cache runs/maps.bin --embed-views 1 --eval-split val --out runs/lite0-adapt/bundle.beanscan
+cp runs/lite0-adapt/knn-val.json "$OUT/adapt-knn-val.json"
+for seed in ${SEEDS:-0 1 2}; do
+  "$BEANSCAN" tune --data "$DATA/greencoffee" --start runs/lite0-adapt --labels 200 --draw balanced --loss cosine \
+    --steps 300 --seed "$seed" --refs-per-class 0 --run "runs/lite0-200-bal-adapt-cosine-$seed" --eval-split val \
+    --out "runs/lite0-200-bal-adapt-cosine-$seed/bundle.beanscan"
+  cp "runs/lite0-200-bal-adapt-cosine-$seed/knn-val.json" "$OUT/200-cosine-bal-adapt-$seed-knn-val.json"
+done
 python3 bench/pretrained-table.py "$OUT" > "$OUT/200-beans.md"
 
 # 3. Trays: the shipped bundle alone and with 5 / 10 tray references per class (date split);

@@ -88,10 +88,10 @@ export function renderCounts(box, count, grading, classNames) {
   pct.dataset.testid = 'tray-defect-percent';
   share.append(pct, ` defective (${count.defective} of ${count.labelled} labelled beans${count.unknown ? `; ${count.unknown} unknown left out` : ''})`);
 
-  box.replaceChildren(share, table, gradingBlock(count.labelled ? grading : null));
+  box.replaceChildren(share, table, gradingBlock(count.labelled ? grading : null, count));
 }
 
-function gradingBlock(g) {
+function gradingBlock(g, count) {
   const box = el('div', 'grading');
   box.dataset.testid = 'tray-grading';
   if (!g) {
@@ -104,6 +104,17 @@ function gradingBlock(g) {
   const name = el('strong', null, GRADES[g.grade] ?? g.grade);
   name.dataset.testid = 'tray-grade';
   head.append('SCA grade: ', name);
+  box.append(head);
+  // Most beans unknown (another camera, beans nobody labelled): the grade rests on a minority.
+  if (count.unknown > count.labelled) {
+    const total = count.labelled + count.unknown;
+    const warning = el('p', 'grade-warning',
+      `Provisional: only ${count.labelled} of ${total} beans (${((100 * count.labelled) / total).toFixed(0)}%) are labelled; `
+      + `the grade leaves out the other ${count.unknown}. Tap a few unknown beans and confirm or correct them (they become `
+      + 'references), or raise the unknown threshold, before trusting it.');
+    warning.dataset.testid = 'tray-grade-warning';
+    box.append(warning);
+  }
   const lines = el('dl', 'grade-lines');
   const item = (term, counted, scaled) => {
     const dd = el('dd', null, `${counted} counted · ${scaled.toFixed(1)} per 350 g`);
@@ -115,7 +126,7 @@ function gradingBlock(g) {
   const note = el('p', 'panel-note',
     `Graded from the beans seen in this photo (≈ ${g.sample_grams.toFixed(0)} g at 0.15 g per bean), scaled to a 350 g sample; `
     + 'unknown beans are left out. Counted full defects are whole ones from the SCA table (e.g. 5 broken beans = 1).');
-  box.append(head, lines, note);
+  box.append(lines, note);
   if (g.not_in_table.length) {
     box.append(el('p', 'panel-note', `Not in the SCA table (not graded): ${g.not_in_table.map(([c, n]) => `${c} ${n}`).join(', ')}.`));
   }

@@ -84,6 +84,7 @@ const countTable = (page) => page.$eval('[data-testid="tray"]', (card) => ({
   rows: Object.fromEntries([...card.querySelectorAll('[data-testid="tray-count"]')].map((r) => [r.dataset.label, Number(r.dataset.count)])),
   total: Number(card.querySelector('[data-testid="tray-total"]').dataset.count),
   grade: card.querySelector('[data-testid="tray-grade"]')?.textContent,
+  warning: card.querySelector('[data-testid="tray-grade-warning"]')?.textContent,
   legend: [...card.querySelectorAll('[data-testid="legend-item"]')].map((li) => li.dataset.label),
 }));
 
@@ -160,6 +161,10 @@ test('a tray photo: outlines, counts, a tapped bean corrected, CSV, and the refe
   assert.equal(sum, tray.beans, `count rows ${JSON.stringify(table.rows)}`);
   assert.equal(table.total, tray.beans);
   assert.ok(table.grade, 'no SCA grade shown');
+  // A grade resting on fewer than half of the beans says so.
+  const unknown = table.rows.Unknown ?? 0;
+  assert.equal(Boolean(table.warning), unknown > tray.beans - unknown, `warning ${table.warning} with ${unknown} unknown`);
+  if (table.warning) assert.match(table.warning, new RegExp(`only ${tray.beans - unknown} of ${tray.beans} beans`));
   t.diagnostic(`counts ${JSON.stringify(table.rows)}, grade ${table.grade}`);
   const colourOf = (name) => (name === 'Unknown' ? GREY : PALETTE[classNames.indexOf(name) % PALETTE.length]);
   const pixels = await outlinePixels(page, Object.fromEntries(table.legend.map((n) => [n, colourOf(n)])));
@@ -177,8 +182,13 @@ test('a tray photo: outlines, counts, a tapped bean corrected, CSV, and the refe
   await slide(0);
   await page.waitForFunction((n) => document.querySelector('[data-testid="tray"] [data-testid="tray-count"][data-label="Unknown"]')?.dataset.count === String(n), tray.beans);
   assert.equal((await countTable(page)).grade, undefined, 'no labelled bean, no grade');
+  // At the slider's top no bean is unknown: a grade from every bean, without the warning.
+  const top = Number(await page.getByTestId('threshold').getAttribute('max'));
+  await slide(top);
+  await page.waitForFunction(() => !document.querySelector('[data-testid="tray"] [data-testid="tray-count"][data-label="Unknown"]'));
+  assert.equal((await countTable(page)).warning, undefined, 'every bean labelled, yet warned');
   await slide(start);
-  await page.waitForFunction((n) => document.querySelector('[data-testid="tray"] [data-testid="tray-count"][data-label="Unknown"]')?.dataset.count !== String(n), tray.beans);
+  await page.waitForFunction((n) => (document.querySelector('[data-testid="tray"] [data-testid="tray-count"][data-label="Unknown"]')?.dataset.count ?? '0') === String(n), unknown);
   assert.deepEqual((await countTable(page)).rows, table.rows);
 
   // CSV: one row per bean. Pick the largest bean and tap it.
