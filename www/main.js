@@ -44,12 +44,16 @@ const client = new ClassifierPool({
   bundleBytes: () => customBundle ?? null,
   modelId: () => info?.modelId,
   onLoading: () => setStatus('loading', 'Loading the model…'),
-  onFailed: (why) => setStatus('error', `The model could not be loaded: ${why}`),
+  onFailed: (why) => {
+    setStatus('error', `The model could not be loaded: ${why}`);
+    registerOffline();
+  },
   onReady: restore,
 });
 
 /** A fresh worker: put back the user's bundle, settings and references, then show it. */
 async function restore(ready, send) {
+  registerOffline();
   keepForOffline(ready.moduleFiles);
   let next = ready;
   if (customBundle === undefined) customBundle = (await loadUserBundle().catch(() => null)) ?? null;
@@ -479,7 +483,13 @@ $('clear').addEventListener('click', () => {
 
 // The service worker (sw.js, beside this file) keeps the page, worker and module for offline use.
 const offline = 'serviceWorker' in navigator && new URLSearchParams(location.search).get('sw') !== '0';
-if (offline) {
+let registered = false;
+
+/** Registered once the model has loaded (or failed to): its install then finds the bundle and
+ * module in the HTTP cache and does not download them a second time on a first visit. */
+function registerOffline() {
+  if (!offline || registered) return;
+  registered = true;
   navigator.serviceWorker.register(new URL('./sw.js', import.meta.url)).catch((err) => {
     console.warn(`offline use is not available: ${err.message}`);
   });

@@ -339,6 +339,15 @@ test('after one visit the page loads and labels offline, from a sub-path (servic
     for (const f of want) assert.ok(cached.files.includes(f), `${f} is not precached`);
     // This device runs the CPU-only module: the WebGPU one is neither fetched nor kept.
     assert.ok(!cached.files.includes(`${prefix}pkg/beanscan_bg.wasm`), 'the WebGPU module was kept on a CPU device');
+    // The first visit downloads each URL once: the service worker's install and the pool's
+    // helper workers revalidate what is already in the HTTP cache (304, no body). (The page's
+    // worker runs as worker.js?backend=…, the service worker keeps worker.js: 2 URLs, a few KB.)
+    const downloads = {};
+    for (const r of own.requests) if (r.status === 200 && r.bytes > 0) downloads[r.path] = (downloads[r.path] ?? 0) + 1;
+    const twice = Object.entries(downloads).filter(([, n]) => n > 1);
+    const bytes = own.requests.reduce((sum, r) => sum + r.bytes, 0);
+    t.diagnostic(`first visit: ${own.requests.length} requests, ${Object.keys(downloads).length} files, ${(bytes / 1e6).toFixed(2)} MB sent`);
+    assert.deepEqual(twice, [], 'files downloaded more than once on the first visit');
     await page.close();
 
     own.child.kill();

@@ -11,12 +11,14 @@ const here = dirname(fileURLToPath(import.meta.url));
 /** Serves `site` on a free loopback port; resolves to { child, url } once it listens. */
 export async function startServer(site) {
   const child = spawn(process.execPath, [join(here, 'serve.mjs'), site], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1' },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', SERVE_LOG: '1' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
+  // What the server answered: {method, path (with its query), status, bytes}, in order.
+  const requests = [];
+  let out = '';
   const url = await new Promise((ok, fail) => {
     const timer = setTimeout(() => fail(new Error('static server did not start in 10 s')), 10_000);
-    let out = '';
     child.stdout.on('data', (chunk) => {
       out += chunk;
       const m = out.match(/http:\/\/[^\s]+/);
@@ -24,7 +26,15 @@ export async function startServer(site) {
     });
     child.on('exit', (code) => { clearTimeout(timer); fail(new Error(`static server exited (${code})`)); });
   });
-  return { child, url };
+  child.stdout.on('data', () => {
+    const lines = out.split('\n');
+    out = lines.pop();
+    for (const line of lines) {
+      const m = line.match(/^(GET|HEAD) (\S+) (\d+) (\d+)$/);
+      if (m) requests.push({ method: m[1], path: m[2], status: Number(m[3]), bytes: Number(m[4]) });
+    }
+  });
+  return { child, url, requests };
 }
 
 /** Debian's Chromium, headless, with no background traffic (the machine has no network). */

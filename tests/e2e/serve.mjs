@@ -1,7 +1,10 @@
 // Tiny static file server for the beanscan page (no dependencies).
 //   node tests/e2e/serve.mjs [ROOT]      ROOT defaults to www/ beside this repo's tests/
-//   PORT=8080 (0 picks a free port), HOST=127.0.0.1
-// Prints "Serving ROOT at http://HOST:PORT/" once listening.
+//   PORT=8080 (0 picks a free port), HOST=127.0.0.1, SERVE_LOG=1 (one line per request on stdout:
+//   "GET /path?query STATUS BYTES", BYTES the body sent)
+// Prints "Serving ROOT at http://HOST:PORT/" once listening. Files carry an ETag and a
+// Last-Modified date and a conditional request for an unchanged file gets 304 without a body, as
+// static hosts do: the service worker's install revalidates what the first visit just loaded.
 import { createServer } from 'node:http';
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
@@ -31,6 +34,7 @@ const MIME = {
 const root = resolve(process.argv[2] ?? fileURLToPath(new URL('../../www', import.meta.url)));
 const port = Number(process.env.PORT ?? 8080);
 const host = process.env.HOST ?? '127.0.0.1';
+const log = Boolean(process.env.SERVE_LOG);
 
 function send(res, status, text, headers = {}) {
   res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', ...headers });
@@ -58,12 +62,21 @@ async function handle(req, res) {
   }
   if (!info?.isFile()) return send(res, 404, 'Not found');
 
-  res.writeHead(200, {
-    'Content-Type': MIME[extname(path).toLowerCase()] ?? 'application/octet-stream',
-    'Content-Length': info.size,
+  const etag = `"${info.size.toString(16)}-${Math.floor(info.mtimeMs).toString(16)}"`;
+  const headers = {
     'Cache-Control': 'no-cache',
+    ETag: etag,
+    'Last-Modified': info.mtime.toUTCString(),
     'X-Content-Type-Options': 'nosniff',
-  });
+  };
+  const unchanged = req.headers['if-none-match']?.split(',').map((t) => t.trim().replace(/^W\//, '')).includes(etag);
+  if (unchanged) {
+    if (log) console.log(`${req.method} ${req.url} 304 0`);
+    res.writeHead(304, headers);
+    return res.end();
+  }
+  res.writeHead(200, { ...headers, 'Content-Type': MIME[extname(path).toLowerCase()] ?? 'application/octet-stream', 'Content-Length': info.size });
+  if (log) console.log(`${req.method} ${req.url} 200 ${req.method === 'HEAD' ? 0 : info.size}`);
   if (req.method === 'HEAD') return res.end();
   createReadStream(path).on('error', () => res.destroy()).pipe(res);
 }
