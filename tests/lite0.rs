@@ -128,7 +128,7 @@ fn fine_tuning_trains_the_unfrozen_blocks_only() {
     use beanscan::model::ModelConfig;
     use beanscan::preprocess::PreprocessParams;
     use beanscan::train::checkpoint::Checkpointer;
-    use beanscan::train::pretrained::{MapCache, Start, TuneLoss, TuneOptions, load_run, tune};
+    use beanscan::train::pretrained::{MapCache, Start, TuneLoss, TuneOptions, load_run, same_first_blocks, tune};
     let device = Device::flex();
     let imagenet = load_imagenet(&imagenet_path(), 17, &device).unwrap();
     let start = Start::Imagenet(imagenet.clone());
@@ -158,6 +158,9 @@ fn fine_tuning_trains_the_unfrozen_blocks_only() {
         let tuned = tune(&config, &start, cache, &labels, &beans, 2, &options, Some(&checkpoint), &device).unwrap();
         let moved = |b: usize| weights(&imagenet, b).iter().zip(weights(&tuned.embedder.encoder, b)).any(|(a, c)| (a - c).abs() > 1e-6);
         assert!(!moved(0) && !moved(2), "{loss:?}: a frozen block changed");
+        // What lets a run started from this one reuse the ImageNet maps: the frozen part is equal.
+        assert!(same_first_blocks(&imagenet, &tuned.embedder.encoder, 3), "{loss:?}");
+        assert_eq!(same_first_blocks(&imagenet, &tuned.embedder.encoder, 4), !moved(3), "{loss:?}");
         // With gradual unfreezing (one stage per step) the top stages have thawed by step 4.
         assert!(moved(15), "{loss:?}: the last block did not train");
         if unfreeze_every == 0 {

@@ -133,6 +133,16 @@ impl Start {
     }
 }
 
+/// Whether the stem and the first `blocks` blocks of two encoders hold the same weights and
+/// statistics (then their feature maps after those blocks are the same, and a map cache serves both).
+pub fn same_first_blocks(a: &Lite0, b: &Lite0, blocks: usize) -> bool {
+    fn bytes<M: Module>(m: &M) -> Option<Vec<u8>> {
+        m.clone().into_record().into_bytes().ok().map(|b| b.to_vec())
+    }
+    let first = |e: &Lite0| (bytes(&e.stem), e.blocks.iter().take(blocks).map(bytes).collect::<Vec<_>>());
+    a.blocks.len() >= blocks && b.blocks.len() >= blocks && first(a) == first(b)
+}
+
 /// The embedder (training form, with BatchNorm) of a finished `tune` run's checkpoint.
 pub fn load_run(path: &Path, config: &ModelConfig, blocks: usize, n_classes: usize, device: &Device) -> Result<Lite0Embedder> {
     let fresh = TuneNet {

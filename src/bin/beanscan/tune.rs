@@ -16,7 +16,7 @@ use beanscan::preprocess::PreprocessParams;
 use beanscan::train::checkpoint::Checkpointer;
 use beanscan::train::export::{self, ExportInput};
 use beanscan::train::plot;
-use beanscan::train::pretrained::{MapCache, Start, TuneLoss, TuneOptions, Tuned, imagenet_path, load_imagenet, load_run, tune};
+use beanscan::train::pretrained::{MapCache, Start, TuneLoss, TuneOptions, Tuned, imagenet_path, load_imagenet, load_run, same_first_blocks, tune};
 use beanscan::eval::{self_label, unknown};
 use beanscan::eval::study::{self, Labelled, draw_beans};
 use burn::tensor::Device;
@@ -202,9 +202,15 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     let started = Instant::now();
     let Init::Imagenet = args.init;
     let imagenet: Lite0 = load_imagenet(&imagenet_path(), args.blocks, &device)?;
+    // A start whose frozen blocks are still ImageNet's has the same maps (and cache key).
+    let mut same_maps = true;
     let start = match &args.start {
         None => Start::Imagenet(imagenet),
-        Some(run) => Start::Run(load_run(&run.join("tune.ckpt"), &model, args.blocks, dataset.class_names.len(), &device)?),
+        Some(run) => {
+            let embedder = load_run(&run.join("tune.ckpt"), &model, args.blocks, dataset.class_names.len(), &device)?;
+            same_maps = same_first_blocks(&imagenet, &embedder.encoder, args.frozen);
+            Start::Run(embedder)
+        }
     };
     step(&match &args.start {
         None => "ImageNet weights".to_owned(),
@@ -215,7 +221,7 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     let cache_key = format!(
         "{}{} | {}px | frozen {} | views {}{} | photos {}",
         imagenet_path().file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
-        args.start.as_ref().map(|r| format!(" then {}", r.display())).unwrap_or_default(),
+        args.start.as_ref().filter(|_| !same_maps).map(|r| format!(" then {}", r.display())).unwrap_or_default(),
         args.input_size,
         args.frozen,
         args.views,
