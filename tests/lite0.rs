@@ -176,6 +176,7 @@ fn fine_tuning_trains_the_unfrozen_blocks_only() {
             e.forward(x).into_data().try_to_vec::<f32>().unwrap()
         };
         assert_eq!(embed(&stored), embed(&tuned.embedder), "{loss:?}: the checkpoint differs from the run");
+        assert!(same_first_blocks(&imagenet, &stored.encoder, 3), "{loss:?}: read back, the frozen blocks differ");
         if loss == TuneLoss::Pairs {
             // Labels are not read: other labels train the same weights.
             let cache = || Ok(MapCache::build(&imagenet, 3, &params, &images, views, true, &device));

@@ -136,8 +136,9 @@ impl Start {
 /// Whether the stem and the first `blocks` blocks of two encoders hold the same weights and
 /// statistics (then their feature maps after those blocks are the same, and a map cache serves both).
 pub fn same_first_blocks(a: &Lite0, b: &Lite0, blocks: usize) -> bool {
-    fn bytes<M: Module>(m: &M) -> Option<Vec<u8>> {
-        m.clone().into_record().into_bytes().ok().map(|b| b.to_vec())
+    // Values by name: a record would also hold each parameter's id, which differs per process.
+    fn bytes<M: ModuleSnapshot>(m: &M) -> Vec<(String, Option<Vec<u8>>)> {
+        m.collect(None, None, false).into_iter().map(|t| (t.name.clone(), t.into_bytes().ok().map(|b| b.to_vec()))).collect()
     }
     let first = |e: &Lite0| (bytes(&e.stem), e.blocks.iter().take(blocks).map(bytes).collect::<Vec<_>>());
     a.blocks.len() >= blocks && b.blocks.len() >= blocks && first(a) == first(b)
