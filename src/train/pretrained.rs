@@ -420,15 +420,16 @@ pub fn tune(
                 anchors.into_iter().chain(partners).collect()
             }
         };
-        let batch_labels: Vec<u16> = picks.iter().map(|&(i, _)| labels[i]).collect();
+        // Read only by the losses that use labels.
+        let batch_labels = || picks.iter().map(|&(i, _)| labels[i]).collect::<Vec<u16>>();
         let x = cache.batch(&picks, &device);
         let loss = match options.loss {
             TuneLoss::Cosine => {
-                let targets: Vec<i64> = batch_labels.iter().map(|&l| i64::from(l)).collect();
+                let targets: Vec<i64> = batch_labels().into_iter().map(i64::from).collect();
                 let y = Tensor::<1, Int>::from_data(TensorData::new(targets, [picks.len()]), &device);
                 loss_fn.forward(net.logits(x, options.frozen, options.scale), y)
             }
-            TuneLoss::Triplet => triplet_loss(net.embed(x, options.frozen), &batch_labels, Mining::HardGuarded, options.margin),
+            TuneLoss::Triplet => triplet_loss(net.embed(x, options.frozen), &batch_labels(), Mining::HardGuarded, options.margin),
             TuneLoss::Pairs => pair_contrastive_loss(net.embed(x, options.frozen), options.scale),
         };
         run.set_learning_rate(learning_rate(options.learning_rate, step, options.steps));

@@ -8,31 +8,28 @@ import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
-/** Serves `site` on a free loopback port; resolves to { child, url } once it listens. */
+/** Serves `site` on a free loopback port; resolves to { child, url, requests } once it listens,
+ * `requests` growing with what the server answers: {method, path (with its query), status, bytes}. */
 export async function startServer(site) {
   const child = spawn(process.execPath, [join(here, 'serve.mjs'), site], {
     env: { ...process.env, PORT: '0', HOST: '127.0.0.1', SERVE_LOG: '1' },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
-  // What the server answered: {method, path (with its query), status, bytes}, in order.
   const requests = [];
-  let out = '';
   const url = await new Promise((ok, fail) => {
     const timer = setTimeout(() => fail(new Error('static server did not start in 10 s')), 10_000);
+    let out = '';
     child.stdout.on('data', (chunk) => {
-      out += chunk;
-      const m = out.match(/http:\/\/[^\s]+/);
-      if (m) { clearTimeout(timer); ok(m[0]); }
+      const lines = (out + chunk).split('\n');
+      out = lines.pop();
+      for (const line of lines) {
+        const served = line.match(/ at (http:\/\/\S+)$/);
+        if (served) { clearTimeout(timer); ok(served[1]); }
+        const m = line.match(/^(GET|HEAD) (\S+) (\d+) (\d+)$/);
+        if (m) requests.push({ method: m[1], path: m[2], status: Number(m[3]), bytes: Number(m[4]) });
+      }
     });
     child.on('exit', (code) => { clearTimeout(timer); fail(new Error(`static server exited (${code})`)); });
-  });
-  child.stdout.on('data', () => {
-    const lines = out.split('\n');
-    out = lines.pop();
-    for (const line of lines) {
-      const m = line.match(/^(GET|HEAD) (\S+) (\d+) (\d+)$/);
-      if (m) requests.push({ method: m[1], path: m[2], status: Number(m[3]), bytes: Number(m[4]) });
-    }
   });
   return { child, url, requests };
 }

@@ -205,17 +205,17 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     // A start whose frozen blocks are still ImageNet's has the same maps (and cache key).
     let mut same_maps = true;
     let start = match &args.start {
-        None => Start::Imagenet(imagenet),
+        None => {
+            step("ImageNet weights", started);
+            Start::Imagenet(imagenet)
+        }
         Some(run) => {
             let embedder = load_run(&run.join("tune.ckpt"), &model, args.blocks, dataset.class_names.len(), &device)?;
             same_maps = same_first_blocks(&imagenet, &embedder.encoder, args.frozen);
+            step(&format!("weights of {}", run.display()), started);
             Start::Run(embedder)
         }
     };
-    step(&match &args.start {
-        None => "ImageNet weights".to_owned(),
-        Some(run) => format!("weights of {}", run.display()),
-    }, started);
     // What the cached maps depend on: the photos (in order), their size, the frozen blocks
     // and the views.
     let cache_key = format!(
