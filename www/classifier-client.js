@@ -21,9 +21,10 @@ export class ClassifierClient {
 
   start() {
     this.onLoading();
+    // The backend goes in the worker's name, not its URL: worker.js stays one URL, which the
+    // service worker's install revalidates instead of downloading it a second time.
     const url = new URL('./worker.js', import.meta.url);
-    if (this.backend) url.searchParams.set('backend', this.backend);
-    const worker = new Worker(url, { type: 'module' });
+    const worker = new Worker(url, { type: 'module', name: this.backend ?? 'auto' });
     this.worker = worker;
     this.loaded = false;
     let settle;

@@ -3,15 +3,18 @@
 //   in:  {id, op, args}   op: one of the names in `ops` below
 //   out: {type: 'ready', ...info()} | {type: 'failed', error}   (once)
 //        {id, result} | {id, error, fatal}
-// Backend: `?backend=auto|webgpu|cpu` on the worker URL (default auto: WebGPU when the browser
-// has a hardware adapter, else CPU; a software fallback adapter is skipped).
+// Backend: `auto|webgpu|cpu` as the worker's name (`new Worker(url, {type: 'module', name: 'cpu'})`)
+// or `?backend=` on its URL (default auto: WebGPU when the browser has a hardware adapter, else
+// CPU; a software fallback adapter is skipped).
 // Module: pkg/beanscan.js has WebGPU and the CPU path; pkg/cpu/beanscan.js only the CPU path, at
 // a fraction of the bytes: loaded unless WebGPU may run. Both get the bundle pkg/default.beanscan.
 // A panic inside the module aborts it (a WebAssembly.RuntimeError): the reply is marked fatal and
 // the page starts a fresh worker. The panic message comes from the module's panic hook.
 
 const message = (err) => (err instanceof Error ? err.message : String(err)) || 'unknown error';
-const backend = new URL(self.location.href).searchParams.get('backend') || 'auto';
+const BACKENDS = ['auto', 'webgpu', 'cpu'];
+const backend = new URL(self.location.href).searchParams.get('backend')
+  || (BACKENDS.includes(self.name) ? self.name : 'auto');
 // Beyond this the bytes path refuses the photo with its own message; don't paint it first.
 const MAX_PIXELS = 64e6;
 
