@@ -22,14 +22,9 @@ pub fn self_labelled(refs: &ReferenceSet, unlabelled: &[Vec<f32>], ids: &[String
         })
         .collect();
     agreed.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
-    let mut taken = std::collections::HashMap::<u16, usize>::new();
     let mut added = ReferenceSet::new(refs.dim);
-    for (_, i, label) in agreed {
-        let n = taken.entry(label).or_default();
-        if *n < per_class {
-            *n += 1;
-            added.push(&unlabelled[i], label, ids[i].clone()).expect("one embedding size");
-        }
+    for (_, i, label) in super::first_per_class(agreed, |a| a.2, per_class) {
+        added.push(&unlabelled[i], label, ids[i].clone()).expect("one embedding size");
     }
     added
 }

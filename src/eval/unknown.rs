@@ -3,7 +3,7 @@
 //! and checked against what the flag is for — beans of a class nobody labelled — by leaving
 //! each photo's own class out of the references.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
@@ -56,15 +56,7 @@ pub fn calibration_rows(
     let mut rows: Vec<usize> = (0..ids.len()).filter(|&r| !reference_ids.contains(ids[r].as_str())).collect();
     rows.sort_by(|&a, &b| ids[a].cmp(&ids[b]));
     rows.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
-    let mut taken: BTreeMap<u16, usize> = BTreeMap::new();
-    let mut kept: Vec<usize> = rows
-        .into_iter()
-        .filter(|&r| {
-            let n = taken.entry(labels[r]).or_default();
-            *n += 1;
-            *n <= per_class
-        })
-        .collect();
+    let mut kept = super::first_per_class(rows, |&r| labels[r], per_class);
     kept.sort_unstable();
     kept
 }

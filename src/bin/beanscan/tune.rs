@@ -145,9 +145,7 @@ pub struct TuneArgs {
 fn per_class_rows(labels: &[u16], per_class: usize, seed: u64) -> Vec<usize> {
     let mut rows: Vec<usize> = (0..labels.len()).collect();
     rows.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
-    let mut taken = std::collections::HashMap::<u16, usize>::new();
-    let mut kept: Vec<usize> =
-        rows.into_iter().filter(|&r| per_class == 0 || { let n = taken.entry(labels[r]).or_default(); *n += 1; *n <= per_class }).collect();
+    let mut kept = if per_class == 0 { rows } else { beanscan::eval::first_per_class(rows, |&r| labels[r], per_class) };
     kept.sort_unstable();
     kept
 }
