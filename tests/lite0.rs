@@ -128,7 +128,7 @@ fn fine_tuning_trains_the_unfrozen_blocks_only() {
     use beanscan::model::ModelConfig;
     use beanscan::preprocess::PreprocessParams;
     use beanscan::train::checkpoint::Checkpointer;
-    use beanscan::train::pretrained::{MapCache, Start, TuneLoss, TuneOptions, load_run, same_first_blocks, tune};
+    use beanscan::train::pretrained::{MapCache, PairPool, Start, TuneLoss, TuneMaps, TuneOptions, load_run, same_first_blocks, tune};
     let device = Device::flex();
     let imagenet = load_imagenet(&imagenet_path(), 17, &device).unwrap();
     let start = Start::Imagenet(imagenet.clone());
@@ -151,8 +151,8 @@ fn fine_tuning_trains_the_unfrozen_blocks_only() {
     let weights = |net: &Lite0, block: usize| net.blocks[block].project.conv.weight.val().into_data().try_to_vec::<f32>().unwrap();
     // One cached view turned in feature space, and the eight real views.
     for (loss, unfreeze_every, views) in [(TuneLoss::Cosine, 0, 1), (TuneLoss::Triplet, 1, 8), (TuneLoss::Pairs, 0, 8)] {
-        let cache = || Ok(MapCache::build(&imagenet, 3, &params, &images, views, views == 8, &device));
-        let options = TuneOptions { steps: 4, batch: 8, learning_rate: 1e-2, seed: 0, frozen: 3, scale: 16.0, loss, margin: 0.2, unfreeze_every };
+        let cache = || Ok(MapCache::build(&imagenet, 3, &params, &images, views, views == 8, &device).into());
+        let options = TuneOptions { steps: 4, batch: 8, learning_rate: 1e-2, seed: 0, frozen: 3, scale: 16.0, loss, margin: 0.2, unfreeze_every, pairs_weight: 0.0, pairs_scale: 10.0 };
         let dir = std::env::temp_dir().join(format!("beanscan-tune-{}-{loss:?}", std::process::id()));
         let checkpoint = Checkpointer::new(dir.join("tune.ckpt"), "test", 100);
         let tuned = tune(&config, &start, cache, &labels, &beans, 2, &options, Some(&checkpoint), &device).unwrap();
@@ -179,7 +179,7 @@ fn fine_tuning_trains_the_unfrozen_blocks_only() {
         assert!(same_first_blocks(&imagenet, &stored.encoder, 3), "{loss:?}: read back, the frozen blocks differ");
         if loss == TuneLoss::Pairs {
             // Labels are not read: other labels train the same weights.
-            let cache = || Ok(MapCache::build(&imagenet, 3, &params, &images, views, true, &device));
+            let cache = || Ok(MapCache::build(&imagenet, 3, &params, &images, views, true, &device).into());
             // (Through a checkpoint too: a run with one draws its initial weights as the first did.)
             let again = Checkpointer::new(dir.join("relabelled.ckpt"), "test", 100);
             let relabelled = tune(&config, &start, cache, &[0; 8], &beans, 2, &options, Some(&again), &device).unwrap();
@@ -187,4 +187,20 @@ fn fine_tuning_trains_the_unfrozen_blocks_only() {
         }
         std::fs::remove_dir_all(dir).ok();
     }
+    // The pair loss beside the labels, on a pool of photos whose labels it is not given: it
+    // changes what trains, and a pool of other photos changes it again.
+    let cached = |images: &[image::RgbImage]| MapCache::build(&imagenet, 3, &params, images, 8, false, &device);
+    let run = |pool: Option<(&[image::RgbImage], &[String])>, weight: f32| {
+        let options = TuneOptions {
+            steps: 3, batch: 8, learning_rate: 1e-2, seed: 0, frozen: 3, scale: 16.0, loss: TuneLoss::Cosine,
+            margin: 0.2, unfreeze_every: 0, pairs_weight: weight, pairs_scale: 10.0,
+        };
+        let maps = || Ok(TuneMaps { labelled: cached(&images), pairs: pool.map(|(i, b)| PairPool { maps: cached(i), beans: b.to_vec() }) });
+        weights(&tune(&config, &start, maps, &labels, &beans, 2, &options, None, &device).unwrap().embedder.encoder, 15)
+    };
+    let plain = run(None, 0.0);
+    assert_eq!(run(Some((&images, &beans)), 0.0), plain, "a pool with weight 0 changed the training");
+    let with_pool = run(Some((&images, &beans)), 1.0);
+    assert_ne!(with_pool, plain, "the pair loss beside the labels changed nothing");
+    assert_ne!(run(Some((&images[..4], &beans[..4])), 1.0), with_pool, "the pool's photos are not what the pair loss trains on");
 }

@@ -99,6 +99,11 @@ pub struct TuneOptions {
     /// Gradual unfreezing: every this many steps the next stage down becomes trainable,
     /// starting with the projection head alone; 0 = every unfrozen block from the start.
     pub unfreeze_every: usize,
+    /// Weight of the pair loss on the maps' pair pool (`TuneMaps::pairs`), added to the
+    /// labelled loss at every step; 0 = no pair loss beside it.
+    pub pairs_weight: f32,
+    /// Scale (1/temperature) of that pair loss.
+    pub pairs_scale: f32,
 }
 
 /// What the fine-tuning minimises.
@@ -183,6 +188,27 @@ pub struct Tuned {
     pub losses: Vec<f32>,
 }
 
+/// Photos whose labels are never read, trained with the pair loss beside the labelled loss
+/// (`TuneOptions::pairs_weight`): e.g. every train photo while only 200 beans carry labels.
+pub struct PairPool {
+    pub maps: MapCache,
+    /// Each photo's bean: a photo pairs with its bean's other face too.
+    pub beans: Vec<String>,
+}
+
+/// What `tune` trains on: the labelled photos' maps (in the labels' order) and, optionally,
+/// a pool of photos for the label-free pair loss.
+pub struct TuneMaps {
+    pub labelled: MapCache,
+    pub pairs: Option<PairPool>,
+}
+
+impl From<MapCache> for TuneMaps {
+    fn from(labelled: MapCache) -> Self {
+        Self { labelled, pairs: None }
+    }
+}
+
 /// Frozen feature maps of every photo and view, flattened; computed once before training.
 /// Kept as f16: half the memory (8 views of 8,072 photos: 1.3 GB instead of 2.6), and the
 /// rounding (about 1e-3 relative) is far below what the training steps change.
@@ -244,6 +270,12 @@ impl MapCache {
 
     pub fn len(&self) -> usize {
         self.maps.len() / self.views
+    }
+
+    /// The maps of these photos only, in this order.
+    pub fn subset(&self, photos: &[usize]) -> Self {
+        let maps = photos.iter().flat_map(|&p| self.maps[p * self.views..(p + 1) * self.views].iter().cloned()).collect();
+        Self { maps, shape: self.shape, views: self.views }
     }
 
     /// Writes the maps to `path` under `key` (what they were computed from), so another run on
@@ -331,6 +363,20 @@ fn other_faces(beans: &[String]) -> Vec<Option<usize>> {
     (0..beans.len()).map(|i| by_bean[beans[i].as_str()].iter().copied().find(|&j| j != i)).collect()
 }
 
+/// `batch` anchors (photo, view), then their partners in the same order: another view of the
+/// same photo or, half of the time when the bean has another face, that face in any view.
+fn pair_picks(rng: &mut impl Rng, other_faces: &[Option<usize>], batch: usize) -> Vec<(usize, usize)> {
+    let anchors: Vec<(usize, usize)> = (0..batch).map(|_| (rng.gen_range(0..other_faces.len()), rng.gen_range(0..8))).collect();
+    let partners: Vec<(usize, usize)> = anchors
+        .iter()
+        .map(|&(i, v)| match other_faces[i] {
+            Some(face) if rng.gen_bool(0.5) => (face, rng.gen_range(0..8)),
+            _ => (i, (v + rng.gen_range(1..8)) % 8),
+        })
+        .collect();
+    anchors.into_iter().chain(partners).collect()
+}
+
 /// Warm-up over the first 5 % of steps, then a cosine decay to zero.
 fn learning_rate(peak: f64, step: usize, steps: usize) -> f64 {
     let warm = (steps / 20).max(1);
@@ -341,13 +387,14 @@ fn learning_rate(peak: f64, step: usize, steps: usize) -> f64 {
     peak * 0.5 * (1.0 + (std::f64::consts::PI * t).cos())
 }
 
-/// Trains the unfrozen blocks, the projection head and the class directions. `cache` builds
-/// the frozen blocks' maps of the training photos (in `labels`' order) when steps remain.
+/// Trains the unfrozen blocks, the projection head and the class directions. `maps` builds
+/// the frozen blocks' maps of the training photos (in `labels`' order), and of the pair pool
+/// if any, when steps remain.
 #[allow(clippy::too_many_arguments)]
 pub fn tune(
     config: &ModelConfig,
     start: &Start,
-    cache: impl FnOnce() -> Result<MapCache>,
+    maps: impl FnOnce() -> Result<TuneMaps>,
     labels: &[u16],
     beans: &[String],
     n_classes: usize,
@@ -381,10 +428,14 @@ pub fn tune(
     let loss_fn = CrossEntropyLossConfig::new().init(&device);
     let mut from = usize::MAX;
     // Built only when steps remain: a finished run (re-exported with other settings) skips it.
-    let cache = (first < options.steps).then(cache).transpose()?;
-    ensure!(cache.as_ref().is_none_or(|c| c.len() == labels.len()), "cached maps and labels differ in number");
+    let maps = (first < options.steps).then(maps).transpose()?;
+    ensure!(maps.as_ref().is_none_or(|m| m.labelled.len() == labels.len()), "cached maps and labels differ in number");
+    let pairs = maps.as_ref().and_then(|m| m.pairs.as_ref()).filter(|_| options.pairs_weight > 0.0);
+    ensure!(options.loss != TuneLoss::Pairs || pairs.is_none(), "the pair loss runs alone or beside a labelled loss, not twice");
+    ensure!(pairs.is_none_or(|p| p.beans.len() == p.maps.len() && p.maps.len() >= 2), "the pair pool needs two or more photos, one bean each");
+    let pool_faces = pairs.map(|p| self::other_faces(&p.beans)).unwrap_or_default();
     for step in first..options.steps {
-        let cache = cache.as_ref().expect("built when steps remain");
+        let cache = &maps.as_ref().expect("built when steps remain").labelled;
         let mut rng = step_rng(options.seed, step);
         let wanted = trainable_from(step, options.unfreeze_every, options.frozen);
         if wanted != from {
@@ -408,17 +459,7 @@ pub fn tune(
                 }
                 picks
             }
-            TuneLoss::Pairs => {
-                let anchors: Vec<(usize, usize)> = (0..options.batch).map(|_| (rng.gen_range(0..labels.len()), rng.gen_range(0..8))).collect();
-                let partners: Vec<(usize, usize)> = anchors
-                    .iter()
-                    .map(|&(i, v)| match other_faces[i] {
-                        Some(face) if rng.gen_bool(0.5) => (face, rng.gen_range(0..8)),
-                        _ => (i, (v + rng.gen_range(1..8)) % 8),
-                    })
-                    .collect();
-                anchors.into_iter().chain(partners).collect()
-            }
+            TuneLoss::Pairs => pair_picks(&mut rng, &other_faces, options.batch),
         };
         // Read only by the losses that use labels.
         let batch_labels = || picks.iter().map(|&(i, _)| labels[i]).collect::<Vec<u16>>();
@@ -431,6 +472,14 @@ pub fn tune(
             }
             TuneLoss::Triplet => triplet_loss(net.embed(x, options.frozen), &batch_labels(), Mining::HardGuarded, options.margin),
             TuneLoss::Pairs => pair_contrastive_loss(net.embed(x, options.frozen), options.scale),
+        };
+        // Beside it, the pair loss on the pool (its labels, if it has any, are not read).
+        let loss = match pairs {
+            Some(pool) => {
+                let x = pool.maps.batch(&pair_picks(&mut rng, &pool_faces, options.batch), &device);
+                loss + pair_contrastive_loss(net.embed(x, options.frozen), options.pairs_scale).mul_scalar(options.pairs_weight)
+            }
+            None => loss,
         };
         run.set_learning_rate(learning_rate(options.learning_rate, step, options.steps));
         net = run.step(net, loss, step)?;
@@ -449,6 +498,27 @@ mod tests {
     fn a_face_pairs_with_the_other_face_of_its_bean_only() {
         let beans: Vec<String> = ["a", "b", "a", "c"].iter().map(|s| s.to_string()).collect();
         assert_eq!(other_faces(&beans), vec![Some(2), None, Some(0), None]);
+    }
+
+    #[test]
+    fn a_subset_keeps_every_view_of_the_photos_asked_for_in_that_order() {
+        let maps: Vec<Vec<f16>> = (0..3 * 8).map(|m| vec![f16::from_f32(m as f32)]).collect();
+        let cache = MapCache { maps, shape: [1, 1, 1], views: 8 };
+        let sub = cache.subset(&[2, 0]);
+        assert_eq!(sub.len(), 2);
+        let first: Vec<f32> = sub.maps.iter().map(|m| m[0].to_f32()).collect();
+        assert_eq!(first, (16..24).chain(0..8).map(|m| m as f32).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn partners_follow_their_anchors_as_another_view_or_the_other_face() {
+        let faces = other_faces(&["a", "b", "a", "c"].map(String::from));
+        let picks = pair_picks(&mut step_rng(3, 0), &faces, 64);
+        let (anchors, partners) = picks.split_at(64);
+        for (&(i, v), &(j, w)) in anchors.iter().zip(partners) {
+            assert!((i == j && v != w) || faces[i] == Some(j), "{i}/{v} paired with {j}/{w}");
+        }
+        assert!(anchors.iter().zip(partners).any(|(a, p)| a.0 != p.0), "no other face drawn");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use beanscan::preprocess::PreprocessParams;
 use beanscan::train::checkpoint::Checkpointer;
 use beanscan::train::export::{self, ExportInput};
 use beanscan::train::plot;
-use beanscan::train::pretrained::{MapCache, Start, TuneLoss, TuneOptions, Tuned, imagenet_path, load_imagenet, load_run, same_first_blocks, tune};
+use beanscan::train::pretrained::{MapCache, PairPool, Start, TuneLoss, TuneMaps, TuneOptions, Tuned, imagenet_path, load_imagenet, load_run, same_first_blocks, tune};
 use beanscan::eval::{self_label, unknown};
 use beanscan::eval::study::{self, Labelled, draw_beans};
 use burn::tensor::Device;
@@ -104,6 +104,14 @@ pub struct TuneArgs {
     /// every this many steps (0: every block above --frozen trains from the start).
     #[arg(long, default_value_t = 0)]
     pub unfreeze_every: usize,
+    /// With `--labels`: also train the label-free pair loss (`--loss pairs`) on every train
+    /// photo at each step, with this weight beside the labelled loss (0: none). Their labels are
+    /// not read; the maps of every train photo are cached (`--map-cache` keeps them).
+    #[arg(long, default_value_t = 0.0)]
+    pub pairs_weight: f32,
+    /// Scale (1/temperature) of that pair loss.
+    #[arg(long, default_value_t = 10.0)]
+    pub pairs_scale: f32,
     #[arg(long, default_value_t = 128)]
     pub embed_dim: usize,
     #[arg(long, default_value_t = 256)]
@@ -161,6 +169,9 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     if args.self_label > 0 && args.labels.is_none() {
         bail!("--self-label needs --labels N: without it every train photo is labelled already");
     }
+    if args.pairs_weight > 0.0 && (args.labels.is_none() || args.loss == TuneLoss::Pairs) {
+        bail!("--pairs-weight needs --labels N and a labelled loss (cosine or triplet)");
+    }
     let device = Device::flex();
     let model = ModelConfig {
         input_size: args.input_size,
@@ -216,7 +227,7 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     };
     // What the cached maps depend on: the photos (in order), their size, the frozen blocks
     // and the views.
-    let cache_key = format!(
+    let cache_key = |ids: &[String]| format!(
         "{}{} | {}px | frozen {} | views {}{} | photos {}",
         imagenet_path().file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
         args.start.as_ref().filter(|_| !same_maps).map(|r| format!(" then {}", r.display())).unwrap_or_default(),
@@ -224,24 +235,35 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
         args.frozen,
         args.views,
         if args.low_res { " low-res" } else { "" },
-        train.ids.join(",")
+        ids.join(",")
     );
-    let cache = || -> Result<MapCache> {
+    let cached_maps = |images: &[image::RgbImage], ids: &[String]| -> Result<MapCache> {
         let started = Instant::now();
+        let key = cache_key(ids);
         if let Some(path) = &args.map_cache
-            && let Some(cache) = MapCache::load(path, &cache_key)?
+            && let Some(cache) = MapCache::load(path, &key)?
         {
             step(&format!("read the cached maps of {} photos from {}", cache.len(), path.display()), started);
             return Ok(cache);
         }
-        let cache = MapCache::build(start.encoder(), args.frozen, &preprocess, &train.images, args.views, args.low_res, &device);
-        step(&format!("cache blocks 1–{} of {} photos × {} views", args.frozen, train.images.len(), args.views), started);
+        let cache = MapCache::build(start.encoder(), args.frozen, &preprocess, images, args.views, args.low_res, &device);
+        step(&format!("cache blocks 1–{} of {} photos × {} views", args.frozen, images.len(), args.views), started);
         if let Some(path) = &args.map_cache {
             let started = Instant::now();
-            cache.save(path, &cache_key)?;
+            cache.save(path, &key)?;
             step(&format!("write the maps to {}", path.display()), started);
         }
         Ok(cache)
+    };
+    // With the pair loss beside the labels: the maps of every train photo, the labelled ones
+    // taken from them.
+    let cache = || -> Result<TuneMaps> {
+        if args.pairs_weight > 0.0 {
+            let all = cached_maps(&pool.images, &pool.ids)?;
+            let labelled = all.subset(&chosen);
+            return Ok(TuneMaps { labelled, pairs: Some(PairPool { maps: all, beans: pool.beans.clone() }) });
+        }
+        Ok(cached_maps(&train.images, &train.ids)?.into())
     };
 
     let started = Instant::now();
@@ -255,6 +277,8 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
         loss: args.loss,
         margin: args.margin,
         unfreeze_every: args.unfreeze_every,
+        pairs_weight: args.pairs_weight,
+        pairs_scale: args.pairs_scale,
     };
     let settings = format!(
         "{model:?}{} | {} split {} round {:?}, {} photos | frozen {} views {}{} lr {} {:?} scale {} margin {} unfreeze every {} batch {} seed {}",
@@ -273,7 +297,7 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
         args.unfreeze_every,
         args.schedule.batch,
         args.schedule.seed
-    );
+    ) + &if args.pairs_weight > 0.0 { format!(" pairs weight {} scale {}", args.pairs_weight, args.pairs_scale) } else { String::new() };
     let checkpoint = Checkpointer::new(args.run.join("tune.ckpt"), settings, args.schedule.checkpoint_every);
     let n_classes = dataset.class_names.len();
     let tuned = tune(&model, &start, cache, &train.labels, &train.beans, n_classes, &options, Some(&checkpoint), &device)?;
@@ -412,9 +436,10 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     };
     let bundle = export::bundle(ExportInput {
         description: format!(
-            "EfficientNet-Lite0 (ImageNet{}) fine-tuned ({:?} loss), {}px, {} blocks, {} labelled photos, {} references ({} self-labelled; {} views), seed {}",
+            "EfficientNet-Lite0 (ImageNet{}) fine-tuned ({:?} loss{}), {}px, {} blocks, {} labelled photos, {} references ({} self-labelled; {} views), seed {}",
             args.start.as_ref().map(|r| format!(", then {}", r.display())).unwrap_or_default(),
             args.loss,
+            if args.pairs_weight > 0.0 { format!(" + pair loss × {} on {} unlabelled photos", args.pairs_weight, pool.images.len()) } else { String::new() },
             args.input_size,
             args.blocks,
             train.images.len(),
