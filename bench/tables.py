@@ -258,18 +258,22 @@ def t_200_beans(folder=None):
         raise Missing(os.path.join(BEANS_200, '200-*-*-knn-val.json'))
     runs = {}
     for path in paths:
-        loss, draw, adapted, frozen, sl, variant, seed = re.match(
-            r'200-(\w+?)(-bal)?(-adapt)?(-f\d+)?(-sl)?(-v1|-e1)?-(\d+)-knn-val\.json', os.path.basename(path)).groups()
+        loss, draw, adapted, aux, frozen, sl, variant, seed = re.match(
+            r'200-(\w+?)(-bal)?(-adapt2?)?(-aux)?(-f\d+)?(-sl)?(-v1|-e1)?-(\d+)-knn-val\.json', os.path.basename(path)).groups()
         # 200-LOSS-e1-SEED: references and photos embedded with one view (`--embed-views 1`);
         # 200-LOSS-v1-SEED: also trained on one cached view per photo (`--views 1`);
         # -bal: the beans drawn class by class (`--draw balanced`); -sl: a re-export of the
         # random-draw net with `--self-label` (its rows without them repeat 200-LOSS-SEED);
         # -fN: the first N blocks kept frozen (`--frozen N`; otherwise 5); -adapt: started from
-        # the encoder adapted without labels (`--start`, bench/pretrained.sh step 2d).
+        # the encoder adapted without labels (`--start`, bench/pretrained.sh step 2d); -adapt2:
+        # from that adaptation continued for 600 more steps (step 2e); -aux: with the pair loss
+        # on every train photo beside the labels (`--pairs-weight 1`).
         note = {None: '', '-e1': ', `--embed-views 1`', '-v1': ', `--views 1 --embed-views 1`'}[variant]
         note += ', `--draw balanced`' if draw else ''
         note += f', `--frozen {frozen[2:]}`' if frozen else ''
-        note += ', adapted without labels first (`--start`)' if adapted else ''
+        note += {None: '', '-adapt': ', adapted without labels first (`--start`)',
+                 '-adapt2': ', adapted without labels first, 1,200 steps (`--start`)'}[adapted]
+        note += ', + pair loss on every train photo (`--pairs-weight 1`)' if aux else ''
         with open(path, encoding='utf-8') as f:
             for r in json.load(f):
                 if r['method'] == 'knn' and r['refs_per_class'] != 0:
