@@ -79,6 +79,15 @@ for seed in ${SEEDS:-0 1 2}; do
     --out "runs/lite0-200-bal-adapt-cosine-$seed/bundle.beanscan"
   cp "runs/lite0-200-bal-adapt-cosine-$seed/knn-val.json" "$OUT/200-cosine-bal-adapt-$seed-knn-val.json"
 done
+# 2e. The adaptation continued for 600 more steps (1,200 in all), then the first seed's 200-bean run.
+"$BEANSCAN" tune --data "$DATA/greencoffee" --start runs/lite0-adapt --run runs/lite0-adapt2 --loss pairs --steps 600 \
+  --learning-rate 5e-4 --scale 10 --map-cache runs/maps.bin --embed-views 1 --eval-split val --out runs/lite0-adapt2/bundle.beanscan
+cp runs/lite0-adapt2/knn-val.json "$OUT/adapt2-knn-val.json"
+seed=${SEEDS%% *}; seed=${seed:-0}
+"$BEANSCAN" tune --data "$DATA/greencoffee" --start runs/lite0-adapt2 --labels 200 --draw balanced --loss cosine \
+  --steps 300 --seed "$seed" --refs-per-class 0 --run "runs/lite0-200-bal-adapt2-cosine-$seed" --eval-split val \
+  --out "runs/lite0-200-bal-adapt2-cosine-$seed/bundle.beanscan"
+cp "runs/lite0-200-bal-adapt2-cosine-$seed/knn-val.json" "$OUT/200-cosine-bal-adapt2-$seed-knn-val.json"
 python3 bench/pretrained-table.py "$OUT" > "$OUT/200-beans.md"
 
 # 3. Trays: the shipped bundle alone and with 5 / 10 tray references per class (date split);
