@@ -88,6 +88,11 @@ seed=${SEEDS%% *}; seed=${seed:-0}
   --steps 300 --seed "$seed" --refs-per-class 0 --run "runs/lite0-200-bal-adapt2-cosine-$seed" --eval-split val \
   --out "runs/lite0-200-bal-adapt2-cosine-$seed/bundle.beanscan"
 cp "runs/lite0-200-bal-adapt2-cosine-$seed/knn-val.json" "$OUT/200-cosine-bal-adapt2-$seed-knn-val.json"
+# 2f. The same with the pair loss on every train photo beside the labels (their labels not read).
+"$BEANSCAN" tune --data "$DATA/greencoffee" --start runs/lite0-adapt2 --labels 200 --draw balanced --loss cosine \
+  --steps 300 --seed "$seed" --refs-per-class 0 --pairs-weight 1 --map-cache runs/maps.bin \
+  --run "runs/lite0-200-bal-adapt2-aux-$seed" --eval-split val --out "runs/lite0-200-bal-adapt2-aux-$seed/bundle.beanscan"
+cp "runs/lite0-200-bal-adapt2-aux-$seed/knn-val.json" "$OUT/200-cosine-bal-adapt2-aux-$seed-knn-val.json"
 python3 bench/pretrained-table.py "$OUT" > "$OUT/200-beans.md"
 
 # 3. Trays: the shipped bundle alone and with 5 / 10 tray references per class (date split);
