@@ -95,6 +95,20 @@ cp "runs/lite0-200-bal-adapt2-cosine-$seed/knn-val.json" "$OUT/200-cosine-bal-ad
 cp "runs/lite0-200-bal-adapt2-aux-$seed/knn-val.json" "$OUT/200-cosine-bal-adapt2-aux-$seed-knn-val.json"
 python3 bench/pretrained-table.py "$OUT" > "$OUT/200-beans.md"
 
+# 2g. Where to cut the network: the shipped recipe cut after block 14 and after block 10 (the
+#     frozen blocks' maps are the same, so runs/maps.bin serves both); bundle bytes and browser
+#     CPU ms per photo of each beside the shipped bundle (needs ./build.sh build and
+#     `(cd bench && npm install)`).
+for blocks in 14 10; do
+  "$BEANSCAN" tune --data "$DATA/greencoffee" --blocks "$blocks" --map-cache runs/maps.bin --run "runs/lite0-cut$blocks" \
+    --eval-split val --out "runs/cut-$blocks.beanscan"
+  cp "runs/lite0-cut$blocks/knn-val.json" "$OUT/cut-$blocks-knn-val.json"
+done
+for f in bundle/default.beanscan runs/cut-14.beanscan runs/cut-10.beanscan; do
+  echo "{\"file\": \"$(basename "$f")\", \"bytes\": $(stat -c %s "$f")}"
+done > "$OUT/cut-bytes.jsonl"
+node bench/bean-ms.mjs --photos 12 --reps 3 --views 1,8 runs/cut-14.beanscan runs/cut-10.beanscan > "$OUT/cut-bean-ms.jsonl"
+
 # 3. Trays: the shipped bundle alone and with 5 / 10 tray references per class (date split);
 #    tray beans take one view, and eight for comparison.
 "$BEANSCAN" eval-trays --data "$DATA/trays" --json bench/results/trays.json --shots 0,5,10 --seeds 5

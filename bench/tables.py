@@ -300,6 +300,51 @@ def t_200_beans(folder=None):
     return table(['200 beans, loss', 'labelled by', 'seeds', 'macro-F1', 'N-vs-D balanced accuracy', 'accuracy'], rows)
 
 
+def t_cut():
+    """Where to cut the network: the shipped recipe (all labels) cut after block 14 (`tune
+    --blocks 14`, bench/pretrained.sh step 2g; cut-14-knn-val.json is seed 0, cut-14-sN-… seed N)
+    beside the shipped net (head conv kept; seed 0 from its eval, seeds 1–2 from their kNN
+    reports): kNN k 5 over 32 references per class, 8 views; bundle bytes; browser CPU ms per
+    photo."""
+    def knn_row(rows):
+        return next(r for r in rows if r['method'] == 'knn' and r['refs_per_class'] == 32 and r['k'] == 5)
+    accuracy = {17: [load(f'{VIEWS}/views-refs8-q8-val.json')]}
+    for seed in (1, 2):
+        try:
+            accuracy[17].append(knn_row(load(f'{VIEWS}/seed-{seed}-e8-knn-val.json')))
+        except Missing:
+            pass
+    for path in sorted(glob.glob(os.path.join(ROOT, VIEWS, 'cut-*-knn-val.json'))):
+        blocks = int(re.findall(r'cut-(\d+)', os.path.basename(path))[0])
+        with open(path, encoding='utf-8') as f:
+            accuracy.setdefault(blocks, []).append(knn_row(json.load(f)))
+    costs = {}
+    for name in ('cut-bytes.jsonl', 'cut-bean-ms.jsonl'):
+        path = os.path.join(ROOT, VIEWS, name)
+        if not os.path.exists(path):
+            raise Missing(f'{VIEWS}/{name}')
+        with open(path, encoding='utf-8') as f:
+            for line in f:
+                if line.strip():
+                    r = json.loads(line)
+                    found = re.findall(r'cut-(\d+)', r['file'])
+                    blocks = int(found[0]) if found else 17
+                    costs.setdefault(blocks, {}).update(
+                        {'bytes': r['bytes']} if 'bytes' in r else {f"ms{r['views']}": r['median_ms']})
+    what = {17: 'block 16 + head conv (1280 ch), shipped', 14: 'block 14 (192 ch)', 10: 'block 10 (112 ch)'}
+    rows = []
+    for blocks in sorted(accuracy, reverse=True):
+        v, c = accuracy[blocks], costs.get(blocks, {})
+        ms = lambda n: f"{c[f'ms{n}']:.1f}" if f'ms{n}' in c else ''
+        rows.append([what[blocks], len(v), mean_sd([r['macro_f1'] for r in v]),
+                     mean_sd([r['normal_vs_defect']['balanced_accuracy'] for r in v]),
+                     f"{c['bytes']:,}" if 'bytes' in c else '', ms(1), ms(8)])
+    rows.append(['always "Normal" (yardstick)', '', '0.033', '0.500', '', '', ''])
+    rows.append(['supervised anchor (yardstick)', 1, f3(ANCHOR['macro_f1']), f3(ANCHOR['balanced_accuracy']), '', '', ''])
+    return table(['network cut after', 'seeds', 'macro-F1', 'N-vs-D balanced accuracy', 'bundle bytes (int8)',
+                  'ms per photo, browser CPU, 1 view', 'ms per photo, 8 views'], rows)
+
+
 # ---------- trays ----------
 
 def known_classes():
@@ -436,6 +481,7 @@ TABLES = {
     'views': (t_views, [VIEWS + '/views-refs*-q*-val.json', EVAL]),
     'seeds': (t_seeds, [VIEWS + '/views-refs*-q*-val.json', VIEWS + '/seed-*-e*-knn-val.json']),
     '200-beans': (t_200_beans, [BEANS_200 + '/200-*-*-knn-val.json']),
+    'cut': (t_cut, [VIEWS + '/cut-*-knn-val.json', VIEWS + '/cut-bytes.jsonl', VIEWS + '/cut-bean-ms.jsonl']),
     'trays': (t_trays, [TRAYS, EVAL]),
     'tray-classes': (t_tray_classes, [TRAYS, EVAL]),
     'previous-study': (t_previous_study, [STUDY]),
