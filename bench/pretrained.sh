@@ -104,9 +104,11 @@ for blocks in 14 10; do
     --eval-split val --out "runs/cut-$blocks.beanscan"
   cp "runs/lite0-cut$blocks/knn-val.json" "$OUT/cut-$blocks-knn-val.json"
 done
-"$BEANSCAN" tune --data "$DATA/greencoffee" --blocks 14 --seed 1 --map-cache runs/maps.bin --run runs/lite0-cut14-s1 \
-  --eval-split val --out runs/cut-14-s1.beanscan
-cp runs/lite0-cut14-s1/knn-val.json "$OUT/cut-14-s1-knn-val.json"
+for seed in 1 2; do
+  "$BEANSCAN" tune --data "$DATA/greencoffee" --blocks 14 --seed "$seed" --map-cache runs/maps.bin --run "runs/lite0-cut14-s$seed" \
+    --eval-split val --out "runs/cut-14-s$seed.beanscan"
+  cp "runs/lite0-cut14-s$seed/knn-val.json" "$OUT/cut-14-s$seed-knn-val.json"
+done
 "$BEANSCAN" eval --bundle runs/cut-14.beanscan --data "$DATA/greencoffee" --split val --json "$OUT/cut-14-eval-val.json"
 for f in bundle/default.beanscan runs/cut-14.beanscan runs/cut-10.beanscan; do
   echo "{\"file\": \"$(basename "$f")\", \"bytes\": $(stat -c %s "$f")}"
