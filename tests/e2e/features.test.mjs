@@ -372,7 +372,11 @@ test('a device that runs WebGPU gets the WebGPU module, and the service worker k
   try {
     const context = await newContext({}, gpuBrowser);
     const fetched = [];
-    context.on('request', (r) => { if (/beanscan_bg\.wasm$/.test(r.url())) fetched.push(new URL(r.url()).pathname); });
+    const workerUrls = new Set();
+    context.on('request', (r) => {
+      if (/beanscan_bg\.wasm$/.test(r.url())) fetched.push(new URL(r.url()).pathname);
+      if (new URL(r.url()).pathname === '/worker.js') workerUrls.add(new URL(r.url()).search);
+    });
     const { page, errors } = await open(context, `${origin}/?backend=webgpu`);
     assert.equal(await page.getByTestId('status').getAttribute('data-backend'), 'webgpu');
     const kept = await page.evaluate(async () => {
@@ -387,6 +391,9 @@ test('a device that runs WebGPU gets the WebGPU module, and the service worker k
     });
     t.diagnostic(`module files fetched: ${[...new Set(fetched)].join(', ')}`);
     assert.ok(fetched.includes('/pkg/beanscan_bg.wasm'), 'the WebGPU module was not loaded');
+    // The backend reaches the worker by its name: worker.js stays the one URL the service
+    // worker keeps, so it is not downloaded again under another.
+    assert.deepEqual([...workerUrls], [''], 'worker.js requested under another URL');
     assert.ok(kept, 'the WebGPU module was not kept for offline use');
     assert.ok(!fetched.includes('/pkg/cpu/beanscan_bg.wasm') && !kept.includes('/pkg/cpu/beanscan_bg.wasm'), 'the CPU-only module was fetched too');
     assert.deepEqual(errors, []);
