@@ -3,9 +3,10 @@
 //! median milliseconds per bean at batch 1 and batch 64 on each. A check for machines with a GPU;
 //! not a test (CI has none) and not in the page.
 //!
-//!   cargo run --release --example gpu_check -- [--reps N] PHOTO...
+//!   cargo run --release --example gpu_check -- [--reps N] [--bundle FILE] PHOTO...
 //!
-//! Prints one JSON line per batch size, after one line naming the adapter.
+//! Prints one JSON line per batch size, after one line naming the adapter. Without `--bundle`,
+//! the built-in bundle.
 
 use std::time::Instant;
 
@@ -34,11 +35,16 @@ fn ms_per_bean(classifier: &Classifier, inputs: &[Vec<f32>], batch: usize, reps:
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let (reps, photos) = match args.iter().position(|a| a == "--reps") {
-        Some(i) => (args[i + 1].parse().expect("--reps N"), [&args[..i], &args[i + 2..]].concat()),
-        None => (5, args),
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
+    let mut option = |name: &str| {
+        let i = args.iter().position(|a| a == name)?;
+        let value = args.get(i + 1).unwrap_or_else(|| panic!("{name} needs a value")).clone();
+        args.drain(i..i + 2);
+        Some(value)
     };
+    let reps: usize = option("--reps").map_or(5, |r| r.parse().expect("--reps N"));
+    let bundle_file = option("--bundle");
+    let photos = args;
     assert!(!photos.is_empty(), "give photo paths");
     let (gpu, setup) = Device::wgpu_options().init_with_setup().expect("a wgpu adapter");
     let adapter = setup.adapter.get_info();
@@ -46,7 +52,10 @@ fn main() {
         "{{\"adapter\": {:?}, \"backend\": \"{:?}\", \"device_type\": \"{:?}\", \"driver\": {:?}}}",
         adapter.name, adapter.backend, adapter.device_type, adapter.driver_info
     );
-    let bundle = || Bundle::embedded().expect("built-in bundle");
+    let bundle = || match &bundle_file {
+        Some(f) => Bundle::from_bytes(&std::fs::read(f).unwrap_or_else(|e| panic!("{f}: {e}"))).expect("a bundle"),
+        None => Bundle::embedded().expect("built-in bundle"),
+    };
     let cpu = Classifier::new(bundle(), Device::flex()).expect("CPU classifier");
     let gpu = Classifier::new(bundle(), gpu).expect("GPU classifier");
     let inputs: Vec<Vec<f32>> = photos
