@@ -93,6 +93,13 @@ cp "runs/lite0-200-bal-adapt2-cosine-$seed/knn-val.json" "$OUT/200-cosine-bal-ad
   --steps 300 --seed "$seed" --refs-per-class 0 --pairs-weight 1 --map-cache runs/maps.bin \
   --run "runs/lite0-200-bal-adapt2-aux-$seed" --eval-split val --out "runs/lite0-200-bal-adapt2-aux-$seed/bundle.beanscan"
 cp "runs/lite0-200-bal-adapt2-aux-$seed/knn-val.json" "$OUT/200-cosine-bal-adapt2-aux-$seed-knn-val.json"
+# 2h. Balanced draws, cosine, the network cut after block 14 (as "Where to cut the network").
+for seed in ${SEEDS:-0 1 2}; do
+  "$BEANSCAN" tune --data "$DATA/greencoffee" --blocks 14 --labels 200 --draw balanced --loss cosine \
+    --steps 300 --seed "$seed" --refs-per-class 0 --run "runs/lite0-200-bal-cosine-b14-$seed" --eval-split val \
+    --out "runs/lite0-200-bal-cosine-b14-$seed/bundle.beanscan"
+  cp "runs/lite0-200-bal-cosine-b14-$seed/knn-val.json" "$OUT/200-cosine-bal-b14-$seed-knn-val.json"
+done
 python3 bench/pretrained-table.py "$OUT" > "$OUT/200-beans.md"
 
 # 2g. Where to cut the network: the shipped recipe cut after block 14 and after block 10 (the
