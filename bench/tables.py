@@ -84,6 +84,11 @@ def upper_median(values):
     return s[len(s) // 2]
 
 
+def shipped_knn_row(rows):
+    """The row of a `tune` kNN report in the bundle's setting: 32 references per class, k 5."""
+    return next(r for r in rows if r['method'] == 'knn' and r['refs_per_class'] == 32 and r['k'] == 5)
+
+
 def table(header, rows):
     lines = ['| ' + ' | '.join(header) + ' |', '| ' + ' | '.join('---' for _ in header) + ' |']
     lines += ['| ' + ' | '.join(str(c) for c in row) + ' |' for row in rows]
@@ -192,9 +197,8 @@ def t_seeds():
     for path in glob.glob(os.path.join(ROOT, VIEWS, 'seed-*-e*-knn-val.json')):
         seed, v = (int(n) for n in re.findall(r'seed-(\d+)-e(\d+)-knn', path)[0])
         with open(path, encoding='utf-8') as f:
-            for r in json.load(f):
-                if r['method'] == 'knn' and r['refs_per_class'] == 32 and r['k'] == 5:
-                    cells[(seed, v)] = (r['macro_f1'], r['normal_vs_defect']['balanced_accuracy'])
+            r = shipped_knn_row(json.load(f))
+            cells[(seed, v)] = (r['macro_f1'], r['normal_vs_defect']['balanced_accuracy'])
     if not cells:
         raise Missing(VIEWS + '/seed-*-e*-knn-val.json')
     seeds = sorted({s for s, _ in cells})
@@ -308,18 +312,16 @@ def t_cut():
     beside the shipped net (head conv kept; seed 0 from its eval, seeds 1–2 from their kNN
     reports): kNN k 5 over 32 references per class, 8 views; bundle bytes; browser CPU ms per
     photo."""
-    def knn_row(rows):
-        return next(r for r in rows if r['method'] == 'knn' and r['refs_per_class'] == 32 and r['k'] == 5)
     accuracy = {17: [load(f'{VIEWS}/views-refs8-q8-val.json')]}
     for seed in (1, 2):
         try:
-            accuracy[17].append(knn_row(load(f'{VIEWS}/seed-{seed}-e8-knn-val.json')))
+            accuracy[17].append(shipped_knn_row(load(f'{VIEWS}/seed-{seed}-e8-knn-val.json')))
         except Missing:
             pass
     for path in sorted(glob.glob(os.path.join(ROOT, VIEWS, 'cut-*-knn-val.json'))):
         blocks = int(re.findall(r'cut-(\d+)', os.path.basename(path))[0])
         with open(path, encoding='utf-8') as f:
-            accuracy.setdefault(blocks, []).append(knn_row(json.load(f)))
+            accuracy.setdefault(blocks, []).append(shipped_knn_row(json.load(f)))
     costs = {}
     for name in ('cut-bytes.jsonl', 'cut-bean-ms.jsonl'):
         path = os.path.join(ROOT, VIEWS, name)
