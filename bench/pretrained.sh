@@ -117,9 +117,13 @@ for seed in 1 2; do
   cp "runs/lite0-cut14-s$seed/knn-val.json" "$OUT/cut-14-s$seed-knn-val.json"
 done
 "$BEANSCAN" eval --bundle runs/cut-14.beanscan --data "$DATA/greencoffee" --split val --json "$OUT/cut-14-eval-val.json"
-# The cut net on the trays (the committed cut-14-rerun-* files come from a second run of the same
-# command, `--run runs/lite0-cut14` made again: its eval, kNN report and trays).
-"$BEANSCAN" eval-trays --bundle runs/cut-14.beanscan --data "$DATA/trays" --json "$OUT/cut-14-rerun-trays.json" \
+# The seed-0 cut run once more in a fresh run folder (two runs of one seed differ a little), and
+# that bundle on val and on the trays beside the shipped one: the cut-14-rerun-* files.
+"$BEANSCAN" tune --data "$DATA/greencoffee" --blocks 14 --map-cache runs/maps.bin --run runs/lite0-cut14-rerun \
+  --eval-split val --out runs/cut-14-rerun.beanscan
+cp runs/lite0-cut14-rerun/knn-val.json "$OUT/cut-14-rerun-knn.json"
+"$BEANSCAN" eval --bundle runs/cut-14-rerun.beanscan --data "$DATA/greencoffee" --split val --json "$OUT/cut-14-rerun-eval-val.json"
+"$BEANSCAN" eval-trays --bundle runs/cut-14-rerun.beanscan --data "$DATA/trays" --json "$OUT/cut-14-rerun-trays.json" \
   --shots 0,5,10 --seeds 5
 for f in bundle/default.beanscan runs/cut-14.beanscan runs/cut-10.beanscan; do
   echo "{\"file\": \"$(basename "$f")\", \"bytes\": $(stat -c %s "$f")}"
