@@ -41,6 +41,7 @@ KNN = 'bench/results/pretrained/default-knn-val.json'
 BEANS_200 = 'bench/results/pretrained'
 VIEWS = 'bench/results/pretrained'
 TRAYS = 'bench/results/trays.json'
+TRAY_STUDY = 'bench/results/tray-study.json'
 BROWSER = 'bench/results/browser.json'
 PEERS = 'bench/results/peers.json'
 STUDY = 'bench/results/study-val.json'
@@ -412,6 +413,37 @@ def t_tray_classes():
     return table(['true class', 'beans found', 'labelled right', 'most often labelled as', 'unknown'], rows)
 
 
+def t_tray_study():
+    t = load(TRAY_STUDY)
+    shots = sorted({r['shots'] for r in t['rules']})
+    rows = []
+    for rule in dict.fromkeys(r['rule'] for r in t['rules']):
+        by = {r['shots']: r for r in t['rules'] if r['rule'] == rule}
+        rows.append([rule] + [f"{f3(by[n]['mean'])} ± {f3(by[n]['sd'])}" if n in by else '' for n in shots])
+    return table(['vote rule (date split, %d seeds)' % t['seeds']] + [f'+ {n} per class' for n in shots], rows)
+
+
+def t_tray_dates():
+    t = load(TRAY_STUDY)
+    at = 10 if any(r['shots'] == 10 for r in t['rules']) else max(r['shots'] for r in t['rules'])
+    rules = [r for r in t['rules'] if r['shots'] == at]
+    rows = []
+    for date in t['folds']:
+        per_class = t['beans_per_date'][date]
+        known = sum(n for c, n in per_class.items() if c != 'Parchment')
+        normal = per_class.get('Normal', 0)
+        rows.append([date, known, f3(normal / known) if known else '']
+                    + [f3(r['per_date'][date]) for r in rules]
+                    + [f3(t['probe_per_date'][date]), (t.get('bean_px_per_date') or {}).get(date, '')])
+    counts = [t['beans_per_date'][d] for d in t['folds']]
+    known = sum(n for c in counts for k, n in c.items() if k != 'Parchment')
+    normal = sum(c.get('Normal', 0) for c in counts)
+    rows.append(['all dates', known, f3(normal / known)] + [f"{f3(r['mean'])} ± {f3(r['sd'])}" for r in rules]
+                + [f3(t['probe_pooled']), ''])
+    return table(['held-out date', 'beans', 'always "Normal"'] + [f'{r["rule"]}, + {at}' for r in rules]
+                 + ['ceiling (logistic regression)', 'median bean px'], rows)
+
+
 # ---------- the previous encoder ----------
 
 def t_previous_study():
@@ -488,6 +520,8 @@ TABLES = {
     'cut': (t_cut, [VIEWS + '/cut-*-knn-val.json', VIEWS + '/cut-bytes.jsonl', VIEWS + '/cut-bean-ms.jsonl']),
     'trays': (t_trays, [TRAYS, EVAL]),
     'tray-classes': (t_tray_classes, [TRAYS, EVAL]),
+    'tray-study': (t_tray_study, [TRAY_STUDY]),
+    'tray-dates': (t_tray_dates, [TRAY_STUDY]),
     'previous-study': (t_previous_study, [STUDY]),
     'previous-browser': (t_previous_browser, [BROWSER]),
     'previous-peers': (t_previous_peers, [PEERS]),
