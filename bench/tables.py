@@ -42,6 +42,9 @@ BEANS_200 = 'bench/results/pretrained'
 VIEWS = 'bench/results/pretrained'
 TRAYS = 'bench/results/trays.json'
 TRAY_STUDY = 'bench/results/tray-study.json'
+TRAY_VOTERS = {('all', 5): TRAYS, ('all', 10): 'bench/results/trays-k10.json',
+               ('added', 5): 'bench/results/trays-added-only-k5.json',
+               ('added', 10): 'bench/results/trays-added-only-k10.json'}
 BROWSER = 'bench/results/browser.json'
 PEERS = 'bench/results/peers.json'
 STUDY = 'bench/results/study-val.json'
@@ -444,6 +447,27 @@ def t_tray_dates():
                  + ['ceiling (logistic regression)', 'median bean px'], rows)
 
 
+def t_tray_voters():
+    runs = {key: load(path) for key, path in TRAY_VOTERS.items()}
+    shots = sorted({s['shots'] for t in runs.values() for s in t['date_split'] if s['shots'] > 0})
+    rows = []
+    for (who, k), t in runs.items():
+        by = {s['shots']: s for s in t['date_split']}
+        name = ('all references' if who == 'all' else 'my references only') + f', k {k}'
+        if (who, k) == ('all', 5):
+            name += ' (the default)'
+        cells = []
+        for n in shots:
+            s = by.get(n)
+            cells.append(f"{f3(s['accuracy_mean'])} ± {f3(s['accuracy_sd'])}" if s and s.get('accuracy_mean') is not None else '')
+        s = by.get(max(shots))
+        cells.append(f"{f3(s['new_class_recall_mean'])} ± {f3(s['new_class_recall_sd'])}"
+                     if s and s.get('new_class_recall_mean') is not None else '')
+        rows.append([name] + cells)
+    return table(['who votes'] + [f'+ {n} tray references per class' for n in shots]
+                 + [f'Parchment recall, + {max(shots)}'], rows)
+
+
 # ---------- the previous encoder ----------
 
 def t_previous_study():
@@ -521,6 +545,7 @@ TABLES = {
     'trays': (t_trays, [TRAYS, EVAL]),
     'tray-classes': (t_tray_classes, [TRAYS, EVAL]),
     'tray-study': (t_tray_study, [TRAY_STUDY]),
+    'tray-voters': (t_tray_voters, list(TRAY_VOTERS.values())),
     'tray-dates': (t_tray_dates, [TRAY_STUDY]),
     'previous-study': (t_previous_study, [STUDY]),
     'previous-browser': (t_previous_browser, [BROWSER]),

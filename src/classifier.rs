@@ -46,6 +46,9 @@ pub struct Classifier {
     pub index: Index,
     pub k: usize,
     pub threshold: f32,
+    /// Vote among the references added at run time only, not the bundle's: a warehouse's own
+    /// beans, shot on its own camera, outvote references taken elsewhere (results.md, "Tray photos").
+    pub added_only: bool,
     /// Flips/turns a photo's embedding averages over ([`views`]); the bundle's default.
     views: u8,
     /// The same for the beans of a tray: one by default, as a tray has hundreds of beans.
@@ -92,6 +95,7 @@ impl Classifier {
             index: Index::new(bundle.references, bundle.graph),
             k: bundle.default_k.max(1) as usize,
             threshold: bundle.default_threshold,
+            added_only: false,
             views: bundle.default_views,
             tray_views: TRAY_VIEWS,
         })
@@ -130,6 +134,7 @@ impl Classifier {
         if next.model_id == self.model_id && !self.index.added.is_empty() {
             let _ = next.import_references(&self.export_references()?);
         }
+        next.added_only = self.added_only && !next.index.added.is_empty();
         *self = next;
         Ok(())
     }
@@ -160,7 +165,10 @@ impl Classifier {
 
     /// Removes an added reference; false when there is none with this id.
     pub fn remove_reference(&mut self, id: &str) -> bool {
-        self.index.added.remove(id) > 0
+        let removed = self.index.added.remove(id) > 0;
+        // With none left there is nothing of one's own to vote among: all references vote again.
+        self.added_only &= !self.index.added.is_empty();
+        removed
     }
 
     /// The added references as a [`ReferencesFile`].
@@ -244,7 +252,16 @@ impl Classifier {
 
     /// kNN vote for one embedding with the current k and threshold.
     pub fn label(&self, embedding: &[f32]) -> Result<Prediction> {
-        let hits = self.index.search(embedding, self.k);
+        let hits = if self.added_only {
+            if self.index.added.is_empty() {
+                return Err(Error::Index(
+                    "no references of your own to vote among: add some, or vote among all references".into(),
+                ));
+            }
+            self.index.search_added(embedding, self.k)
+        } else {
+            self.index.search(embedding, self.k)
+        };
         let vote = index::vote(&hits, self.threshold)
             .ok_or_else(|| Error::Index("no reference beans to compare with".into()))?;
         let name = |l: u16| self.class_names.get(usize::from(l)).cloned().unwrap_or_else(|| format!("class {l}"));
@@ -277,6 +294,32 @@ mod tests {
 
     /// Inputs laid end to end embed exactly as the same inputs one row each (the tray pool hands
     /// them over flat), and a length that is not whole inputs is refused.
+    #[test]
+    fn added_only_votes_among_added_references_and_says_when_there_are_none() {
+        let mut classifier = Classifier::new(Bundle::embedded().unwrap(), Device::flex()).unwrap();
+        let bundled = &classifier.index.bundled;
+        let query = bundled.row(0).to_vec();
+        let own_class = (0..classifier.class_names.len() as u16).find(|&c| c != bundled.labels[0]).unwrap();
+        let own_name = classifier.class_names[usize::from(own_class)].clone();
+        classifier.added_only = true;
+        let none = classifier.label(&query).unwrap_err().to_string();
+        assert!(none.contains("no references of your own"), "{none}");
+        // A far reference of another class: the bundle's own copy of the query is nearer, yet
+        // only the added one votes.
+        let far: Vec<f32> = query.iter().map(|v| -v).collect();
+        classifier.add_reference(&far, &own_name).unwrap();
+        let p = classifier.label(&query).unwrap();
+        assert_eq!(p.label, own_name);
+        assert!(p.neighbours.iter().all(|n| n.added));
+        assert!(p.unknown, "the nearest own reference is far: {}", p.distance);
+        let id = classifier.index.added.ids[0].clone();
+        assert!(classifier.remove_reference(&id));
+        assert!(!classifier.added_only, "with none added, all references vote again");
+        let p = classifier.label(&query).unwrap();
+        assert_eq!(p.neighbours[0].distance, 0.0);
+        assert!(!p.neighbours[0].added);
+    }
+
     #[test]
     fn flat_inputs_embed_like_rows() {
         let classifier = Classifier::new(Bundle::embedded().unwrap(), Device::flex()).unwrap();

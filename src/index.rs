@@ -183,6 +183,11 @@ impl Index {
         hits.truncate(k);
         hits
     }
+
+    /// The `k` nearest of the references added at run time only, nearest first.
+    pub fn search_added(&self, query: &[f32], k: usize) -> Vec<Hit<'_>> {
+        self.added.exact_search(query, k).into_iter().map(|n| Hit::from_set(&self.added, n, true)).collect()
+    }
 }
 
 /// A search hit resolved to its label and id.
@@ -288,6 +293,19 @@ mod tests {
         assert_eq!(index.added.remove("new1"), 1);
         assert_eq!(index.added.len(), 2);
         assert!(index.added.push(&[1.0], 0, "bad".into()).is_err());
+    }
+
+    #[test]
+    fn added_only_search_ignores_nearer_bundled_references() {
+        let mut index = Index::new(circle(), None);
+        let q = unit(0.0); // bundled r0 sits exactly here
+        index.added.push(&unit(1.0), 2, "far".into()).unwrap();
+        index.added.push(&unit(2.0), 1, "farther".into()).unwrap();
+        assert!(!index.search(&q, 1)[0].added);
+        let hits = index.search_added(&q, 5);
+        assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), ["far", "farther"]);
+        assert!(hits.iter().all(|h| h.added));
+        assert!(Index::new(circle(), None).search_added(&q, 5).is_empty());
     }
 
     #[test]

@@ -160,6 +160,8 @@ async fn added_references_change_the_vote_and_survive_export_and_import() {
     c.set_k(1).unwrap();
     let (label, embedding) = classify_with_embedding(&c, NORMAL).await;
     let other = c.class_names().into_iter().find(|n| *n != label).unwrap();
+    assert!(message(&c.set_added_only(true).unwrap_err()).contains("no reference beans of your own"));
+    assert!(!c.added_only());
 
     let id = settle(c.add_reference(Float32Array::from(embedding.as_slice()).into(), other.clone()))
         .await
@@ -180,6 +182,19 @@ async fn added_references_change_the_vote_and_survive_export_and_import() {
     assert_eq!(c.import_references(&file).unwrap(), 1);
     assert_eq!(prediction_label(&c.label(&embedding).unwrap()), other, "imported again");
     assert_eq!(js_sys::Array::from(&c.added_references().unwrap()).length(), 1);
+
+    // Only the added references vote when asked: with k 3, the one added reference alone.
+    c.set_k(3).unwrap();
+    c.set_added_only(true).unwrap();
+    assert!(c.added_only());
+    let p = c.label(&embedding).unwrap();
+    let voters = js_sys::Array::from(&field(&p, "neighbours"));
+    assert_eq!(voters.length(), 1);
+    assert_eq!(field(&voters.get(0), "added").as_bool(), Some(true));
+    assert_eq!(prediction_label(&p), other);
+    c.set_added_only(false).unwrap();
+    assert_eq!(js_sys::Array::from(&field(&c.label(&embedding).unwrap(), "neighbours")).length(), 3);
+    c.set_k(1).unwrap();
 
     // From photo bytes too.
     let from_photo = settle(c.add_reference(js_sys::Uint8Array::from(BLACK).into(), label.clone())).await.unwrap();

@@ -23,11 +23,12 @@ const progressEl = $('progress');
 const progressText = $('progress-text');
 const kInput = $('k');
 const thresholdInput = $('threshold');
+const addedOnlyInput = $('added-only');
 
 // ---------- state ----------
 
 let info = null;          // what the running classifier reported: backend, bundle, classes, k, threshold
-let settings = savedSettings(); // {k, threshold, bundle} chosen by the user (kept across reloads)
+let settings = savedSettings(); // {k, threshold, addedOnly, bundle} chosen by the user (kept across reloads)
 let bundleDefaults = '';        // the running bundle's model and default k and threshold
 let customBundle;         // bytes of a bundle the user loaded, null for the built-in one (undefined: not read yet)
 let references = [];      // [{id, label}] added on this device
@@ -66,12 +67,13 @@ async function restore(ready, send) {
       panelMessage(`Your bundle could not be loaded again, the built-in one is used: ${reply.error}`);
     }
   }
+  const modelChanged = info !== null && info.modelId !== next.modelId;
+  // References first: voting among one's own references needs them in place.
+  await restoreReferences(next.modelId, send);
   if (settingsFit(next)) {
     const reply = await send('settings', settings);
     if (reply.error === undefined) Object.assign(next, reply.result);
   }
-  const modelChanged = info !== null && info.modelId !== next.modelId;
-  await restoreReferences(next.modelId, send);
   const listed = await send('references');
   references = listed.result ?? [];
   showReady(next);
@@ -96,6 +98,7 @@ async function restoreReferences(modelId, send) {
 async function keepReferences(file) {
   references = await client.call('references');
   $('ref-count').textContent = String(references.length);
+  showAddedOnly();
   try {
     await saveReferences(info.modelId, file);
   } catch (err) {
@@ -133,6 +136,15 @@ function showReady(next) {
   kInput.disabled = thresholdInput.disabled = false;
   showSettingValues();
   $('ref-count').textContent = String(references.length);
+  showAddedOnly();
+}
+
+/** The "my references only" box: usable once there are references of one's own. Removing the
+ *  last one turns it off in the classifier too (all references vote again). */
+function showAddedOnly() {
+  if (references.length === 0 && info) info.addedOnly = false;
+  addedOnlyInput.checked = Boolean(info?.addedOnly);
+  addedOnlyInput.disabled = references.length === 0;
 }
 
 function panelMessage(text) {
@@ -300,7 +312,8 @@ function showSettingValues() {
 function savedSettings() {
   try {
     const s = JSON.parse(localStorage.getItem(SETTINGS_KEY) ?? 'null');
-    return Number.isInteger(s?.k) && Number.isFinite(s?.threshold) && typeof s?.bundle === 'string' ? s : null;
+    if (!(Number.isInteger(s?.k) && Number.isFinite(s?.threshold) && typeof s?.bundle === 'string')) return null;
+    return { ...s, addedOnly: s.addedOnly === true };
   } catch {
     return null;
   }
@@ -317,15 +330,22 @@ function settingsFit(ready) {
 
 async function applySettings() {
   showSettingValues();
-  settings = { k: Number(kInput.value), threshold: Number(thresholdInput.value), bundle: bundleDefaults };
+  settings = {
+    k: Number(kInput.value),
+    threshold: Number(thresholdInput.value),
+    addedOnly: addedOnlyInput.checked,
+    bundle: bundleDefaults,
+  };
   try { localStorage.setItem(SETTINGS_KEY, JSON.stringify(settings)); } catch { /* private mode: this visit only */ }
   const reply = await client.request('settings', settings);
   if (reply.error !== undefined) return panelMessage(`Settings not applied: ${reply.error}`);
   Object.assign(info, reply.result);
+  showAddedOnly();
   await relabelAll();
 }
 kInput.addEventListener('input', applySettings);
 thresholdInput.addEventListener('input', applySettings);
+addedOnlyInput.addEventListener('change', applySettings);
 
 // ---------- references and bundles ----------
 
@@ -364,10 +384,10 @@ $('bundle-file').addEventListener('change', async (e) => {
     customBundle = bytes;
     client.reloadHelpers();
     saveUserBundle(bytes).catch((err) => panelMessage(`The bundle is used but could not be kept for next time: ${err.message}`));
-    if (settingsFit(loaded)) Object.assign(loaded, await client.call('settings', settings));
     const modelChanged = loaded.modelId !== info.modelId;
     await restoreReferences(loaded.modelId, (op, ...args) => client.request(op, ...args));
     references = await client.call('references');
+    if (settingsFit(loaded)) Object.assign(loaded, await client.call('settings', settings));
     showReady(loaded);
     if (modelChanged) dropResultsOfOtherModel();
     else await relabelAll();
@@ -385,10 +405,20 @@ $('builtin-bundle').addEventListener('click', async () => {
   panelMessage('Back to the built-in bundle.');
 });
 
+/** The settings the labels were made under, a column each on every CSV row. */
+function csvMeta() {
+  return {
+    k: info?.k ?? '',
+    threshold: info?.threshold ?? '',
+    voters: info ? (info.addedOnly ? 'added' : 'all') : '',
+    backend: info?.backend ?? '',
+    bundle: info?.bundleVersion ?? '',
+  };
+}
+
 $('export-csv').addEventListener('click', () => {
-  const meta = { k: info?.k ?? '', threshold: info?.threshold ?? '', backend: info?.backend ?? '', bundle: info?.bundleVersion ?? '' };
   const settled = entries.filter((e) => e.result || e.error !== undefined);
-  download('beanscan-results.csv', toCsv(settled, meta), 'text/csv');
+  download('beanscan-results.csv', toCsv(settled, csvMeta()), 'text/csv');
 });
 
 // ---------- tray photos ----------
@@ -405,8 +435,7 @@ const trays = new TrayView({
 });
 
 $('export-tray-csv').addEventListener('click', () => {
-  const meta = { k: info?.k ?? '', threshold: info?.threshold ?? '', backend: info?.backend ?? '', bundle: info?.bundleVersion ?? '' };
-  download('beanscan-tray-beans.csv', trays.csv(meta), 'text/csv');
+  download('beanscan-tray-beans.csv', trays.csv(csvMeta()), 'text/csv');
 });
 $('clear-trays').addEventListener('click', () => trays.clear());
 

@@ -47,7 +47,7 @@ export function csvField(value) {
   return /[",\n\r]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
 }
 
-/** One row per photo in the order given; `meta` ({k, threshold, backend, bundle}) adds the
+/** One row per photo in the order given; `meta` ({k, threshold, voters, backend, bundle}) adds the
  * same columns to every row, so each row says how it was labelled. */
 export function toCsv(entries, meta) {
   const lines = [[...CSV_COLUMNS, ...Object.keys(meta)].join(',')];

@@ -48,6 +48,7 @@ const info = (c) => ({
   classNames: Array.from(c.classNames(), String),
   k: c.k,
   threshold: c.threshold,
+  addedOnly: c.addedOnly,
   references: c.addedReferences(),
 });
 
@@ -187,10 +188,12 @@ const ops = {
   gradeCounts: (c, counts) => c.gradeCounts(counts),
   // Re-label cached embeddings (after k, threshold or references changed): no photo is re-read.
   label: (c, embeddings) => embeddings.map((e) => plain(c.label(e))),
-  settings: (c, { k, threshold }) => {
+  settings: (c, { k, threshold, addedOnly }) => {
     if (k !== undefined) c.setK(k);
     if (threshold !== undefined) c.setThreshold(threshold);
-    return { k: c.k, threshold: c.threshold };
+    // A saved choice whose references could not be restored falls back to all references.
+    if (addedOnly !== undefined) c.setAddedOnly(addedOnly && c.addedReferences().length > 0);
+    return { k: c.k, threshold: c.threshold, addedOnly: c.addedOnly };
   },
   addReference: async (c, embedding, label) => ({ id: await c.addReference(embedding, label), file: c.exportReferences() }),
   removeReference: (c, id) => ({ removed: c.removeReference(id), file: c.exportReferences() }),

@@ -384,6 +384,24 @@ impl Classifier {
         self.inner.try_borrow_mut().map_err(|_| busy())?.set_tray_views(views).map_err(js_error)
     }
 
+    /// Whether only the references added on this device vote (not the bundle's).
+    #[wasm_bindgen(getter, js_name = addedOnly)]
+    pub fn added_only(&self) -> bool {
+        self.inner.borrow().added_only
+    }
+
+    /// Votes among the added references only (`true`) or among all (`false`); refused while no
+    /// reference has been added.
+    #[wasm_bindgen(js_name = setAddedOnly)]
+    pub fn set_added_only(&self, on: bool) -> Result<(), JsValue> {
+        let mut inner = self.inner.try_borrow_mut().map_err(|_| busy())?;
+        if on && inner.index.added.is_empty() {
+            return Err(js_error("no reference beans of your own yet: add some before voting among them only"));
+        }
+        inner.added_only = on;
+        Ok(())
+    }
+
     /// Distance beyond which a photo is reported as unknown.
     #[wasm_bindgen(getter)]
     pub fn threshold(&self) -> f32 {

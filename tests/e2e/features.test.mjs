@@ -100,16 +100,34 @@ test('a corrected result becomes a reference that survives a reload and changes 
   assert.equal(after.addedNeighbours, 1);
   assert.ok(after.distance < 1e-3, `distance to its own reference ${after.distance}`);
 
+  // Vote among my references only: the one reference labels every photo; unticked, the bundle's
+  // references vote again. Left ticked: the choice is kept like the sliders (checked below).
+  const box = page.getByTestId('added-only');
+  const [other] = await pickPhotos(data, ['Black']);
+  await page.getByTestId('picker').setInputFiles(await asFiles([other]));
+  const otherBefore = (await settledCards(page, 2)).find((c) => c.file === other.name);
+  checkLabelled(otherBefore, classNames);
+  assert.ok(await box.isEnabled(), 'with a reference of one\'s own the box can be ticked');
+  await box.check();
+  const allLabelled = (l) => [...document.querySelectorAll('[data-testid="result"]')].every((c) => c.dataset.label === l);
+  await page.waitForFunction(allLabelled, corrected);
+  for (const card of await cardsOn(page)) assert.equal(card.addedNeighbours, card.neighbours, `${card.file}: only added references vote`);
+  await box.uncheck();
+  await page.waitForFunction(([f, l]) => document.querySelector(`[data-testid="result"][data-file="${f}"]`)?.dataset.label === l, [other.name, otherBefore.label]);
+  await box.check();
+  await page.waitForFunction(allLabelled, corrected);
+
   // Exported, removed, imported again from the file.
+  const first = page.locator(`[data-testid="result"][data-file="${photo.name}"]`);
   const download = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-references').click()]);
   const file = await readFile(await download[0].path());
   assert.equal(file.subarray(0, 8).toString('latin1'), 'BEANREFS');
-  await page.getByTestId('correct-label').selectOption(before.label);
-  await page.getByTestId('save-reference').click();
-  await page.getByTestId('saved-reference').waitFor();
+  await first.getByTestId('correct-label').selectOption(before.label);
+  await first.getByTestId('save-reference').click();
+  await first.getByTestId('saved-reference').waitFor();
   assert.equal(await page.getByTestId('reference-count').textContent(), '2');
-  await page.getByTestId('undo-reference').click();
-  await page.getByTestId('correct-label').waitFor();
+  await first.getByTestId('undo-reference').click();
+  await first.getByTestId('correct-label').waitFor();
   assert.equal(await page.getByTestId('reference-count').textContent(), '1');
 
   await page.getByTestId('import-references').setInputFiles({ name: 'notes.beanrefs', mimeType: 'application/octet-stream', buffer: Buffer.from('not references') });
@@ -136,6 +154,7 @@ test('a corrected result becomes a reference that survives a reload and changes 
   assert.equal(await page.getByTestId('status').getAttribute('data-custom-bundle'), 'true');
   assert.match(await page.getByTestId('status').textContent(), /your bundle/);
   assert.equal(await page.getByTestId('reference-count').textContent(), '1', 'same model: the references stay');
+  assert.ok(await page.getByTestId('added-only').isChecked(), '"my references only" is kept across a reload');
   await settings(page);
   await page.getByTestId('builtin-bundle').click();
   await page.waitForFunction(() => document.querySelector('[data-testid="status"]').dataset.customBundle === 'false');
@@ -202,7 +221,7 @@ test('sliders re-label the shown results; summary and CSV export agree with the 
   const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('export-csv').click()]);
   assert.equal(download.suggestedFilename(), 'beanscan-results.csv');
   const [header, ...rows] = (await readFile(await download.path(), 'utf8')).trim().split('\r\n').map((l) => l.split(','));
-  assert.deepEqual(header, ['file', 'label', 'defect', 'unknown', 'confidence', 'distance', 'nearest_reference', 'error', 'k', 'threshold', 'backend', 'bundle']);
+  assert.deepEqual(header, ['file', 'label', 'defect', 'unknown', 'confidence', 'distance', 'nearest_reference', 'error', 'k', 'threshold', 'voters', 'backend', 'bundle']);
   assert.equal(rows.length, 4);
   const col = (row, name) => row[header.indexOf(name)];
   for (const card of relabelled) {
@@ -215,6 +234,7 @@ test('sliders re-label the shown results; summary and CSV export agree with the 
       assert.ok(Math.abs(Number(col(row, 'distance')) - card.distance) < 1e-4);
       assert.equal(col(row, 'k'), '9');
       assert.equal(col(row, 'threshold'), '2');
+      assert.equal(col(row, 'voters'), 'all');
     } else {
       assert.ok(col(row, 'error').length > 10, `error column: ${col(row, 'error')}`);
     }
@@ -435,7 +455,16 @@ test('a new build fills a new cache and the old one is deleted when it takes ove
     assert.ok(carried.includes('/pkg/cpu/beanscan_bg.wasm'), `the new cache lacks the module: ${carried.join(', ')}`);
     await page.close();
 
+    // A user comes back later. The browser may take a moment to forget the closed page: a page
+    // opened in that moment is still served by the old worker and keeps the new one waiting, as a
+    // reload would, so come back again after a pause until the new worker has taken over.
+    const stillWaiting = (p) => p.evaluate(async () => (await navigator.serviceWorker.getRegistration())?.waiting != null);
     ({ page } = await open(context, own.url));
+    for (let i = 0; i < 10 && (await stillWaiting(page)); i++) {
+      await page.close();
+      await new Promise((done) => setTimeout(done, 1000));
+      ({ page } = await open(context, own.url));
+    }
     let left = both;
     for (let i = 0; i < 60 && left.length !== 1; i++) {
       await new Promise((done) => setTimeout(done, 500));

@@ -37,6 +37,10 @@ pub struct EvalTraysArgs {
     /// Seeds per shot count in the date-split study.
     #[arg(long, default_value_t = 5)]
     pub seeds: usize,
+    /// In the date-split study, vote among the added tray references only, not the bundle's
+    /// (the page's "my references only").
+    #[arg(long)]
+    pub added_only: bool,
     /// Write every matched tray bean (photo, date, true label, embedding) and the bundle's
     /// references as JSON here, to study the labelling outside beanscan.
     #[arg(long)]
@@ -137,6 +141,8 @@ pub fn eval_trays_cmd(args: &EvalTraysArgs) -> Result<()> {
     }
     let mut shots: Vec<ShotLine> = Vec::new();
     for &n in &args.shots {
+        // With no added references there is nothing of one's own to vote among.
+        classifier.added_only = args.added_only && n > 0;
         let line = tray_eval::shots_study(
             &mut classifier,
             &beans,
@@ -172,6 +178,7 @@ pub fn eval_trays_cmd(args: &EvalTraysArgs) -> Result<()> {
             "data": args.data.display().to_string(),
             "k": classifier.k,
             "threshold": classifier.threshold,
+            "added_only": args.added_only,
             "views": classifier.tray_views(),
             "seconds_detect_and_embed": detect_seconds,
             "seconds": started.elapsed().as_secs_f64(),
