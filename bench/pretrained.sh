@@ -134,6 +134,15 @@ node bench/bean-ms.mjs --photos 12 --reps 3 --views 1,8 runs/cut-14.beanscan run
 #    tray beans take one view, and eight for comparison.
 "$BEANSCAN" eval-trays --data "$DATA/trays" --json bench/results/trays.json --shots 0,5,10 --seeds 5
 "$BEANSCAN" eval-trays --data "$DATA/trays" --json "$OUT/views-trays-q8.json" --shots 0,5,10 --seeds 5 --views 8
+# 3b. Who votes: all references with k 10, and only the added tray references (k 5 and 10), on the
+#     same draws; then the embedding's reach across dates (bench/tray-study.py; numpy, scikit-learn).
+"$BEANSCAN" eval-trays --data "$DATA/trays" --json bench/results/trays-k10.json --shots 0,5,10 --seeds 5 --k 10
+for k in 5 10; do
+  "$BEANSCAN" eval-trays --data "$DATA/trays" --json "bench/results/trays-added-only-k$k.json" --shots 0,5,10 --seeds 5 \
+    --k "$k" --added-only
+done
+"$BEANSCAN" eval-trays --data "$DATA/trays" --shots 0 --beans runs/tray-beans.json
+python3 bench/tray-study.py runs/tray-beans.json --trays "$DATA/trays" --json bench/results/tray-study.json
 
 # 4. The tables of docs/results.md and README.md, from the files written above.
 python3 bench/tables.py
