@@ -90,12 +90,9 @@ impl ConvBn {
     }
 
     fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        if self.bn.is_none() && self.conv.groups > 1 && x.device() == Device::flex() {
-            let [_, _, height, width] = x.dims();
-            let stride = self.conv.stride[0];
-            if height.div_ceil(stride) * width.div_ceil(stride) <= crate::depthwise::MAX_PLANE {
-                return self.depthwise_on_cpu(x);
-            }
+        if self.our_depthwise(&x) {
+            let (values, shape) = self.depthwise_on_cpu(x);
+            return Tensor::from_data(TensorData::new(values, shape), &Device::flex());
         }
         let y = self.conv.forward(x);
         match &self.bn {
@@ -104,10 +101,39 @@ impl ConvBn {
         }
     }
 
+    /// `relu6(self.forward(x))`. A folded layer on the CPU backend clamps the values itself, in
+    /// place: burn's clamp goes element by element through a NaN check and a branch, and took a
+    /// fifth of a bean's time in wasm (`bench/wasm-profile.mjs`).
+    fn forward_relu6(&self, x: Tensor<4>) -> Tensor<4> {
+        if !(self.bn.is_none() && x.device() == Device::flex()) {
+            return relu6(self.forward(x));
+        }
+        let (mut values, shape) = if self.our_depthwise(&x) {
+            self.depthwise_on_cpu(x)
+        } else {
+            let y = self.conv.forward(x);
+            let shape: [usize; 4] = y.dims();
+            (y.into_data().try_into_vec::<f32>().expect("f32 values"), shape)
+        };
+        clamp_relu6(&mut values);
+        Tensor::from_data(TensorData::new(values, shape), &Device::flex())
+    }
+
+    /// Whether this is a folded depthwise layer on the CPU backend with an output plane small
+    /// enough for [`crate::depthwise`].
+    fn our_depthwise(&self, x: &Tensor<4>) -> bool {
+        if !(self.bn.is_none() && self.conv.groups > 1 && x.device() == Device::flex()) {
+            return false;
+        }
+        let [_, _, height, width] = x.dims();
+        let stride = self.conv.stride[0];
+        height.div_ceil(stride) * width.div_ceil(stride) <= crate::depthwise::MAX_PLANE
+    }
+
     /// A folded depthwise layer on the CPU backend: [`crate::depthwise`], far faster than burn's
-    /// kernel on the later blocks' small planes (same values to float rounding).
-    fn depthwise_on_cpu(&self, x: Tensor<4>) -> Tensor<4> {
-        let device = x.device();
+    /// kernel on the later blocks' small planes (same values to float rounding). Returns the
+    /// output's values (NCHW) and shape.
+    fn depthwise_on_cpu(&self, x: Tensor<4>) -> (Vec<f32>, [usize; 4]) {
         let [batch, channels, height, width] = x.dims();
         let PaddingConfig2d::Explicit(pad_before, _, pad_after, _) = self.conv.padding else {
             unreachable!("Lite0 layers pad explicitly")
@@ -122,9 +148,9 @@ impl ConvBn {
         let values = |t: TensorData| t.try_to_vec::<f32>().expect("f32 values");
         let weight = values(self.conv.weight.val().into_data());
         let bias = self.conv.bias.as_ref().map_or_else(|| vec![0.0; channels], |b| values(b.val().into_data()));
-        let out = crate::depthwise::forward(layer, &values(x.into_data()), [batch, height, width], &weight, &bias);
-        let shape = [batch, channels, layer.out_size(height), layer.out_size(width)];
-        Tensor::from_data(TensorData::new(out, shape), &device)
+        let input = x.into_data().try_into_vec::<f32>().expect("f32 values");
+        let out = crate::depthwise::forward(layer, &input, [batch, height, width], &weight, &bias);
+        (out, [batch, channels, layer.out_size(height), layer.out_size(width)])
     }
 
     /// BatchNorm's running statistics merged into the convolution:
@@ -142,6 +168,15 @@ impl ConvBn {
         conv.weight = Param::from_tensor(weight);
         conv.bias = Some(Param::from_tensor(bias));
         Self { conv, bn: None }
+    }
+}
+
+/// min(max(v, 0), 6) in place, NaN kept (as burn's `relu6`), written as compare-and-select so
+/// that it compiles to vector min/max (wasm `f32x4.pmin`/`pmax`).
+fn clamp_relu6(values: &mut [f32]) {
+    for v in values {
+        let low = if *v < 0.0 { 0.0 } else { *v };
+        *v = if 6.0 < low { 6.0 } else { low };
     }
 }
 
@@ -168,9 +203,9 @@ impl MbConv {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let mut y = x.clone();
         if let Some(expand) = &self.expand {
-            y = relu6(expand.forward(y));
+            y = expand.forward_relu6(y);
         }
-        let y = self.project.forward(relu6(self.depthwise.forward(y)));
+        let y = self.project.forward(self.depthwise.forward_relu6(y));
         if self.skip { y + x } else { y }
     }
 
@@ -210,7 +245,7 @@ impl Lite0 {
 
     /// Feature maps after the stem and the first `upto` blocks.
     pub fn forward_maps(&self, x: Tensor<4>, upto: usize) -> Tensor<4> {
-        let x = relu6(self.stem.forward(x));
+        let x = self.stem.forward_relu6(x);
         self.blocks.iter().take(upto).fold(x, |x, b| b.forward(x))
     }
 
@@ -218,7 +253,7 @@ impl Lite0 {
     pub fn forward_rest(&self, maps: Tensor<4>, from: usize) -> Tensor<2> {
         let mut x = self.blocks.iter().skip(from).fold(maps, |x, b| b.forward(x));
         if let Some(head) = &self.head {
-            x = relu6(head.forward(x));
+            x = head.forward_relu6(x);
         }
         x.mean_dim(3).mean_dim(2).flatten(1, 3)
     }
@@ -270,6 +305,15 @@ mod tests {
         assert_eq!(pads(5, 2), (1, 1, 2, 2));
         assert_eq!(pads(3, 1), (1, 1, 1, 1));
         assert_eq!(pads(5, 1), (2, 2, 2, 2));
+    }
+
+    #[test]
+    fn relu6_clamp_matches_burns() {
+        let mut v = vec![-3.0, -0.0, 0.5, 6.0, 6.5, f32::INFINITY, f32::NEG_INFINITY, f32::NAN];
+        let burn = relu6(Tensor::<1>::from_floats(v.as_slice(), &Device::flex())).into_data().to_vec::<f32>().unwrap();
+        clamp_relu6(&mut v);
+        assert_eq!(v[..7], burn[..7]);
+        assert!(v[7].is_nan() && burn[7].is_nan());
     }
 
     #[test]
