@@ -100,6 +100,16 @@ for seed in ${SEEDS:-0 1 2}; do
     --out "runs/lite0-200-bal-cosine-b14-$seed/bundle.beanscan"
   cp "runs/lite0-200-bal-cosine-b14-$seed/knn-val.json" "$OUT/200-cosine-bal-b14-$seed-knn-val.json"
 done
+# 2i. Both: the label-free adaptation of the net cut after block 14, then the 200-bean runs from it.
+"$BEANSCAN" tune --data "$DATA/greencoffee" --blocks 14 --run runs/lite0-adapt-b14 --loss pairs --steps 600 \
+  --learning-rate 5e-4 --scale 10 --map-cache runs/maps.bin --embed-views 1 --eval-split val --out runs/lite0-adapt-b14/bundle.beanscan
+cp runs/lite0-adapt-b14/knn-val.json "$OUT/adapt-b14-knn-val.json"
+for seed in ${SEEDS:-0 1 2}; do
+  "$BEANSCAN" tune --data "$DATA/greencoffee" --start runs/lite0-adapt-b14 --blocks 14 --labels 200 --draw balanced \
+    --loss cosine --steps 300 --seed "$seed" --refs-per-class 0 --run "runs/lite0-200-bal-adapt-b14-cosine-$seed" \
+    --eval-split val --out "runs/lite0-200-bal-adapt-b14-cosine-$seed/bundle.beanscan"
+  cp "runs/lite0-200-bal-adapt-b14-cosine-$seed/knn-val.json" "$OUT/200-cosine-bal-b14-adapt-$seed-knn-val.json"
+done
 python3 bench/pretrained-table.py "$OUT" > "$OUT/200-beans.md"
 
 # 2g. Where to cut the network: the shipped recipe cut after block 14 and after block 10 (the
