@@ -88,7 +88,9 @@ def build(blocks, size, hidden=256, embed=128, seed=0):
         g.nodes, 'beanscan-lite0-twin',
         [helper.make_tensor_value_info('input', TensorProto.FLOAT, ['batch', 3, size, size])],
         [helper.make_tensor_value_info('embedding', TensorProto.FLOAT, ['batch', embed])], g.inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)], producer_name='beanscan')
+    # IR version 8 goes with opset 17 (as the PyTorch export writes); newer onnx packages default
+    # to a version onnxruntime-web 1.30 refuses.
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', 17)], producer_name='beanscan', ir_version=8)
     onnx.checker.check_model(model)
     return model
 
