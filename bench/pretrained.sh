@@ -139,6 +139,11 @@ for f in bundle/default.beanscan runs/cut-14.beanscan runs/cut-10.beanscan; do
   echo "{\"file\": \"$(basename "$f")\", \"bytes\": $(stat -c %s "$f")}"
 done > "$OUT/cut-bytes.jsonl"
 node bench/bean-ms.mjs --photos 12 --reps 3 --views 1,8 runs/cut-14.beanscan runs/cut-10.beanscan > "$OUT/cut-bean-ms.jsonl"
+# 2j. Input size 96 px on the block-14 net (its own map cache), timed beside the 128 px one.
+"$BEANSCAN" tune --data "$DATA/greencoffee" --input-size 96 --blocks 14 --map-cache runs/maps-96.bin --run runs/lite0-96 \
+  --eval-split val --out runs/lite0-96.beanscan
+cp runs/lite0-96/knn-val.json "$OUT/input96-b14-knn-val.json"
+node bench/bean-ms.mjs --photos 12 --reps 3 --views 1,8 runs/cut-14.beanscan runs/lite0-96.beanscan > "$OUT/input-bean-ms.jsonl"
 
 # 3. Trays: the shipped bundle alone and with 5 / 10 tray references per class (date split);
 #    tray beans take one view, and eight for comparison.
