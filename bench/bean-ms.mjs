@@ -6,10 +6,11 @@
 // `--pkg DIR` (repeatable) also times another build of the module (a copy of www/pkg/ made
 // before a change, say), in the same browser run, so before and after share the machine's load.
 // Prints one JSON line per module and bundle. Not a test; not in CI.
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchBrowser, startServer } from '../tests/e2e/harness.mjs';
+import { benchPhotos } from './photos.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
@@ -27,11 +28,7 @@ for (let i; (i = argv.indexOf('--pkg')) >= 0;) pkgs.push(resolve(argv.splice(i, 
 const N = opt('photos', 12);
 const REPS = opt('reps', 3);
 const bundles = [null, ...argv.map((p) => resolve(p))];
-const data = join(root, '../shared/data/greencoffee');
-const photos = ['r1/Normal', 'r2/Broken', 'r2/Black', 'r1/Sour']
-  .flatMap((d) => readdirSync(join(data, d)).sort().slice(0, Math.ceil(N / 4)).map((f) => join(data, d, f)))
-  .slice(0, N)
-  .map((p) => readFileSync(p).toString('base64'));
+const photos = benchPhotos(root, N);
 
 const { child, url } = await startServer(join(root, 'www'));
 const browser = await launchBrowser();

@@ -10,10 +10,11 @@
 //     --enable-nontrapping-float-to-int --enable-sign-ext --enable-mutable-globals \
 //     /tmp/prof-pkg/beanscan_bg.wasm -o /tmp/prof-pkg/beanscan_bg.wasm
 // (`-g` keeps the names; the code is otherwise optimised as shipped). Not a test; not in CI.
-import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { launchBrowser, startServer } from '../tests/e2e/harness.mjs';
+import { benchPhotos } from './photos.mjs';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const argv = process.argv.slice(2);
@@ -45,11 +46,7 @@ const KINDS = [
 ];
 const kindOf = (name) => (KINDS.find(([, re]) => re.test(name)) ?? ['other'])[0];
 
-const data = join(root, '../shared/data/greencoffee');
-const photos = ['r1/Normal', 'r2/Broken', 'r2/Black', 'r1/Sour']
-  .flatMap((d) => readdirSync(join(data, d)).sort().slice(0, Math.ceil(N / 4)).map((f) => join(data, d, f)))
-  .slice(0, N)
-  .map((p) => readFileSync(p).toString('base64'));
+const photos = benchPhotos(root, N);
 
 const { child, url } = await startServer(join(root, 'www'));
 const browser = await launchBrowser();
