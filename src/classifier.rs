@@ -163,6 +163,17 @@ impl Classifier {
         Ok(id)
     }
 
+    /// Votes among the added references only, or among all; refused while none is added.
+    pub fn set_added_only(&mut self, on: bool) -> Result<()> {
+        if on && self.index.added.is_empty() {
+            return Err(Error::Index(
+                "no reference beans of your own yet: add some before voting among them only".into(),
+            ));
+        }
+        self.added_only = on;
+        Ok(())
+    }
+
     /// Removes an added reference; false when there is none with this id.
     pub fn remove_reference(&mut self, id: &str) -> bool {
         let removed = self.index.added.remove(id) > 0;
@@ -301,7 +312,8 @@ mod tests {
         let query = bundled.row(0).to_vec();
         let own_class = (0..classifier.class_names.len() as u16).find(|&c| c != bundled.labels[0]).unwrap();
         let own_name = classifier.class_names[usize::from(own_class)].clone();
-        classifier.added_only = true;
+        assert!(classifier.set_added_only(true).unwrap_err().to_string().contains("no reference beans of your own"));
+        classifier.added_only = true; // as eval-trays sets it before adding references
         let none = classifier.label(&query).unwrap_err().to_string();
         assert!(none.contains("no references of your own"), "{none}");
         // A far reference of another class: the bundle's own copy of the query is nearer, yet

@@ -105,7 +105,7 @@ impl ConvBn {
     /// place: burn's clamp goes element by element through a NaN check and a branch, and took a
     /// fifth of a bean's time in wasm (`bench/wasm-profile.mjs`).
     fn forward_relu6(&self, x: Tensor<4>) -> Tensor<4> {
-        if !(self.bn.is_none() && x.device() == Device::flex()) {
+        if !self.folded_on_cpu(&x) {
             return relu6(self.forward(x));
         }
         let (mut values, shape) = if self.our_depthwise(&x) {
@@ -119,10 +119,16 @@ impl ConvBn {
         Tensor::from_data(TensorData::new(values, shape), &Device::flex())
     }
 
+    /// A folded layer (inference only: nothing needs its gradients) on the CPU backend, where
+    /// our own kernels may take over.
+    fn folded_on_cpu(&self, x: &Tensor<4>) -> bool {
+        self.bn.is_none() && x.device() == Device::flex()
+    }
+
     /// Whether this is a folded depthwise layer on the CPU backend with an output plane small
     /// enough for [`crate::depthwise`].
     fn our_depthwise(&self, x: &Tensor<4>) -> bool {
-        if !(self.bn.is_none() && self.conv.groups > 1 && x.device() == Device::flex()) {
+        if !(self.folded_on_cpu(x) && self.conv.groups > 1) {
             return false;
         }
         let [_, _, height, width] = x.dims();

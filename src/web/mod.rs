@@ -394,12 +394,7 @@ impl Classifier {
     /// reference has been added.
     #[wasm_bindgen(js_name = setAddedOnly)]
     pub fn set_added_only(&self, on: bool) -> Result<(), JsValue> {
-        let mut inner = self.inner.try_borrow_mut().map_err(|_| busy())?;
-        if on && inner.index.added.is_empty() {
-            return Err(js_error("no reference beans of your own yet: add some before voting among them only"));
-        }
-        inner.added_only = on;
-        Ok(())
+        self.inner.try_borrow_mut().map_err(|_| busy())?.set_added_only(on).map_err(js_error)
     }
 
     /// Distance beyond which a photo is reported as unknown.
