@@ -29,6 +29,45 @@ pub fn self_labelled(refs: &ReferenceSet, unlabelled: &[Vec<f32>], ids: &[String
     added
 }
 
+/// One self-labelled photo as `RUN/self-labelled.json` lists it (`tune --pseudo-labels` reads it).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct PseudoLabel {
+    id: String,
+    class: String,
+}
+
+/// The self-labelled references as a JSON list of `{id, class}`.
+pub fn pseudo_labels_json(added: &ReferenceSet, class_names: &[String]) -> serde_json::Value {
+    let list: Vec<PseudoLabel> = (0..added.len())
+        .map(|i| PseudoLabel { id: added.ids[i].clone(), class: class_names[usize::from(added.labels[i])].clone() })
+        .collect();
+    serde_json::to_value(list).expect("plain strings")
+}
+
+/// Reads such a list: (row in `ids`, class) of each photo, in file order. Every id and class
+/// must be known, and no photo listed twice.
+pub fn read_pseudo_labels(path: &std::path::Path, ids: &[String], class_names: &[String]) -> anyhow::Result<Vec<(usize, u16)>> {
+    use anyhow::{Context, bail};
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let list: Vec<PseudoLabel> = serde_json::from_str(&text).with_context(|| format!("{}: not a list of {{id, class}}", path.display()))?;
+    let rows: std::collections::HashMap<&str, usize> = ids.iter().enumerate().map(|(r, id)| (id.as_str(), r)).collect();
+    let mut seen = std::collections::HashSet::new();
+    list.iter()
+        .map(|p| {
+            let Some(&row) = rows.get(p.id.as_str()) else {
+                bail!("{}: photo {:?} is not in this split", path.display(), p.id);
+            };
+            let Some(class) = class_names.iter().position(|c| *c == p.class) else {
+                bail!("{}: class {:?} is not one of {}", path.display(), p.class, class_names.join(", "));
+            };
+            if !seen.insert(row) {
+                bail!("{}: photo {:?} is listed twice", path.display(), p.id);
+            }
+            Ok((row, class as u16))
+        })
+        .collect()
+}
+
 /// `a` followed by `b`.
 pub fn joined(a: &ReferenceSet, b: &ReferenceSet) -> ReferenceSet {
     let mut set = a.clone();
@@ -52,6 +91,31 @@ mod tests {
             set.push(&unit(a), l, format!("r{i}")).unwrap();
         }
         set
+    }
+
+    #[test]
+    fn pseudo_labels_round_trip_and_bad_files_are_refused() {
+        let classes = vec!["Normal".to_string(), "Broken".to_string()];
+        let ids: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        let mut added = ReferenceSet::new(2);
+        added.push(&unit(0.0), 1, "c".into()).unwrap();
+        added.push(&unit(1.0), 0, "a".into()).unwrap();
+        let dir = std::env::temp_dir().join(format!("beanscan-pseudo-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("self-labelled.json");
+        std::fs::write(&path, pseudo_labels_json(&added, &classes).to_string()).unwrap();
+        assert_eq!(read_pseudo_labels(&path, &ids, &classes).unwrap(), vec![(2, 1), (0, 0)]);
+        for (bad, says) in [
+            (r#"[{"id":"z","class":"Normal"}]"#, "not in this split"),
+            (r#"[{"id":"a","class":"Sour"}]"#, "not one of Normal, Broken"),
+            (r#"[{"id":"a","class":"Normal"},{"id":"a","class":"Broken"}]"#, "listed twice"),
+            (r#"{"a":"Normal"}"#, "not a list"),
+        ] {
+            std::fs::write(&path, bad).unwrap();
+            let err = format!("{:#}", read_pseudo_labels(&path, &ids, &classes).unwrap_err());
+            assert!(err.contains(says), "{err}");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -88,6 +88,11 @@ pub struct TuneArgs {
     /// references, unanimous ones nearest their neighbours first (one view each; 0: none).
     #[arg(long, default_value_t = 0)]
     pub self_label: usize,
+    /// With `--labels`: also train on the unlabelled train photos this file names, with the
+    /// classes it gives them (`RUN/self-labelled.json` of a `--self-label` run, whose labelled
+    /// beans must be the same): self-training. Their own labels are not read.
+    #[arg(long)]
+    pub pseudo_labels: Option<PathBuf>,
     #[arg(long, default_value_t = 1200)]
     pub steps: usize,
     #[arg(long, default_value_t = 1e-3)]
@@ -169,6 +174,9 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     if args.self_label > 0 && args.labels.is_none() {
         bail!("--self-label needs --labels N: without it every train photo is labelled already");
     }
+    if args.pseudo_labels.is_some() && (args.labels.is_none() || args.pairs_weight > 0.0) {
+        bail!("--pseudo-labels needs --labels N (without it every train photo is labelled already) and no --pairs-weight");
+    }
     if args.pairs_weight > 0.0 && (args.labels.is_none() || args.loss == TuneLoss::Pairs) {
         bail!("--pairs-weight needs --labels N and a labelled loss (cosine or triplet)");
     }
@@ -199,7 +207,7 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
         },
         None => (0..pool.images.len()).collect(),
     };
-    let train = Labelled {
+    let mut train = Labelled {
         images: study::pick(&pool.images, &chosen),
         labels: study::pick(&pool.labels, &chosen),
         beans: study::pick(&pool.beans, &chosen),
@@ -207,6 +215,21 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     };
     step(&format!("load {} labelled photos ({} used{})", pool.images.len(), train.images.len(),
         if args.labels.is_some() { format!(", {:?} draw: {}", args.draw, class_counts(&dataset.class_names, &train.labels)) } else { String::new() }), started);
+    // Rows of `pool` trained on: the labelled ones, then the self-labelled ones.
+    let mut trained = chosen.clone();
+    if let Some(path) = &args.pseudo_labels {
+        let pseudo = self_label::read_pseudo_labels(path, &pool.ids, &dataset.class_names)?;
+        let fresh: Vec<(usize, u16)> = pseudo.into_iter().filter(|(row, _)| chosen.binary_search(row).is_err()).collect();
+        for &(row, label) in &fresh {
+            train.images.push(pool.images[row].clone());
+            train.labels.push(label);
+            train.beans.push(pool.beans[row].clone());
+            train.ids.push(pool.ids[row].clone());
+            trained.push(row);
+        }
+        let labels: Vec<u16> = fresh.iter().map(|p| p.1).collect();
+        eprintln!("  + {} self-labelled photos from {} ({})", fresh.len(), path.display(), class_counts(&dataset.class_names, &labels));
+    }
 
     let started = Instant::now();
     let Init::Imagenet = args.init;
@@ -350,7 +373,8 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     step(&format!("embed {} training photos × {} views", rows.len(), args.embed_views), started);
     let self_labelled = if args.self_label > 0 {
         let started = Instant::now();
-        let unlabelled: Vec<usize> = (0..pool.images.len()).filter(|i| chosen.binary_search(i).is_err()).collect();
+        let trained: std::collections::HashSet<usize> = trained.iter().copied().collect();
+        let unlabelled: Vec<usize> = (0..pool.images.len()).filter(|i| !trained.contains(i)).collect();
         let photos = export::embed_images(&net, &preprocess, &study::pick(&pool.images, &unlabelled), 1, &device);
         let labelled = study::references(&embeddings, &train.labels, &train.ids);
         let ids = study::pick(&pool.ids, &unlabelled);
@@ -368,6 +392,8 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
             ),
             started,
         );
+        let listed = self_label::pseudo_labels_json(&added, &dataset.class_names);
+        write_json(&args.run.join("self-labelled.json"), &listed)?;
         added
     } else {
         ReferenceSet::new(args.embed_dim)
