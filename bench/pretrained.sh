@@ -145,6 +145,18 @@ node bench/bean-ms.mjs --photos 12 --reps 3 --views 1,8 runs/cut-14.beanscan run
 cp runs/lite0-96/knn-val.json "$OUT/input96-b14-knn-val.json"
 node bench/bean-ms.mjs --photos 12 --reps 3 --views 1,8 runs/cut-14.beanscan runs/lite0-96.beanscan > "$OUT/input-bean-ms.jsonl"
 
+# 2k. Self-training on the best 200-bean recipe (step 2i's adapted start), seed 0: the first run
+#     self-labels up to 100 photos per class (RUN/self-labelled.json), the second trains again
+#     from the same start on the 200 beans plus those photos.
+"$BEANSCAN" tune --data "$DATA/greencoffee" --start runs/lite0-adapt-b14 --blocks 14 --labels 200 --draw balanced \
+  --loss cosine --steps 300 --seed 0 --refs-per-class 0 --self-label 100 --run runs/lite0-200-bal-adapt-b14-sl-0 \
+  --eval-split val --out runs/lite0-200-bal-adapt-b14-sl-0/bundle.beanscan
+cp runs/lite0-200-bal-adapt-b14-sl-0/knn-val.json "$OUT/200-cosine-bal-b14-adapt-sl-0-knn-val.json"
+"$BEANSCAN" tune --data "$DATA/greencoffee" --start runs/lite0-adapt-b14 --blocks 14 --labels 200 --draw balanced \
+  --loss cosine --steps 300 --seed 0 --refs-per-class 0 --pseudo-labels runs/lite0-200-bal-adapt-b14-sl-0/self-labelled.json \
+  --run runs/lite0-200-bal-adapt-b14-st-0 --eval-split val --out runs/lite0-200-bal-adapt-b14-st-0/bundle.beanscan
+cp runs/lite0-200-bal-adapt-b14-st-0/knn-val.json "$OUT/200-cosine-bal-b14-adapt-st-0-knn-val.json"
+
 # 3. Trays: the shipped bundle alone and with 5 / 10 tray references per class (date split);
 #    tray beans take one view, and eight for comparison.
 "$BEANSCAN" eval-trays --data "$DATA/trays" --json bench/results/trays.json --shots 0,5,10 --seeds 5
