@@ -16,6 +16,11 @@ mod tray;
 
 use panic::install_panic_hook;
 
+/// `initThreadPool(n)`: the rayon pool of `n` Web Workers the CPU kernels split their work over
+/// (the `wasm-threads` build only).
+#[cfg(feature = "wasm-threads")]
+pub use wasm_bindgen_rayon::init_thread_pool;
+
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = r#"
 export type Backend = 'auto' | 'webgpu' | 'cpu';

@@ -9,10 +9,11 @@ import { chromium } from 'playwright-core';
 const here = dirname(fileURLToPath(import.meta.url));
 
 /** Serves `site` on a free loopback port; resolves to { child, url, requests } once it listens,
- * `requests` growing with what the server answers: {method, path (with its query), status, bytes}. */
-export async function startServer(site) {
+ * `requests` growing with what the server answers: {method, path (with its query), status, bytes}.
+ * `env`: more of serve.mjs's settings, e.g. { SERVE_ISOLATED: '1' }. */
+export async function startServer(site, env = {}) {
   const child = spawn(process.execPath, [join(here, 'serve.mjs'), site], {
-    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', SERVE_LOG: '1' },
+    env: { ...process.env, PORT: '0', HOST: '127.0.0.1', SERVE_LOG: '1', ...env },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const requests = [];

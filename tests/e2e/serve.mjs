@@ -1,7 +1,8 @@
 // Tiny static file server for the beanscan page (no dependencies).
 //   node tests/e2e/serve.mjs [ROOT]      ROOT defaults to www/ beside this repo's tests/
 //   PORT=8080 (0 picks a free port), HOST=127.0.0.1, SERVE_LOG=1 (one line per request on stdout:
-//   "GET /path?query STATUS BYTES", BYTES the body sent)
+//   "GET /path?query STATUS BYTES", BYTES the body sent), SERVE_ISOLATED=1 (cross-origin
+//   isolation headers on every response, as wasm threads' shared memory needs)
 // Prints "Serving ROOT at http://HOST:PORT/" once listening. Files carry an ETag and a
 // Last-Modified date and a conditional request for an unchanged file gets 304 without a body, as
 // static hosts do: the service worker's install revalidates what the first visit just loaded.
@@ -35,6 +36,9 @@ const root = resolve(process.argv[2] ?? fileURLToPath(new URL('../../www', impor
 const port = Number(process.env.PORT ?? 8080);
 const host = process.env.HOST ?? '127.0.0.1';
 const log = Boolean(process.env.SERVE_LOG);
+const isolation = process.env.SERVE_ISOLATED
+  ? { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' }
+  : {};
 
 function send(res, status, text, headers = {}) {
   res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', ...headers });
@@ -68,6 +72,7 @@ async function handle(req, res) {
     ETag: etag,
     'Last-Modified': info.mtime.toUTCString(),
     'X-Content-Type-Options': 'nosniff',
+    ...isolation,
   };
   const unchanged = req.headers['if-none-match']?.split(',').map((t) => t.trim().replace(/^W\//, '')).includes(etag);
   if (unchanged) {
