@@ -2,7 +2,8 @@
 // workers (one module instance each, work split by bean) against one worker running the wasm
 // threads build (bench/wasm-threads.sh: rayon over Web Workers sharing one memory, the page
 // cross-origin isolated). Both run the same calls, so only the parallelism differs:
-//   one:   16 model inputs, one call each (one bean's wait; only threads can split it);
+//   one:   16 model inputs, one call each (one bean's wait; only threads can split it), from the
+//          page, and the same 16 calls from inside the worker (one-in-worker);
 //   embed: 64 model inputs (128 px, deterministic values) through embedInputs, in shares;
 //   tray:  a 12 MP tray photo (a real one upscaled as bench/tray-browser.mjs does) through
 //          beginTray (first worker) → embedInputs (a share of the beans per worker) → finishTray.
@@ -49,6 +50,10 @@ const ops = {
     return { backend: c.backend, isolated: self.crossOriginIsolated };
   },
   embedInputs: (inputs) => c.embedInputs(inputs),
+  async oneByOne(inputs, per) {
+    for (let i = 0; i < inputs.length / per; i++) await c.embedInputs(inputs.subarray(i * per, (i + 1) * per));
+    return inputs.length / per;
+  },
   trayBegin(bytes) {
     job = c.beginTray(bytes);
     return { count: job.count, inputs: job.takeInputs() };
@@ -104,7 +109,8 @@ try {
       const parts = workers.map((w, i) => {
         const from = Math.round((beans * i) / workers.length);
         const to = Math.round((beans * (i + 1)) / workers.length);
-        return w.call('embedInputs', values.subarray(from * per, to * per));
+        // slice, not subarray: a view would send the whole buffer to every worker (as the page does).
+        return w.call('embedInputs', values.slice(from * per, to * per));
       });
       const out = await Promise.all(parts);
       const joined = new Float32Array(out.reduce((s, e) => s + e.length, 0));
@@ -114,9 +120,11 @@ try {
     const jobs = {
       // One bean at a time (a single photo's wait): a pool cannot split it, threads can.
       one: async (workers) => {
-        for (let i = 0; i < 16; i++) await workers[0].call('embedInputs', inputs.subarray(i * per, (i + 1) * per));
+        for (let i = 0; i < 16; i++) await workers[0].call('embedInputs', inputs.slice(i * per, (i + 1) * per));
         return 16;
       },
+      // The same 16 calls made inside the worker: what the page↔worker round trip adds.
+      'one-in-worker': (workers) => workers[0].call('oneByOne', inputs.slice(0, 16 * per), per),
       embed: async (workers) => (await shared(workers, inputs), 64),
       tray: async (workers) => {
         const begun = await workers[0].call('trayBegin', jpeg);
