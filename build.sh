@@ -31,6 +31,17 @@ die() { printf '%serror:%s %s\n' "$R" "$N" "$*" >&2; exit 1; }
 need() { command -v "$1" >/dev/null 2>&1 || die "$1 not found: $2"; }
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 
+# One `./build.sh build` or `test` at a time per target folder: two would overwrite each other's
+# staged modules (beanscan-www-pkg, beanscan-test-pkg, the raw .wasm) and test scratch mid-run.
+# The lock goes with this script's process, however it ends; the commands it runs are started
+# without the lock's descriptor (`9>&-` below), so a leftover browser or server cannot keep it.
+lock_target_dir() {
+  command -v flock >/dev/null 2>&1 || return 0
+  mkdir -p "$TARGET_DIR"
+  exec 9>"$TARGET_DIR/.build-sh.lock"
+  flock -n 9 || { log "waiting for another ./build.sh using $TARGET_DIR to finish"; flock 9; }
+}
+
 bindgen_version() {
   [[ -f Cargo.lock ]] || die "Cargo.lock is missing (run: cargo generate-lockfile)"
   local v
@@ -270,9 +281,9 @@ run_tests() {
 
 case "${1:-}" in
   setup) setup ;;
-  build) build ;;
+  build) lock_target_dir; build 9>&- ;;
   serve) serve ;;
-  test) run_tests ;;
+  test) lock_target_dir; run_tests 9>&- ;;
   imagenet) imagenet ;;
   *) sed -n '2,10s/^# \{0,1\}//p' "$0"; [[ ${1:-} =~ ^(-h|--help|help)$ ]] || exit 2 ;;
 esac
