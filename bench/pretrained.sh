@@ -139,11 +139,15 @@ for f in bundle/default.beanscan runs/cut-14.beanscan runs/cut-10.beanscan; do
   echo "{\"file\": \"$(basename "$f")\", \"bytes\": $(stat -c %s "$f")}"
 done > "$OUT/cut-bytes.jsonl"
 node bench/bean-ms.mjs --photos 12 --reps 3 --views 1,8 runs/cut-14.beanscan runs/cut-10.beanscan > "$OUT/cut-bean-ms.jsonl"
-# 2j. Input size 96 px on the block-14 net (its own map cache), timed beside the 128 px one.
-"$BEANSCAN" tune --data "$DATA/greencoffee" --input-size 96 --blocks 14 --map-cache runs/maps-96.bin --run runs/lite0-96 \
-  --eval-split val --out runs/lite0-96.beanscan
-cp runs/lite0-96/knn-val.json "$OUT/input96-b14-knn-val.json"
-node bench/bean-ms.mjs --photos 12 --reps 3 --views 1,8 runs/cut-14.beanscan runs/lite0-96.beanscan > "$OUT/input-bean-ms.jsonl"
+# 2j. Input sizes 96 and 160 px on the block-14 net (each its own map cache), timed beside the
+#     128 px one.
+for size in 96 160; do
+  "$BEANSCAN" tune --data "$DATA/greencoffee" --input-size "$size" --blocks 14 --map-cache "runs/maps-$size.bin" \
+    --run "runs/lite0-$size" --eval-split val --out "runs/lite0-$size.beanscan"
+  cp "runs/lite0-$size/knn-val.json" "$OUT/input$size-b14-knn-val.json"
+done
+node bench/bean-ms.mjs --photos 12 --reps 3 --views 1,8 runs/cut-14.beanscan runs/lite0-96.beanscan runs/lite0-160.beanscan \
+  > "$OUT/input-bean-ms.jsonl"
 
 # 2k. Self-training on the best 200-bean recipe (step 2i's adapted start), seed 0: the first run
 #     self-labels up to 100 photos per class (RUN/self-labelled.json), the second trains again
