@@ -31,8 +31,9 @@ die() { printf '%serror:%s %s\n' "$R" "$N" "$*" >&2; exit 1; }
 need() { command -v "$1" >/dev/null 2>&1 || die "$1 not found: $2"; }
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
 
-# One `./build.sh build` or `test` at a time per target folder: two would overwrite each other's
-# staged modules (beanscan-www-pkg, beanscan-test-pkg, the raw .wasm) and test scratch mid-run.
+# One `./build.sh build`, `serve` (until it starts serving) or `test` at a time per target folder:
+# two would overwrite each other's staged modules (beanscan-www-pkg, beanscan-test-pkg, the raw
+# .wasm) and test scratch mid-run.
 # The lock goes with this script's process, however it ends; the commands it runs are started
 # without the lock's descriptor (`9>&-` below), so a leftover browser or server cannot keep it.
 lock_target_dir() {
@@ -282,7 +283,7 @@ run_tests() {
 case "${1:-}" in
   setup) setup ;;
   build) lock_target_dir; build 9>&- ;;
-  serve) serve ;;
+  serve) lock_target_dir; serve 9>&- ;;  # the server itself, exec'd, no longer holds it
   test) lock_target_dir; run_tests 9>&- ;;
   imagenet) imagenet ;;
   *) sed -n '2,10s/^# \{0,1\}//p' "$0"; [[ ${1:-} =~ ^(-h|--help|help)$ ]] || exit 2 ;;
