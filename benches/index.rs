@@ -93,7 +93,9 @@ fn main() {
         Some(base) => println!("base: {} real {}-d embeddings; k = {K}; {} queries\n", base.len(), base.dim, queries.len()),
         None => println!("data: {}; k = {K}; {} queries\n", load.as_ref().expect("load").display(), queries.len()),
     }
-    println!("| references | exact scan median µs | HNSW median µs | HNSW recall@{K} | HNSW build s | graph bytes (postcard) | exact bytes (f32) |");
+    println!(
+        "| references | exact scan median µs | HNSW median µs | HNSW recall@{K} | HNSW build s | graph bytes (postcard) | exact bytes (f32) |"
+    );
     println!("|---|---|---|---|---|---|---|");
     for &n in &sizes {
         let file = |dir: &Path| dir.join(format!("{n}.postcard"));

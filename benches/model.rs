@@ -24,10 +24,10 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use beanscan::model::{Autoencoder, Embedder, ModelConfig};
 use beanscan::bundle::{DEFAULT_BUNDLE, WeightType};
 use beanscan::classifier::load_embedder;
 use beanscan::index::ReferenceSet;
+use beanscan::model::{Autoencoder, Embedder, ModelConfig};
 use beanscan::train::export::weight_bytes;
 use beanscan::{Bundle, Classifier};
 use burn::optim::{AdamConfig, GradientsParams};
@@ -35,10 +35,7 @@ use burn::tensor::{Device, Tensor, TensorData};
 
 fn arg(name: &str, default: usize) -> usize {
     let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .map_or(default, |v| v.parse().expect("a number"))
+    args.iter().position(|a| a == name).and_then(|i| args.get(i + 1)).map_or(default, |v| v.parse().expect("a number"))
 }
 
 fn inputs(n: usize, size: usize) -> Vec<f32> {
@@ -61,11 +58,15 @@ fn time_ms<T>(reps: usize, mut f: impl FnMut() -> T) -> f64 {
     for _ in 0..3 {
         f();
     }
-    median((0..reps).map(|_| {
-        let started = Instant::now();
-        std::hint::black_box(f());
-        started.elapsed().as_secs_f64() * 1e3
-    }).collect())
+    median(
+        (0..reps)
+            .map(|_| {
+                let started = Instant::now();
+                std::hint::black_box(f());
+                started.elapsed().as_secs_f64() * 1e3
+            })
+            .collect(),
+    )
 }
 
 fn photos(paths: &[String], reps: usize) {

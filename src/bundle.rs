@@ -91,13 +91,14 @@ impl Bundle {
             default_threshold: self.default_threshold,
             default_views: self.default_views,
         };
-        let payload =
-            postcard::to_allocvec(&wire).map_err(|e| Error::Bundle(format!("cannot encode: {e}")))?;
+        let payload = postcard::to_allocvec(&wire).map_err(|e| Error::Bundle(format!("cannot encode: {e}")))?;
         Ok(framing::frame(MAGIC, FORMAT_VERSION, &payload))
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let older = [FORMAT_V1, FORMAT_V2].into_iter().find(|v| bytes.len() >= 12 && bytes[..8] == MAGIC[..] && bytes[8..12] == v.to_le_bytes());
+        let older = [FORMAT_V1, FORMAT_V2]
+            .into_iter()
+            .find(|v| bytes.len() >= 12 && bytes[..8] == MAGIC[..] && bytes[8..12] == v.to_le_bytes());
         let version = older.unwrap_or(FORMAT_VERSION);
         let payload = framing::unframe(MAGIC, version, bytes).map_err(|e| {
             Error::Bundle(match e {
@@ -135,7 +136,9 @@ impl Bundle {
         }
         let m = &self.model;
         let encoder_fits = match m.encoder {
-            EncoderKind::ResNet => (1..=64).contains(&m.width) && m.groups_divide_channels() && (1..=4).contains(&m.blocks_per_stage),
+            EncoderKind::ResNet => {
+                (1..=64).contains(&m.width) && m.groups_divide_channels() && (1..=4).contains(&m.blocks_per_stage)
+            }
             EncoderKind::Lite0 { blocks } => (1..=lite0::BLOCKS + 1).contains(&usize::from(blocks)),
         };
         let fits = m.input_size % 16 == 0
@@ -160,7 +163,8 @@ impl Bundle {
         if !p.mean.iter().chain(&p.std).all(|v| v.is_finite()) || p.std.iter().any(|&s| s <= 0.0) {
             return Err(Error::Bundle(format!("invalid normalisation (mean {:?}, std {:?})", p.mean, p.std)));
         }
-        crate::views::check(self.default_views).map_err(|_| Error::Bundle(format!("invalid view count {}", self.default_views)))?;
+        crate::views::check(self.default_views)
+            .map_err(|_| Error::Bundle(format!("invalid view count {}", self.default_views)))?;
         if !self.default_threshold.is_finite() {
             return Err(Error::Bundle(format!("invalid default threshold {}", self.default_threshold)));
         }
@@ -395,7 +399,8 @@ mod tests {
             code_dim: usize,
             embed_dim: usize,
         }
-        let config = ModelConfig { input_size: 32, width: 8, blocks_per_stage: 1, code_dim: 16, embed_dim: 8, ..ModelConfig::default() };
+        let config =
+            ModelConfig { input_size: 32, width: 8, blocks_per_stage: 1, code_dim: 16, embed_dim: 8, ..ModelConfig::default() };
         let device = burn::tensor::Device::flex();
         let weights = crate::quant::to_int8_bytes(&crate::model::Embedder::new(&config, &device)).unwrap();
         let mut references = ReferenceSet::new(8);
@@ -405,7 +410,16 @@ mod tests {
         let class_names = vec!["Normal".to_string(), "Black".to_string()];
         let graph: Option<Graph> = None;
         let payload = postcard::to_allocvec(&(
-            "old", &model, PreprocessParams::new(32), &class_names, WeightType::Int8, &weights, &references, &graph, 5u32, 1.0f32,
+            "old",
+            &model,
+            PreprocessParams::new(32),
+            &class_names,
+            WeightType::Int8,
+            &weights,
+            &references,
+            &graph,
+            5u32,
+            1.0f32,
         ))
         .unwrap();
         let bundle = Bundle::from_bytes(&framing::frame(MAGIC, 1, &payload)).expect("a v1 bundle loads");

@@ -7,11 +7,11 @@ use burn::tensor::{Bytes, Device, Tensor, TensorData};
 use serde::Serialize;
 
 use crate::bundle::{Bundle, WeightType};
-use crate::quant;
 use crate::error::{Error, Result};
 use crate::index::{self, Index};
 use crate::model::{ModelConfig, Net};
 use crate::preprocess::{self, PreprocessParams};
+use crate::quant;
 use crate::references::{self, ReferencesFile};
 use crate::views;
 
@@ -166,9 +166,7 @@ impl Classifier {
     /// Votes among the added references only, or among all; refused while none is added.
     pub fn set_added_only(&mut self, on: bool) -> Result<()> {
         if on && self.index.added.is_empty() {
-            return Err(Error::Index(
-                "no reference beans of your own yet: add some before voting among them only".into(),
-            ));
+            return Err(Error::Index("no reference beans of your own yet: add some before voting among them only".into()));
         }
         self.added_only = on;
         Ok(())
@@ -204,9 +202,11 @@ impl Classifier {
     }
 
     fn class_index(&self, label: &str) -> Result<u16> {
-        self.class_names.iter().position(|c| c == label).map(|i| i as u16).ok_or_else(|| {
-            Error::Index(format!("unknown class \"{label}\"; this model knows {}", self.class_names.join(", ")))
-        })
+        self.class_names
+            .iter()
+            .position(|c| c == label)
+            .map(|i| i as u16)
+            .ok_or_else(|| Error::Index(format!("unknown class \"{label}\"; this model knows {}", self.class_names.join(", "))))
     }
 
     /// Photo bytes → model input (decode errors name the problem).
@@ -273,8 +273,7 @@ impl Classifier {
         } else {
             self.index.search(embedding, self.k)
         };
-        let vote = index::vote(&hits, self.threshold)
-            .ok_or_else(|| Error::Index("no reference beans to compare with".into()))?;
+        let vote = index::vote(&hits, self.threshold).ok_or_else(|| Error::Index("no reference beans to compare with".into()))?;
         let name = |l: u16| self.class_names.get(usize::from(l)).cloned().unwrap_or_else(|| format!("class {l}"));
         Ok(Prediction {
             label: name(vote.label),
@@ -283,12 +282,7 @@ impl Classifier {
             unknown: vote.unknown,
             neighbours: hits
                 .iter()
-                .map(|h| NeighbourInfo {
-                    label: name(h.label),
-                    distance: h.distance,
-                    id: h.id.to_string(),
-                    added: h.added,
-                })
+                .map(|h| NeighbourInfo { label: name(h.label), distance: h.distance, id: h.id.to_string(), added: h.added })
                 .collect(),
         })
     }

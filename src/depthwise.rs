@@ -115,9 +115,11 @@ mod tests {
                         let mut sum = bias[ch];
                         for ky in 0..k {
                             for kx in 0..k {
-                                let (y, x) = ((oy * stride + ky) as isize - pad as isize, (ox * stride + kx) as isize - pad as isize);
+                                let (y, x) =
+                                    ((oy * stride + ky) as isize - pad as isize, (ox * stride + kx) as isize - pad as isize);
                                 if y >= 0 && x >= 0 && (y as usize) < h && (x as usize) < w {
-                                    sum += input[((b * c + ch) * h + y as usize) * w + x as usize] * weight[(ch * k + ky) * k + kx];
+                                    sum +=
+                                        input[((b * c + ch) * h + y as usize) * w + x as usize] * weight[(ch * k + ky) * k + kx];
                                 }
                             }
                         }

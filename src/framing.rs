@@ -12,7 +12,10 @@ pub enum FrameError {
     Magic,
     Version(u32),
     /// The header announces `expected` bytes; the file has `actual`.
-    Length { expected: u64, actual: usize },
+    Length {
+        expected: u64,
+        actual: usize,
+    },
     Checksum,
 }
 

@@ -88,9 +88,8 @@ impl ReferenceSet {
 
     /// The `k` nearest rows by exact scan, nearest first.
     pub fn exact_search(&self, query: &[f32], k: usize) -> Vec<Neighbour> {
-        let mut all: Vec<Neighbour> = (0..self.len())
-            .map(|i| Neighbour { reference: i, distance: euclidean(query, self.row(i)) })
-            .collect();
+        let mut all: Vec<Neighbour> =
+            (0..self.len()).map(|i| Neighbour { reference: i, distance: euclidean(query, self.row(i)) }).collect();
         let k = k.min(all.len());
         if k == 0 {
             return Vec::new();
@@ -231,10 +230,7 @@ pub fn vote(hits: &[Hit], threshold: f32) -> Option<Vote> {
             None => tally.push((hit.label, 1, hit.distance)),
         }
     }
-    let &(label, count, _) = tally
-        .iter()
-        .max_by(|a, b| a.1.cmp(&b.1).then(b.2.total_cmp(&a.2)))
-        .expect("non-empty");
+    let &(label, count, _) = tally.iter().max_by(|a, b| a.1.cmp(&b.1).then(b.2.total_cmp(&a.2))).expect("non-empty");
     Some(Vote {
         label,
         confidence: count as f32 / hits.len() as f32,
@@ -324,8 +320,7 @@ mod tests {
         let graph = build_graph(&refs, 7);
         let query = refs.row(17).to_vec();
         let mut search = Search::default();
-        let from_graph: Vec<u32> =
-            graph.search(&EmbeddingPoint(query.clone()), &mut search).take(5).map(|i| *i.value).collect();
+        let from_graph: Vec<u32> = graph.search(&EmbeddingPoint(query.clone()), &mut search).take(5).map(|i| *i.value).collect();
         let exact: Vec<u32> = refs.exact_search(&query, 5).iter().map(|n| n.reference as u32).collect();
         assert_eq!(from_graph, exact);
     }

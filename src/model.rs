@@ -1,8 +1,8 @@
 //! The networks: a ResNet18-like encoder (photo → 128-d code), the decoder used only for
 //! autoencoder pretraining, and the projection head fine-tuned with triplet loss.
 
-use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::module::Param;
+use burn::nn::conv::{Conv2d, Conv2dConfig, ConvTranspose2d, ConvTranspose2dConfig};
 use burn::nn::{GroupNorm, GroupNormConfig, Linear, LinearConfig, PaddingConfig2d};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
@@ -90,9 +90,8 @@ pub struct ResBlock {
 
 impl ResBlock {
     fn new(cin: usize, cout: usize, stride: usize, device: &Device) -> Self {
-        let shortcut = (stride != 1 || cin != cout).then(|| {
-            Conv2dConfig::new([cin, cout], [1, 1]).with_stride([stride, stride]).init(device)
-        });
+        let shortcut = (stride != 1 || cin != cout)
+            .then(|| Conv2dConfig::new([cin, cout], [1, 1]).with_stride([stride, stride]).init(device));
         Self {
             conv1: conv3x3(cin, cout, stride, device),
             norm1: norm(cout, device),
@@ -189,12 +188,8 @@ impl Decoder {
         let [w1, w2, w3, w4] = config.stage_widths();
         let side = config.bottleneck_side();
         // Each transposed conv (kernel 4, stride 2, padding 1) doubles the side exactly.
-        let up = |cin, cout| {
-            ConvTranspose2dConfig::new([cin, cout], [4, 4])
-                .with_stride([2, 2])
-                .with_padding([1, 1])
-                .init(device)
-        };
+        let up =
+            |cin, cout| ConvTranspose2dConfig::new([cin, cout], [4, 4]).with_stride([2, 2]).with_padding([1, 1]).init(device);
         Self {
             fc: LinearConfig::new(config.code_dim, w4 * side * side).init(device),
             ups: vec![up(w4, w3), up(w3, w2), up(w2, w1), up(w1, 3)],
@@ -205,8 +200,7 @@ impl Decoder {
 
     pub fn forward(&self, code: Tensor<2>) -> Tensor<4> {
         let batch = code.dims()[0];
-        let mut x: Tensor<4> =
-            relu(self.fc.forward(code)).reshape([batch, self.channels, self.side, self.side]);
+        let mut x: Tensor<4> = relu(self.fc.forward(code)).reshape([batch, self.channels, self.side, self.side]);
         let last = self.ups.len() - 1;
         for (i, up) in self.ups.iter().enumerate() {
             x = up.forward(x);
@@ -275,7 +269,8 @@ impl ProjectionHead {
         }
         let inv_std: Vec<f32> = var.iter().map(|v| 1.0 / (v.sqrt() + 1e-6)).collect();
         let device = self.fc1.weight.val().device();
-        let fixed = |v: Vec<f32>| Param::from_tensor(Tensor::from_data(TensorData::new(v, [code_dim]), &device)).set_require_grad(false);
+        let fixed =
+            |v: Vec<f32>| Param::from_tensor(Tensor::from_data(TensorData::new(v, [code_dim]), &device)).set_require_grad(false);
         self.code_mean = fixed(mean);
         self.code_inv_std = fixed(inv_std);
         self

@@ -73,8 +73,8 @@ fn jpeg_is_complete(b: &[u8]) -> bool {
         }
         match b[i + 1] {
             0xD9 => return true,
-            0xFF => i += 1,                         // fill byte before a marker
-            0x00 | 0x01 | 0xD0..=0xD8 => i += 2,    // stuffed 0xFF, TEM, restart markers: no length
+            0xFF => i += 1,                      // fill byte before a marker
+            0x00 | 0x01 | 0xD0..=0xD8 => i += 2, // stuffed 0xFF, TEM, restart markers: no length
             _ => {
                 let Some(len) = b.get(i + 2..i + 4) else { return false };
                 let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
@@ -97,9 +97,7 @@ fn checked_decoder(bytes: &[u8]) -> Result<impl ImageDecoder + '_> {
     if let Some(format) = unsupported_container(bytes) {
         return Err(Error::UnsupportedFormat(format.into()));
     }
-    let reader = ImageReader::new(Cursor::new(bytes))
-        .with_guessed_format()
-        .map_err(|e| Error::Decode(e.to_string()))?;
+    let reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|e| Error::Decode(e.to_string()))?;
     let Some(format) = reader.format() else {
         return Err(Error::NotAnImage("unrecognised file contents".into()));
     };
@@ -331,9 +329,7 @@ mod tests {
     #[test]
     fn rejects_truncated_jpeg() {
         let mut bytes = Vec::new();
-        RgbImage::new(64, 64)
-            .write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Jpeg)
-            .unwrap();
+        RgbImage::new(64, 64).write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Jpeg).unwrap();
         bytes.truncate(bytes.len() / 3);
         assert!(decode(&bytes).is_err());
     }

@@ -95,8 +95,7 @@ impl ModuleMapper for Fill<'_> {
                 param.map(move |_| Tensor::from_data(TensorData::new(values, shape), &device))
             }
             Ok((shape, _)) => {
-                self.error =
-                    Some(Error::Model(format!(
+                self.error = Some(Error::Model(format!(
                     "weights do not fit the model: an 8-bit tensor of shape {shape:?} where the model has {expected:?}"
                 )));
                 param
@@ -116,8 +115,7 @@ pub fn embedder_from_int8(config: &ModelConfig, bytes: &[u8], device: &Device) -
 
 /// `fresh` (a module built on `device`) with the weights stored by [`to_int8_bytes`].
 pub fn fill_int8<M: Module>(fresh: M, bytes: &[u8], device: &Device) -> Result<M> {
-    let stored: Vec<Stored> =
-        postcard::from_bytes(bytes).map_err(|e| Error::Model(format!("cannot read 8-bit weights: {e}")))?;
+    let stored: Vec<Stored> = postcard::from_bytes(bytes).map_err(|e| Error::Model(format!("cannot read 8-bit weights: {e}")))?;
     let mut fill = Fill { stored: stored.iter(), device: device.clone(), error: None };
     let model = fresh.map(&mut fill);
     if let Some(e) = fill.error {
@@ -159,7 +157,13 @@ mod tests {
         let back = embedder_from_int8(&config, &bytes, &device).unwrap();
         let x = Tensor::<4>::ones([1, 3, config.input_size as usize, config.input_size as usize], &device);
         let (a, b) = (model.forward(x.clone()).into_data(), back.forward(x).into_data());
-        let diff = a.try_to_vec::<f32>().unwrap().iter().zip(b.try_to_vec::<f32>().unwrap()).map(|(p, q)| (p - q).abs()).fold(0.0, f32::max);
+        let diff = a
+            .try_to_vec::<f32>()
+            .unwrap()
+            .iter()
+            .zip(b.try_to_vec::<f32>().unwrap())
+            .map(|(p, q)| (p - q).abs())
+            .fold(0.0, f32::max);
         assert!(diff < 0.05, "max embedding difference {diff}");
         // A truncated or foreign payload is an error, not a panic.
         assert!(embedder_from_int8(&config, &bytes[..bytes.len() / 2], &device).is_err());

@@ -46,13 +46,12 @@ impl ReferencesFile {
                 refused("not a beanscan references file (export one with \"Export references\")")
             }
             FrameError::Version(v) => refused(format!("references file format {v}; this beanscan reads format {FORMAT_VERSION}")),
-            FrameError::Length { expected, actual } => refused(format!(
-                "the file is truncated or padded (header announces {expected} bytes, file has {actual})"
-            )),
+            FrameError::Length { expected, actual } => {
+                refused(format!("the file is truncated or padded (header announces {expected} bytes, file has {actual})"))
+            }
             FrameError::Checksum => refused("checksum mismatch: the file is corrupted"),
         })?;
-        let file: ReferencesFile =
-            postcard::from_bytes(payload).map_err(|e| refused(format!("unreadable contents ({e})")))?;
+        let file: ReferencesFile = postcard::from_bytes(payload).map_err(|e| refused(format!("unreadable contents ({e})")))?;
         file.references.validate(file.class_names.len()).map_err(refused)?;
         if file.references.embeddings.iter().any(|v| !v.is_finite()) {
             return Err(refused("an embedding holds a value that is not a finite number"));
@@ -64,10 +63,7 @@ impl ReferencesFile {
     /// `model_id` with embeddings of `dim` values and every label is one of `class_names`.
     pub fn fit(self, model_id: &str, dim: usize, class_names: &[String]) -> Result<ReferenceSet> {
         if self.references.dim != dim {
-            return Err(refused(format!(
-                "its embeddings have {} values, the loaded model makes {dim}",
-                self.references.dim
-            )));
+            return Err(refused(format!("its embeddings have {} values, the loaded model makes {dim}", self.references.dim)));
         }
         if self.model_id != model_id {
             return Err(refused(format!(

@@ -16,11 +16,7 @@ pub const COUNTS: [u8; 4] = [1, 2, 4, 8];
 
 /// Checks a view count (`COUNTS`), naming the allowed ones.
 pub fn check(views: u8) -> Result<u8> {
-    if COUNTS.contains(&views) {
-        Ok(views)
-    } else {
-        Err(Error::Model(format!("{views} views: use 1, 2, 4 or 8")))
-    }
+    if COUNTS.contains(&views) { Ok(views) } else { Err(Error::Model(format!("{views} views: use 1, 2, 4 or 8"))) }
 }
 
 /// View `which` (0..8) of `[n, c, s, s]` inputs: bit 0 mirrors left–right, bit 1 top–bottom,

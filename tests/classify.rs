@@ -112,11 +112,8 @@ fn converted_bundles_label_like_the_shipped_one() {
     let dir = std::env::temp_dir().join(format!("beanscan-convert-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let f16 = dir.join("f16.beanscan");
-    let out = Command::new(env!("CARGO_BIN_EXE_beanscan"))
-        .args(["convert", "--weights", "f16", "--out"])
-        .arg(&f16)
-        .output()
-        .unwrap();
+    let out =
+        Command::new(env!("CARGO_BIN_EXE_beanscan")).args(["convert", "--weights", "f16", "--out"]).arg(&f16).output().unwrap();
     assert!(out.status.success(), "{out:?}");
     let shipped = Bundle::embedded().unwrap();
     let twin = Bundle::from_bytes(&std::fs::read(&f16).unwrap()).unwrap();

@@ -55,8 +55,7 @@ fn pooled(net: &Lite0, x: Tensor<4>, blocks: usize) -> Vec<f32> {
 
 #[test]
 fn burn_network_matches_the_pytorch_reference() {
-    let fixture: serde_json::Value =
-        serde_json::from_str(include_str!("fixtures/lite0-imagenet.json")).expect("fixture parses");
+    let fixture: serde_json::Value = serde_json::from_str(include_str!("fixtures/lite0-imagenet.json")).expect("fixture parses");
     let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/greencoffee");
     let path = imagenet_path();
     let device = Device::flex();
@@ -72,7 +71,11 @@ fn burn_network_matches_the_pytorch_reference() {
                 // JPEG decoders differ by a grey level on some pixels (PIL's libjpeg vs ours), which
                 // moves pooled features by up to ~6 % of their range here; the pattern test
                 // below checks the network itself to 1e-4.
-                assert!(worst <= 0.08 * scale, "{} after {blocks} blocks ({form}): max difference {worst} (range {scale})", photo["photo"]);
+                assert!(
+                    worst <= 0.08 * scale,
+                    "{} after {blocks} blocks ({form}): max difference {worst} (range {scale})",
+                    photo["photo"]
+                );
             }
         }
     }
@@ -95,8 +98,7 @@ fn pattern(device: &Device) -> Tensor<4> {
 
 #[test]
 fn burn_network_matches_the_pytorch_reference_exactly_on_a_pattern() {
-    let fixture: serde_json::Value =
-        serde_json::from_str(include_str!("fixtures/lite0-imagenet.json")).expect("fixture parses");
+    let fixture: serde_json::Value = serde_json::from_str(include_str!("fixtures/lite0-imagenet.json")).expect("fixture parses");
     let device = Device::flex();
     let trained = load_imagenet(&imagenet_path(), 17, &device).unwrap_or_else(|e| panic!("{e:#}"));
     let folded = trained.clone().fold();
@@ -121,14 +123,15 @@ fn a_cut_network_loads_only_its_blocks() {
     assert!(missing.to_string().contains("./build.sh imagenet"), "{missing}");
 }
 
-
 /// Fine-tuning moves the blocks above `--frozen` and the head, and leaves the frozen ones.
 #[test]
 fn fine_tuning_trains_the_unfrozen_blocks_only() {
     use beanscan::model::ModelConfig;
     use beanscan::preprocess::PreprocessParams;
     use beanscan::train::checkpoint::Checkpointer;
-    use beanscan::train::pretrained::{MapCache, PairPool, Start, TuneLoss, TuneMaps, TuneOptions, load_run, same_first_blocks, tune};
+    use beanscan::train::pretrained::{
+        MapCache, PairPool, Start, TuneLoss, TuneMaps, TuneOptions, load_run, same_first_blocks, tune,
+    };
     let device = Device::flex();
     let imagenet = load_imagenet(&imagenet_path(), 17, &device).unwrap();
     let start = Start::Imagenet(imagenet.clone());
@@ -148,15 +151,29 @@ fn fine_tuning_trains_the_unfrozen_blocks_only() {
         }
     }
     let config = ModelConfig { input_size: 32, code_dim: 16, embed_dim: 8, ..ModelConfig::default() };
-    let weights = |net: &Lite0, block: usize| net.blocks[block].project.conv.weight.val().into_data().try_to_vec::<f32>().unwrap();
+    let weights =
+        |net: &Lite0, block: usize| net.blocks[block].project.conv.weight.val().into_data().try_to_vec::<f32>().unwrap();
     // One cached view turned in feature space, and the eight real views.
     for (loss, unfreeze_every, views) in [(TuneLoss::Cosine, 0, 1), (TuneLoss::Triplet, 1, 8), (TuneLoss::Pairs, 0, 8)] {
         let cache = || Ok(MapCache::build(&imagenet, 3, &params, &images, views, views == 8, &device).into());
-        let options = TuneOptions { steps: 4, batch: 8, learning_rate: 1e-2, seed: 0, frozen: 3, scale: 16.0, loss, margin: 0.2, unfreeze_every, pairs_weight: 0.0, pairs_scale: 10.0 };
+        let options = TuneOptions {
+            steps: 4,
+            batch: 8,
+            learning_rate: 1e-2,
+            seed: 0,
+            frozen: 3,
+            scale: 16.0,
+            loss,
+            margin: 0.2,
+            unfreeze_every,
+            pairs_weight: 0.0,
+            pairs_scale: 10.0,
+        };
         let dir = std::env::temp_dir().join(format!("beanscan-tune-{}-{loss:?}", std::process::id()));
         let checkpoint = Checkpointer::new(dir.join("tune.ckpt"), "test", 100);
         let tuned = tune(&config, &start, cache, &labels, &beans, 2, &options, Some(&checkpoint), &device).unwrap();
-        let moved = |b: usize| weights(&imagenet, b).iter().zip(weights(&tuned.embedder.encoder, b)).any(|(a, c)| (a - c).abs() > 1e-6);
+        let moved =
+            |b: usize| weights(&imagenet, b).iter().zip(weights(&tuned.embedder.encoder, b)).any(|(a, c)| (a - c).abs() > 1e-6);
         assert!(!moved(0) && !moved(2), "{loss:?}: a frozen block changed");
         // What lets a run started from this one reuse the ImageNet maps: the frozen part is equal.
         assert!(same_first_blocks(&imagenet, &tuned.embedder.encoder, 3), "{loss:?}");
@@ -192,10 +209,21 @@ fn fine_tuning_trains_the_unfrozen_blocks_only() {
     let cached = |images: &[image::RgbImage]| MapCache::build(&imagenet, 3, &params, images, 8, false, &device);
     let run = |pool: Option<(&[image::RgbImage], &[String])>, weight: f32| {
         let options = TuneOptions {
-            steps: 3, batch: 8, learning_rate: 1e-2, seed: 0, frozen: 3, scale: 16.0, loss: TuneLoss::Cosine,
-            margin: 0.2, unfreeze_every: 0, pairs_weight: weight, pairs_scale: 10.0,
+            steps: 3,
+            batch: 8,
+            learning_rate: 1e-2,
+            seed: 0,
+            frozen: 3,
+            scale: 16.0,
+            loss: TuneLoss::Cosine,
+            margin: 0.2,
+            unfreeze_every: 0,
+            pairs_weight: weight,
+            pairs_scale: 10.0,
         };
-        let maps = || Ok(TuneMaps { labelled: cached(&images), pairs: pool.map(|(i, b)| PairPool { maps: cached(i), beans: b.to_vec() }) });
+        let maps = || {
+            Ok(TuneMaps { labelled: cached(&images), pairs: pool.map(|(i, b)| PairPool { maps: cached(i), beans: b.to_vec() }) })
+        };
         weights(&tune(&config, &start, maps, &labels, &beans, 2, &options, None, &device).unwrap().embedder.encoder, 15)
     };
     let plain = run(None, 0.0);

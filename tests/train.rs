@@ -22,8 +22,7 @@ const DATA: &str = "../shared/data/greencoffee";
 fn small_dataset(dir: &Path) -> PathBuf {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(DATA);
     let manifest = std::fs::read_to_string(root.join("manifest.csv")).expect("shared data present");
-    let rows: Vec<Vec<String>> =
-        manifest.lines().skip(1).map(|l| l.split(',').map(str::to_string).collect()).collect();
+    let rows: Vec<Vec<String>> = manifest.lines().skip(1).map(|l| l.split(',').map(str::to_string).collect()).collect();
     let mut out = String::from("path,label,round,bean,face,label_applies,split\n");
     for class in ["Normal", "Black", "Broken", "Insect-damaged"] {
         let mut beans: Vec<&str> = rows.iter().filter(|r| r[1] == class && r[2] == "r2").map(|r| r[3].as_str()).collect();
@@ -41,7 +40,6 @@ fn small_dataset(dir: &Path) -> PathBuf {
     std::fs::write(data.join("manifest.csv"), out).unwrap();
     data
 }
-
 
 fn mean(v: &[f32]) -> f32 {
     v.iter().sum::<f32>() / v.len() as f32
@@ -111,7 +109,15 @@ fn cli_pipeline_trains_exports_evaluates_and_classifies() {
     assert!(json["per_class"]["Black"]["f1"].is_number(), "{json}");
     assert!(json["bundle"].as_str().unwrap().contains("32px"), "{json}");
 
-    let photo = std::fs::read_to_string(data.join("manifest.csv")).unwrap().lines().nth(1).unwrap().split(',').next().unwrap().to_string();
+    let photo = std::fs::read_to_string(data.join("manifest.csv"))
+        .unwrap()
+        .lines()
+        .nth(1)
+        .unwrap()
+        .split(',')
+        .next()
+        .unwrap()
+        .to_string();
     let out = beanscan(&["classify", "--bundle", bundle_s, &photo]);
     let line = String::from_utf8(out.stdout).unwrap();
     assert!(["Normal", "Black", "Broken", "Insect-damaged"].iter().any(|c| line.contains(c)), "{line}");
@@ -121,8 +127,23 @@ fn cli_pipeline_trains_exports_evaluates_and_classifies() {
     beanscan(&args);
     let study = dir.join("study.json");
     beanscan(&[
-        "study", "--data", data_s, "--run", run_s, "--labels", "4,8", "--seeds", "0,1", "--minings", "hard-guarded,hard",
-        "--finetune-steps", "10", "--k", "3", "--json", study.to_str().unwrap(),
+        "study",
+        "--data",
+        data_s,
+        "--run",
+        run_s,
+        "--labels",
+        "4,8",
+        "--seeds",
+        "0,1",
+        "--minings",
+        "hard-guarded,hard",
+        "--finetune-steps",
+        "10",
+        "--k",
+        "3",
+        "--json",
+        study.to_str().unwrap(),
     ]);
     let json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&study).unwrap()).unwrap();
     let methods: Vec<&str> = json["summary"].as_array().unwrap().iter().map(|r| r["method"].as_str().unwrap()).collect();

@@ -16,7 +16,6 @@ fn trays() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(TRAYS)
 }
 
-
 /// Floors a little under what was measured on these 37 photos (P 0.960, R 0.956, count error
 /// 0.022 at IoU ≥ 0.5): a change that loses beans or invents them fails here.
 #[test]

@@ -203,7 +203,10 @@ async fn added_references_change_the_vote_and_survive_export_and_import() {
     // Bad additions and files are refused with a message and change nothing.
     let bad = |r: Result<JsValue, JsValue>| message(&r.unwrap_err());
     assert!(bad(settle(c.add_reference(Float32Array::from(&[1.0f32; 3][..]).into(), other.clone())).await).contains("3 values"));
-    assert!(bad(settle(c.add_reference(Float32Array::from(embedding.as_slice()).into(), "Green".into())).await).contains("unknown class"));
+    assert!(
+        bad(settle(c.add_reference(Float32Array::from(embedding.as_slice()).into(), "Green".into())).await)
+            .contains("unknown class")
+    );
     assert!(bad(settle(c.add_reference("text".into(), other.clone())).await).contains("Uint8Array"));
     let before = c.export_references().unwrap();
     assert!(message(&c.import_references(b"hello, not references").unwrap_err()).contains("not a beanscan references file"));
@@ -218,11 +221,13 @@ async fn added_references_change_the_vote_and_survive_export_and_import() {
     };
     assert!(foreign(&|f| f.model_id = "00000000".into()).contains("another model"));
     assert!(foreign(&|f| f.class_names = vec!["Purple".into(); f.class_names.len()]).contains("\"Purple\" is not one of"));
-    assert!(foreign(&|f| {
-        f.references = beanscan::index::ReferenceSet::new(3);
-        f.references.push(&[1.0, 0.0, 0.0], 0, "x".into()).unwrap();
-    })
-    .contains("3 values"));
+    assert!(
+        foreign(&|f| {
+            f.references = beanscan::index::ReferenceSet::new(3);
+            f.references.push(&[1.0, 0.0, 0.0], 0, "x".into()).unwrap();
+        })
+        .contains("3 values")
+    );
     assert_eq!(c.export_references().unwrap(), before, "refused imports change nothing");
 }
 

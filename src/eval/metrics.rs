@@ -40,7 +40,12 @@ impl Report {
             photos: truth.len(),
             accuracy: accuracy(truth, predicted),
             macro_f1: macro_f1(&scores[..n]),
-            per_class: class_names.iter().zip(&scores).filter(|(_, s)| s.support > 0).map(|(c, s)| (c.clone(), s.clone())).collect(),
+            per_class: class_names
+                .iter()
+                .zip(&scores)
+                .filter(|(_, s)| s.support > 0)
+                .map(|(c, s)| (c.clone(), s.clone()))
+                .collect(),
             normal_vs_defect: normal_vs_defect(truth, predicted, normal),
             unknown_rate: predicted.iter().filter(|&&p| p == unknown).count() as f64 / truth.len().max(1) as f64,
             map_at_r: embeddings.map(map_at_r),

@@ -49,7 +49,8 @@ pub fn pseudo_labels_json(added: &ReferenceSet, class_names: &[String]) -> serde
 pub fn read_pseudo_labels(path: &std::path::Path, ids: &[String], class_names: &[String]) -> anyhow::Result<Vec<(usize, u16)>> {
     use anyhow::{Context, bail};
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let list: Vec<PseudoLabel> = serde_json::from_str(&text).with_context(|| format!("{}: not a list of {{id, class}}", path.display()))?;
+    let list: Vec<PseudoLabel> =
+        serde_json::from_str(&text).with_context(|| format!("{}: not a list of {{id, class}}", path.display()))?;
     let rows: std::collections::HashMap<&str, usize> = ids.iter().enumerate().map(|(r, id)| (id.as_str(), r)).collect();
     let mut seen = std::collections::HashSet::new();
     list.iter()

@@ -9,10 +9,10 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use serde::Serialize;
 
-use crate::train::finetune::{FinetuneOptions, Finetuned, finetune};
 use super::metrics::Report;
 use crate::index::{self, Index, ReferenceSet};
 use crate::model::{ModelConfig, ProjectionHead, l2_normalise};
+use crate::train::finetune::{FinetuneOptions, Finetuned, finetune};
 
 /// Labelled photos decoded at model size, with their bean (for bean-level label budgets).
 pub struct Labelled {
@@ -87,9 +87,8 @@ pub fn standardised(codes: &[Vec<f32>], reference_codes: &[Vec<f32>]) -> Vec<Vec
     let dim = reference_codes.first().map_or(0, Vec::len);
     let n = reference_codes.len().max(1) as f32;
     let mean: Vec<f32> = (0..dim).map(|j| reference_codes.iter().map(|r| r[j]).sum::<f32>() / n).collect();
-    let std: Vec<f32> = (0..dim)
-        .map(|j| (reference_codes.iter().map(|r| (r[j] - mean[j]).powi(2)).sum::<f32>() / n).sqrt() + 1e-6)
-        .collect();
+    let std: Vec<f32> =
+        (0..dim).map(|j| (reference_codes.iter().map(|r| (r[j] - mean[j]).powi(2)).sum::<f32>() / n).sqrt() + 1e-6).collect();
     codes
         .iter()
         .map(|c| {

@@ -48,18 +48,14 @@ pub fn load_trays(dir: &Path) -> Result<Vec<TrayPhoto>> {
     let mut photos = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d)
-            .map_err(|e| Error::Bundle(format!("cannot read {}: {e}", d.display())))?;
+        let entries = std::fs::read_dir(&d).map_err(|e| Error::Bundle(format!("cannot read {}: {e}", d.display())))?;
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
                 stack.push(path);
                 continue;
             }
-            let ext = path
-                .extension()
-                .and_then(|e| e.to_str())
-                .map(str::to_ascii_lowercase);
+            let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
             if !matches!(ext.as_deref(), Some("jpg" | "jpeg" | "png")) {
                 continue;
             }
@@ -67,14 +63,10 @@ pub fn load_trays(dir: &Path) -> Result<Vec<TrayPhoto>> {
             if !json.exists() {
                 continue;
             }
-            let text = std::fs::read_to_string(&json)
-                .map_err(|e| Error::Bundle(format!("cannot read {}: {e}", json.display())))?;
-            let polygons: Vec<PolygonJson> = serde_json::from_str(&text).map_err(|e| {
-                Error::Bundle(format!(
-                    "{}: not a list of {{label, points}}: {e}",
-                    json.display()
-                ))
-            })?;
+            let text =
+                std::fs::read_to_string(&json).map_err(|e| Error::Bundle(format!("cannot read {}: {e}", json.display())))?;
+            let polygons: Vec<PolygonJson> = serde_json::from_str(&text)
+                .map_err(|e| Error::Bundle(format!("{}: not a list of {{label, points}}: {e}", json.display())))?;
             let beans = polygons
                 .into_iter()
                 .filter(|p| !p.points.is_empty())
@@ -87,10 +79,7 @@ pub fn load_trays(dir: &Path) -> Result<Vec<TrayPhoto>> {
                         xs.fold(f32::NEG_INFINITY, f32::max),
                         ys.fold(f32::NEG_INFINITY, f32::max),
                     ];
-                    TrueBean {
-                        label: p.label,
-                        bbox,
-                    }
+                    TrueBean { label: p.label, bbox }
                 })
                 .collect();
             let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
@@ -104,10 +93,7 @@ pub fn load_trays(dir: &Path) -> Result<Vec<TrayPhoto>> {
     }
     photos.sort_by(|a, b| a.path.cmp(&b.path));
     if photos.is_empty() {
-        return Err(Error::Bundle(format!(
-            "no tray photos with a .json of polygons under {}",
-            dir.display()
-        )));
+        return Err(Error::Bundle(format!("no tray photos with a .json of polygons under {}", dir.display())));
     }
     Ok(photos)
 }
@@ -191,8 +177,8 @@ pub async fn detect_and_embed(
     let mut lines = Vec::new();
     let mut beans = Vec::new();
     for (p, photo) in photos.iter().enumerate() {
-        let bytes = std::fs::read(&photo.path)
-            .map_err(|e| Error::Bundle(format!("cannot read {}: {e}", photo.path.display())))?;
+        let bytes =
+            std::fs::read(&photo.path).map_err(|e| Error::Bundle(format!("cannot read {}: {e}", photo.path.display())))?;
         let image = crate::preprocess::decode(&bytes)?;
         let found = find_beans(&image);
         let matches = match_beans(&found, &photo.beans);
@@ -200,11 +186,7 @@ pub async fn detect_and_embed(
         let embeddings = embed_beans(classifier, &image, &matched).await?;
         for (&(_, j, iou), embedding) in matches.iter().zip(embeddings) {
             iou_sum += iou;
-            beans.push(FoundBean {
-                photo: p,
-                label: photo.beans[j].label.clone(),
-                embedding,
-            });
+            beans.push(FoundBean { photo: p, label: photo.beans[j].label.clone(), embedding });
         }
         tp += matches.len();
         fp += found.len() - matches.len();
@@ -216,11 +198,7 @@ pub async fn detect_and_embed(
             true_beans: n_true,
             found: found.len(),
             matched: matches.len(),
-            count_error: if n_true == 0 {
-                0.0
-            } else {
-                (found.len() as f32 - n_true as f32).abs() / n_true as f32
-            },
+            count_error: if n_true == 0 { 0.0 } else { (found.len() as f32 - n_true as f32).abs() / n_true as f32 },
         });
         progress(p + 1);
     }
@@ -229,11 +207,7 @@ pub async fn detect_and_embed(
     let detection = Detection {
         precision,
         recall,
-        f1: if precision + recall > 0.0 {
-            2.0 * precision * recall / (precision + recall)
-        } else {
-            0.0
-        },
+        f1: if precision + recall > 0.0 { 2.0 * precision * recall / (precision + recall) } else { 0.0 },
         iou_threshold: MATCH_IOU,
         true_positives: tp,
         false_positives: fp,
@@ -264,11 +238,7 @@ pub struct Labelling {
 }
 
 /// Labels `beans` (skipping those in `skip`) and tallies per true class.
-pub fn label_beans(
-    classifier: &Classifier,
-    beans: &[FoundBean],
-    skip: impl Fn(&FoundBean) -> bool,
-) -> Result<Labelling> {
+pub fn label_beans(classifier: &Classifier, beans: &[FoundBean], skip: impl Fn(&FoundBean) -> bool) -> Result<Labelling> {
     let mut per_class: BTreeMap<String, ClassLine> = BTreeMap::new();
     for bean in beans.iter().filter(|b| !skip(b)) {
         let p = classifier.label(&bean.embedding)?;
@@ -278,11 +248,7 @@ pub fn label_beans(
         line.unknown += usize::from(p.unknown);
         *line.labelled_as.entry(p.label).or_default() += 1;
     }
-    let known: Vec<&ClassLine> = per_class
-        .iter()
-        .filter(|(c, _)| classifier.class_names.contains(c))
-        .map(|(_, l)| l)
-        .collect();
+    let known: Vec<&ClassLine> = per_class.iter().filter(|(c, _)| classifier.class_names.contains(c)).map(|(_, l)| l).collect();
     let n: usize = known.iter().map(|l| l.beans).sum();
     let ratio = |a: usize| if n == 0 { 0.0 } else { a as f32 / n as f32 };
     Ok(Labelling {
@@ -348,8 +314,7 @@ pub fn shots_study(
     let (mut accs, mut recalls, mut unknowns) = (Vec::new(), Vec::new(), Vec::new());
     for seed in 0..seeds {
         let mut rng = StdRng::seed_from_u64(seed as u64);
-        let (mut correct, mut total, mut new_correct, mut new_unknown, mut new_total) =
-            (0, 0, 0, 0, 0);
+        let (mut correct, mut total, mut new_correct, mut new_unknown, mut new_total) = (0, 0, 0, 0, 0);
         for fold in &folds {
             let held_out = |b: &FoundBean| photos[b.photo].date == *fold;
             let mut by_class: BTreeMap<&str, Vec<&FoundBean>> = BTreeMap::new();
@@ -366,15 +331,10 @@ pub fn shots_study(
                     }
                 };
                 for (n, b) in pool.iter().take(shots).enumerate() {
-                    classifier.index.added.push(
-                        &b.embedding,
-                        label as u16,
-                        format!("tray:{class}:{n}"),
-                    )?;
+                    classifier.index.added.push(&b.embedding, label as u16, format!("tray:{class}:{n}"))?;
                 }
             }
-            let fold_beans: Vec<FoundBean> =
-                beans.iter().filter(|b| held_out(b)).cloned().collect();
+            let fold_beans: Vec<FoundBean> = beans.iter().filter(|b| held_out(b)).cloned().collect();
             let labelling = label_beans(classifier, &fold_beans, |_| false)?;
             for (class, line) in &labelling.per_class {
                 if classifier.class_names[..known_before].contains(class) {
@@ -415,29 +375,16 @@ mod tests {
     #[test]
     fn iou_of_boxes() {
         assert_eq!(box_iou([0.0, 0.0, 10.0, 10.0], [0.0, 0.0, 10.0, 10.0]), 1.0);
-        assert_eq!(
-            box_iou([0.0, 0.0, 10.0, 10.0], [20.0, 20.0, 30.0, 30.0]),
-            0.0
-        );
+        assert_eq!(box_iou([0.0, 0.0, 10.0, 10.0], [20.0, 20.0, 30.0, 30.0]), 0.0);
         assert!((box_iou([0.0, 0.0, 10.0, 10.0], [5.0, 0.0, 15.0, 10.0]) - 1.0 / 3.0).abs() < 1e-6);
     }
 
     #[test]
     fn matching_is_one_to_one_best_first() {
-        let found = |x: u32| Found {
-            bbox: [x, 0, 10, 10],
-            outline: vec![],
-            area: 100.0,
-        };
-        let truth = |x: f32| TrueBean {
-            label: "Normal".into(),
-            bbox: [x, 0.0, x + 10.0, 10.0],
-        };
+        let found = |x: u32| Found { bbox: [x, 0, 10, 10], outline: vec![], area: 100.0 };
+        let truth = |x: f32| TrueBean { label: "Normal".into(), bbox: [x, 0.0, x + 10.0, 10.0] };
         // Two detections overlap the first bean; only the better one takes it.
-        let m = match_beans(
-            &[found(0), found(2), found(40)],
-            &[truth(1.0), truth(100.0)],
-        );
+        let m = match_beans(&[found(0), found(2), found(40)], &[truth(1.0), truth(100.0)]);
         assert_eq!(m.len(), 1);
         assert_eq!((m[0].0, m[0].1), (0, 0));
     }

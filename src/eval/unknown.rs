@@ -162,7 +162,8 @@ mod tests {
         assert_eq!(rows.iter().filter(|&&r| labels[r] == 0).count(), 3);
         // The same photos whatever order they come in.
         let (rev_ids, rev_labels): (Vec<String>, Vec<u16>) = ids.iter().cloned().zip(labels.iter().copied()).rev().unzip();
-        let mut again: Vec<String> = calibration_rows(&rev_ids, &rev_labels, &references, 3, 7).iter().map(|&r| rev_ids[r].clone()).collect();
+        let mut again: Vec<String> =
+            calibration_rows(&rev_ids, &rev_labels, &references, 3, 7).iter().map(|&r| rev_ids[r].clone()).collect();
         let mut first: Vec<String> = rows.iter().map(|&r| ids[r].clone()).collect();
         again.sort();
         first.sort();

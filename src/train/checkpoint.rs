@@ -96,9 +96,8 @@ pub fn load_model<M: Module>(path: &Path, model: M) -> Result<(M, usize)> {
     let stored = read(path)?;
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(stored.model))
         .map_err(|e| anyhow::anyhow!("{}: weights: {e}", path.display()))?;
-    let model = model
-        .try_load_record(record)
-        .map_err(|e| anyhow::anyhow!("{}: weights do not fit the model: {e}", path.display()))?;
+    let model =
+        model.try_load_record(record).map_err(|e| anyhow::anyhow!("{}: weights do not fit the model: {e}", path.display()))?;
     Ok((model, stored.step))
 }
 
@@ -133,7 +132,10 @@ mod tests {
         let device = Device::flex().autodiff();
         let norm: BatchNorm = BatchNormConfig::new(2).init(&device);
         for shift in [1.0, 5.0] {
-            let x = Tensor::<4>::from_data(TensorData::new(vec![shift, shift + 1.0, shift + 2.0, shift + 3.0], [2, 2, 1, 1]), &device);
+            let x = Tensor::<4>::from_data(
+                TensorData::new(vec![shift, shift + 1.0, shift + 2.0, shift + 3.0], [2, 2, 1, 1]),
+                &device,
+            );
             let _ = norm.forward(x);
         }
         let dir = std::env::temp_dir().join(format!("beanscan-ckpt-{}", std::process::id()));

@@ -39,8 +39,18 @@ pub struct Dataset {
 
 /// Class order used by the shipped bundle; unknown extra classes are appended in sorted order.
 pub const GREENCOFFEE_CLASSES: [&str; 12] = [
-    "Normal", "Black", "Sour", "Broken", "Insect-damaged", "Fungus-damaged", "Shell", "Immature",
-    "Fissure", "Over-dried", "Floater", "Foreign-matter",
+    "Normal",
+    "Black",
+    "Sour",
+    "Broken",
+    "Insect-damaged",
+    "Fungus-damaged",
+    "Shell",
+    "Immature",
+    "Fissure",
+    "Over-dried",
+    "Floater",
+    "Foreign-matter",
 ];
 
 impl Dataset {
@@ -90,7 +100,10 @@ impl Dataset {
                 rows.push((name.clone(), format!("{name}/{stem}"), file));
             }
             if rows.len() == before {
-                bail!("class folder {} has no photos (.jpg, .jpeg or .png): add photos or remove the folder", class.path().display());
+                bail!(
+                    "class folder {} has no photos (.jpg, .jpeg or .png): add photos or remove the folder",
+                    class.path().display()
+                );
             }
         }
         if rows.is_empty() {
@@ -122,20 +135,25 @@ impl Dataset {
         let mut order = Vec::new();
         let mut rows: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
         for (i, s) in self.samples.iter().enumerate() {
-            rows.entry(&s.bean).or_insert_with(|| {
-                order.push(s.bean.clone());
-                Vec::new()
-            }).push(i);
+            rows.entry(&s.bean)
+                .or_insert_with(|| {
+                    order.push(s.bean.clone());
+                    Vec::new()
+                })
+                .push(i);
         }
-        order.into_iter().map(|b| { let r = rows[b.as_str()].clone(); (b, r) }).collect()
+        order
+            .into_iter()
+            .map(|b| {
+                let r = rows[b.as_str()].clone();
+                (b, r)
+            })
+            .collect()
     }
 }
 
 fn is_photo(p: &Path) -> bool {
-    matches!(
-        p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(),
-        Some("jpg" | "jpeg" | "png")
-    )
+    matches!(p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(), Some("jpg" | "jpeg" | "png"))
 }
 
 fn class_order<'a>(names: impl Iterator<Item = &'a str>) -> Vec<String> {

@@ -19,7 +19,9 @@ pub fn embed_images(embedder: &Net, params: &PreprocessParams, images: &[RgbImag
     let per_pass = (64 / usize::from(views.max(1))).max(1);
     images
         .chunks(per_pass)
-        .flat_map(|chunk| forward_rows(chunk, params, device, RgbImage::clone, |x| views::mean(embedder.forward(views::stack(x, views)), views)))
+        .flat_map(|chunk| {
+            forward_rows(chunk, params, device, RgbImage::clone, |x| views::mean(embedder.forward(views::stack(x, views)), views))
+        })
         .collect()
 }
 

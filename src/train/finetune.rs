@@ -12,7 +12,7 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 
 use super::mining::{Mining, pairwise_distances, triplet_loss};
-use super::{augment, progress::progress, forward_rows};
+use super::{augment, forward_rows, progress::progress};
 use crate::model::{Encoder, ModelConfig, ProjectionHead, l2_normalise};
 use crate::preprocess::PreprocessParams;
 

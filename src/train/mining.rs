@@ -2,8 +2,8 @@
 //! strategy picks (and are unit-tested on hand-made matrices); the tensor losses compute the same
 //! thing differentiably over a batch.
 
-use burn::tensor::{Device, Tensor, TensorData};
 use burn::tensor::activation::relu;
+use burn::tensor::{Device, Tensor, TensorData};
 
 /// How triplets are chosen in a batch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -85,7 +85,7 @@ pub fn triplet_loss(e: Tensor<2>, labels: &[u16], mining: Mining, margin: f32) -
             // Push same-class pairs out of the min by adding a large constant.
             let hardest_neg = (dist + (diff.neg().add_scalar(1.0)).mul_scalar(1e4)).min_dim(1);
             let gap = hardest_pos - hardest_neg.clone();
-            let gap = if mining == Mining::HardGuarded { gap / hardest_neg.mean() .reshape([1, 1]) } else { gap };
+            let gap = if mining == Mining::HardGuarded { gap / hardest_neg.mean().reshape([1, 1]) } else { gap };
             relu(gap.add_scalar(margin)).mean()
         }
         Mining::All => {
@@ -208,7 +208,8 @@ mod tests {
         // The same rows with the second half rolled by one: partners are no longer the nearest.
         let order = [0, 1, 2, 3, 5, 6, 7, 4];
         let mispaired: Vec<f32> = order.iter().flat_map(|&i| rows[2 * i..2 * i + 2].to_vec()).collect();
-        let worse: f32 = pair_contrastive_loss(Tensor::<2>::from_data(TensorData::new(mispaired, [8, 2]), &device), 5.0).into_scalar();
+        let worse: f32 =
+            pair_contrastive_loss(Tensor::<2>::from_data(TensorData::new(mispaired, [8, 2]), &device), 5.0).into_scalar();
         assert!(worse > got + 1.0, "{worse} vs {got}");
     }
 }

@@ -34,7 +34,11 @@ fn font_ready() -> bool {
 }
 
 /// Draws into an RGB buffer with plotters and saves it with the `image` crate.
-fn render(path: &Path, size: (u32, u32), draw: impl FnOnce(DrawingArea<BitMapBackend, plotters::coord::Shift>) -> Result<()>) -> Result<()> {
+fn render(
+    path: &Path,
+    size: (u32, u32),
+    draw: impl FnOnce(DrawingArea<BitMapBackend, plotters::coord::Shift>) -> Result<()>,
+) -> Result<()> {
     if !font_ready() {
         bail!("no TrueType font found (looked in {}); install fonts-dejavu-core", FONT_PATHS.join(", "));
     }
@@ -82,7 +86,13 @@ pub fn curves(path: &Path, title: &str, y_label: &str, series: &[(&str, &[f32])]
             .y_label_area_size(60)
             .build_cartesian_2d(0f32..steps, lo..hi)
             .map_err(|e| anyhow!("{e}"))?;
-        chart.configure_mesh().x_desc("step").x_label_formatter(&|x| format!("{x:.0}")).y_desc(y_label).draw().map_err(|e| anyhow!("{e}"))?;
+        chart
+            .configure_mesh()
+            .x_desc("step")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_desc(y_label)
+            .draw()
+            .map_err(|e| anyhow!("{e}"))?;
         for (i, (name, pts)) in smoothed.into_iter().enumerate() {
             let colour = Palette99::pick(i).to_rgba();
             chart
@@ -92,7 +102,12 @@ pub fn curves(path: &Path, title: &str, y_label: &str, series: &[(&str, &[f32])]
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour.stroke_width(2)));
         }
         if series.len() > 1 {
-            chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(|e| anyhow!("{e}"))?;
+            chart
+                .configure_series_labels()
+                .background_style(WHITE.mix(0.8))
+                .border_style(BLACK)
+                .draw()
+                .map_err(|e| anyhow!("{e}"))?;
         }
         Ok(())
     })
@@ -149,7 +164,11 @@ pub fn confusion(path: &Path, title: &str, classes: &[String], matrix: &[Vec<usi
         let bottom = (top + cell * n as u32) as i32;
         for (c, name) in classes.iter().enumerate() {
             let x = (left + cell * c as u32 + cell / 2) as i32;
-            let style = ("sans-serif", 13).into_font().transform(FontTransform::Rotate270).color(&BLACK).pos(Pos::new(HPos::Right, VPos::Center));
+            let style = ("sans-serif", 13)
+                .into_font()
+                .transform(FontTransform::Rotate270)
+                .color(&BLACK)
+                .pos(Pos::new(HPos::Right, VPos::Center));
             root.draw(&Text::new(name.clone(), (x, bottom + 6), style)).map_err(|e| anyhow!("{e}"))?;
         }
         text("rows: true class, columns: predicted", left as i32, size.1 as i32 - 16, 13, Pos::new(HPos::Left, VPos::Center))?;
@@ -177,7 +196,9 @@ pub fn denormalise(chw: &[f32], params: &PreprocessParams) -> RgbImage {
     let plane = (side * side) as usize;
     RgbImage::from_fn(side, side, |x, y| {
         let i = (y * side + x) as usize;
-        Rgb(std::array::from_fn(|c| ((chw[c * plane + i] * params.std[c] + params.mean[c]) * 255.0).round().clamp(0.0, 255.0) as u8))
+        Rgb(std::array::from_fn(|c| {
+            ((chw[c * plane + i] * params.std[c] + params.mean[c]) * 255.0).round().clamp(0.0, 255.0) as u8
+        }))
     })
 }
 

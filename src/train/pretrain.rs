@@ -50,9 +50,8 @@ pub fn pretrain(
         TrainLoop::start(|| Autoencoder::new(config, &device), options.steps, options.learning_rate, checkpoint, "pretraining")?;
     for step in start..options.steps {
         let mut rng = step_rng(options.seed, step);
-        let inputs: Vec<Vec<f32>> = (0..options.batch)
-            .map(|_| augment::random_view(&images[rng.gen_range(0..images.len())], params, &mut rng))
-            .collect();
+        let inputs: Vec<Vec<f32>> =
+            (0..options.batch).map(|_| augment::random_view(&images[rng.gen_range(0..images.len())], params, &mut rng)).collect();
         let x = batch_tensor(&inputs, config.input_size, &device);
         let loss = (model.forward(x.clone()) - x).powi_scalar(2).mean();
         model = run.step(model, loss, step)?;
@@ -70,10 +69,7 @@ pub fn reconstructions(
 ) -> Vec<RgbImage> {
     let size = params.input_size as usize;
     let inputs: Vec<Vec<f32>> = images.iter().map(|im| crate::preprocess::normalise(im, params)).collect();
-    let out: Vec<f32> = autoencoder
-        .forward(batch_tensor(&inputs, size, device))
-        .into_data()
-        .try_to_vec::<f32>()
-        .expect("f32 output");
+    let out: Vec<f32> =
+        autoencoder.forward(batch_tensor(&inputs, size, device)).into_data().try_to_vec::<f32>().expect("f32 output");
     out.chunks(3 * size * size).map(|chw| super::plot::denormalise(chw, params)).collect()
 }

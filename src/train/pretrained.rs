@@ -15,8 +15,8 @@ use burn::prelude::*;
 use burn::store::{ModuleSnapshot, PytorchStore};
 use half::f16;
 use image::RgbImage;
-use rand::{Rng, RngCore};
 use rand::seq::SliceRandom;
+use rand::{Rng, RngCore};
 
 use super::augment::{self, dihedral};
 use super::checkpoint::Checkpointer;
@@ -221,7 +221,15 @@ pub struct MapCache {
 impl MapCache {
     /// With `low_res` (8 views only) the four mirrored views are shrunk to 30–48 px and enlarged
     /// back (size drawn per photo and view), as beans cut from tray photos are.
-    pub fn build(encoder: &Lite0, frozen: usize, params: &PreprocessParams, images: &[RgbImage], views: u8, low_res: bool, device: &Device) -> Self {
+    pub fn build(
+        encoder: &Lite0,
+        frozen: usize,
+        params: &PreprocessParams,
+        images: &[RgbImage],
+        views: u8,
+        low_res: bool,
+        device: &Device,
+    ) -> Self {
         let size = params.input_size as usize;
         let views = if views >= 8 { 8 } else { 1 };
         let bar = progress((images.len() * views) as u64, "cache frozen blocks");
@@ -432,7 +440,10 @@ pub fn tune(
     ensure!(maps.as_ref().is_none_or(|m| m.labelled.len() == labels.len()), "cached maps and labels differ in number");
     let pairs = maps.as_ref().and_then(|m| m.pairs.as_ref()).filter(|_| options.pairs_weight > 0.0);
     ensure!(options.loss != TuneLoss::Pairs || pairs.is_none(), "the pair loss runs alone or beside a labelled loss, not twice");
-    ensure!(pairs.is_none_or(|p| p.beans.len() == p.maps.len() && p.maps.len() >= 2), "the pair pool needs two or more photos, one bean each");
+    ensure!(
+        pairs.is_none_or(|p| p.beans.len() == p.maps.len() && p.maps.len() >= 2),
+        "the pair pool needs two or more photos, one bean each"
+    );
     let pool_faces = pairs.map(|p| self::other_faces(&p.beans)).unwrap_or_default();
     for step in first..options.steps {
         let cache = &maps.as_ref().expect("built when steps remain").labelled;
@@ -539,7 +550,8 @@ mod tests {
 
     #[test]
     fn saved_maps_read_back_only_under_their_key() {
-        let maps: Vec<Vec<f16>> = (0..16).map(|m| (0..2 * 3 * 3).map(|v| f16::from_f32((m * 100 + v) as f32 / 7.0)).collect()).collect();
+        let maps: Vec<Vec<f16>> =
+            (0..16).map(|m| (0..2 * 3 * 3).map(|v| f16::from_f32((m * 100 + v) as f32 / 7.0)).collect()).collect();
         let cache = MapCache { maps: maps.clone(), shape: [2, 3, 3], views: 8 };
         let path = std::env::temp_dir().join(format!("beanscan-maps-{}.bin", std::process::id()));
         cache.save(&path, "photos a,b").unwrap();

@@ -30,15 +30,16 @@ impl<'a> TrainLoop<'a> {
         checkpoint: Option<&'a Checkpointer>,
         what: &'static str,
     ) -> Result<(M, Self, usize)> {
-        let (model, optimizer, start, losses) = match checkpoint.map(|c| c.resume(fresh(), AdamConfig::new().init())).transpose()?.flatten() {
-            Some(r) => {
-                if r.step < steps {
-                    eprintln!("{what}: resuming at step {} of {steps}", r.step);
+        let (model, optimizer, start, losses) =
+            match checkpoint.map(|c| c.resume(fresh(), AdamConfig::new().init())).transpose()?.flatten() {
+                Some(r) => {
+                    if r.step < steps {
+                        eprintln!("{what}: resuming at step {} of {steps}", r.step);
+                    }
+                    (r.model, r.optimizer, r.step, r.losses)
                 }
-                (r.model, r.optimizer, r.step, r.losses)
-            }
-            None => (fresh(), AdamConfig::new().init(), 0, Vec::with_capacity(steps)),
-        };
+                None => (fresh(), AdamConfig::new().init(), 0, Vec::with_capacity(steps)),
+            };
         let bar = progress(steps as u64, what);
         bar.set_position(start.min(steps) as u64);
         Ok((model, Self { optimizer, losses, steps, learning_rate, checkpoint, bar, what }, start))

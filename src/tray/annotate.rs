@@ -29,10 +29,7 @@ pub fn colour(label: &str, unknown: bool, class_names: &[String]) -> [u8; 3] {
     if unknown {
         return UNKNOWN_COLOUR;
     }
-    let i = class_names
-        .iter()
-        .position(|c| c == label)
-        .unwrap_or(class_names.len());
+    let i = class_names.iter().position(|c| c == label).unwrap_or(class_names.len());
     PALETTE[i % PALETTE.len()]
 }
 
@@ -41,11 +38,7 @@ pub fn annotate(photo: &RgbImage, tray: &Tray, class_names: &[String]) -> RgbIma
     let mut out = photo.clone();
     let width = (photo.width().max(photo.height()) / 400).max(1) as i32 + 1;
     for bean in &tray.beans {
-        let c = Rgb(colour(
-            &bean.prediction.label,
-            bean.prediction.unknown,
-            class_names,
-        ));
+        let c = Rgb(colour(&bean.prediction.label, bean.prediction.unknown, class_names));
         for grow in 0..width {
             let outline = grown(&bean.found.outline, grow as f32);
             if outline.len() >= 3 {
@@ -59,10 +52,7 @@ pub fn annotate(photo: &RgbImage, tray: &Tray, class_names: &[String]) -> RgbIma
 /// The outline pushed `by` pixels away from its centre (for thick lines).
 fn grown(outline: &[[f32; 2]], by: f32) -> Vec<Point<f32>> {
     let n = outline.len().max(1) as f32;
-    let (cx, cy) = (
-        outline.iter().map(|p| p[0]).sum::<f32>() / n,
-        outline.iter().map(|p| p[1]).sum::<f32>() / n,
-    );
+    let (cx, cy) = (outline.iter().map(|p| p[0]).sum::<f32>() / n, outline.iter().map(|p| p[1]).sum::<f32>() / n);
     let mut points: Vec<Point<f32>> = outline
         .iter()
         .map(|p| {

@@ -46,12 +46,8 @@ impl Found {
         let [x, y, w, h] = self.bbox;
         let side = ((w.max(h) as f32 * 1.2).round() as u32).clamp(1, width.min(height));
         let (cx, cy) = (x as f32 + w as f32 / 2.0, y as f32 + h as f32 / 2.0);
-        let left = (cx - side as f32 / 2.0)
-            .round()
-            .clamp(0.0, (width - side) as f32) as u32;
-        let top = (cy - side as f32 / 2.0)
-            .round()
-            .clamp(0.0, (height - side) as f32) as u32;
+        let left = (cx - side as f32 / 2.0).round().clamp(0.0, (width - side) as f32) as u32;
+        let top = (cy - side as f32 / 2.0).round().clamp(0.0, (height - side) as f32) as u32;
         (left, top, side)
     }
 }
@@ -65,10 +61,7 @@ pub fn find_beans(photo: &RgbImage) -> Vec<Found> {
     let scale = (w.max(h) as f32 / WORK_SIDE as f32).max(1.0);
     let small;
     let work = if scale > 1.0 {
-        let (sw, sh) = (
-            ((w as f32 / scale).round() as u32).max(1),
-            ((h as f32 / scale).round() as u32).max(1),
-        );
+        let (sw, sh) = (((w as f32 / scale).round() as u32).max(1), ((h as f32 / scale).round() as u32).max(1));
         small = image::imageops::resize(photo, sw, sh, FilterType::Triangle);
         &small
     } else {
@@ -77,11 +70,7 @@ pub fn find_beans(photo: &RgbImage) -> Vec<Found> {
     let score = foreground_score(work);
     let level = imageproc::contrast::otsu_level(&score).max(MIN_LEVEL);
     let mut mask = GrayImage::from_fn(score.width(), score.height(), |x, y| {
-        Luma([if score.get_pixel(x, y).0[0] >= level {
-            255
-        } else {
-            0
-        }])
+        Luma([if score.get_pixel(x, y).0[0] >= level { 255 } else { 0 }])
     });
     // Opening drops specks and thin shadow rims; closing mends cracks across a bean.
     imageproc::morphology::open_mut(&mut mask, Norm::L1, 1);
@@ -103,10 +92,7 @@ pub fn find_beans(photo: &RgbImage) -> Vec<Found> {
                 vec![r]
             }
         })
-        .filter(|r| {
-            r.len() as f32 >= MIN_AREA_SHARE * typical
-                && !is_tray_edge(r, work.width(), work.height())
-        })
+        .filter(|r| r.len() as f32 >= MIN_AREA_SHARE * typical && !is_tray_edge(r, work.width(), work.height()))
         .collect();
 
     let mut found: Vec<Found> = regions.iter().map(|r| to_found(r, scale, w, h)).collect();
@@ -118,10 +104,8 @@ pub fn find_beans(photo: &RgbImage) -> Vec<Found> {
 /// brightness, or colour beyond the background's own tint (pale parchment beans are not dark).
 fn foreground_score(image: &RgbImage) -> GrayImage {
     let (w, h) = image.dimensions();
-    let lum =
-        |p: &image::Rgb<u8>| (u32::from(p[0]) + u32::from(p[1]) + u32::from(p[2])) as f32 / 3.0;
-    let chroma =
-        |p: &image::Rgb<u8>| f32::from(p[0].max(p[1]).max(p[2]) - p[0].min(p[1]).min(p[2]));
+    let lum = |p: &image::Rgb<u8>| (u32::from(p[0]) + u32::from(p[1]) + u32::from(p[2])) as f32 / 3.0;
+    let chroma = |p: &image::Rgb<u8>| f32::from(p[0].max(p[1]).max(p[2]) - p[0].min(p[1]).min(p[2]));
     let cell = (w.min(h) / GRID_CELLS).max(4);
     let (gw, gh) = (w.div_ceil(cell), h.div_ceil(cell));
     // Per cell: the 90th percentile brightness (paper, even where beans cover most of the cell)
@@ -149,10 +133,7 @@ fn foreground_score(image: &RgbImage) -> GrayImage {
     let bg_chroma = median3x3(&bg_chroma, gw, gh);
     GrayImage::from_fn(w, h, |x, y| {
         let p = image.get_pixel(x, y);
-        let (gx, gy) = (
-            (x as f32 + 0.5) / cell as f32 - 0.5,
-            (y as f32 + 0.5) / cell as f32 - 0.5,
-        );
+        let (gx, gy) = ((x as f32 + 0.5) / cell as f32 - 0.5, (y as f32 + 0.5) / cell as f32 - 0.5);
         let bl = bilinear(&bg_lum, gw, gh, gx, gy).max(1.0);
         let bc = bilinear(&bg_chroma, gw, gh, gx, gy);
         let dark = (bl - lum(p)) / bl;
@@ -212,11 +193,7 @@ fn blobs(mask: &GrayImage) -> Vec<Vec<(u32, u32)>> {
 /// the largest blob (paper texture), so the median is over beans and clumps of beans.
 fn typical_area(regions: &[Vec<(u32, u32)>]) -> f32 {
     let largest = regions.iter().map(Vec::len).max().unwrap_or(0);
-    let mut areas: Vec<usize> = regions
-        .iter()
-        .map(Vec::len)
-        .filter(|&a| a * 400 >= largest && a >= 12)
-        .collect();
+    let mut areas: Vec<usize> = regions.iter().map(Vec::len).filter(|&a| a * 400 >= largest && a >= 12).collect();
     if areas.is_empty() {
         return 0.0;
     }
@@ -257,17 +234,9 @@ fn local_mask(region: &[(u32, u32)]) -> (GrayImage, (u32, u32)) {
 
 /// Euclidean distance of each mask pixel to the nearest pixel outside the mask (row-major).
 fn inside_distance(mask: &GrayImage) -> Vec<f32> {
-    let outside = GrayImage::from_fn(mask.width(), mask.height(), |x, y| {
-        Luma([if mask.get_pixel(x, y).0[0] == 0 {
-            255
-        } else {
-            0
-        }])
-    });
-    euclidean_squared_distance_transform(&outside)
-        .pixels()
-        .map(|p| (p.0[0] as f32).sqrt())
-        .collect()
+    let outside =
+        GrayImage::from_fn(mask.width(), mask.height(), |x, y| Luma([if mask.get_pixel(x, y).0[0] == 0 { 255 } else { 0 }]));
+    euclidean_squared_distance_transform(&outside).pixels().map(|p| (p.0[0] as f32).sqrt()).collect()
 }
 
 /// Splits a clump of touching beans: seeds are the parts deeper than some depth from the edge
@@ -281,13 +250,7 @@ fn split_touching(region: &[(u32, u32)], min_depth: f32, typical: f32) -> Vec<Ve
     let deepest = depth.iter().copied().fold(0.0, f32::max);
     let expected = (region.len() as f32 / typical).round().max(1.0) as usize;
     let seeds_at = |t: f32| {
-        let seeds_mask = GrayImage::from_fn(w, h, |x, y| {
-            Luma([if depth[(y * w + x) as usize] >= t {
-                255
-            } else {
-                0
-            }])
-        });
+        let seeds_mask = GrayImage::from_fn(w, h, |x, y| Luma([if depth[(y * w + x) as usize] >= t { 255 } else { 0 }]));
         let seeds = connected_components(&seeds_mask, Connectivity::Eight, Luma([0u8]));
         let n = seeds.pixels().map(|p| p.0[0]).max().unwrap_or(0) as usize;
         (seeds, n)
@@ -337,9 +300,7 @@ fn split_touching(region: &[(u32, u32)], min_depth: f32, typical: f32) -> Vec<Ve
 
 /// A long thin blob along the photo's border: the tray's rim or its shadow, not a bean.
 fn is_tray_edge(region: &[(u32, u32)], w: u32, h: u32) -> bool {
-    let touches = region
-        .iter()
-        .any(|&(x, y)| x == 0 || y == 0 || x + 1 == w || y + 1 == h);
+    let touches = region.iter().any(|&(x, y)| x == 0 || y == 0 || x + 1 == w || y + 1 == h);
     if !touches {
         return false;
     }
@@ -351,31 +312,15 @@ fn is_tray_edge(region: &[(u32, u32)], w: u32, h: u32) -> bool {
 }
 
 fn to_found(region: &[(u32, u32)], scale: f32, w: u32, h: u32) -> Found {
-    let points: Vec<Point<i32>> = region
-        .iter()
-        .map(|&(x, y)| Point::new(x as i32, y as i32))
-        .collect();
+    let points: Vec<Point<i32>> = region.iter().map(|&(x, y)| Point::new(x as i32, y as i32)).collect();
     let hull = convex_hull(points);
     let to_photo = |v: i32, end: u32| ((v as f32 + 0.5) * scale).clamp(0.0, end as f32);
-    let outline: Vec<[f32; 2]> = hull
-        .iter()
-        .map(|p| [to_photo(p.x, w), to_photo(p.y, h)])
-        .collect();
-    let (x0, y0) = (
-        region.iter().map(|p| p.0).min().unwrap_or(0),
-        region.iter().map(|p| p.1).min().unwrap_or(0),
-    );
-    let (x1, y1) = (
-        region.iter().map(|p| p.0).max().unwrap_or(0),
-        region.iter().map(|p| p.1).max().unwrap_or(0),
-    );
+    let outline: Vec<[f32; 2]> = hull.iter().map(|p| [to_photo(p.x, w), to_photo(p.y, h)]).collect();
+    let (x0, y0) = (region.iter().map(|p| p.0).min().unwrap_or(0), region.iter().map(|p| p.1).min().unwrap_or(0));
+    let (x1, y1) = (region.iter().map(|p| p.0).max().unwrap_or(0), region.iter().map(|p| p.1).max().unwrap_or(0));
     let left = ((x0 as f32 * scale).floor() as u32).min(w - 1);
     let top = ((y0 as f32 * scale).floor() as u32).min(h - 1);
     let right = (((x1 + 1) as f32 * scale).ceil() as u32).clamp(left + 1, w);
     let bottom = (((y1 + 1) as f32 * scale).ceil() as u32).clamp(top + 1, h);
-    Found {
-        bbox: [left, top, right - left, bottom - top],
-        outline,
-        area: region.len() as f32 * scale * scale,
-    }
+    Found { bbox: [left, top, right - left, bottom - top], outline, area: region.len() as f32 * scale * scale }
 }

@@ -41,11 +41,7 @@ pub struct DefectRule {
 /// case); fissured beans count as cut.
 pub fn rule_for(class: &str) -> Option<DefectRule> {
     use Category::*;
-    let rule = |sca_defect, category, beans_per_full_defect| DefectRule {
-        sca_defect,
-        category,
-        beans_per_full_defect,
-    };
+    let rule = |sca_defect, category, beans_per_full_defect| DefectRule { sca_defect, category, beans_per_full_defect };
     Some(match class {
         "Black" => rule("Full Black", Primary, 1),
         "Sour" => rule("Full Sour", Primary, 1),
@@ -147,31 +143,18 @@ pub fn grade(counts: &[(String, u32)]) -> Grading {
             _ => {}
         }
     }
-    let sum = |c: Category| {
-        lines
-            .iter()
-            .filter(|l| l.category == c)
-            .map(|l| l.full_defects)
-            .sum::<u32>()
-    };
+    let sum = |c: Category| lines.iter().filter(|l| l.category == c).map(|l| l.full_defects).sum::<u32>();
     // Scaled counts use the fractional equivalents: 3 broken beans in a photo of 150 are 0.6
     // full defects here and ≈ 9.3 in 350 g.
     let scaled = |c: Category| {
         let equivalents: f32 = lines
             .iter()
             .filter(|l| l.category == c)
-            .map(|l| {
-                l.beans as f32 / rule_for(&l.class).map_or(1, |r| r.beans_per_full_defect) as f32
-            })
+            .map(|l| l.beans as f32 / rule_for(&l.class).map_or(1, |r| r.beans_per_full_defect) as f32)
             .sum();
-        if beans == 0 {
-            0.0
-        } else {
-            equivalents * SAMPLE_GRAMS / (beans as f32 * BEAN_GRAMS)
-        }
+        if beans == 0 { 0.0 } else { equivalents * SAMPLE_GRAMS / (beans as f32 * BEAN_GRAMS) }
     };
-    let (primary_per_sample, secondary_per_sample) =
-        (scaled(Category::Primary), scaled(Category::Secondary));
+    let (primary_per_sample, secondary_per_sample) = (scaled(Category::Primary), scaled(Category::Secondary));
     Grading {
         primary_full_defects: sum(Category::Primary),
         secondary_full_defects: sum(Category::Secondary),
@@ -194,13 +177,7 @@ mod tests {
 
     #[test]
     fn the_table_turns_beans_into_full_defects() {
-        let g = grade(&counts(&[
-            ("Normal", 2000),
-            ("Black", 2),
-            ("Broken", 11),
-            ("Insect-damaged", 9),
-            ("Shell", 5),
-        ]));
+        let g = grade(&counts(&[("Normal", 2000), ("Black", 2), ("Broken", 11), ("Insect-damaged", 9), ("Shell", 5)]));
         assert_eq!(g.primary_full_defects, 2);
         // 11 broken → 2, 9 slight insect → 0, 5 shells → 1.
         assert_eq!(g.secondary_full_defects, 3);
@@ -211,18 +188,10 @@ mod tests {
     fn any_primary_defect_rules_out_specialty() {
         // ≈ 2,333 beans in 350 g: one black bean among them is one primary full defect.
         let g = grade(&counts(&[("Normal", 2332), ("Black", 1)]));
-        assert!(
-            (g.primary_per_sample - 1.0).abs() < 0.01,
-            "{}",
-            g.primary_per_sample
-        );
+        assert!((g.primary_per_sample - 1.0).abs() < 0.01, "{}", g.primary_per_sample);
         assert_eq!(g.grade, Grade::Premium);
         let clean = grade(&counts(&[("Normal", 2300), ("Immature", 20)]));
-        assert_eq!(
-            clean.grade,
-            Grade::Specialty,
-            "20 immature beans are 4 secondary full defects"
-        );
+        assert_eq!(clean.grade, Grade::Specialty, "20 immature beans are 4 secondary full defects");
     }
 
     #[test]

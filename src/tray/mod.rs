@@ -44,27 +44,16 @@ pub struct Tray {
 }
 
 /// The model input for one found bean: its square, cut from the full-resolution photo.
-pub fn bean_input(
-    photo: &RgbImage,
-    found: &Found,
-    params: &preprocess::PreprocessParams,
-) -> Vec<f32> {
+pub fn bean_input(photo: &RgbImage, found: &Found, params: &preprocess::PreprocessParams) -> Vec<f32> {
     let square = preprocess::crop_square(photo, found.square(photo.width(), photo.height()), params.input_size);
     preprocess::normalise(&square, params)
 }
 
 /// Embeds the beans found in `photo`, in batches.
-pub async fn embed_beans(
-    classifier: &Classifier,
-    photo: &RgbImage,
-    found: &[Found],
-) -> Result<Vec<Vec<f32>>> {
+pub async fn embed_beans(classifier: &Classifier, photo: &RgbImage, found: &[Found]) -> Result<Vec<Vec<f32>>> {
     let mut embeddings = Vec::with_capacity(found.len());
     for chunk in found.chunks(EMBED_BATCH) {
-        let inputs: Vec<Vec<f32>> = chunk
-            .iter()
-            .map(|f| bean_input(photo, f, &classifier.preprocess))
-            .collect();
+        let inputs: Vec<Vec<f32>> = chunk.iter().map(|f| bean_input(photo, f, &classifier.preprocess)).collect();
         let dim = classifier.model_config.embed_dim;
         let flat = classifier.embed_tray_beans(inputs.concat()).await?;
         embeddings.extend(flat.chunks(dim).map(<[f32]>::to_vec));
@@ -115,24 +104,8 @@ pub fn summarise(width: u32, height: u32, beans: Vec<TrayBean>, class_names: &[S
         }
     }
     let labelled: u32 = counts.iter().map(|(_, n)| n).sum();
-    let defective: u32 = counts
-        .iter()
-        .filter(|(c, _)| c != "Normal")
-        .map(|(_, n)| n)
-        .sum();
-    let defect_percent = if labelled == 0 {
-        0.0
-    } else {
-        100.0 * defective as f32 / labelled as f32
-    };
+    let defective: u32 = counts.iter().filter(|(c, _)| c != "Normal").map(|(_, n)| n).sum();
+    let defect_percent = if labelled == 0 { 0.0 } else { 100.0 * defective as f32 / labelled as f32 };
     let grading = grade::grade(&counts);
-    Tray {
-        width,
-        height,
-        beans,
-        counts,
-        unknown,
-        defect_percent,
-        grading,
-    }
+    Tray { width, height, beans, counts, unknown, defect_percent, grading }
 }

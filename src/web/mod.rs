@@ -98,8 +98,7 @@ async fn webgpu_adapter() -> Adapter {
     if gpu.is_undefined() || gpu.is_null() {
         return Adapter::None;
     }
-    let Ok(request) = Reflect::get(&gpu, &"requestAdapter".into()).and_then(|f| f.dyn_into::<js_sys::Function>())
-    else {
+    let Ok(request) = Reflect::get(&gpu, &"requestAdapter".into()).and_then(|f| f.dyn_into::<js_sys::Function>()) else {
         return Adapter::None;
     };
     let Ok(promise) = request.call0(&gpu).and_then(|p| p.dyn_into::<Promise>()) else { return Adapter::None };
@@ -159,11 +158,8 @@ impl Classifier {
         // Also here: a test harness may not run start functions.
         run_static_constructors();
         install_panic_hook();
-        let backend = if options.is_object() {
-            Reflect::get(&options, &"backend".into()).ok().and_then(|v| v.as_string())
-        } else {
-            None
-        };
+        let backend =
+            if options.is_object() { Reflect::get(&options, &"backend".into()).ok().and_then(|v| v.as_string()) } else { None };
         let (device, name, reason) = device_for(backend.as_deref().unwrap_or("auto")).await?;
         // `options.bundle`: a .beanscan file's bytes (the page's modules have none built in).
         let bytes = if options.is_object() { Reflect::get(&options, &"bundle".into())? } else { JsValue::UNDEFINED };

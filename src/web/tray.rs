@@ -5,8 +5,8 @@ use serde::Serialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::future_to_promise;
 
-use crate::tray;
 use super::{Classifier, js_error};
+use crate::tray;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = r#"
@@ -120,7 +120,12 @@ impl Classifier {
         let classifier = self.inner.borrow();
         let dim = classifier.model_config.embed_dim;
         if embeddings.len() != job.found.len() * dim {
-            return Err(js_error(format!("{} beans need {} embedding values, not {}", job.found.len(), job.found.len() * dim, embeddings.len())));
+            return Err(js_error(format!(
+                "{} beans need {} embedding values, not {}",
+                job.found.len(),
+                job.found.len() * dim,
+                embeddings.len()
+            )));
         }
         let rows = embeddings.chunks(dim).map(<[f32]>::to_vec).collect();
         let tray = tray::label_found(&classifier, job.width, job.height, job.found.clone(), rows).map_err(js_error)?;

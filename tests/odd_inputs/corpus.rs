@@ -38,7 +38,14 @@ pub fn cases(photo_jpeg: &[u8]) -> Vec<Case> {
         case("photo.png", reference_png(&photo), Expect::SameAsPhoto),
         case("empty.jpg", Vec::new(), Expect::Error("empty")),
         case("half-downloaded.jpg", photo_jpeg[..photo_jpeg.len() / 2].to_vec(), Expect::Error("damaged or incomplete")),
-        case("half-downloaded.png", { let p = reference_png(&photo); p[..p.len() / 2].to_vec() }, Expect::Error("damaged or incomplete")),
+        case(
+            "half-downloaded.png",
+            {
+                let p = reference_png(&photo);
+                p[..p.len() / 2].to_vec()
+            },
+            Expect::Error("damaged or incomplete"),
+        ),
         case("notes.jpg", b"Tray 4: 12 black beans, 3 sour.\n".to_vec(), Expect::Error("not a photo")),
         case("bomb-30000x30000.png", png_declaring(30_000, 30_000, 8, 2), Expect::Error("limit is 64 megapixels")),
         case("deep-7000x7000-rgba16.png", png_declaring(7_000, 7_000, 16, 6), Expect::Error("too large to decode")),

@@ -26,16 +26,16 @@ mod native {
     use std::time::Instant;
 
     use anyhow::{Context, Result, bail};
+    use beanscan::eval::metrics::Report;
     use beanscan::index::ReferenceSet;
     use beanscan::train::data::{Dataset, load_images};
-    use beanscan::eval::metrics::Report;
     use beanscan::train::plot;
     use beanscan::{Bundle, Classifier};
     use burn::tensor::Device;
     use clap::{Parser, Subcommand};
 
-    use crate::training::{self, PretrainArgs, StudyArgs, SupervisedArgs, TrainArgs};
     use crate::convert::{self, ConvertArgs};
+    use crate::training::{self, PretrainArgs, StudyArgs, SupervisedArgs, TrainArgs};
     use crate::trays::{self, EvalTraysArgs};
     use crate::tune::{self, TuneArgs};
 
@@ -163,7 +163,12 @@ mod native {
         })
     }
 
-    pub(crate) fn open_classifier(bundle: Option<&Path>, k: Option<usize>, threshold: Option<f32>, views: Option<u8>) -> Result<Classifier> {
+    pub(crate) fn open_classifier(
+        bundle: Option<&Path>,
+        k: Option<usize>,
+        threshold: Option<f32>,
+        views: Option<u8>,
+    ) -> Result<Classifier> {
         let mut classifier = Classifier::new(load_bundle(bundle)?, Device::flex())?;
         if let Some(views) = views {
             classifier.set_views(views)?;
@@ -219,8 +224,8 @@ mod native {
         let classifier = Classifier::new(load_bundle(bundle)?, Device::flex())?;
         for path in photos {
             let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-            let embedding = pollster::block_on(classifier.embed_photo(&bytes))
-                .with_context(|| format!("embedding {}", path.display()))?;
+            let embedding =
+                pollster::block_on(classifier.embed_photo(&bytes)).with_context(|| format!("embedding {}", path.display()))?;
             let values: Vec<String> = embedding.iter().map(|v| format!("{v:e}")).collect();
             println!("[{}]", values.join(","));
         }
@@ -304,7 +309,10 @@ mod native {
             write_json(path, &value)?;
             let png = path.with_extension("confusion.png");
             let title = format!("{} ({} photos)", split.unwrap_or("all rows"), report.photos);
-            plot::best_effort("confusion matrix", plot::confusion(&png, &title, &report.confusion.classes, &report.confusion.matrix));
+            plot::best_effort(
+                "confusion matrix",
+                plot::confusion(&png, &title, &report.confusion.classes, &report.confusion.matrix),
+            );
         }
         Ok(ExitCode::SUCCESS)
     }

@@ -7,16 +7,16 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use beanscan::bundle::WeightType;
+use beanscan::eval::metrics::Report;
+use beanscan::eval::study::{self, Codes, Labelled, MeanSd, draw_beans};
 use beanscan::model::{Autoencoder, Embedder, ModelConfig, Net};
 use beanscan::preprocess::PreprocessParams;
 use beanscan::train::checkpoint::{Checkpointer, load_model};
 use beanscan::train::data::{Dataset, load_images};
 use beanscan::train::export::{self, ExportInput};
 use beanscan::train::finetune::{FinetuneOptions, view_codes, view_features};
-use beanscan::eval::metrics::Report;
 use beanscan::train::mining::Mining;
 use beanscan::train::pretrain::{PretrainOptions, pretrain, reconstructions};
-use beanscan::eval::study::{self, Codes, Labelled, MeanSd, draw_beans};
 use beanscan::train::supervised::{self, SupervisedNet, SupervisedOptions};
 use beanscan::train::{forward_rows, plot};
 use burn::tensor::Device;
@@ -270,13 +270,19 @@ pub fn pretrain_cmd(args: &PretrainArgs) -> Result<Autoencoder> {
         args.schedule.seed
     );
     let checkpoint = Checkpointer::new(args.run.join("pretrain.ckpt"), settings, args.schedule.checkpoint_every);
-    let options = PretrainOptions { steps: args.pretrain_steps, batch: args.schedule.batch, learning_rate: 1e-3, seed: args.schedule.seed };
+    let options =
+        PretrainOptions { steps: args.pretrain_steps, batch: args.schedule.batch, learning_rate: 1e-3, seed: args.schedule.seed };
     let pretrained = pretrain(&shape.model, &shape.preprocess, &photos.images, &options, Some(&checkpoint), &device)?;
     let (first, last) = ends(&pretrained.losses);
     report_step(&format!("pretrain {} steps (loss {first:.4} → {last:.4})", pretrained.losses.len()), started);
     plot::best_effort(
         "pretrain-loss.png",
-        plot::curves(&args.run.join("pretrain-loss.png"), "Autoencoder pretraining", "reconstruction MSE", &[("train", &pretrained.losses)]),
+        plot::curves(
+            &args.run.join("pretrain-loss.png"),
+            "Autoencoder pretraining",
+            "reconstruction MSE",
+            &[("train", &pretrained.losses)],
+        ),
     );
     let shown: Vec<image::RgbImage> = photos.images.iter().step_by((photos.images.len() / 12).max(1)).take(12).cloned().collect();
     let redrawn = reconstructions(&pretrained.autoencoder, &shape.preprocess, &shown, &device);
@@ -300,7 +306,8 @@ pub fn train_cmd(args: &TrainArgs) -> Result<()> {
     let labels = study::pick(&pool.labels, &chosen);
     let ids = study::pick(&pool.ids, &chosen);
     let codes = view_codes(&encoder, &shape.preprocess, &images, &device);
-    let options = finetune_options(args.finetune.finetune_steps, args.finetune.margin, args.finetune.mining, args.pretrain.schedule.seed);
+    let options =
+        finetune_options(args.finetune.finetune_steps, args.finetune.margin, args.finetune.mining, args.pretrain.schedule.seed);
     let tuned = beanscan::train::finetune::finetune(&shape.model, &codes, &labels, &options, &device);
     let ((l0, l1), (s0, s1)) = (ends(&tuned.losses), ends(&tuned.spreads));
     report_step(
@@ -381,7 +388,8 @@ pub fn supervised_cmd(args: &SupervisedArgs) -> Result<()> {
         args.schedule.seed
     );
     let checkpoint = Checkpointer::new(args.run.join("supervised.ckpt"), settings, args.schedule.checkpoint_every);
-    let options = SupervisedOptions { steps: args.steps, batch: args.schedule.batch, learning_rate: 1e-3, seed: args.schedule.seed };
+    let options =
+        SupervisedOptions { steps: args.steps, batch: args.schedule.batch, learning_rate: 1e-3, seed: args.schedule.seed };
     let trained = supervised::train(
         &shape.model,
         &shape.preprocess,
@@ -397,7 +405,12 @@ pub fn supervised_cmd(args: &SupervisedArgs) -> Result<()> {
     write_json(&args.run.join("supervised-classes.json"), &serde_json::to_value(&dataset.class_names)?)?;
     plot::best_effort(
         "supervised-loss.png",
-        plot::curves(&args.run.join("supervised-loss.png"), "Supervised baseline", "cross-entropy", &[("train", &trained.losses)]),
+        plot::curves(
+            &args.run.join("supervised-loss.png"),
+            "Supervised baseline",
+            "cross-entropy",
+            &[("train", &trained.losses)],
+        ),
     );
     Ok(())
 }
@@ -425,14 +438,21 @@ pub fn study_cmd(args: &StudyArgs) -> Result<()> {
     let pool = labelled_photos(&train_set, shape.preprocess.input_size);
     let evaluated = labelled_photos(&eval_set, shape.preprocess.input_size);
     let train_views = view_features(&encoder, &shape.preprocess, &pool.images, args.multiscale, &device);
-    let eval_views = if !args.no_tta { Some(view_features(&encoder, &shape.preprocess, &evaluated.images, args.multiscale, &device)) } else { None };
+    let eval_views = if !args.no_tta {
+        Some(view_features(&encoder, &shape.preprocess, &evaluated.images, args.multiscale, &device))
+    } else {
+        None
+    };
     let eval_codes = match &eval_views {
         Some(views) => views[0].clone(),
         None => forward_rows(&evaluated.images, &shape.preprocess, &device, image::RgbImage::clone, |x| {
             if args.multiscale { encoder.forward_multiscale(x) } else { encoder.forward(x) }
         }),
     };
-    report_step(&format!("encode {} training photos × 8 views and {} evaluation photos", pool.images.len(), evaluated.images.len()), started);
+    report_step(
+        &format!("encode {} training photos × 8 views and {} evaluation photos", pool.images.len(), evaluated.images.len()),
+        started,
+    );
     let codes = Codes {
         train_views: &train_views,
         train_labels: &pool.labels,
@@ -458,7 +478,10 @@ pub fn study_cmd(args: &StudyArgs) -> Result<()> {
     let mut losses: Vec<(String, Vec<f32>)> = Vec::new();
     let threshold = f32::INFINITY;
     let main_mining = *args.minings.first().unwrap_or(&Mining::HardGuarded);
-    let bar = beanscan::train::progress::progress((args.labels.len() * args.seeds.len() + args.minings.len().saturating_sub(1)) as u64, "study");
+    let bar = beanscan::train::progress::progress(
+        (args.labels.len() * args.seeds.len() + args.minings.len().saturating_sub(1)) as u64,
+        "study",
+    );
     let mut jobs: Vec<(Mining, usize, u64)> = Vec::new();
     for &n in &args.labels {
         for &seed in &args.seeds {
@@ -480,26 +503,63 @@ pub fn study_cmd(args: &StudyArgs) -> Result<()> {
             let title = |what: &str| format!("{what}, {n} labelled beans, seed {seed}");
             plot::best_effort(
                 "confusion matrix",
-                plot::confusion(&figures.join(format!("confusion-{tag}.png")), &title(&name), &run.fine_tuned.confusion.classes, &run.fine_tuned.confusion.matrix),
+                plot::confusion(
+                    &figures.join(format!("confusion-{tag}.png")),
+                    &title(&name),
+                    &run.fine_tuned.confusion.classes,
+                    &run.fine_tuned.confusion.matrix,
+                ),
             );
             spreads.push((mining_name(mining).to_string(), run.finetuned.spreads.clone()));
             losses.push((mining_name(mining).to_string(), run.finetuned.losses.clone()));
             if mining == main_mining {
                 plot::best_effort(
                     "confusion matrix",
-                    plot::confusion(&figures.join(format!("confusion-ae-{n}-seed{seed}.png")), &title("AE-only kNN"), &run.ae_only.confusion.classes, &run.ae_only.confusion.matrix),
+                    plot::confusion(
+                        &figures.join(format!("confusion-ae-{n}-seed{seed}.png")),
+                        &title("AE-only kNN"),
+                        &run.ae_only.confusion.classes,
+                        &run.ae_only.confusion.matrix,
+                    ),
                 );
             }
         }
         let (l0, l1) = ends(&run.finetuned.losses);
         let (s0, s1) = ends(&run.finetuned.spreads);
         if mining == main_mining {
-            rows.push(Row { method: "AE-only kNN".into(), labels: Some(n), seed: Some(seed), report: run.ae_only, loss_start: None, loss_end: None, spread_start: None, spread_end: None });
+            rows.push(Row {
+                method: "AE-only kNN".into(),
+                labels: Some(n),
+                seed: Some(seed),
+                report: run.ae_only,
+                loss_start: None,
+                loss_end: None,
+                spread_start: None,
+                spread_end: None,
+            });
         }
         if let Some(report) = run.fine_tuned_tta {
-            rows.push(Row { method: format!("{name}, 8-view mean"), labels: Some(n), seed: Some(seed), report, loss_start: None, loss_end: None, spread_start: None, spread_end: None });
+            rows.push(Row {
+                method: format!("{name}, 8-view mean"),
+                labels: Some(n),
+                seed: Some(seed),
+                report,
+                loss_start: None,
+                loss_end: None,
+                spread_start: None,
+                spread_end: None,
+            });
         }
-        rows.push(Row { method: name, labels: Some(n), seed: Some(seed), report: run.fine_tuned, loss_start: Some(l0), loss_end: Some(l1), spread_start: Some(s0), spread_end: Some(s1) });
+        rows.push(Row {
+            method: name,
+            labels: Some(n),
+            seed: Some(seed),
+            report: run.fine_tuned,
+            loss_start: Some(l0),
+            loss_end: Some(l1),
+            spread_start: Some(s0),
+            spread_end: Some(s1),
+        });
         bar.inc(1);
     }
     bar.finish_and_clear();
@@ -507,10 +567,16 @@ pub fn study_cmd(args: &StudyArgs) -> Result<()> {
         let series = |v: &[(String, Vec<f32>)]| v.iter().map(|(n, s)| (n.clone(), s.clone())).collect::<Vec<_>>();
         let s = series(&spreads);
         let refs: Vec<(&str, &[f32])> = s.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect();
-        plot::best_effort("mining spread plot", plot::curves(&figures.join("mining-spread.png"), "Embedding spread by mining", "mean pairwise distance", &refs));
+        plot::best_effort(
+            "mining spread plot",
+            plot::curves(&figures.join("mining-spread.png"), "Embedding spread by mining", "mean pairwise distance", &refs),
+        );
         let l = series(&losses);
         let refs: Vec<(&str, &[f32])> = l.iter().map(|(n, v)| (n.as_str(), v.as_slice())).collect();
-        plot::best_effort("mining loss plot", plot::curves(&figures.join("mining-loss.png"), "Triplet loss by mining", "loss", &refs));
+        plot::best_effort(
+            "mining loss plot",
+            plot::curves(&figures.join("mining-loss.png"), "Triplet loss by mining", "loss", &refs),
+        );
     }
 
     let supervised_path = args.run.join("supervised.ckpt");
@@ -521,9 +587,23 @@ pub fn study_cmd(args: &StudyArgs) -> Result<()> {
         eprintln!("supervised baseline ({steps} steps, all labels): {}", report.summary());
         plot::best_effort(
             "confusion matrix",
-            plot::confusion(&figures.join("confusion-supervised.png"), "Supervised baseline, all labels", &report.confusion.classes, &report.confusion.matrix),
+            plot::confusion(
+                &figures.join("confusion-supervised.png"),
+                "Supervised baseline, all labels",
+                &report.confusion.classes,
+                &report.confusion.matrix,
+            ),
         );
-        rows.push(Row { method: "supervised (all labels)".into(), labels: None, seed: None, report, loss_start: None, loss_end: None, spread_start: None, spread_end: None });
+        rows.push(Row {
+            method: "supervised (all labels)".into(),
+            labels: None,
+            seed: None,
+            report,
+            loss_start: None,
+            loss_end: None,
+            spread_start: None,
+            spread_end: None,
+        });
     } else {
         eprintln!("no supervised baseline in {} (run `beanscan supervised --run {}`)", args.run.display(), args.run.display());
     }
@@ -549,7 +629,14 @@ pub fn study_cmd(args: &StudyArgs) -> Result<()> {
         let map = metric(g, &|r| r.map_at_r);
         let budget = g.1.map_or("all".to_string(), |n| n.to_string());
         let map_cell = if map.n == 0 { "–".to_string() } else { map.cell() };
-        table.push_str(&format!("| {} | {budget} | {} | {} | {} | {} | {map_cell} |\n", g.0, f1.n, f1.cell(), acc.cell(), nvd.cell()));
+        table.push_str(&format!(
+            "| {} | {budget} | {} | {} | {} | {} | {map_cell} |\n",
+            g.0,
+            f1.n,
+            f1.cell(),
+            acc.cell(),
+            nvd.cell()
+        ));
         summary.push(serde_json::json!({"method": g.0, "labels": g.1, "macro_f1": f1, "accuracy": acc, "normal_vs_defect_f1": nvd, "map_at_r": map}));
     }
     println!("{table}");

@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use beanscan::Classifier;
-use beanscan::train::progress;
 use beanscan::eval::tray_eval::{self, ShotLine};
+use beanscan::train::progress;
 use beanscan::tray::{self, Tray, annotate};
 use clap::Args;
 
@@ -48,21 +48,12 @@ pub struct EvalTraysArgs {
 }
 
 /// Prints one tray photo's counts and grading; writes the annotated photo when asked.
-pub fn classify_tray(
-    classifier: &Classifier,
-    path: &Path,
-    annotate_dir: Option<&Path>,
-) -> Result<Tray> {
+pub fn classify_tray(classifier: &Classifier, path: &Path, annotate_dir: Option<&Path>) -> Result<Tray> {
     let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read the file: {e}"))?;
     let photo = beanscan::preprocess::decode(&bytes)?;
     let tray = pollster::block_on(tray::label_tray(classifier, &photo))?;
     let name = path.display();
-    println!(
-        "{name}\t{} beans\t{} unknown\tdefects {:.1} %",
-        tray.beans.len(),
-        tray.unknown,
-        tray.defect_percent
-    );
+    println!("{name}\t{} beans\t{} unknown\tdefects {:.1} %", tray.beans.len(), tray.unknown, tray.defect_percent);
     for (class, n) in tray.counts.iter().filter(|(_, n)| *n > 0) {
         println!("{name}\t  {class}\t{n}");
     }
@@ -99,9 +90,7 @@ pub fn eval_trays_cmd(args: &EvalTraysArgs) -> Result<()> {
     let photos = tray_eval::load_trays(&args.data)?;
     let bar = progress::progress(photos.len() as u64, "trays");
     let (detection, lines, beans) =
-        pollster::block_on(tray_eval::detect_and_embed(&classifier, &photos, |n| {
-            bar.set_position(n as u64)
-        }))?;
+        pollster::block_on(tray_eval::detect_and_embed(&classifier, &photos, |n| bar.set_position(n as u64)))?;
     bar.finish_and_clear();
     let detect_seconds = started.elapsed().as_secs_f64();
     if lines.is_empty() {
@@ -129,27 +118,14 @@ pub fn eval_trays_cmd(args: &EvalTraysArgs) -> Result<()> {
         100.0 * labelling.unknown_rate
     );
     for (class, l) in &labelling.per_class {
-        let twin = if classifier.class_names.contains(class) {
-            ""
-        } else {
-            " (no twin in the bundle)"
-        };
-        println!(
-            "  {class:>16}: {}/{} right, {} unknown{twin}; labelled as {:?}",
-            l.correct, l.beans, l.unknown, l.labelled_as
-        );
+        let twin = if classifier.class_names.contains(class) { "" } else { " (no twin in the bundle)" };
+        println!("  {class:>16}: {}/{} right, {} unknown{twin}; labelled as {:?}", l.correct, l.beans, l.unknown, l.labelled_as);
     }
     let mut shots: Vec<ShotLine> = Vec::new();
     for &n in &args.shots {
         // With no added references there is nothing of one's own to vote among.
         classifier.added_only = args.added_only && n > 0;
-        let line = tray_eval::shots_study(
-            &mut classifier,
-            &beans,
-            &photos,
-            n,
-            if n == 0 { 1 } else { args.seeds },
-        )?;
+        let line = tray_eval::shots_study(&mut classifier, &beans, &photos, n, if n == 0 { 1 } else { args.seeds })?;
         let f = |v: Option<f32>| v.unwrap_or(f32::NAN);
         match &line.not_run {
             Some(why) => println!("date split, {n:>2} added references per class: not run: {why}"),
@@ -190,11 +166,7 @@ pub fn eval_trays_cmd(args: &EvalTraysArgs) -> Result<()> {
 }
 
 /// The matched tray beans and the bundle's references, embeddings included.
-fn beans_json(
-    classifier: &Classifier,
-    photos: &[tray_eval::TrayPhoto],
-    beans: &[tray_eval::FoundBean],
-) -> serde_json::Value {
+fn beans_json(classifier: &Classifier, photos: &[tray_eval::TrayPhoto], beans: &[tray_eval::FoundBean]) -> serde_json::Value {
     let refs = &classifier.index.bundled;
     let references: Vec<_> = (0..refs.len())
         .map(|i| {

@@ -9,6 +9,8 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use beanscan::bundle::WeightType;
 use beanscan::classifier::load_embedder;
+use beanscan::eval::study::{self, Labelled, draw_beans};
+use beanscan::eval::{self_label, unknown};
 use beanscan::index::ReferenceSet;
 use beanscan::lite0::{self, Lite0};
 use beanscan::model::{EncoderKind, Lite0Embedder, ModelConfig, Net};
@@ -16,9 +18,10 @@ use beanscan::preprocess::PreprocessParams;
 use beanscan::train::checkpoint::Checkpointer;
 use beanscan::train::export::{self, ExportInput};
 use beanscan::train::plot;
-use beanscan::train::pretrained::{MapCache, PairPool, Start, TuneLoss, TuneMaps, TuneOptions, Tuned, imagenet_path, load_imagenet, load_run, same_first_blocks, tune};
-use beanscan::eval::{self_label, unknown};
-use beanscan::eval::study::{self, Labelled, draw_beans};
+use beanscan::train::pretrained::{
+    MapCache, PairPool, Start, TuneLoss, TuneMaps, TuneOptions, Tuned, imagenet_path, load_imagenet, load_run, same_first_blocks,
+    tune,
+};
 use burn::tensor::Device;
 use clap::ValueEnum;
 use rand::SeedableRng;
@@ -213,8 +216,19 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
         beans: study::pick(&pool.beans, &chosen),
         ids: study::pick(&pool.ids, &chosen),
     };
-    step(&format!("load {} labelled photos ({} used{})", pool.images.len(), train.images.len(),
-        if args.labels.is_some() { format!(", {:?} draw: {}", args.draw, class_counts(&dataset.class_names, &train.labels)) } else { String::new() }), started);
+    step(
+        &format!(
+            "load {} labelled photos ({} used{})",
+            pool.images.len(),
+            train.images.len(),
+            if args.labels.is_some() {
+                format!(", {:?} draw: {}", args.draw, class_counts(&dataset.class_names, &train.labels))
+            } else {
+                String::new()
+            }
+        ),
+        started,
+    );
     // Rows of `pool` trained on: the labelled ones, then the self-labelled ones.
     let mut trained = chosen.clone();
     if let Some(path) = &args.pseudo_labels {
@@ -228,7 +242,12 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
             trained.push(row);
         }
         let labels: Vec<u16> = fresh.iter().map(|p| p.1).collect();
-        eprintln!("  + {} self-labelled photos from {} ({})", fresh.len(), path.display(), class_counts(&dataset.class_names, &labels));
+        eprintln!(
+            "  + {} self-labelled photos from {} ({})",
+            fresh.len(),
+            path.display(),
+            class_counts(&dataset.class_names, &labels)
+        );
     }
 
     let started = Instant::now();
@@ -250,16 +269,18 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     };
     // What the cached maps depend on: the photos (in order), their size, the frozen blocks
     // and the views.
-    let cache_key = |ids: &[String]| format!(
-        "{}{} | {}px | frozen {} | views {}{} | photos {}",
-        imagenet_path().file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
-        args.start.as_ref().filter(|_| !same_maps).map(|r| format!(" then {}", r.display())).unwrap_or_default(),
-        args.input_size,
-        args.frozen,
-        args.views,
-        if args.low_res { " low-res" } else { "" },
-        ids.join(",")
-    );
+    let cache_key = |ids: &[String]| {
+        format!(
+            "{}{} | {}px | frozen {} | views {}{} | photos {}",
+            imagenet_path().file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+            args.start.as_ref().filter(|_| !same_maps).map(|r| format!(" then {}", r.display())).unwrap_or_default(),
+            args.input_size,
+            args.frozen,
+            args.views,
+            if args.low_res { " low-res" } else { "" },
+            ids.join(",")
+        )
+    };
     let cached_maps = |images: &[image::RgbImage], ids: &[String]| -> Result<MapCache> {
         let started = Instant::now();
         let key = cache_key(ids);
@@ -320,20 +341,32 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
         args.unfreeze_every,
         args.schedule.batch,
         args.schedule.seed
-    ) + &if args.pairs_weight > 0.0 { format!(" pairs weight {} scale {}", args.pairs_weight, args.pairs_scale) } else { String::new() };
+    ) + &if args.pairs_weight > 0.0 {
+        format!(" pairs weight {} scale {}", args.pairs_weight, args.pairs_scale)
+    } else {
+        String::new()
+    };
     let checkpoint = Checkpointer::new(args.run.join("tune.ckpt"), settings, args.schedule.checkpoint_every);
     let n_classes = dataset.class_names.len();
     let tuned = tune(&model, &start, cache, &train.labels, &train.beans, n_classes, &options, Some(&checkpoint), &device)?;
     let n = tuned.losses.len().clamp(1, 20);
     let last = tuned.losses.iter().rev().take(n).sum::<f32>() / n as f32;
-    step(&format!("fine-tune {} steps (loss {:.3} → {last:.3})", tuned.losses.len(), tuned.losses.first().unwrap_or(&f32::NAN)), started);
+    step(
+        &format!("fine-tune {} steps (loss {:.3} → {last:.3})", tuned.losses.len(), tuned.losses.first().unwrap_or(&f32::NAN)),
+        started,
+    );
     plot::best_effort(
         "tune-loss.png",
-        plot::curves(&args.run.join("tune-loss.png"), "Fine-tuning the pretrained encoder", match args.loss {
-            TuneLoss::Cosine => "cosine-softmax cross-entropy",
-            TuneLoss::Triplet => "triplet loss",
-            TuneLoss::Pairs => "pair loss (InfoNCE)",
-        }, &[("train", &tuned.losses)]),
+        plot::curves(
+            &args.run.join("tune-loss.png"),
+            "Fine-tuning the pretrained encoder",
+            match args.loss {
+                TuneLoss::Cosine => "cosine-softmax cross-entropy",
+                TuneLoss::Triplet => "triplet loss",
+                TuneLoss::Pairs => "pair loss (InfoNCE)",
+            },
+            &[("train", &tuned.losses)],
+        ),
     );
 
     let started = Instant::now();
@@ -380,7 +413,8 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
         let ids = study::pick(&pool.ids, &unlabelled);
         let added = self_label::self_labelled(&labelled, &photos, &ids, args.k as usize, args.self_label);
         // Their own labels, read only to report how often the vote was right.
-        let truth: std::collections::HashMap<&str, u16> = pool.ids.iter().map(String::as_str).zip(pool.labels.iter().copied()).collect();
+        let truth: std::collections::HashMap<&str, u16> =
+            pool.ids.iter().map(String::as_str).zip(pool.labels.iter().copied()).collect();
         let right = (0..added.len()).filter(|&i| truth[added.ids[i].as_str()] == added.labels[i]).count();
         step(
             &format!(
@@ -420,14 +454,26 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
         }));
         for &per_class in &table_counts {
             let kept = per_class_rows(&train.labels, per_class, args.schedule.seed);
-            let labelled = study::references(&study::pick(&embeddings, &kept), &study::pick(&train.labels, &kept), &study::pick(&train.ids, &kept));
+            let labelled = study::references(
+                &study::pick(&embeddings, &kept),
+                &study::pick(&train.labels, &kept),
+                &study::pick(&train.ids, &kept),
+            );
             // With --self-label: each row without and with the self-labelled references.
-            let sets = if self_labelled.is_empty() { vec![labelled] } else { vec![labelled.clone(), self_label::joined(&labelled, &self_labelled)] };
+            let sets = if self_labelled.is_empty() {
+                vec![labelled]
+            } else {
+                vec![labelled.clone(), self_label::joined(&labelled, &self_labelled)]
+            };
             for refs in sets {
                 let added = refs.len() - kept.len();
                 for k in [1, 5, 10] {
                     let report = study::knn_report(&dataset.class_names, &refs, &queries, &evaluated.labels, k, f32::INFINITY);
-                    eprintln!("  {split}: {per_class:>3} refs/class + {added} self-labelled ({} refs), k {k:>2}: {}", refs.len(), report.summary());
+                    eprintln!(
+                        "  {split}: {per_class:>3} refs/class + {added} self-labelled ({} refs), k {k:>2}: {}",
+                        refs.len(),
+                        report.summary()
+                    );
                     rows.push(serde_json::json!({
                         "method": "knn", "refs_per_class": per_class, "references": refs.len(), "k": k, "views": args.embed_views,
                         "self_labelled": added,
@@ -454,7 +500,8 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
         }
         None => {
             let photos = study::pick(&embeddings, &calibration);
-            let check = unknown::calibrate(&references, &photos, &study::pick(&train.labels, &calibration), args.unknown_quantile);
+            let check =
+                unknown::calibrate(&references, &photos, &study::pick(&train.labels, &calibration), args.unknown_quantile);
             eprintln!("  {}", check.calibration_line());
             write_json(&args.run.join("unknown.json"), &serde_json::to_value(&check)?)?;
             check.threshold
@@ -465,7 +512,11 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
             "EfficientNet-Lite0 (ImageNet{}) fine-tuned ({:?} loss{}), {}px, {} blocks, {} labelled photos, {} references ({} self-labelled; {} views), seed {}",
             args.start.as_ref().map(|r| format!(", then {}", r.display())).unwrap_or_default(),
             args.loss,
-            if args.pairs_weight > 0.0 { format!(" + pair loss × {} on {} unlabelled photos", args.pairs_weight, pool.images.len()) } else { String::new() },
+            if args.pairs_weight > 0.0 {
+                format!(" + pair loss × {} on {} unlabelled photos", args.pairs_weight, pool.images.len())
+            } else {
+                String::new()
+            },
             args.input_size,
             args.blocks,
             train.images.len(),
