@@ -49,8 +49,10 @@ impl Checkpointer {
         step % self.every == 0 || step == total
     }
 
-    /// Loads the checkpoint into `model` and `optimizer` if one exists; `Ok(None)` if none does.
-    pub fn resume<M: Module>(&self, model: M, optimizer: ModuleOptimizer) -> Result<Option<Resumed<M>>> {
+    /// The model and optimizer of the stored checkpoint; `Ok(None)` if there is none. `fresh`
+    /// builds the model the weights are loaded into, called only when there is a checkpoint
+    /// (building it can mean reading the ImageNet weights).
+    pub fn resume<M: Module>(&self, fresh: impl FnOnce() -> M, optimizer: ModuleOptimizer) -> Result<Option<Resumed<M>>> {
         if !self.path.exists() {
             return Ok(None);
         }
@@ -65,7 +67,7 @@ impl Checkpointer {
         }
         let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(stored.model))
             .map_err(|e| anyhow::anyhow!("{}: weights: {e}", self.path.display()))?;
-        let model = model
+        let model = fresh()
             .try_load_record(record)
             .map_err(|e| anyhow::anyhow!("{}: weights do not fit the model: {e}", self.path.display()))?;
         let optimizer = optimizer

@@ -31,7 +31,7 @@ impl<'a> TrainLoop<'a> {
         what: &'static str,
     ) -> Result<(M, Self, usize)> {
         let (model, optimizer, start, losses) =
-            match checkpoint.map(|c| c.resume(fresh(), AdamConfig::new().init())).transpose()?.flatten() {
+            match checkpoint.map(|c| c.resume(&fresh, AdamConfig::new().init())).transpose()?.flatten() {
                 Some(r) => {
                     if r.step < steps {
                         eprintln!("{what}: resuming at step {} of {steps}", r.step);

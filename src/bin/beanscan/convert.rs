@@ -11,6 +11,7 @@ use beanscan::bundle::WeightType;
 use beanscan::classifier::load_embedder;
 use beanscan::eval::unknown::{CALIBRATION_PER_CLASS, UnknownCheck, calibrate, calibration_rows};
 use beanscan::index::{ReferenceSet, build_graph};
+use beanscan::model::Net;
 use beanscan::train::data::{Dataset, load_images};
 use beanscan::train::export::{embed_images, weight_bytes};
 use burn::tensor::Device;
@@ -71,11 +72,19 @@ pub fn convert_cmd(args: &ConvertArgs) -> Result<()> {
         bundle.weight_type = weights.into();
         bundle.weights = weight_bytes(embedder, bundle.weight_type)?;
     }
-    if let (Some(views), Some(data)) = (args.views, &args.data) {
-        reembed_references(&mut bundle, data, views, &device)?;
+    // The net as stored now (after any weight change), loaded once for both steps below.
+    let reembed = args.views.zip(args.data.as_deref());
+    let calibration = args.unknown_quantile.zip(args.data.as_deref());
+    let net = if reembed.is_some() || calibration.is_some() {
+        Some(load_embedder(&bundle.model, bundle.weight_type, &bundle.weights, &device)?)
+    } else {
+        None
+    };
+    if let (Some((views, data)), Some(net)) = (reembed, &net) {
+        reembed_references(&mut bundle, net, data, views, &device)?;
     }
-    if let (Some(quantile), Some(data)) = (args.unknown_quantile, &args.data) {
-        let check = calibrate_threshold(&mut bundle, data, quantile, args.seed, &device)?;
+    if let (Some((quantile, data)), Some(net)) = (calibration, &net) {
+        let check = calibrate_threshold(&mut bundle, net, data, quantile, args.seed, &device)?;
         println!("{}", check.calibration_line());
     }
     let bytes = bundle.to_bytes()?;
@@ -94,7 +103,7 @@ pub fn convert_cmd(args: &ConvertArgs) -> Result<()> {
 /// Embeds the bundle's references again from their photos in `data` (found by
 /// [`Sample::reference_id`](beanscan::train::data::Sample::reference_id), as `tune` names them), each as the mean of `views` flips/turns, by the bundle's own (stored)
 /// weights; labels, ids and order stay, the graph is rebuilt.
-fn reembed_references(bundle: &mut Bundle, data: &Path, views: u8, device: &Device) -> Result<()> {
+fn reembed_references(bundle: &mut Bundle, net: &Net, data: &Path, views: u8, device: &Device) -> Result<()> {
     let dataset = Dataset::open(data)?;
     let by_id: HashMap<String, usize> = dataset.samples.iter().enumerate().map(|(r, s)| (s.reference_id(), r)).collect();
     let refs = &bundle.references;
@@ -105,8 +114,7 @@ fn reembed_references(bundle: &mut Bundle, data: &Path, views: u8, device: &Devi
         .collect::<Result<_>>()?;
     let images = load_images(&dataset, &rows, bundle.preprocess.input_size);
     ensure!(images.skipped == 0, "{} reference photos could not be read", images.skipped);
-    let net = load_embedder(&bundle.model, bundle.weight_type, &bundle.weights, device)?;
-    let embeddings = embed_images(&net, &bundle.preprocess, &images.images, views, device);
+    let embeddings = embed_images(net, &bundle.preprocess, &images.images, views, device);
     let mut fresh = ReferenceSet::new(refs.dim);
     for (i, e) in embeddings.iter().enumerate() {
         fresh.push(e, refs.labels[i], refs.ids[i].clone())?;
@@ -121,7 +129,14 @@ fn reembed_references(bundle: &mut Bundle, data: &Path, views: u8, device: &Devi
 
 /// Sets the bundle's threshold from train photos of `data` that are not its references,
 /// embedded as the bundle embeds a photo (the same choice `tune` makes at export).
-fn calibrate_threshold(bundle: &mut Bundle, data: &Path, quantile: f32, seed: u64, device: &Device) -> Result<UnknownCheck> {
+fn calibrate_threshold(
+    bundle: &mut Bundle,
+    net: &Net,
+    data: &Path,
+    quantile: f32,
+    seed: u64,
+    device: &Device,
+) -> Result<UnknownCheck> {
     let dataset = Dataset::open(data)?.split(Some("train"));
     let labelled: Vec<usize> = (0..dataset.samples.len()).filter(|&r| dataset.samples[r].label_applies).collect();
     let ids: Vec<String> = labelled.iter().map(|&r| dataset.samples[r].reference_id()).collect();
@@ -142,8 +157,7 @@ fn calibrate_threshold(bundle: &mut Bundle, data: &Path, quantile: f32, seed: u6
     let rows: Vec<usize> = picked.iter().map(|&i| labelled[known[i]]).collect();
     let images = load_images(&dataset, &rows, bundle.preprocess.input_size);
     ensure!(images.skipped == 0, "{} calibration photos could not be read", images.skipped);
-    let net = load_embedder(&bundle.model, bundle.weight_type, &bundle.weights, device)?;
-    let photos = embed_images(&net, &bundle.preprocess, &images.images, bundle.default_views, device);
+    let photos = embed_images(net, &bundle.preprocess, &images.images, bundle.default_views, device);
     let check = calibrate(&bundle.references, &photos, &picked.iter().map(|&i| known_labels[i]).collect::<Vec<_>>(), quantile);
     bundle.default_threshold = check.threshold;
     bundle.validate()?;
