@@ -9,8 +9,10 @@
 importScripts('./pkg/version.js');
 
 const CACHE = `beanscan-${self.BEANSCAN_BUILD}`;
+// The page is kept once, as './': a navigation to any URL of it (index.html, ?backend=cpu) is
+// answered with that copy.
 const FILES = [
-  './', 'index.html', 'style.css', 'manifest.webmanifest', 'icon.svg',
+  './', 'style.css', 'manifest.webmanifest', 'icon.svg',
   'main.js', 'classifier-client.js', 'dom.js', 'device-store.js', 'results.js', 'summary.js',
   'palette.js', 'tray-canvas.js', 'tray-summary.js', 'tray-view.js', 'worker.js', 'pkg/version.js', 'pkg/default.beanscan',
 ];
