@@ -161,6 +161,15 @@ cp runs/lite0-200-bal-adapt-b14-sl-0/knn-val.json "$OUT/200-cosine-bal-b14-adapt
   --run runs/lite0-200-bal-adapt-b14-st-0 --eval-split val --out runs/lite0-200-bal-adapt-b14-st-0/bundle.beanscan
 cp runs/lite0-200-bal-adapt-b14-st-0/knn-val.json "$OUT/200-cosine-bal-b14-adapt-st-0-knn-val.json"
 
+# 2l. The best 200-bean recipe (step 2i: cut after block 14, adapted start, balanced draws) at
+#     160 px input; the adaptation itself stays the 128 px one (its weights fit any input size).
+for seed in ${SEEDS:-0 1 2}; do
+  "$BEANSCAN" tune --data "$DATA/greencoffee" --start runs/lite0-adapt-b14 --blocks 14 --input-size 160 --labels 200 \
+    --draw balanced --loss cosine --steps 300 --seed "$seed" --refs-per-class 0 --run "runs/lite0-200-bal-adapt-b14-160-$seed" \
+    --eval-split val --out "runs/lite0-200-bal-adapt-b14-160-$seed/bundle.beanscan"
+  cp "runs/lite0-200-bal-adapt-b14-160-$seed/knn-val.json" "$OUT/200-cosine-bal-b14-i160-adapt-$seed-knn-val.json"
+done
+
 # 3. Trays: the shipped bundle alone and with 5 / 10 tray references per class (date split);
 #    tray beans take one view, and eight for comparison.
 "$BEANSCAN" eval-trays --data "$DATA/trays" --json bench/results/trays.json --shots 0,5,10 --seeds 5

@@ -266,8 +266,8 @@ def t_200_beans(folder=None):
         raise Missing(os.path.join(BEANS_200, '200-*-*-knn-val.json'))
     runs = {}
     for path in paths:
-        loss, draw, cut, adapted, aux, frozen, sl, st, variant, seed = re.match(
-            r'200-(\w+?)(-bal)?(-b\d+)?(-adapt2?)?(-aux)?(-f\d+)?(-sl)?(-st)?(-v1|-e1)?-(\d+)-knn-val\.json', os.path.basename(path)).groups()
+        loss, draw, cut, size, adapted, aux, frozen, sl, st, variant, seed = re.match(
+            r'200-(\w+?)(-bal)?(-b\d+)?(-i\d+)?(-adapt2?)?(-aux)?(-f\d+)?(-sl)?(-st)?(-v1|-e1)?-(\d+)-knn-val\.json', os.path.basename(path)).groups()
         # 200-LOSS-e1-SEED: references and photos embedded with one view (`--embed-views 1`);
         # 200-LOSS-v1-SEED: also trained on one cached view per photo (`--views 1`);
         # -bal: the beans drawn class by class (`--draw balanced`); -sl: a re-export of the
@@ -277,11 +277,13 @@ def t_200_beans(folder=None):
         # from that adaptation continued for 600 more steps (step 2e); -aux: with the pair loss
         # on every train photo beside the labels (`--pairs-weight 1`); -bN: the network cut after
         # block N (`--blocks N`; otherwise 17); -st: trained again from the same start on the 200
-        # beans plus the photos the -sl run self-labelled (`--pseudo-labels`, step 2k).
+        # beans plus the photos the -sl run self-labelled (`--pseudo-labels`, step 2k); -iN: input
+        # N px (`--input-size N`; otherwise 128).
         note = {None: '', '-e1': ', `--embed-views 1`', '-v1': ', `--views 1 --embed-views 1`'}[variant]
         note += ', `--draw balanced`' if draw else ''
         note += f', `--blocks {cut[2:]}`' if cut else ''
         note += f', `--frozen {frozen[2:]}`' if frozen else ''
+        note += f', `--input-size {size[2:]}`' if size else ''
         note += {None: '', '-adapt': ', adapted without labels first (`--start`)',
                  '-adapt2': ', adapted without labels first, 1,200 steps (`--start`)'}[adapted]
         note += ', + pair loss on every train photo (`--pairs-weight 1`)' if aux else ''
