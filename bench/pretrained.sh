@@ -183,6 +183,17 @@ for k in 5 10; do
 done
 "$BEANSCAN" eval-trays --data "$DATA/trays" --shots 0 --beans runs/tray-beans.json
 python3 bench/tray-study.py runs/tray-beans.json --trays "$DATA/trays" --json bench/results/tray-study.json
+# 3c. Paper white: the trays re-encoded as they are and with the paper scaled to one level
+#     (bench/tray-paper.py; numpy, Pillow), then 3's and 3b's measures on both copies.
+python3 bench/tray-paper.py "$DATA/trays" runs/tray-paper
+for kind in ctrl paper; do
+  "$BEANSCAN" eval-trays --data "runs/tray-paper/$kind" --json "bench/results/tray-paper/trays-$kind.json" --shots 0,5,10 --seeds 5
+  "$BEANSCAN" eval-trays --data "runs/tray-paper/$kind" --json "bench/results/tray-paper/trays-$kind-added-only.json" \
+    --shots 0,5,10 --seeds 5 --added-only
+  "$BEANSCAN" eval-trays --data "runs/tray-paper/$kind" --shots 0 --beans "runs/tray-beans-$kind.json"
+  python3 bench/tray-study.py "runs/tray-beans-$kind.json" --trays "runs/tray-paper/$kind" \
+    --json "bench/results/tray-paper/study-$kind.json"
+done
 
 # 4. The tables of docs/results.md and README.md, from the files written above.
 python3 bench/tables.py
