@@ -351,9 +351,10 @@ test('after one visit the page loads and labels offline, from a sub-path (servic
     t.diagnostic(`caches: ${cached.names.join(', ')} (${cached.files.length} files)`);
     assert.equal(cached.state, 'activated');
     assert.match(cached.names.join(), /beanscan-[0-9a-f]{16}/);
-    // Every file of the page is kept (the list in sw.js must not fall behind www/).
+    // Every file of the page is kept (the list in sw.js must not fall behind www/); the page
+    // itself once, as '' (its index.html is answered from that copy, checked offline below).
     const want = (await readdir(site, { withFileTypes: true }))
-      .filter((e) => e.isFile() && e.name !== 'sw.js').map((e) => e.name)
+      .filter((e) => e.isFile() && e.name !== 'sw.js' && e.name !== 'index.html').map((e) => e.name)
       .concat(['', 'pkg/version.js', 'pkg/default.beanscan', 'pkg/cpu/beanscan.js', 'pkg/cpu/beanscan_bg.wasm'])
       .map((f) => prefix + f);
     for (const f of want) assert.ok(cached.files.includes(f), `${f} is not precached`);
@@ -381,6 +382,10 @@ test('after one visit the page loads and labels offline, from a sub-path (servic
     const [card] = await settledCards(offline, 1);
     checkLabelled(card, await classNamesOn(offline));
     assert.deepEqual(errors, []);
+    const { page: byName, errors: byNameErrors } = await open(context, `${pageUrl}index.html`);
+    await byName.getByTestId('picker').setInputFiles(await asFiles([photo]));
+    checkLabelled((await settledCards(byName, 1))[0], await classNamesOn(byName));
+    assert.deepEqual(byNameErrors, []);
   } finally {
     await context.close();
     own.child.kill();
