@@ -170,6 +170,11 @@ for seed in ${SEEDS:-0 1 2}; do
   cp "runs/lite0-200-bal-adapt-b14-160-$seed/knn-val.json" "$OUT/200-cosine-bal-b14-i160-adapt-$seed-knn-val.json"
 done
 
+# 2m. More frozen blocks with every label: the shipped recipe with blocks 1–8 kept (own map cache).
+"$BEANSCAN" tune --data "$DATA/greencoffee" --frozen 8 --map-cache runs/maps-f8.bin --run runs/lite0-f8 \
+  --eval-split val --out runs/lite0-f8.beanscan
+cp runs/lite0-f8/knn-val.json "$OUT/frozen8-all-knn-val.json"
+
 # 3. Trays: the shipped bundle alone and with 5 / 10 tray references per class (date split);
 #    tray beans take one view, and eight for comparison.
 "$BEANSCAN" eval-trays --data "$DATA/trays" --json bench/results/trays.json --shots 0,5,10 --seeds 5
