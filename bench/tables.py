@@ -451,6 +451,51 @@ def t_tray_dates():
                  + ['ceiling (logistic regression)', 'median bean px'], rows)
 
 
+TRAY_TRAINED = 'bench/results/tray-trained'
+
+
+def t_tray_trained():
+    """An encoder trained on the tray beans of the other dates (bench/pretrained.sh step 3d), per
+    held-out date: bean accuracy of kNN over the trained-on beans (8 views), beside the shipped
+    net's tray study (1 view, found beans, Parchment left out) on the same date."""
+    beans = load(f'{TRAY_TRAINED}/beans.json')
+    study = load(TRAY_STUDY)
+    ref_rule = 'tray references only, k 10'
+    ref = next((r for r in study['rules'] if r['rule'] == ref_rule and r['shots'] == 10), None)
+    picks = [('knn', 8, 5), ('knn', 8, 10), ('knn', 16, 5), ('knn', 0, 5), ('softmax', None, None)]
+
+    def pick(rows, method, refs, k):
+        for r in rows:
+            if r['method'] == method and (method == 'softmax' or (r['refs_per_class'] == refs and r['k'] == k)):
+                return r
+        return None
+
+    out, pooled = [], {i: [0.0, 0] for i in range(len(picks))}
+    normal_all = total_all = 0
+    for date in sorted(beans):
+        rows = load(f'{TRAY_TRAINED}/held-{date}-knn-val.json')
+        n = sum(beans[date].values())
+        normal = beans[date].get('Normal', 0)
+        normal_all, total_all = normal_all + normal, total_all + n
+        cells = []
+        for i, p in enumerate(picks):
+            r = pick(rows, *p)
+            cells.append(f3(r['accuracy']) if r else '')
+            if r:
+                pooled[i][0] += r['accuracy'] * n
+                pooled[i][1] += n
+        first = pick(rows, *picks[0])
+        out.append([date, n, f3(normal / n)] + cells + [f3(first['normal_vs_defect']['balanced_accuracy']),
+                    f3(ref['per_date'][date]) if ref else '', f3(study['probe_per_date'][date])])
+    out.append(['all dates (by bean)', total_all, f3(normal_all / total_all)]
+               + [f3(a / n) if n == total_all else '' for a, n in pooled.values()]
+               + ['', f3(ref['mean']) if ref else '', f3(study['probe_pooled'])])
+    names = ['8 per class, k 5', '8 per class, k 10', '16 per class, k 5', 'all, k 5', 'its softmax']
+    return table(['held-out date', 'beans', 'always "Normal"'] + [f'trained on the other dates: {m}' for m in names]
+                 + ['N-vs-D balanced accuracy (8 per class, k 5)', f'shipped net: {ref_rule}, + 10',
+                    'shipped net: ceiling (logistic regression)'], out)
+
+
 def t_tray_voters():
     runs = {key: load(path) for key, path in TRAY_VOTERS.items()}
     shots = sorted({s['shots'] for t in runs.values() for s in t['date_split'] if s['shots'] > 0})
@@ -551,6 +596,7 @@ TABLES = {
     'tray-study': (t_tray_study, [TRAY_STUDY]),
     'tray-voters': (t_tray_voters, list(TRAY_VOTERS.values())),
     'tray-dates': (t_tray_dates, [TRAY_STUDY]),
+    'tray-trained': (t_tray_trained, [TRAY_TRAINED + '/held-*-knn-val.json', TRAY_TRAINED + '/beans.json', TRAY_STUDY]),
     'previous-study': (t_previous_study, [STUDY]),
     'previous-browser': (t_previous_browser, [BROWSER]),
     'previous-peers': (t_previous_peers, [PEERS]),
