@@ -186,8 +186,9 @@ fn fine_tuning_trains_the_unfrozen_blocks_only() {
             // Four steps thaw only down to block 9: block 4 still waits its turn.
             assert!(!moved(3), "{loss:?}: gradual unfreezing trained block 4 too early");
         }
-        // The finished checkpoint is what `tune --start` reads: the same encoder and head.
-        let stored = load_run(&checkpoint.path, &config, 17, 2, &device).unwrap();
+        // The finished checkpoint is what `tune --start` reads: the same encoder and head (not
+        // its 2 class directions: the run that starts from it may have other classes).
+        let stored = load_run(&checkpoint.path, &config, 17, &device).unwrap();
         let embed = |e: &beanscan::model::Lite0Embedder| {
             let x = beanscan::train::batch_tensor(&[beanscan::preprocess::normalise(&images[0], &params)], 32, &device);
             e.forward(x).into_data().try_to_vec::<f32>().unwrap()

@@ -282,18 +282,23 @@ pub struct ShotLine {
 
 /// Few-shot adaptation by date split: for each date, `shots` references per class are drawn from
 /// the beans of the other dates (seeded), added to the classifier, and the held-out date's beans
-/// labelled. Removed again afterwards; the bundle is never retrained.
+/// labelled. Removed again afterwards; the bundle is never retrained. With `only`, that date
+/// alone is held out (e.g. the one a bundle trained on the other dates' beans has not seen;
+/// callers check that it is there).
 pub fn shots_study(
     classifier: &mut Classifier,
     beans: &[FoundBean],
     photos: &[TrayPhoto],
     shots: usize,
     seeds: usize,
+    only: Option<&str>,
 ) -> Result<ShotLine> {
     let mut folds: Vec<String> = photos.iter().map(|p| p.date.clone()).collect();
     folds.sort();
     folds.dedup();
-    if shots > 0 && folds.len() < 2 {
+    let dates = folds.len();
+    folds.retain(|d| only.is_none_or(|date| d == date));
+    if shots > 0 && dates < 2 {
         let why = format!(
             "the study needs photos of two or more dates (file names starting YYYYMMDD); found only {}",
             folds.first().map_or("none".to_string(), |d| format!("date {d}"))

@@ -103,6 +103,17 @@ pub fn load_model<M: Module>(path: &Path, model: M) -> Result<(M, usize)> {
     Ok((model, stored.step))
 }
 
+/// The part of a checkpoint's model that `part` has, e.g. the embedder without the class
+/// directions it was trained with (the rest of the checkpoint is left unread); every tensor
+/// of `part` must be there, in the same shape.
+pub fn load_part<M: Module>(path: &Path, part: M) -> Result<M> {
+    let stored = read(path)?;
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(stored.model))
+        .map_err(|e| anyhow::anyhow!("{}: weights: {e}", path.display()))?;
+    part.try_load_record(record.allow_unused(true))
+        .map_err(|e| anyhow::anyhow!("{}: weights do not fit the model: {e}", path.display()))
+}
+
 fn read(path: &Path) -> Result<Stored> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     if bytes.len() < MAGIC.len() || &bytes[..MAGIC.len()] != MAGIC {

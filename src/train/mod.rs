@@ -6,6 +6,7 @@ pub mod checkpoint;
 pub mod data;
 pub mod export;
 pub mod finetune;
+pub mod map_cache;
 pub mod mining;
 pub mod plot;
 pub mod pretrain;

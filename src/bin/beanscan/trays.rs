@@ -41,6 +41,10 @@ pub struct EvalTraysArgs {
     /// (the page's "my references only").
     #[arg(long)]
     pub added_only: bool,
+    /// Hold out this date only (YYYYMMDD): its beans alone are labelled, with references
+    /// from the other dates. For a bundle trained on the other dates' tray beans.
+    #[arg(long)]
+    pub hold_out: Option<String>,
     /// Write every matched tray bean (photo, date, true label, embedding) and the bundle's
     /// references as JSON here, to study the labelling outside beanscan.
     #[arg(long)]
@@ -88,6 +92,14 @@ pub fn eval_trays_cmd(args: &EvalTraysArgs) -> Result<()> {
         classifier.set_tray_views(views)?;
     }
     let photos = tray_eval::load_trays(&args.data)?;
+    if let Some(date) = &args.hold_out
+        && !photos.iter().any(|p| p.date == *date)
+    {
+        let mut dates: Vec<&str> = photos.iter().map(|p| p.date.as_str()).collect();
+        dates.sort_unstable();
+        dates.dedup();
+        bail!("--hold-out {date}: no tray photo of that date in {} (dates: {})", args.data.display(), dates.join(", "));
+    }
     let bar = progress::progress(photos.len() as u64, "trays");
     let (detection, lines, beans) =
         pollster::block_on(tray_eval::detect_and_embed(&classifier, &photos, |n| bar.set_position(n as u64)))?;
@@ -100,7 +112,8 @@ pub fn eval_trays_cmd(args: &EvalTraysArgs) -> Result<()> {
         write_json(path, &beans_json(&classifier, &photos, &beans))?;
     }
     let count_error = lines.iter().map(|l| l.count_error).sum::<f32>() / lines.len() as f32;
-    let labelling = tray_eval::label_beans(&classifier, &beans, |_| false)?;
+    let not_held_out = |b: &tray_eval::FoundBean| args.hold_out.as_ref().is_some_and(|d| photos[b.photo].date != *d);
+    let labelling = tray_eval::label_beans(&classifier, &beans, not_held_out)?;
     println!(
         "{} photos, {} annotated beans: detection P {:.3} R {:.3} (IoU ≥ {}), mean IoU {:.3}; count error {:.3}",
         lines.len(),
@@ -112,9 +125,10 @@ pub fn eval_trays_cmd(args: &EvalTraysArgs) -> Result<()> {
         count_error
     );
     println!(
-        "bean accuracy {:.3} over {} found beans of classes the bundle knows ({:.1} % unknown)",
+        "bean accuracy {:.3} over {} found beans{} of classes the bundle knows ({:.1} % unknown)",
         labelling.accuracy,
         labelling.beans,
+        args.hold_out.as_ref().map(|d| format!(" of date {d}")).unwrap_or_default(),
         100.0 * labelling.unknown_rate
     );
     for (class, l) in &labelling.per_class {
@@ -125,7 +139,14 @@ pub fn eval_trays_cmd(args: &EvalTraysArgs) -> Result<()> {
     for &n in &args.shots {
         // With no added references there is nothing of one's own to vote among.
         classifier.added_only = args.added_only && n > 0;
-        let line = tray_eval::shots_study(&mut classifier, &beans, &photos, n, if n == 0 { 1 } else { args.seeds })?;
+        let line = tray_eval::shots_study(
+            &mut classifier,
+            &beans,
+            &photos,
+            n,
+            if n == 0 { 1 } else { args.seeds },
+            args.hold_out.as_deref(),
+        )?;
         let f = |v: Option<f32>| v.unwrap_or(f32::NAN);
         match &line.not_run {
             Some(why) => println!("date split, {n:>2} added references per class: not run: {why}"),
@@ -155,6 +176,7 @@ pub fn eval_trays_cmd(args: &EvalTraysArgs) -> Result<()> {
             "k": classifier.k,
             "threshold": classifier.threshold,
             "added_only": args.added_only,
+            "hold_out": args.hold_out,
             "views": classifier.tray_views(),
             "seconds_detect_and_embed": detect_seconds,
             "seconds": started.elapsed().as_secs_f64(),

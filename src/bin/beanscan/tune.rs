@@ -17,6 +17,7 @@ use beanscan::model::{EncoderKind, Lite0Embedder, ModelConfig, Net};
 use beanscan::preprocess::PreprocessParams;
 use beanscan::train::checkpoint::Checkpointer;
 use beanscan::train::export::{self, ExportInput};
+use beanscan::train::map_cache::SavedMaps;
 use beanscan::train::plot;
 use beanscan::train::pretrained::{
     MapCache, PairPool, Start, TuneLoss, TuneMaps, TuneOptions, Tuned, imagenet_path, load_imagenet, load_run, same_first_blocks,
@@ -261,43 +262,62 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
             Start::Imagenet(imagenet)
         }
         Some(run) => {
-            let embedder = load_run(&run.join("tune.ckpt"), &model, args.blocks, dataset.class_names.len(), &device)?;
+            let embedder = load_run(&run.join("tune.ckpt"), &model, args.blocks, &device)?;
             same_maps = same_first_blocks(&imagenet, &embedder.encoder, args.frozen);
             step(&format!("weights of {}", run.display()), started);
             Start::Run(embedder)
         }
     };
-    // What the cached maps depend on: the photos (in order), their size, the frozen blocks
-    // and the views.
-    let cache_key = |ids: &[String]| {
-        format!(
-            "{}{} | {}px | frozen {} | views {}{} | photos {}",
-            imagenet_path().file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
-            args.start.as_ref().filter(|_| !same_maps).map(|r| format!(" then {}", r.display())).unwrap_or_default(),
-            args.input_size,
-            args.frozen,
-            args.views,
-            if args.low_res { " low-res" } else { "" },
-            ids.join(",")
-        )
-    };
+    // What the cached maps depend on besides the photos: their size, the frozen blocks and the
+    // views.
+    let settings_key = format!(
+        "{}{} | {}px | frozen {} | views {}{}",
+        imagenet_path().file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        args.start.as_ref().filter(|_| !same_maps).map(|r| format!(" then {}", r.display())).unwrap_or_default(),
+        args.input_size,
+        args.frozen,
+        args.views,
+        if args.low_res { " low-res" } else { "" },
+    );
+    // The maps of these photos: those the map cache file holds are read, the rest computed
+    // (and added to the file).
     let cached_maps = |images: &[image::RgbImage], ids: &[String]| -> Result<MapCache> {
         let started = Instant::now();
-        let key = cache_key(ids);
-        if let Some(path) = &args.map_cache
-            && let Some(cache) = MapCache::load(path, &key)?
-        {
-            step(&format!("read the cached maps of {} photos from {}", cache.len(), path.display()), started);
-            return Ok(cache);
+        let mut saved = match &args.map_cache {
+            Some(path) => SavedMaps::load(path, &settings_key)?,
+            None => SavedMaps::default(),
+        };
+        let missing = saved.missing(ids);
+        if missing.is_empty() {
+            step(&format!("read the cached maps of {} photos", ids.len()), started);
+        } else {
+            let held = saved.len();
+            let built = MapCache::build(
+                start.encoder(),
+                args.frozen,
+                &preprocess,
+                &study::pick(images, &missing),
+                args.views,
+                args.low_res,
+                &device,
+            );
+            saved.add(ids, &missing, built);
+            step(
+                &format!(
+                    "cache blocks 1–{} of {} photos × {} views ({held} photos' maps read from the cache file)",
+                    args.frozen,
+                    missing.len(),
+                    args.views
+                ),
+                started,
+            );
+            if let Some(path) = &args.map_cache {
+                let started = Instant::now();
+                saved.save(path, &settings_key)?;
+                step(&format!("write the maps of {} photos to {}", saved.len(), path.display()), started);
+            }
         }
-        let cache = MapCache::build(start.encoder(), args.frozen, &preprocess, images, args.views, args.low_res, &device);
-        step(&format!("cache blocks 1–{} of {} photos × {} views", args.frozen, images.len(), args.views), started);
-        if let Some(path) = &args.map_cache {
-            let started = Instant::now();
-            cache.save(path, &key)?;
-            step(&format!("write the maps to {}", path.display()), started);
-        }
-        Ok(cache)
+        Ok(saved.into_maps(ids))
     };
     // With the pair loss beside the labels: the maps of every train photo, the labelled ones
     // taken from them.
