@@ -126,3 +126,49 @@ fn date_split_on_one_date_says_why_instead_of_scoring() {
     assert!(line["accuracy_mean"].is_null(), "{line}");
     assert!(report["date_split"][0]["accuracy_mean"].is_number(), "{report}");
 }
+
+#[test]
+fn eval_trays_holds_out_one_date_and_splits_it_by_photo() {
+    // Two photos of 2021-02-12 and one of 2019-04-01.
+    let data = temp_dir("eval-trays-photo");
+    for name in ["Sour/20210212_152221", "Sour/20190401_151518", "Normal/20210212_145213"] {
+        let class = name.split('/').next().unwrap();
+        std::fs::create_dir_all(data.join(class)).unwrap();
+        for ext in ["jpg", "json"] {
+            std::fs::copy(trays().join(format!("{name}.{ext}")), data.join(format!("{name}.{ext}"))).unwrap();
+        }
+    }
+    let json = data.join("out/report.json");
+    let args = ["eval-trays", "--data", data.to_str().unwrap(), "--json", json.to_str().unwrap(), "--shots", "0,2"];
+    let out = beanscan(&[&args[..], &["--seeds", "1", "--split", "date,photo", "--hold-out", "20210212"]].concat());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("found beans of date 20210212"), "{stdout}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    // The bundle alone once, then + 2 references by date and by photo.
+    let lines = report["date_split"].as_array().unwrap();
+    assert_eq!(
+        lines.iter().map(|l| (l["shots"].as_u64().unwrap(), l["split"].as_str().unwrap())).collect::<Vec<_>>(),
+        [(0, "date"), (2, "date"), (2, "photo")]
+    );
+    assert_eq!(lines[1]["folds"], serde_json::json!(["20210212"]));
+    let line = &lines[2];
+    // One fold per photo of the held-out date, each labelled with references from the others.
+    let folds: Vec<&str> = line["folds"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    assert_eq!(folds.len(), 2, "{line}");
+    assert!(folds.iter().all(|f| f.contains("20210212_")), "{line}");
+    assert!(line["accuracy_mean"].is_number(), "{line}");
+    // Only the held-out date's beans are labelled: fewer than on all three photos.
+    let all = beanscan(&args);
+    let beans = |text: &str| -> usize {
+        let line = text.lines().find(|l| l.starts_with("bean accuracy")).unwrap();
+        line.split(" over ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap()
+    };
+    assert!(beans(&stdout) < beans(&String::from_utf8_lossy(&all.stdout)), "{stdout}");
+    // A date that is not there is an error that names the dates that are.
+    let wrong = std::process::Command::new(env!("CARGO_BIN_EXE_beanscan"))
+        .args([&args[..], &["--hold-out", "20200101"]].concat())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(!wrong.status.success() && stderr.contains("20190401, 20210212"), "{stderr}");
+}

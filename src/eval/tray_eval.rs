@@ -259,13 +259,39 @@ pub fn label_beans(classifier: &Classifier, beans: &[FoundBean], skip: impl Fn(&
     })
 }
 
+/// Where the added references come from, and what is labelled with them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Split {
+    /// Each date in turn is labelled, with references from the other dates' beans: a session
+    /// whose own beans nobody has labelled.
+    Date,
+    /// Each photo in turn is labelled, with references from the other photos of its session
+    /// (from other sessions only for a class that session has no other photo of): someone who
+    /// labelled beans of earlier trays of the same session.
+    Photo,
+}
+
+impl Split {
+    pub fn name(self) -> &'static str {
+        match self {
+            Split::Date => "date",
+            Split::Photo => "photo",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ShotLine {
-    /// References added per class, drawn from photos of other dates.
+    /// References added per class.
     pub shots: usize,
     pub seeds: usize,
-    /// Held-out dates (one fold each).
+    pub split: Split,
+    /// Held-out dates or photos (one fold each).
     pub folds: Vec<String>,
+    /// Per fold: its beans of classes the bundle knows, and their accuracy (mean over seeds).
+    pub fold_beans: Vec<usize>,
+    pub fold_accuracy: Vec<f32>,
     /// Why no score was measured (references from other dates need two or more dates); the
     /// figures below are then null.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -280,33 +306,53 @@ pub struct ShotLine {
     pub new_class_unknown_mean: Option<f32>,
 }
 
-/// Few-shot adaptation by date split: for each date, `shots` references per class are drawn from
-/// the beans of the other dates (seeded), added to the classifier, and the held-out date's beans
-/// labelled. Removed again afterwards; the bundle is never retrained. With `only`, that date
-/// alone is held out (e.g. the one a bundle trained on the other dates' beans has not seen;
+/// Few-shot adaptation: for each fold (a date or a photo, `split`), `shots` references per class
+/// are drawn (seeded) from the beans outside it, added to the classifier, and the fold's beans
+/// labelled. Removed again afterwards; the bundle is never retrained. With `only`, the folds are
+/// that date's alone (e.g. the one a bundle trained on the other dates' beans has not seen;
 /// callers check that it is there).
+#[allow(clippy::too_many_arguments)]
 pub fn shots_study(
     classifier: &mut Classifier,
     beans: &[FoundBean],
     photos: &[TrayPhoto],
     shots: usize,
     seeds: usize,
+    split: Split,
     only: Option<&str>,
 ) -> Result<ShotLine> {
-    let mut folds: Vec<String> = photos.iter().map(|p| p.date.clone()).collect();
-    folds.sort();
-    folds.dedup();
-    let dates = folds.len();
-    folds.retain(|d| only.is_none_or(|date| d == date));
-    if shots > 0 && dates < 2 {
-        let why = format!(
-            "the study needs photos of two or more dates (file names starting YYYYMMDD); found only {}",
-            folds.first().map_or("none".to_string(), |d| format!("date {d}"))
-        );
+    let mut dates: Vec<&str> = photos.iter().map(|p| p.date.as_str()).collect();
+    dates.sort_unstable();
+    dates.dedup();
+    // Each fold: its name and the photos it holds out.
+    let folds: Vec<(String, Vec<usize>)> = match split {
+        Split::Date => dates
+            .iter()
+            .filter(|d| only.is_none_or(|o| o == **d))
+            .map(|d| (d.to_string(), (0..photos.len()).filter(|&p| photos[p].date == *d).collect()))
+            .collect(),
+        Split::Photo => (0..photos.len())
+            .filter(|&p| only.is_none_or(|o| photos[p].date == o))
+            .map(|p| (photos[p].path.display().to_string(), vec![p]))
+            .collect(),
+    };
+    let names: Vec<String> = folds.iter().map(|f| f.0.clone()).collect();
+    let needed = if split == Split::Date { 2 } else { 1 };
+    if shots > 0 && (dates.len() < needed || photos.len() < 2) {
+        let why = match split {
+            Split::Date => format!(
+                "the study needs photos of two or more dates (file names starting YYYYMMDD); found only {}",
+                dates.first().map_or("none".to_string(), |d| format!("date {d}"))
+            ),
+            Split::Photo => "the study needs two or more photos".to_string(),
+        };
         return Ok(ShotLine {
             shots,
             seeds,
-            folds,
+            split,
+            folds: names,
+            fold_beans: Vec::new(),
+            fold_accuracy: Vec::new(),
             not_run: Some(why),
             accuracy_mean: None,
             accuracy_sd: None,
@@ -317,17 +363,23 @@ pub fn shots_study(
     }
     let known_before = classifier.class_names.len();
     let (mut accs, mut recalls, mut unknowns) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut fold_total, mut fold_correct) = (vec![0; folds.len()], vec![0; folds.len()]);
     for seed in 0..seeds {
         let mut rng = StdRng::seed_from_u64(seed as u64);
         let (mut correct, mut total, mut new_correct, mut new_unknown, mut new_total) = (0, 0, 0, 0, 0);
-        for fold in &folds {
-            let held_out = |b: &FoundBean| photos[b.photo].date == *fold;
-            let mut by_class: BTreeMap<&str, Vec<&FoundBean>> = BTreeMap::new();
+        for (f, (_, held)) in folds.iter().enumerate() {
+            let held_out = |b: &FoundBean| held.contains(&b.photo);
+            // With the photo split, beans of the held-out photo's session come first.
+            let session = &photos[held[0]].date;
+            let near = |b: &FoundBean| split == Split::Photo && photos[b.photo].date == *session;
+            let mut by_class: BTreeMap<&str, (Vec<&FoundBean>, Vec<&FoundBean>)> = BTreeMap::new();
             for b in beans.iter().filter(|b| !held_out(b)) {
-                by_class.entry(&b.label).or_default().push(b);
+                let (same, other) = by_class.entry(&b.label).or_default();
+                if near(b) { same.push(b) } else { other.push(b) }
             }
-            for (class, pool) in by_class.iter_mut() {
-                pool.shuffle(&mut rng);
+            for (class, (same, other)) in by_class.iter_mut() {
+                same.shuffle(&mut rng);
+                other.shuffle(&mut rng);
                 let label = match classifier.class_names.iter().position(|c| c == class) {
                     Some(i) => i,
                     None => {
@@ -335,7 +387,7 @@ pub fn shots_study(
                         classifier.class_names.len() - 1
                     }
                 };
-                for (n, b) in pool.iter().take(shots).enumerate() {
+                for (n, b) in same.iter().chain(other.iter()).take(shots).enumerate() {
                     classifier.index.added.push(&b.embedding, label as u16, format!("tray:{class}:{n}"))?;
                 }
             }
@@ -345,6 +397,8 @@ pub fn shots_study(
                 if classifier.class_names[..known_before].contains(class) {
                     correct += line.correct;
                     total += line.beans;
+                    fold_correct[f] += line.correct;
+                    fold_total[f] += line.beans;
                 } else {
                     new_correct += line.correct;
                     new_unknown += line.unknown;
@@ -360,10 +414,16 @@ pub fn shots_study(
         unknowns.push(ratio(new_unknown, new_total));
     }
     let (accuracy, recall, unknown) = (MeanSd::of(&accs), MeanSd::of(&recalls), MeanSd::of(&unknowns));
+    // Summed over seeds above: the beans are the same each seed.
+    let fold_accuracy =
+        fold_correct.iter().zip(&fold_total).map(|(&c, &n)| if n == 0 { 0.0 } else { c as f32 / n as f32 }).collect();
     Ok(ShotLine {
         shots,
         seeds,
-        folds,
+        split,
+        folds: names,
+        fold_beans: fold_total.iter().map(|n| n / seeds.max(1)).collect(),
+        fold_accuracy,
         not_run: None,
         accuracy_mean: Some(accuracy.mean as f32),
         accuracy_sd: Some(accuracy.sd as f32),

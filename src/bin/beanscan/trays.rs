@@ -41,6 +41,10 @@ pub struct EvalTraysArgs {
     /// (the page's "my references only").
     #[arg(long)]
     pub added_only: bool,
+    /// How the few-shot study splits the trays (comma-separated): by date (references from
+    /// other sessions) or by photo (references from the other photos of the same session).
+    #[arg(long, value_enum, value_delimiter = ',', default_value = "date")]
+    pub split: Vec<tray_eval::Split>,
     /// Hold out this date only (YYYYMMDD): its beans alone are labelled, with references
     /// from the other dates. For a bundle trained on the other dates' tray beans.
     #[arg(long)]
@@ -136,32 +140,30 @@ pub fn eval_trays_cmd(args: &EvalTraysArgs) -> Result<()> {
         println!("  {class:>16}: {}/{} right, {} unknown{twin}; labelled as {:?}", l.correct, l.beans, l.unknown, l.labelled_as);
     }
     let mut shots: Vec<ShotLine> = Vec::new();
-    for &n in &args.shots {
-        // With no added references there is nothing of one's own to vote among.
-        classifier.added_only = args.added_only && n > 0;
-        let line = tray_eval::shots_study(
-            &mut classifier,
-            &beans,
-            &photos,
-            n,
-            if n == 0 { 1 } else { args.seeds },
-            args.hold_out.as_deref(),
-        )?;
-        let f = |v: Option<f32>| v.unwrap_or(f32::NAN);
-        match &line.not_run {
-            Some(why) => println!("date split, {n:>2} added references per class: not run: {why}"),
-            None => println!(
-                "date split, {n:>2} added references per class: accuracy {:.3} ± {:.3}; classes without a twin: \
-                 recall {:.3} ± {:.3}, unknown {:.3} ({} folds)",
-                f(line.accuracy_mean),
-                f(line.accuracy_sd),
-                f(line.new_class_recall_mean),
-                f(line.new_class_recall_sd),
-                f(line.new_class_unknown_mean),
-                line.folds.len()
-            ),
+    for (i, &split) in args.split.iter().enumerate() {
+        // The bundle alone (0 added) labels the same whatever the split: once.
+        for &n in args.shots.iter().filter(|&&n| n > 0 || i == 0) {
+            // With no added references there is nothing of one's own to vote among.
+            classifier.added_only = args.added_only && n > 0;
+            let seeds = if n == 0 { 1 } else { args.seeds };
+            let line = tray_eval::shots_study(&mut classifier, &beans, &photos, n, seeds, split, args.hold_out.as_deref())?;
+            let f = |v: Option<f32>| v.unwrap_or(f32::NAN);
+            let name = split.name();
+            match &line.not_run {
+                Some(why) => println!("{name} split, {n:>2} added references per class: not run: {why}"),
+                None => println!(
+                    "{name} split, {n:>2} added references per class: accuracy {:.3} ± {:.3}; classes without a twin: \
+                     recall {:.3} ± {:.3}, unknown {:.3} ({} folds)",
+                    f(line.accuracy_mean),
+                    f(line.accuracy_sd),
+                    f(line.new_class_recall_mean),
+                    f(line.new_class_recall_sd),
+                    f(line.new_class_unknown_mean),
+                    line.folds.len()
+                ),
+            }
+            shots.push(line);
         }
-        shots.push(line);
     }
     if let Some(path) = &args.json {
         let value = serde_json::json!({
@@ -177,6 +179,7 @@ pub fn eval_trays_cmd(args: &EvalTraysArgs) -> Result<()> {
             "threshold": classifier.threshold,
             "added_only": args.added_only,
             "hold_out": args.hold_out,
+            "split": args.split,
             "views": classifier.tray_views(),
             "seconds_detect_and_embed": detect_seconds,
             "seconds": started.elapsed().as_secs_f64(),
