@@ -212,5 +212,29 @@ for held in 20190401 20190403 20210212; do
 done
 cp runs/tray-crops-20210212/beans.json bench/results/tray-trained/beans.json
 
+# 3e. References from the same session: the shipped bundle with tray references drawn from other
+#     sessions (date split) and from the same session's other photos (photo split), all
+#     references voting and the added ones only.
+mkdir -p bench/results/tray-split
+"$BEANSCAN" eval-trays --data "$DATA/trays" --split date,photo --shots 0,5,10 --seeds 5 \
+  --json bench/results/tray-split/shipped.json
+"$BEANSCAN" eval-trays --data "$DATA/trays" --split date,photo --shots 5,10 --seeds 5 --added-only \
+  --json bench/results/tray-split/shipped-added-only.json
+
+# 3f. One encoder for both cameras: for each date, greencoffee plus the tray beans of the other
+#     dates (bench/tray-crops.py --with; Pillow), the block-14 net of step 2g trained on them for
+#     400 more steps, and the held-out date's trays labelled (eval-trays --hold-out).
+mkdir -p bench/results/tray-mixed
+for held in 20190401 20190403 20210212; do
+  python3 bench/tray-crops.py "$DATA/trays" "runs/mix-$held" "$held" --with "$DATA/greencoffee"
+  "$BEANSCAN" tune --data "runs/mix-$held" --start runs/lite0-cut14-rerun --blocks 14 --steps 400 --learning-rate 5e-4 \
+    --map-cache runs/maps.bin --run "runs/mix-ft-$held" --eval-split val --out "runs/mix-ft-$held/bundle.beanscan"
+  cp "runs/mix-ft-$held/knn-val.json" "bench/results/tray-mixed/held-$held-knn-val.json"
+  "$BEANSCAN" eval-trays --bundle "runs/mix-ft-$held/bundle.beanscan" --data "$DATA/trays" --hold-out "$held" \
+    --split date,photo --shots 0,5,10 --seeds 5 --json "bench/results/tray-mixed/held-$held-trays.json"
+  "$BEANSCAN" eval-trays --bundle "runs/mix-ft-$held/bundle.beanscan" --data "$DATA/trays" --hold-out "$held" \
+    --split date,photo --shots 5,10 --seeds 5 --added-only --json "bench/results/tray-mixed/held-$held-trays-added-only.json"
+done
+
 # 4. The tables of docs/results.md and README.md, from the files written above.
 python3 bench/tables.py

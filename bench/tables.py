@@ -42,6 +42,8 @@ BEANS_200 = 'bench/results/pretrained'
 VIEWS = 'bench/results/pretrained'
 TRAYS = 'bench/results/trays.json'
 TRAY_STUDY = 'bench/results/tray-study.json'
+TRAY_SPLIT = 'bench/results/tray-split'
+TRAY_MIXED = 'bench/results/tray-mixed'
 TRAY_VOTERS = {('all', 5): TRAYS, ('all', 10): 'bench/results/trays-k10.json',
                ('added', 5): 'bench/results/trays-added-only-k5.json',
                ('added', 10): 'bench/results/trays-added-only-k10.json'}
@@ -496,6 +498,84 @@ def t_tray_trained():
                     'shipped net: ceiling (logistic regression)'], out)
 
 
+def split_line(report, split, shots):
+    return next((s for s in report['date_split'] if s.get('split', 'date') == split and s['shots'] == shots), None)
+
+
+def per_date(line):
+    """{date: (beans, accuracy)} of a study line, its folds pooled by date (a photo fold's path
+    holds its file name, which starts with the date)."""
+    out = {}
+    for fold, n, acc in zip(line['folds'], line['fold_beans'], line['fold_accuracy']):
+        date = re.search(r'(\d{8})[^/\\]*$', fold).group(1) if not re.fullmatch(r'\d{8}', fold) else fold
+        beans, right = out.get(date, (0, 0.0))
+        out[date] = (beans + n, right + acc * n)
+    return {d: (n, right / n if n else 0.0) for d, (n, right) in out.items()}
+
+
+def t_tray_split():
+    """The shipped bundle with 10 tray references per class, drawn from other sessions (date split)
+    or from the same session's other photos (photo split), per date and pooled."""
+    runs = {'all': load(f'{TRAY_SPLIT}/shipped.json'), 'added': load(f'{TRAY_SPLIT}/shipped-added-only.json')}
+    names = {('date', 'all'): "other sessions' beans (date split), all references vote (the page's default)",
+             ('date', 'added'): "other sessions' beans (date split), my references only",
+             ('photo', 'all'): "the same session's other photos (photo split), all references vote",
+             ('photo', 'added'): "the same session's other photos (photo split), my references only"}
+    dates = None
+    rows = []
+    for (split, who), name in names.items():
+        line = split_line(runs[who], split, 10)
+        by = per_date(line)
+        dates = dates or sorted(by)
+        rows.append([name] + [f3(by[d][1]) for d in dates]
+                    + [f"**{f3(line['accuracy_mean'])} ± {f3(line['accuracy_sd'])}**" if split == 'photo'
+                       else f"{f3(line['accuracy_mean'])} ± {f3(line['accuracy_sd'])}"])
+    # Annotated beans per date and class; the matched beans of the bundle's classes are a few fewer.
+    beans = load(f'{TRAY_MIXED}/beans.json')
+    known = set(known_classes() or [])
+    share = {d: (beans[d].get('Normal', 0), sum(n for c, n in beans[d].items() if not known or c in known)) for d in dates}
+    rows.append(['always "Normal" (yardstick, annotated beans)'] + [f3(a / n) for a, n in share.values()]
+                + [f3(sum(a for a, _ in share.values()) / sum(n for _, n in share.values()))])
+    return table(['+ 10 tray references per class, 5 seeds'] + dates + ['all dates (goal ≥ 0.50)'], rows)
+
+
+def t_tray_mixed():
+    """An encoder trained on greencoffee and the tray beans of two dates (bench/pretrained.sh step
+    3e), per held-out date, beside the shipped bundle on the same date."""
+    shipped = {'all': load(f'{TRAY_SPLIT}/shipped.json'), 'added': load(f'{TRAY_SPLIT}/shipped-added-only.json')}
+    held = sorted(os.path.basename(p)[5:13] for p in glob.glob(os.path.join(ROOT, TRAY_MIXED, 'held-*-trays.json')))
+    if not held:
+        raise Missing(f'{TRAY_MIXED}/held-*-trays.json')
+    cols = [('date', 'all'), ('date', 'added'), ('photo', 'all'), ('photo', 'added')]
+    out, pooled, normal_all, total_all = [], {}, 0, 0
+    for date in held:
+        runs = {'all': load(f'{TRAY_MIXED}/held-{date}-trays.json'),
+                'added': load(f'{TRAY_MIXED}/held-{date}-trays-added-only.json')}
+        val = shipped_knn_row(load(f'{TRAY_MIXED}/held-{date}-knn-val.json'))
+        lab = runs['all']['labelling']
+        n = lab['beans']
+        normal = lab['per_class'].get('Normal', {}).get('beans', 0)
+        normal_all, total_all = normal_all + normal, total_all + n
+        # The shipped bundle lacks Parchment: its beans of a date are fewer.
+        shipped_n, shipped_acc = per_date(split_line(shipped['all'], 'date', 10))[date]
+        cells = {'shipped': (shipped_acc, shipped_n), 'alone': (runs['all']['bean_accuracy'], n)}
+        for split, who in cols:
+            cells[(split, who)] = (split_line(runs[who], split, 10)['accuracy_mean'], n)
+        for key, (v, beans) in cells.items():
+            pooled.setdefault(key, [0.0, 0])
+            pooled[key][0] += v * beans
+            pooled[key][1] += beans
+        cells = {k: v for k, (v, _) in cells.items()}
+        out.append([date, n, f3(normal / n)] + [f3(cells[k]) for k in ['shipped', 'alone'] + cols]
+                   + [f"{f3(val['macro_f1'])} / {f3(val['normal_vs_defect']['balanced_accuracy'])}"])
+    out.append(['all dates (by bean)', total_all, f3(normal_all / total_all)]
+               + [f"**{f3(a / n)}**" if k == ('date', 'all') else f3(a / n) for k, (a, n) in pooled.items()] + [''])
+    return table(['held-out date', 'beans', 'always "Normal"', 'shipped bundle: date split, + 10 (the page)',
+                  'trained with the other dates: bundle alone', '+ 10, date split (the page)',
+                  '+ 10, date split, my references only', '+ 10, photo split (the page)',
+                  '+ 10, photo split, my references only', 'val macro-F1 / N-vs-D balanced accuracy (k 5)'], out)
+
+
 def t_tray_voters():
     runs = {key: load(path) for key, path in TRAY_VOTERS.items()}
     shots = sorted({s['shots'] for t in runs.values() for s in t['date_split'] if s['shots'] > 0})
@@ -595,6 +675,10 @@ TABLES = {
     'tray-classes': (t_tray_classes, [TRAYS, EVAL]),
     'tray-study': (t_tray_study, [TRAY_STUDY]),
     'tray-voters': (t_tray_voters, list(TRAY_VOTERS.values())),
+    'tray-split': (t_tray_split, [TRAY_SPLIT + '/shipped.json', TRAY_SPLIT + '/shipped-added-only.json',
+                                  TRAY_MIXED + '/beans.json', EVAL]),
+    'tray-mixed': (t_tray_mixed, [TRAY_MIXED + '/held-*-trays[-added-only].json', TRAY_MIXED + '/held-*-knn-val.json',
+                                  TRAY_SPLIT + '/shipped.json']),
     'tray-dates': (t_tray_dates, [TRAY_STUDY]),
     'tray-trained': (t_tray_trained, [TRAY_TRAINED + '/held-*-knn-val.json', TRAY_TRAINED + '/beans.json', TRAY_STUDY]),
     'previous-study': (t_previous_study, [STUDY]),
