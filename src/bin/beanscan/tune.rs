@@ -75,9 +75,10 @@ pub struct TuneArgs {
     /// from tray photos (25–40 px across) are.
     #[arg(long)]
     pub low_res: bool,
-    /// Keep the frozen blocks' maps in this file: read them when it holds the maps of the
-    /// same photos and settings, else compute them and write it (≈ 1.3 GB for 8 views of
-    /// every train photo). Saves the caching time of a resumed run or of another seed.
+    /// Keep the frozen blocks' maps in this file, by photo: a run with the same settings reads
+    /// the maps of the photos it holds, computes the others and adds them (≈ 1.3 GB for 8 views
+    /// of every train photo). Saves the caching time of a resumed run, of another seed, or of a
+    /// run on more photos.
     #[arg(long)]
     pub map_cache: Option<PathBuf>,
     /// Labelled beans to train on (both faces); all when omitted.
