@@ -72,17 +72,23 @@ fn cli_counts_a_tray_and_writes_the_annotated_photo() {
     assert!(changed > 20 * beans && changed < (original.len() / 3) / 4, "{changed} pixels changed");
 }
 
+/// A fresh folder with these tray photos (`CLASS/NAME`) and their annotations.
+fn tray_folder(name: &str, photos: &[&str]) -> PathBuf {
+    let data = temp_dir(name);
+    for photo in photos {
+        let class = photo.split('/').next().unwrap();
+        std::fs::create_dir_all(data.join(class)).unwrap();
+        for ext in ["jpg", "json"] {
+            std::fs::copy(trays().join(format!("{photo}.{ext}")), data.join(format!("{photo}.{ext}"))).unwrap();
+        }
+    }
+    data
+}
+
 #[test]
 fn eval_trays_writes_the_report() {
     // Two dates, so the date-split study has a fold to hold out.
-    let data = temp_dir("eval-trays");
-    for name in ["Sour/20210212_152221", "Sour/20190401_151518", "Normal/20210212_145213"] {
-        let class = name.split('/').next().unwrap();
-        std::fs::create_dir_all(data.join(class)).unwrap();
-        for ext in ["jpg", "json"] {
-            std::fs::copy(trays().join(format!("{name}.{ext}")), data.join(format!("{name}.{ext}"))).unwrap();
-        }
-    }
+    let data = tray_folder("eval-trays", &["Sour/20210212_152221", "Sour/20190401_151518", "Normal/20210212_145213"]);
     let json = data.join("out/report.json");
     beanscan(&[
         "eval-trays",
@@ -110,12 +116,7 @@ fn eval_trays_writes_the_report() {
 
 #[test]
 fn date_split_on_one_date_says_why_instead_of_scoring() {
-    let data = temp_dir("eval-trays-one-date");
-    std::fs::create_dir_all(data.join("Sour")).unwrap();
-    for ext in ["jpg", "json"] {
-        let name = format!("Sour/20210212_152221.{ext}");
-        std::fs::copy(trays().join(&name), data.join(&name)).unwrap();
-    }
+    let data = tray_folder("eval-trays-one-date", &["Sour/20210212_152221"]);
     let json = data.join("out/report.json");
     let out = beanscan(&["eval-trays", "--data", data.to_str().unwrap(), "--json", json.to_str().unwrap(), "--shots", "0,5"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -130,14 +131,7 @@ fn date_split_on_one_date_says_why_instead_of_scoring() {
 #[test]
 fn eval_trays_holds_out_one_date_and_splits_it_by_photo() {
     // Two photos of 2021-02-12 and one of 2019-04-01.
-    let data = temp_dir("eval-trays-photo");
-    for name in ["Sour/20210212_152221", "Sour/20190401_151518", "Normal/20210212_145213"] {
-        let class = name.split('/').next().unwrap();
-        std::fs::create_dir_all(data.join(class)).unwrap();
-        for ext in ["jpg", "json"] {
-            std::fs::copy(trays().join(format!("{name}.{ext}")), data.join(format!("{name}.{ext}"))).unwrap();
-        }
-    }
+    let data = tray_folder("eval-trays-photo", &["Sour/20210212_152221", "Sour/20190401_151518", "Normal/20210212_145213"]);
     let json = data.join("out/report.json");
     let args = ["eval-trays", "--data", data.to_str().unwrap(), "--json", json.to_str().unwrap(), "--shots", "0,2"];
     let out = beanscan(&[&args[..], &["--seeds", "1", "--split", "date,photo", "--hold-out", "20210212"]].concat());
