@@ -539,19 +539,21 @@ def t_tray_split():
     return table(['+ 10 tray references per class, 5 seeds'] + dates + ['all dates (goal ≥ 0.50)'], rows)
 
 
-def t_tray_mixed():
+def t_tray_mixed(prefix='held'):
     """An encoder trained on greencoffee and the tray beans of two dates (bench/pretrained.sh step
-    3e), per held-out date, beside the shipped bundle on the same date."""
+    3f), per held-out date, beside the shipped bundle on the same date. `prefix` 'gcrefs': the same
+    nets with references from the single-bean photos only (`tune --refs-rounds r1,r2`)."""
     shipped = {'all': load(f'{TRAY_SPLIT}/shipped.json'), 'added': load(f'{TRAY_SPLIT}/shipped-added-only.json')}
-    held = sorted(os.path.basename(p)[5:13] for p in glob.glob(os.path.join(ROOT, TRAY_MIXED, 'held-*-trays.json')))
+    pattern = os.path.join(ROOT, TRAY_MIXED, f'{prefix}-????????-trays.json')
+    held = sorted(os.path.basename(p)[len(prefix) + 1:len(prefix) + 9] for p in glob.glob(pattern))
     if not held:
-        raise Missing(f'{TRAY_MIXED}/held-*-trays.json')
+        raise Missing(f'{TRAY_MIXED}/{prefix}-*-trays.json')
     cols = [('date', 'all'), ('date', 'added'), ('photo', 'all'), ('photo', 'added')]
     out, pooled, normal_all, total_all = [], {}, 0, 0
     for date in held:
-        runs = {'all': load(f'{TRAY_MIXED}/held-{date}-trays.json'),
-                'added': load(f'{TRAY_MIXED}/held-{date}-trays-added-only.json')}
-        val = shipped_knn_row(load(f'{TRAY_MIXED}/held-{date}-knn-val.json'))
+        runs = {'all': load(f'{TRAY_MIXED}/{prefix}-{date}-trays.json'),
+                'added': load(f'{TRAY_MIXED}/{prefix}-{date}-trays-added-only.json')}
+        val = shipped_knn_row(load(f'{TRAY_MIXED}/{prefix}-{date}-knn-val.json'))
         lab = runs['all']['labelling']
         n = lab['beans']
         normal = lab['per_class'].get('Normal', {}).get('beans', 0)
@@ -675,6 +677,8 @@ TABLES = {
     'tray-classes': (t_tray_classes, [TRAYS, EVAL]),
     'tray-study': (t_tray_study, [TRAY_STUDY]),
     'tray-voters': (t_tray_voters, list(TRAY_VOTERS.values())),
+    'tray-mixed-refs': (lambda: t_tray_mixed('gcrefs'), [TRAY_MIXED + '/gcrefs-*-trays[-added-only].json',
+                                                         TRAY_MIXED + '/gcrefs-*-knn-val.json', TRAY_SPLIT + '/shipped.json']),
     'tray-split': (t_tray_split, [TRAY_SPLIT + '/shipped.json', TRAY_SPLIT + '/shipped-added-only.json',
                                   TRAY_MIXED + '/beans.json', EVAL]),
     'tray-mixed': (t_tray_mixed, [TRAY_MIXED + '/held-*-trays[-added-only].json', TRAY_MIXED + '/held-*-knn-val.json',

@@ -128,6 +128,11 @@ pub struct TuneArgs {
     pub hidden: usize,
     #[command(flatten)]
     pub schedule: ScheduleArgs,
+    /// References only from the photos of these collection rounds (manifest column `round`,
+    /// comma-separated), e.g. the single-bean photos' when tray beans train the net too: those
+    /// vote on photos of another camera. Classes with no photo there get no reference.
+    #[arg(long, value_delimiter = ',')]
+    pub refs_rounds: Option<Vec<String>>,
     /// References stored in the bundle per class (photos, drawn by seed); 0 = every one.
     #[arg(long, default_value_t = 32)]
     pub refs_per_class: usize,
@@ -159,10 +164,12 @@ pub struct TuneArgs {
     pub embed_views: u8,
 }
 
-/// Up to `per_class` rows of each class (all when 0), drawn by `seed`.
-fn per_class_rows(labels: &[u16], per_class: usize, seed: u64) -> Vec<usize> {
+/// Up to `per_class` rows of each class (all when 0) among the `eligible` ones, drawn by `seed`.
+fn per_class_rows(labels: &[u16], per_class: usize, seed: u64, eligible: &[bool]) -> Vec<usize> {
     let mut rows: Vec<usize> = (0..labels.len()).collect();
     rows.shuffle(&mut rand::rngs::StdRng::seed_from_u64(seed));
+    // Filtered after the shuffle: with every row eligible the draw is the same as without.
+    rows.retain(|&r| eligible[r]);
     let mut kept = if per_class == 0 { rows } else { beanscan::eval::first_per_class(rows, |&r| labels[r], per_class) };
     kept.sort_unstable();
     kept
@@ -398,6 +405,15 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     // default), so they match what the browser computes for a new photo.
     let weight_type = WeightType::from(args.weights);
     let net = load_embedder(&model, weight_type, &export::weight_bytes(folded, weight_type)?, &device)?;
+    // Training photos that may be references (all, or those of --refs-rounds).
+    let eligible: Vec<bool> = match &args.refs_rounds {
+        None => vec![true; train.ids.len()],
+        Some(rounds) => {
+            let ids: std::collections::HashSet<String> =
+                dataset.samples.iter().filter(|s| rounds.contains(&s.round)).map(|s| s.reference_id()).collect();
+            train.ids.iter().map(|id| ids.contains(id)).collect()
+        }
+    };
     // With more views the report leaves out 128 and all references per class (8× the embedding
     // time), unless the bundle stores that many.
     let mut table_counts: Vec<usize> = if args.embed_views == 1 { vec![8, 16, 32, 64, 128, 0] } else { vec![8, 16, 32, 64] };
@@ -409,13 +425,17 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     let mut needed = vec![false; train.images.len()];
     let all_labelled = if args.self_label > 0 { Some(&0) } else { None };
     for &per_class in table_counts.iter().chain([&args.refs_per_class]).chain(all_labelled) {
-        per_class_rows(&train.labels, per_class, args.schedule.seed).into_iter().for_each(|r| needed[r] = true);
+        per_class_rows(&train.labels, per_class, args.schedule.seed, &eligible).into_iter().for_each(|r| needed[r] = true);
     }
     // Photos that calibrate the unknown threshold: labelled, not references.
-    let kept = per_class_rows(&train.labels, args.refs_per_class, args.schedule.seed);
+    let kept = per_class_rows(&train.labels, args.refs_per_class, args.schedule.seed, &eligible);
     let reference_ids: std::collections::HashSet<&str> = kept.iter().map(|&r| train.ids[r].as_str()).collect();
     let calibration = if args.threshold.is_none() {
-        unknown::calibration_rows(&train.ids, &train.labels, &reference_ids, unknown::CALIBRATION_PER_CLASS, args.schedule.seed)
+        // Rows outside --refs-rounds are not references, nor do they set the threshold.
+        let others: std::collections::HashSet<&str> =
+            (0..train.ids.len()).filter(|&r| !eligible[r]).map(|r| train.ids[r].as_str()).collect();
+        let outside = reference_ids.union(&others).copied().collect();
+        unknown::calibration_rows(&train.ids, &train.labels, &outside, unknown::CALIBRATION_PER_CLASS, args.schedule.seed)
     } else {
         Vec::new()
     };
@@ -474,7 +494,7 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
             "normal_vs_defect": report.normal_vs_defect,
         }));
         for &per_class in &table_counts {
-            let kept = per_class_rows(&train.labels, per_class, args.schedule.seed);
+            let kept = per_class_rows(&train.labels, per_class, args.schedule.seed, &eligible);
             let labelled = study::references(
                 &study::pick(&embeddings, &kept),
                 &study::pick(&train.labels, &kept),
@@ -571,4 +591,27 @@ fn class_counts(class_names: &[String], labels: &[u16]) -> String {
         .map(|(c, name)| format!("{name} {}", labels.iter().filter(|&&l| usize::from(l) == c).count()))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn references_come_from_eligible_rows_only_and_the_full_draw_is_unchanged_by_the_filter() {
+        let labels: Vec<u16> = (0..40).map(|i| (i % 2) as u16).collect();
+        let all = vec![true; labels.len()];
+        let drawn = per_class_rows(&labels, 3, 7, &all);
+        assert_eq!(drawn.len(), 6);
+        // Rows 0–19 only (as the single-bean photos among tray beans).
+        let first_half: Vec<bool> = (0..labels.len()).map(|r| r < 20).collect();
+        let kept = per_class_rows(&labels, 3, 7, &first_half);
+        assert_eq!(kept.len(), 6);
+        assert!(kept.iter().all(|&r| r < 20), "{kept:?}");
+        // The eligible rows the full draw took stay taken: the filter only skips the others.
+        assert!(drawn.iter().filter(|&&r| r < 20).all(|r| kept.contains(r)), "{drawn:?} vs {kept:?}");
+        // A class with no eligible row gets no reference.
+        let evens: Vec<bool> = (0..labels.len()).map(|r| r % 2 == 0).collect();
+        assert!(per_class_rows(&labels, 3, 7, &evens).iter().all(|&r| labels[r] == 0));
+    }
 }
