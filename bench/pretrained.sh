@@ -235,6 +235,23 @@ for held in 20190401 20190403 20210212; do
   "$BEANSCAN" eval-trays --bundle "runs/mix-ft-$held/bundle.beanscan" --data "$DATA/trays" --hold-out "$held" \
     --split date,photo --shots 5,10 --seeds 5 --added-only --json "bench/results/tray-mixed/held-$held-trays-added-only.json"
 done
+# The same nets (and one trained on every tray bean: "none" held out) re-exported with references
+# from the single-bean photos only (rounds r1, r2), and measured again.
+python3 bench/tray-crops.py "$DATA/trays" runs/mix-none none --with "$DATA/greencoffee"
+cp runs/mix-none/beans.json bench/results/tray-mixed/beans.json
+for held in 20190401 20190403 20210212 none; do
+  "$BEANSCAN" tune --data "runs/mix-$held" --start runs/lite0-cut14-rerun --blocks 14 --steps 400 --learning-rate 5e-4 \
+    --map-cache runs/maps.bin --run "runs/mix-ft-$held" --eval-split val --out "runs/mix-ft-$held/bundle.beanscan"
+  [[ $held == none ]] && cp runs/mix-ft-none/knn-val.json bench/results/tray-mixed/all-dates-knn-val.json
+  "$BEANSCAN" tune --data "runs/mix-$held" --start runs/lite0-cut14-rerun --blocks 14 --steps 400 --learning-rate 5e-4 \
+    --run "runs/mix-ft-$held" --eval-split val --refs-rounds r1,r2 --out "runs/mix-ft-$held/bundle-gcrefs.beanscan"
+  cp "runs/mix-ft-$held/knn-val.json" "bench/results/tray-mixed/gcrefs-$held-knn-val.json"
+  [[ $held == none ]] && continue
+  "$BEANSCAN" eval-trays --bundle "runs/mix-ft-$held/bundle-gcrefs.beanscan" --data "$DATA/trays" --hold-out "$held" \
+    --split date,photo --shots 0,5,10 --seeds 5 --json "bench/results/tray-mixed/gcrefs-$held-trays.json"
+  "$BEANSCAN" eval-trays --bundle "runs/mix-ft-$held/bundle-gcrefs.beanscan" --data "$DATA/trays" --hold-out "$held" \
+    --split date,photo --shots 5,10 --seeds 5 --added-only --json "bench/results/tray-mixed/gcrefs-$held-trays-added-only.json"
+done
 
 # 4. The tables of docs/results.md and README.md, from the files written above.
 python3 bench/tables.py
