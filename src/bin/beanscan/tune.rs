@@ -300,15 +300,15 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
             step(&format!("read the cached maps of {} photos", ids.len()), started);
         } else {
             let held = saved.len();
-            let built = MapCache::build(
-                start.encoder(),
-                args.frozen,
-                &preprocess,
-                &study::pick(images, &missing),
-                args.views,
-                args.low_res,
-                &device,
-            );
+            // Every photo missing (no cache file yet): no copy of the decoded photos.
+            let some;
+            let photos = if missing.len() == images.len() {
+                images
+            } else {
+                some = study::pick(images, &missing);
+                &some
+            };
+            let built = MapCache::build(start.encoder(), args.frozen, &preprocess, photos, args.views, args.low_res, &device);
             saved.add(ids, &missing, built);
             step(
                 &format!(
