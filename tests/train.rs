@@ -157,3 +157,20 @@ fn cli_pipeline_trains_exports_evaluates_and_classifies() {
     assert!(std::fs::read_to_string(study.with_extension("md")).unwrap().contains("| AE-only kNN | 8 | 2 |"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn tune_refuses_reference_rounds_that_are_not_there_before_training() {
+    let dir = temp_dir("tune-refs-rounds");
+    let data = small_dataset(&dir);
+    let run = dir.join("run");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_beanscan"))
+        .args(["tune", "--data", data.to_str().unwrap(), "--refs-rounds", "r9", "--run", run.to_str().unwrap()])
+        .args(["--out", dir.join("b.beanscan").to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("--refs-rounds r9: no training photo of these rounds (rounds: r2)"), "{stderr}");
+    // Refused before the ImageNet weights are read or a step is trained.
+    assert!(!run.join("tune.ckpt").exists());
+}

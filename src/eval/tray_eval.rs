@@ -272,15 +272,6 @@ pub enum Split {
     Photo,
 }
 
-impl Split {
-    pub fn name(self) -> &'static str {
-        match self {
-            Split::Date => "date",
-            Split::Photo => "photo",
-        }
-    }
-}
-
 #[derive(Debug, Clone, Serialize)]
 pub struct ShotLine {
     /// References added per class.

@@ -95,23 +95,28 @@ impl Checkpointer {
 
 /// The finished model stored in a checkpoint file, without the optimizer.
 pub fn load_model<M: Module>(path: &Path, model: M) -> Result<(M, usize)> {
-    let stored = read(path)?;
-    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(stored.model))
-        .map_err(|e| anyhow::anyhow!("{}: weights: {e}", path.display()))?;
-    let model =
-        model.try_load_record(record).map_err(|e| anyhow::anyhow!("{}: weights do not fit the model: {e}", path.display()))?;
-    Ok((model, stored.step))
+    let (record, step) = read_record(path)?;
+    Ok((apply(path, model, record)?, step))
 }
 
 /// The part of a checkpoint's model that `part` has, e.g. the embedder without the class
 /// directions it was trained with (the rest of the checkpoint is left unread); every tensor
 /// of `part` must be there, in the same shape.
 pub fn load_part<M: Module>(path: &Path, part: M) -> Result<M> {
+    let (record, _) = read_record(path)?;
+    apply(path, part, record.allow_unused(true))
+}
+
+/// The model weights of the checkpoint at `path` and the step it was saved after.
+fn read_record(path: &Path) -> Result<(ModuleRecord, usize)> {
     let stored = read(path)?;
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(stored.model))
         .map_err(|e| anyhow::anyhow!("{}: weights: {e}", path.display()))?;
-    part.try_load_record(record.allow_unused(true))
-        .map_err(|e| anyhow::anyhow!("{}: weights do not fit the model: {e}", path.display()))
+    Ok((record, stored.step))
+}
+
+fn apply<M: Module>(path: &Path, model: M, record: ModuleRecord) -> Result<M> {
+    model.try_load_record(record).map_err(|e| anyhow::anyhow!("{}: weights do not fit the model: {e}", path.display()))
 }
 
 fn read(path: &Path) -> Result<Stored> {

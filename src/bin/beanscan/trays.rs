@@ -148,7 +148,8 @@ pub fn eval_trays_cmd(args: &EvalTraysArgs) -> Result<()> {
             let seeds = if n == 0 { 1 } else { args.seeds };
             let line = tray_eval::shots_study(&mut classifier, &beans, &photos, n, seeds, split, args.hold_out.as_deref())?;
             let f = |v: Option<f32>| v.unwrap_or(f32::NAN);
-            let name = split.name();
+            let name = clap::ValueEnum::to_possible_value(&split).expect("every split has a name");
+            let name = name.get_name();
             match &line.not_run {
                 Some(why) => println!("{name} split, {n:>2} added references per class: not run: {why}"),
                 None => println!(

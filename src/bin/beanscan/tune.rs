@@ -259,6 +259,23 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
         );
     }
 
+    // Training photos that may be references (all, or those of --refs-rounds): checked before
+    // the training, so a round that is not there costs no training run.
+    let eligible: Vec<bool> = match &args.refs_rounds {
+        None => vec![true; train.ids.len()],
+        Some(rounds) => {
+            let ids: std::collections::HashSet<String> =
+                dataset.samples.iter().filter(|s| rounds.contains(&s.round)).map(|s| s.reference_id()).collect();
+            let eligible: Vec<bool> = train.ids.iter().map(|id| ids.contains(id)).collect();
+            if !eligible.contains(&true) {
+                let mut there: Vec<&str> = dataset.samples.iter().map(|s| s.round.as_str()).collect();
+                there.sort_unstable();
+                there.dedup();
+                bail!("--refs-rounds {}: no training photo of these rounds (rounds: {})", rounds.join(","), there.join(", "));
+            }
+            eligible
+        }
+    };
     let started = Instant::now();
     let Init::Imagenet = args.init;
     let imagenet: Lite0 = load_imagenet(&imagenet_path(), args.blocks, &device)?;
@@ -405,15 +422,6 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     // default), so they match what the browser computes for a new photo.
     let weight_type = WeightType::from(args.weights);
     let net = load_embedder(&model, weight_type, &export::weight_bytes(folded, weight_type)?, &device)?;
-    // Training photos that may be references (all, or those of --refs-rounds).
-    let eligible: Vec<bool> = match &args.refs_rounds {
-        None => vec![true; train.ids.len()],
-        Some(rounds) => {
-            let ids: std::collections::HashSet<String> =
-                dataset.samples.iter().filter(|s| rounds.contains(&s.round)).map(|s| s.reference_id()).collect();
-            train.ids.iter().map(|id| ids.contains(id)).collect()
-        }
-    };
     // With more views the report leaves out 128 and all references per class (8× the embedding
     // time), unless the bundle stores that many.
     let mut table_counts: Vec<usize> = if args.embed_views == 1 { vec![8, 16, 32, 64, 128, 0] } else { vec![8, 16, 32, 64] };
