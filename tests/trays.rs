@@ -166,3 +166,56 @@ fn eval_trays_holds_out_one_date_and_splits_it_by_photo() {
     let stderr = String::from_utf8_lossy(&wrong.stderr);
     assert!(!wrong.status.success() && stderr.contains("20190401, 20210212"), "{stderr}");
 }
+
+#[test]
+fn tray_crops_writes_a_manifest_tune_can_read() {
+    let data = tray_folder("tray-crops", &["Sour/20210212_152221", "Sour/20190401_151518"]);
+    // A tiny single-bean data set to join: one photo, its manifest row kept as it is.
+    let single = temp_dir("tray-crops-single");
+    let photo = "x.png,Normal,r1,b1,A,1,train";
+    image::RgbImage::from_pixel(40, 40, image::Rgb([120, 110, 90])).save(single.join("x.png")).unwrap();
+    std::fs::write(single.join("manifest.csv"), format!("path,label,round,bean,face,label_applies,split\n{photo}\n")).unwrap();
+    let out = data.join("crops");
+    beanscan(&[
+        "tray-crops",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--hold-out",
+        "20210212",
+        "--with",
+        single.to_str().unwrap(),
+    ]);
+    let manifest = std::fs::read_to_string(out.join("manifest.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = manifest.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    let polygons = |name: &str| -> usize {
+        let text = std::fs::read_to_string(data.join(format!("Sour/{name}.json"))).unwrap();
+        serde_json::from_str::<Vec<serde_json::Value>>(&text).unwrap().len()
+    };
+    let (held, train) = (polygons("20210212_152221"), polygons("20190401_151518"));
+    assert_eq!(rows.len(), held + train + 1, "{manifest}");
+    assert_eq!(rows.iter().filter(|r| r[6] == "held").count(), held);
+    assert_eq!(rows.last().unwrap().join(","), format!("greencoffee/{photo}"));
+    // Every crop is a square PNG at the path its row names.
+    for row in &rows[..held + train] {
+        assert_eq!(row[1], "Sour");
+        let crop = image::open(out.join(row[0])).unwrap();
+        assert_eq!(crop.width(), crop.height(), "{row:?}");
+    }
+    // The data loader `tune` uses reads it: every row, its photo present, the splits kept.
+    let dataset = beanscan::train::data::Dataset::open(&out).unwrap();
+    assert_eq!(dataset.samples.len(), rows.len());
+    assert_eq!(dataset.split(Some("held")).samples.len(), held);
+    assert_eq!(dataset.split(Some("train")).samples.len(), train + 1);
+    assert!(dataset.class_names.iter().any(|c| c == "Sour") && dataset.class_names.iter().any(|c| c == "Normal"));
+    let beans: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("beans.json")).unwrap()).unwrap();
+    assert_eq!(beans["20190401"]["Sour"], train);
+    // An unknown date is refused with the dates there are.
+    let wrong = std::process::Command::new(env!("CARGO_BIN_EXE_beanscan"))
+        .args(["tray-crops", "--data", data.to_str().unwrap(), "--out", out.to_str().unwrap(), "--hold-out", "20200101"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&wrong.stderr);
+    assert!(!wrong.status.success() && stderr.contains("20190401, 20210212"), "{stderr}");
+}

@@ -14,6 +14,7 @@ pub mod pretrained;
 pub mod progress;
 pub mod supervised;
 pub mod train_loop;
+pub mod tray_crops;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use image::RgbImage;

@@ -36,7 +36,7 @@ mod native {
 
     use crate::convert::{self, ConvertArgs};
     use crate::training::{self, PretrainArgs, StudyArgs, SupervisedArgs, TrainArgs};
-    use crate::trays::{self, EvalTraysArgs};
+    use crate::trays::{self, EvalTraysArgs, TrayCropsArgs};
     use crate::tune::{self, TuneArgs};
 
     #[derive(Parser)]
@@ -117,6 +117,9 @@ mod native {
         /// Find, count and label the beans of annotated tray photos; report detection
         /// precision/recall, count error and per-bean accuracy (plus a few-shot date-split study).
         EvalTrays(EvalTraysArgs),
+        /// Cut the annotated beans of tray photos out as single-bean photos with a manifest
+        /// (optionally joined to a single-bean data set), to train one encoder on both cameras.
+        TrayCrops(TrayCropsArgs),
         /// Re-store a bundle's weights as f32, f16 or int8 (everything else is kept).
         Convert(ConvertArgs),
     }
@@ -144,6 +147,7 @@ mod native {
             Command::Supervised(args) => training::supervised_cmd(&args).map(|()| ExitCode::SUCCESS),
             Command::Study(args) => training::study_cmd(&args).map(|()| ExitCode::SUCCESS),
             Command::EvalTrays(args) => trays::eval_trays_cmd(&args).map(|()| ExitCode::SUCCESS),
+            Command::TrayCrops(args) => trays::tray_crops_cmd(&args).map(|()| ExitCode::SUCCESS),
             Command::Convert(args) => convert::convert_cmd(&args).map(|()| ExitCode::SUCCESS),
         };
         match result {

@@ -55,6 +55,40 @@ pub struct EvalTraysArgs {
     pub beans: Option<PathBuf>,
 }
 
+#[derive(Args)]
+pub struct TrayCropsArgs {
+    /// Folder of tray photos, each `NAME.jpg` with `NAME.json` (a list of {label, points}), any depth.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Where the crops (PNG), `manifest.csv` and `beans.json` (beans per date and class) go.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// The beans of this date (YYYYMMDD) go to split `held` (`val` without --with) instead of
+    /// `train`; `none` (the default): every tray bean trains.
+    #[arg(long, default_value = "none")]
+    pub hold_out: String,
+    /// A single-bean data set (folder with manifest.csv, e.g. greencoffee) to join: linked as
+    /// OUT/greencoffee, its rows and splits kept.
+    #[arg(long = "with")]
+    pub with: Option<PathBuf>,
+}
+
+/// `beanscan tray-crops`: the annotated tray beans as a training data set.
+pub fn tray_crops_cmd(args: &TrayCropsArgs) -> Result<()> {
+    let started = Instant::now();
+    let held = Some(args.hold_out.as_str()).filter(|d| *d != "none");
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let report = beanscan::train::tray_crops::write_tray_crops(&args.data, &args.out, held, args.with.as_deref())?;
+    println!(
+        "{} tray beans, {} single-bean photos → {} ({:.0} s)",
+        report.tray_rows,
+        report.single_rows,
+        args.out.display(),
+        started.elapsed().as_secs_f32()
+    );
+    Ok(())
+}
+
 /// Prints one tray photo's counts and grading; writes the annotated photo when asked.
 pub fn classify_tray(classifier: &Classifier, path: &Path, annotate_dir: Option<&Path>) -> Result<Tray> {
     let bytes = std::fs::read(path).map_err(|e| anyhow::anyhow!("cannot read the file: {e}"))?;
