@@ -169,7 +169,8 @@ fn eval_trays_holds_out_one_date_and_splits_it_by_photo() {
 
 #[test]
 fn tray_crops_writes_a_manifest_tune_can_read() {
-    let data = tray_folder("tray-crops", &["Sour/20210212_152221", "Sour/20190401_151518"]);
+    // Two photos of one date in two class folders: the date is held out (and listed) once.
+    let data = tray_folder("tray-crops", &["Normal/20210212_145213", "Sour/20210212_152221", "Sour/20190401_151518"]);
     // A tiny single-bean data set to join: one photo, its manifest row kept as it is.
     let single = temp_dir("tray-crops-single");
     let photo = "x.png,Normal,r1,b1,A,1,train";
@@ -190,16 +191,18 @@ fn tray_crops_writes_a_manifest_tune_can_read() {
     let manifest = std::fs::read_to_string(out.join("manifest.csv")).unwrap();
     let rows: Vec<Vec<&str>> = manifest.lines().skip(1).map(|l| l.split(',').collect()).collect();
     let polygons = |name: &str| -> usize {
-        let text = std::fs::read_to_string(data.join(format!("Sour/{name}.json"))).unwrap();
+        let text = std::fs::read_to_string(data.join(format!("{name}.json"))).unwrap();
         serde_json::from_str::<Vec<serde_json::Value>>(&text).unwrap().len()
     };
-    let (held, train) = (polygons("20210212_152221"), polygons("20190401_151518"));
+    let held = polygons("Normal/20210212_145213") + polygons("Sour/20210212_152221");
+    let train = polygons("Sour/20190401_151518");
     assert_eq!(rows.len(), held + train + 1, "{manifest}");
     assert_eq!(rows.iter().filter(|r| r[6] == "held").count(), held);
     assert_eq!(rows.last().unwrap().join(","), format!("greencoffee/{photo}"));
     // Every crop is a square PNG at the path its row names.
     for row in &rows[..held + train] {
-        assert_eq!(row[1], "Sour");
+        assert_eq!(row[1], row[0].split('/').next().unwrap(), "{row:?}");
+        assert_eq!(row[6] == "held", row[2] == "20210212", "{row:?}");
         let crop = image::open(out.join(row[0])).unwrap();
         assert_eq!(crop.width(), crop.height(), "{row:?}");
     }
@@ -217,5 +220,5 @@ fn tray_crops_writes_a_manifest_tune_can_read() {
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&wrong.stderr);
-    assert!(!wrong.status.success() && stderr.contains("20190401, 20210212"), "{stderr}");
+    assert!(!wrong.status.success() && stderr.contains("(dates: 20190401, 20210212)"), "{stderr}");
 }

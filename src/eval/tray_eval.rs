@@ -297,6 +297,14 @@ pub struct ShotLine {
     pub new_class_unknown_mean: Option<f32>,
 }
 
+/// The dates of these photos, each once, in order.
+pub fn tray_dates(photos: &[TrayPhoto]) -> Vec<&str> {
+    let mut dates: Vec<&str> = photos.iter().map(|p| p.date.as_str()).collect();
+    dates.sort_unstable();
+    dates.dedup();
+    dates
+}
+
 /// Few-shot adaptation: for each fold (a date or a photo, `split`), `shots` references per class
 /// are drawn (seeded) from the beans outside it, added to the classifier, and the fold's beans
 /// labelled. Removed again afterwards; the bundle is never retrained. With `only`, the folds are
@@ -312,9 +320,7 @@ pub fn shots_study(
     split: Split,
     only: Option<&str>,
 ) -> Result<ShotLine> {
-    let mut dates: Vec<&str> = photos.iter().map(|p| p.date.as_str()).collect();
-    dates.sort_unstable();
-    dates.dedup();
+    let dates = tray_dates(photos);
     // Each fold: its name and the photos it holds out.
     let folds: Vec<(String, Vec<usize>)> = match split {
         Split::Date => dates

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::eval::tray_eval::{TrayPhoto, load_trays};
+use crate::eval::tray_eval::{TrayPhoto, load_trays, tray_dates};
 use crate::tray::detect::Found;
 
 /// The manifest columns `train::data` reads, in the order greencoffee's manifest has them.
@@ -38,9 +38,7 @@ pub fn write_tray_crops(trays: &Path, out: &Path, held: Option<&str>, single: Op
     if let Some(date) = held
         && !photos.iter().any(|p| p.date == date)
     {
-        let mut dates: Vec<&str> = photos.iter().map(|p| p.date.as_str()).collect();
-        dates.dedup();
-        return Err(Error::Bundle(format!("no tray photo of date {date} (dates: {})", dates.join(", "))));
+        return Err(Error::Bundle(format!("no tray photo of date {date} (dates: {})", tray_dates(&photos).join(", "))));
     }
     let held_split = if single.is_some() { "held" } else { "val" };
     let mut rows = vec![MANIFEST_HEADER.to_string()];

@@ -133,10 +133,8 @@ pub fn eval_trays_cmd(args: &EvalTraysArgs) -> Result<()> {
     if let Some(date) = &args.hold_out
         && !photos.iter().any(|p| p.date == *date)
     {
-        let mut dates: Vec<&str> = photos.iter().map(|p| p.date.as_str()).collect();
-        dates.sort_unstable();
-        dates.dedup();
-        bail!("--hold-out {date}: no tray photo of that date in {} (dates: {})", args.data.display(), dates.join(", "));
+        let dates = tray_eval::tray_dates(&photos).join(", ");
+        bail!("--hold-out {date}: no tray photo of that date in {} (dates: {dates})", args.data.display());
     }
     let bar = progress::progress(photos.len() as u64, "trays");
     let (detection, lines, beans) =
