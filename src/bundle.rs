@@ -14,11 +14,13 @@ use crate::model::{EncoderKind, ModelConfig};
 use crate::preprocess::PreprocessParams;
 
 pub const MAGIC: &[u8; 8] = b"BEANSCAN";
-/// Version 2 added the encoder architecture to the model settings, version 3 the view count;
-/// version 1 files (always the ResNet-like encoder) and version 2 files (one view) are still read.
-pub const FORMAT_VERSION: u32 = 3;
+/// Version 2 added the encoder architecture to the model settings, version 3 the view count,
+/// version 4 the tray beans' own unknown threshold; version 1 files (always the ResNet-like
+/// encoder), version 2 files (one view) and version 3 files (one threshold) are still read.
+pub const FORMAT_VERSION: u32 = 4;
 const FORMAT_V1: u32 = 1;
 const FORMAT_V2: u32 = 2;
+const FORMAT_V3: u32 = 3;
 
 /// The bundle the library ships with (trained and exported by `beanscan tune`). The page's
 /// modules are built without it (feature `builtin-bundle` off) and fetch the same file.
@@ -53,6 +55,10 @@ pub struct Bundle {
     /// Flips/turns a photo's embedding averages over ([`crate::views`]); the references were
     /// embedded the same way.
     pub default_views: u8,
+    /// The unknown threshold for beans cut from tray photos, calibrated on tray beans: another
+    /// camera, lighting and framing put them farther from single-bean references than single-bean
+    /// photos are. None: the bundle had no tray beans to calibrate on; `default_threshold` serves.
+    pub tray_threshold: Option<f32>,
 }
 
 impl Bundle {
@@ -62,6 +68,11 @@ impl Bundle {
         return Self::from_bytes(DEFAULT_BUNDLE);
         #[cfg(not(feature = "builtin-bundle"))]
         Err(Error::Bundle("this build has no built-in bundle: pass the bytes of a .beanscan file".into()))
+    }
+
+    /// The threshold for tray beans: their own when calibrated, else the single-bean one.
+    pub fn tray_threshold(&self) -> f32 {
+        self.tray_threshold.unwrap_or(self.default_threshold)
     }
 
     /// Version string shown to users, e.g. in the page footer.
@@ -90,13 +101,14 @@ impl Bundle {
             default_k: self.default_k,
             default_threshold: self.default_threshold,
             default_views: self.default_views,
+            tray_threshold: self.tray_threshold,
         };
         let payload = postcard::to_allocvec(&wire).map_err(|e| Error::Bundle(format!("cannot encode: {e}")))?;
         Ok(framing::frame(MAGIC, FORMAT_VERSION, &payload))
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let older = [FORMAT_V1, FORMAT_V2]
+        let older = [FORMAT_V1, FORMAT_V2, FORMAT_V3]
             .into_iter()
             .find(|v| bytes.len() >= 12 && bytes[..8] == MAGIC[..] && bytes[8..12] == v.to_le_bytes());
         let version = older.unwrap_or(FORMAT_VERSION);
@@ -115,9 +127,11 @@ impl Bundle {
         })?;
         let decoded = match version {
             FORMAT_V1 => postcard::from_bytes::<BundleV1>(payload).map(Bundle::from),
-            // Version 2 is version 3 without its last field (postcard is positional): append a
-            // view count of 1, which is what its references were made with.
-            FORMAT_V2 => postcard::from_bytes(&[payload, &[1u8]].concat()),
+            // Version 2 is version 4 without its last two fields (postcard is positional): append
+            // a view count of 1, which is what its references were made with, and no tray
+            // threshold (version 3 lacks only that).
+            FORMAT_V2 => postcard::from_bytes(&[payload, &[1u8, 0u8]].concat()),
+            FORMAT_V3 => postcard::from_bytes(&[payload, &[0u8]].concat()),
             _ => postcard::from_bytes(payload),
         };
         let mut bundle: Bundle = decoded.map_err(|e| Error::Bundle(format!("cannot decode payload: {e}")))?;
@@ -168,6 +182,11 @@ impl Bundle {
         if !self.default_threshold.is_finite() {
             return Err(Error::Bundle(format!("invalid default threshold {}", self.default_threshold)));
         }
+        if let Some(t) = self.tray_threshold
+            && !(t.is_finite() && t >= 0.0)
+        {
+            return Err(Error::Bundle(format!("invalid tray threshold {t}")));
+        }
         if self.preprocess.input_size as usize != self.model.input_size {
             return Err(Error::Bundle(format!(
                 "preprocessing makes {}px inputs but the model takes {}px",
@@ -195,6 +214,7 @@ struct BundleOut<'a> {
     default_k: u32,
     default_threshold: f32,
     default_views: u8,
+    tray_threshold: Option<f32>,
 }
 
 /// A version-1 file: the same fields, with model settings from before the encoder choice.
@@ -243,6 +263,7 @@ impl From<BundleV1> for Bundle {
             default_k: b.default_k,
             default_threshold: b.default_threshold,
             default_views: 1,
+            tray_threshold: None,
         }
     }
 }
@@ -331,7 +352,7 @@ mod tests {
         assert!(message(&wrong_magic).contains("magic"));
         let mut newer = good.clone();
         newer[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
-        assert!(message(&newer).contains("format version 4; this beanscan reads version 3"));
+        assert!(message(&newer).contains("format version 5; this beanscan reads version 4"));
     }
 
     /// A well-formed file (valid checksum) whose contents disagree with each other.
@@ -433,18 +454,35 @@ mod tests {
     }
 
     /// A version-2 file (before the view count) loads with one view: its references were made so.
+    /// A version-3 file (before the tray threshold) loads with none: tray beans use the one
+    /// threshold it has.
     #[test]
-    fn version_2_bundles_load_with_one_view() {
+    fn version_2_and_3_bundles_still_load() {
         let mut bundle = Bundle::embedded().unwrap();
         bundle.default_views = 1;
-        let v3 = bundle.to_bytes().unwrap();
-        let payload = &v3[20..v3.len() - 4];
-        assert_eq!(payload.last(), Some(&1), "the view count is the payload's last byte");
-        let v2 = framing::frame(MAGIC, 2, &payload[..payload.len() - 1]);
+        bundle.tray_threshold = None;
+        let v4 = bundle.to_bytes().unwrap();
+        let payload = &v4[20..v4.len() - 4];
+        assert_eq!(&payload[payload.len() - 2..], &[1, 0], "the view count, then no tray threshold, end the payload");
+        let v3 = framing::frame(MAGIC, 3, &payload[..payload.len() - 1]);
+        let read = Bundle::from_bytes(&v3).expect("a v3 bundle loads");
+        assert_eq!((read.tray_threshold, read.tray_threshold()), (None, read.default_threshold));
+        assert_eq!(read.to_bytes().unwrap(), v4);
+        let v2 = framing::frame(MAGIC, 2, &payload[..payload.len() - 2]);
         let read = Bundle::from_bytes(&v2).expect("a v2 bundle loads");
         assert_eq!(read.default_views, 1);
-        assert_eq!(read.to_bytes().unwrap(), v3);
+        assert_eq!(read.to_bytes().unwrap(), v4);
         assert!(reencoded(|b| b.default_views = 3).contains("invalid view count 3"));
+    }
+
+    #[test]
+    fn a_tray_threshold_is_kept_and_checked() {
+        let mut bundle = Bundle::embedded().unwrap();
+        bundle.tray_threshold = Some(0.61);
+        let read = Bundle::from_bytes(&bundle.to_bytes().unwrap()).unwrap();
+        assert_eq!((read.tray_threshold, read.tray_threshold()), (Some(0.61), 0.61));
+        assert!(reencoded(|b| b.tray_threshold = Some(f32::NAN)).contains("invalid tray threshold NaN"));
+        assert!(reencoded(|b| b.tray_threshold = Some(-1.0)).contains("invalid tray threshold -1"));
     }
 
     #[test]

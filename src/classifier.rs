@@ -45,7 +45,10 @@ pub struct Classifier {
     pub class_names: Vec<String>,
     pub index: Index,
     pub k: usize,
+    /// Distance beyond which a single-bean photo is unknown.
     pub threshold: f32,
+    /// The same for a bean of a tray photo ([`Bundle::tray_threshold`]).
+    pub tray_threshold: f32,
     /// Vote among the references added at run time only, not the bundle's: a warehouse's own
     /// beans, shot on its own camera, outvote references taken elsewhere (results.md, "Tray photos").
     pub added_only: bool,
@@ -84,6 +87,7 @@ fn load_weights<M: Module>(fresh: M, weight_type: WeightType, weights: &[u8], cp
 impl Classifier {
     pub fn new(bundle: Bundle, device: Device) -> Result<Self> {
         let model = load_embedder(&bundle.model, bundle.weight_type, &bundle.weights, &device)?;
+        let tray_threshold = bundle.tray_threshold();
         Ok(Self {
             model_id: references::model_id(&bundle.weights),
             version: bundle.version_string(),
@@ -95,6 +99,7 @@ impl Classifier {
             index: Index::new(bundle.references, bundle.graph),
             k: bundle.default_k.max(1) as usize,
             threshold: bundle.default_threshold,
+            tray_threshold,
             added_only: false,
             views: bundle.default_views,
             tray_views: TRAY_VIEWS,
@@ -261,8 +266,17 @@ impl Classifier {
         Ok(self.embed_inputs(&[input]).await?.remove(0))
     }
 
-    /// kNN vote for one embedding with the current k and threshold.
+    /// kNN vote for one single-bean photo's embedding with the current k and threshold.
     pub fn label(&self, embedding: &[f32]) -> Result<Prediction> {
+        self.label_within(embedding, self.threshold)
+    }
+
+    /// [`Self::label`] for a bean of a tray photo: unknown beyond the tray threshold.
+    pub fn label_tray_bean(&self, embedding: &[f32]) -> Result<Prediction> {
+        self.label_within(embedding, self.tray_threshold)
+    }
+
+    fn label_within(&self, embedding: &[f32], threshold: f32) -> Result<Prediction> {
         let hits = if self.added_only {
             if self.index.added.is_empty() {
                 return Err(Error::Index(
@@ -273,7 +287,7 @@ impl Classifier {
         } else {
             self.index.search(embedding, self.k)
         };
-        let vote = index::vote(&hits, self.threshold).ok_or_else(|| Error::Index("no reference beans to compare with".into()))?;
+        let vote = index::vote(&hits, threshold).ok_or_else(|| Error::Index("no reference beans to compare with".into()))?;
         let name = |l: u16| self.class_names.get(usize::from(l)).cloned().unwrap_or_else(|| format!("class {l}"));
         Ok(Prediction {
             label: name(vote.label),

@@ -53,6 +53,30 @@ fn embedding_is_unit_length_and_deterministic() {
     assert!((norm - 1.0).abs() < 1e-4, "{norm}");
 }
 
+/// Single beans and tray beans are unknown beyond their own thresholds: the tray pipeline
+/// (`label_found`) follows the tray one, a single photo the other.
+#[test]
+fn tray_beans_follow_the_tray_threshold() {
+    let mut classifier = Classifier::new(Bundle::embedded().unwrap(), Device::flex()).unwrap();
+    assert_eq!(classifier.tray_threshold, Bundle::embedded().unwrap().tray_threshold());
+    let bytes = std::fs::read(&val_photos(1)[0].0).unwrap();
+    let embedding = pollster::block_on(classifier.embed_photo(&bytes)).unwrap();
+    let photo = image::RgbImage::new(64, 64);
+    let found = beanscan::tray::detect::Found { bbox: [8, 8, 40, 40], outline: Vec::new(), area: 1600.0 };
+    let tray_unknown = |c: &Classifier| {
+        beanscan::tray::label_found(c, photo.width(), photo.height(), vec![found.clone()], vec![embedding.clone()])
+            .unwrap()
+            .unknown
+    };
+    (classifier.threshold, classifier.tray_threshold) = (0.0, 1e6);
+    assert!(classifier.label(&embedding).unwrap().unknown);
+    assert!(!classifier.label_tray_bean(&embedding).unwrap().unknown);
+    assert_eq!(tray_unknown(&classifier), 0);
+    (classifier.threshold, classifier.tray_threshold) = (1e6, 0.0);
+    assert!(!classifier.label(&embedding).unwrap().unknown);
+    assert_eq!(tray_unknown(&classifier), 1);
+}
+
 #[test]
 fn cli_prints_one_line_per_photo_and_fails_only_when_none_labelled() {
     let dir = std::env::temp_dir().join(format!("beanscan-cli-{}", std::process::id()));

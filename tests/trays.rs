@@ -107,6 +107,9 @@ fn eval_trays_writes_the_report() {
     assert!(number(&report["detection"]["recall"]) > 0.9, "{report}");
     assert!(number(&report["count_error"]) < 0.1);
     assert!((0.0..=1.0).contains(&number(&report["bean_accuracy"])));
+    // Tray beans are unknown beyond the bundle's threshold for tray beans.
+    let shipped = beanscan::Bundle::embedded().unwrap();
+    assert_eq!(number(&report["threshold"]) as f32, shipped.tray_threshold());
     assert_eq!(report["photos"].as_array().unwrap().len(), 3);
     let split = report["date_split"].as_array().unwrap();
     assert_eq!(split.len(), 2);

@@ -138,7 +138,7 @@ async fn classify_with_embedding(c: &Classifier, photo: &[u8]) -> (String, Vec<f
 }
 
 #[wasm_bindgen_test]
-async fn relabelling_a_cached_embedding_follows_k_and_threshold() {
+async fn relabelling_a_cached_embedding_follows_k_and_the_thresholds() {
     let c = Classifier::open(options("cpu")).await.unwrap();
     let (label, embedding) = classify_with_embedding(&c, BLACK).await;
     assert_eq!(embedding.len(), 128);
@@ -151,6 +151,13 @@ async fn relabelling_a_cached_embedding_follows_k_and_threshold() {
     c.set_threshold(0.0).unwrap();
     assert_eq!(field(&c.label(&embedding).unwrap(), "unknown").as_bool(), Some(true));
     assert!(c.set_threshold(f32::NAN).is_err());
+    // Tray beans have their own threshold: the single-bean one at 0 does not touch them.
+    c.set_tray_threshold(1e6).unwrap();
+    assert_eq!(field(&c.label_tray_bean(&embedding).unwrap(), "unknown").as_bool(), Some(false));
+    c.set_tray_threshold(0.0).unwrap();
+    assert_eq!(field(&c.label_tray_bean(&embedding).unwrap(), "unknown").as_bool(), Some(true));
+    assert_eq!(c.tray_threshold(), 0.0);
+    assert!(c.set_tray_threshold(-1.0).is_err());
     assert!(message(&c.label(&[0.5; 3]).unwrap_err()).contains("3 values"));
 }
 

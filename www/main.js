@@ -23,13 +23,14 @@ const progressEl = $('progress');
 const progressText = $('progress-text');
 const kInput = $('k');
 const thresholdInput = $('threshold');
+const trayThresholdInput = $('tray-threshold'); // tray beans have their own: another camera, another distance
 const addedOnlyInput = $('added-only');
 
 // ---------- state ----------
 
-let info = null;          // what the running classifier reported: backend, bundle, classes, k, threshold
-let settings = savedSettings(); // {k, threshold, addedOnly, bundle} chosen by the user (kept across reloads)
-let bundleDefaults = '';        // the running bundle's model and default k and threshold
+let info = null;          // what the running classifier reported: backend, bundle, classes, k, thresholds
+let settings = savedSettings(); // {k, threshold, trayThreshold, addedOnly, bundle} chosen by the user (kept across reloads)
+let bundleDefaults = '';        // the running bundle's model and default k and thresholds
 let customBundle;         // bytes of a bundle the user loaded, null for the built-in one (undefined: not read yet)
 let references = [];      // [{id, label}] added on this device
 const entries = [];       // one per photo, oldest first: {file, card, result?, error?, reference?}
@@ -115,7 +116,7 @@ function setStatus(state, text) {
 
 function showReady(next) {
   info = next;
-  const { backend, bundleVersion, classNames, k, threshold } = info;
+  const { backend, bundleVersion, classNames, k, threshold, trayThreshold } = info;
   const whose = customBundle ? 'your bundle: ' : '';
   // Which backend runs and why (e.g. "the WebGPU adapter is a software fallback (google swiftshader)").
   const why = info.backendReason ? ` (${info.backendReason})` : '';
@@ -133,7 +134,8 @@ function showReady(next) {
   classesEl.hidden = false;
   kInput.value = String(k);
   thresholdInput.value = String(threshold);
-  kInput.disabled = thresholdInput.disabled = false;
+  trayThresholdInput.value = String(trayThreshold);
+  kInput.disabled = thresholdInput.disabled = trayThresholdInput.disabled = false;
   showSettingValues();
   $('ref-count').textContent = String(references.length);
   showAddedOnly();
@@ -307,12 +309,14 @@ function updateSummary() {
 function showSettingValues() {
   $('k-value').textContent = kInput.value;
   $('threshold-value').textContent = Number(thresholdInput.value).toFixed(2);
+  $('tray-threshold-value').textContent = Number(trayThresholdInput.value).toFixed(2);
 }
 
 function savedSettings() {
   try {
     const s = JSON.parse(localStorage.getItem(SETTINGS_KEY) ?? 'null');
-    if (!(Number.isInteger(s?.k) && Number.isFinite(s?.threshold) && typeof s?.bundle === 'string')) return null;
+    if (!(Number.isInteger(s?.k) && Number.isFinite(s?.threshold) && Number.isFinite(s?.trayThreshold)
+      && typeof s?.bundle === 'string')) return null;
     return { ...s, addedOnly: s.addedOnly === true };
   } catch {
     return null;
@@ -323,7 +327,7 @@ function savedSettings() {
  *  settings). A threshold is a distance in one model's embedding space, and a new build may ship
  *  better defaults: settings chosen for another model or other defaults are dropped. */
 function settingsFit(ready) {
-  bundleDefaults = `${ready.modelId} k ${ready.k} threshold ${ready.threshold}`;
+  bundleDefaults = `${ready.modelId} k ${ready.k} threshold ${ready.threshold} tray ${ready.trayThreshold}`;
   if (settings && settings.bundle !== bundleDefaults) settings = null;
   return settings !== null;
 }
@@ -333,6 +337,7 @@ async function applySettings() {
   settings = {
     k: Number(kInput.value),
     threshold: Number(thresholdInput.value),
+    trayThreshold: Number(trayThresholdInput.value),
     addedOnly: addedOnlyInput.checked,
     bundle: bundleDefaults,
   };
@@ -345,6 +350,7 @@ async function applySettings() {
 }
 kInput.addEventListener('input', applySettings);
 thresholdInput.addEventListener('input', applySettings);
+trayThresholdInput.addEventListener('input', applySettings);
 addedOnlyInput.addEventListener('change', applySettings);
 
 // ---------- references and bundles ----------
@@ -405,11 +411,12 @@ $('builtin-bundle').addEventListener('click', async () => {
   panelMessage('Back to the built-in bundle.');
 });
 
-/** The settings the labels were made under, a column each on every CSV row. */
-function csvMeta() {
+/** The settings the labels were made under, a column each on every CSV row (`threshold`: the
+ *  one the rows' photos were labelled with). */
+function csvMeta(tray = false) {
   return {
     k: info?.k ?? '',
-    threshold: info?.threshold ?? '',
+    threshold: (tray ? info?.trayThreshold : info?.threshold) ?? '',
     voters: info ? (info.addedOnly ? 'added' : 'all') : '',
     backend: info?.backend ?? '',
     bundle: info?.bundleVersion ?? '',
@@ -435,7 +442,7 @@ const trays = new TrayView({
 });
 
 $('export-tray-csv').addEventListener('click', () => {
-  download('beanscan-tray-beans.csv', trays.csv(csvMeta()), 'text/csv');
+  download('beanscan-tray-beans.csv', trays.csv(csvMeta(true)), 'text/csv');
 });
 $('clear-trays').addEventListener('click', () => trays.clear());
 

@@ -111,7 +111,7 @@ function gradingBlock(g, count) {
     const warning = el('p', 'grade-warning',
       `Provisional: only ${count.labelled} of ${total} beans (${((100 * count.labelled) / total).toFixed(0)}%) are labelled; `
       + `the grade leaves out the other ${count.unknown}. Tap a few unknown beans and confirm or correct them (they become `
-      + 'references), or raise the unknown threshold, before trusting it.');
+      + 'references), or raise the tray beans\' unknown threshold in the settings, before trusting it.');
     warning.dataset.testid = 'tray-grade-warning';
     box.append(warning);
   }

@@ -223,7 +223,7 @@ export class TrayView {
     const trays = this.labelled;
     const beans = trays.flatMap((t) => t.tray.beans);
     if (!beans.length) return;
-    const reply = await send('label', beans.map((b) => b.embedding));
+    const reply = await send('labelTrayBeans', beans.map((b) => b.embedding));
     if (reply.error !== undefined) { this.message(`Tray beans could not be re-labelled: ${reply.error}`); return; }
     beans.forEach((b, i) => { b.result = reply.result[i]; });
     for (const entry of trays) {

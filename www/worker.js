@@ -48,6 +48,7 @@ const info = (c) => ({
   classNames: Array.from(c.classNames(), String),
   k: c.k,
   threshold: c.threshold,
+  trayThreshold: c.trayThreshold,
   addedOnly: c.addedOnly,
   references: c.addedReferences(),
 });
@@ -188,12 +189,14 @@ const ops = {
   gradeCounts: (c, counts) => c.gradeCounts(counts),
   // Re-label cached embeddings (after k, threshold or references changed): no photo is re-read.
   label: (c, embeddings) => embeddings.map((e) => plain(c.label(e))),
-  settings: (c, { k, threshold, addedOnly }) => {
+  labelTrayBeans: (c, embeddings) => embeddings.map((e) => plain(c.labelTrayBean(e))),
+  settings: (c, { k, threshold, trayThreshold, addedOnly }) => {
     if (k !== undefined) c.setK(k);
     if (threshold !== undefined) c.setThreshold(threshold);
+    if (trayThreshold !== undefined) c.setTrayThreshold(trayThreshold);
     // A saved choice whose references could not be restored falls back to all references.
     if (addedOnly !== undefined) c.setAddedOnly(addedOnly && c.addedReferences().length > 0);
-    return { k: c.k, threshold: c.threshold, addedOnly: c.addedOnly };
+    return { k: c.k, threshold: c.threshold, trayThreshold: c.trayThreshold, addedOnly: c.addedOnly };
   },
   addReference: async (c, embedding, label) => ({ id: await c.addReference(embedding, label), file: c.exportReferences() }),
   removeReference: (c, id) => ({ removed: c.removeReference(id), file: c.exportReferences() }),

@@ -48,6 +48,7 @@ fn small_payload() -> &'static [u8] {
             references,
             default_k: 3,
             default_threshold: 1.0,
+            tray_threshold: None,
             seed: 0,
             // f16 like the shipped bundle, so edits also reach the widening load path.
             weight_type: WeightType::F16,

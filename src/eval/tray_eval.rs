@@ -241,7 +241,7 @@ pub struct Labelling {
 pub fn label_beans(classifier: &Classifier, beans: &[FoundBean], skip: impl Fn(&FoundBean) -> bool) -> Result<Labelling> {
     let mut per_class: BTreeMap<String, ClassLine> = BTreeMap::new();
     for bean in beans.iter().filter(|b| !skip(b)) {
-        let p = classifier.label(&bean.embedding)?;
+        let p = classifier.label_tray_bean(&bean.embedding)?;
         let line = per_class.entry(bean.label.clone()).or_default();
         line.beans += 1;
         line.correct += usize::from(p.label == bean.label);

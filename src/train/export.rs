@@ -36,6 +36,8 @@ pub struct ExportInput<'a> {
     pub default_threshold: f32,
     /// Flips/turns per photo the references were embedded with (and photos get by default).
     pub default_views: u8,
+    /// The threshold for tray beans ([`Bundle::tray_threshold`]); None: the default one.
+    pub tray_threshold: Option<f32>,
     pub seed: u64,
     /// How to store the weights: f32, f16 (half the bytes) or int8 (a quarter); the loader
     /// widens them back to f32.
@@ -58,6 +60,7 @@ pub fn bundle(input: ExportInput) -> Result<Bundle> {
         default_k: input.default_k,
         default_threshold: input.default_threshold,
         default_views: input.default_views,
+        tray_threshold: input.tray_threshold,
     };
     bundle.validate()?;
     Ok(bundle)

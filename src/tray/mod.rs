@@ -82,7 +82,7 @@ pub fn label_found(
     }
     let mut beans = Vec::with_capacity(found.len());
     for (found, embedding) in found.into_iter().zip(embeddings) {
-        let prediction = classifier.label(&embedding)?;
+        let prediction = classifier.label_tray_bean(&embedding)?;
         beans.push(TrayBean { found, prediction, embedding });
     }
     Ok(summarise(width, height, beans, &classifier.class_names))

@@ -245,12 +245,27 @@ impl Classifier {
     /// Re-labels an embedding from `classify` with the current k, threshold and references.
     #[wasm_bindgen(unchecked_return_type = "Prediction")]
     pub fn label(&self, embedding: &[f32]) -> Result<JsValue, JsValue> {
+        self.relabel(embedding, crate::Classifier::label)
+    }
+
+    /// Re-labels a tray bean's embedding (from `classifyTray`) with the current k, tray threshold
+    /// and references.
+    #[wasm_bindgen(js_name = labelTrayBean, unchecked_return_type = "Prediction")]
+    pub fn label_tray_bean(&self, embedding: &[f32]) -> Result<JsValue, JsValue> {
+        self.relabel(embedding, crate::Classifier::label_tray_bean)
+    }
+
+    fn relabel(
+        &self,
+        embedding: &[f32],
+        label: fn(&crate::Classifier, &[f32]) -> crate::Result<Prediction>,
+    ) -> Result<JsValue, JsValue> {
         let classifier = self.inner.try_borrow().map_err(|_| busy())?;
         let dim = classifier.model_config.embed_dim;
         if embedding.len() != dim {
             return Err(js_error(format!("the embedding has {} values; this model makes {dim}", embedding.len())));
         }
-        serde_wasm_bindgen::to_value(&classifier.label(embedding).map_err(js_error)?).map_err(js_error)
+        serde_wasm_bindgen::to_value(&label(&classifier, embedding).map_err(js_error)?).map_err(js_error)
     }
 
     /// Embedding of browser-decoded RGBA pixels (see `classifyPixels`).
@@ -398,7 +413,7 @@ impl Classifier {
         self.inner.try_borrow_mut().map_err(|_| busy())?.set_added_only(on).map_err(js_error)
     }
 
-    /// Distance beyond which a photo is reported as unknown.
+    /// Distance beyond which a single-bean photo is reported as unknown.
     #[wasm_bindgen(getter)]
     pub fn threshold(&self) -> f32 {
         self.inner.borrow().threshold
@@ -406,10 +421,28 @@ impl Classifier {
 
     #[wasm_bindgen(js_name = setThreshold)]
     pub fn set_threshold(&self, threshold: f32) -> Result<(), JsValue> {
-        if !threshold.is_finite() || threshold < 0.0 {
-            return Err(js_error(format!("threshold {threshold}: use a distance of 0 or more")));
-        }
-        self.inner.try_borrow_mut().map_err(|_| busy())?.threshold = threshold;
+        self.inner.try_borrow_mut().map_err(|_| busy())?.threshold = distance(threshold)?;
         Ok(())
     }
+
+    /// Distance beyond which a bean of a tray photo is reported as unknown (the bundle's own for
+    /// tray beans, or its single-bean one when it has none).
+    #[wasm_bindgen(getter, js_name = trayThreshold)]
+    pub fn tray_threshold(&self) -> f32 {
+        self.inner.borrow().tray_threshold
+    }
+
+    #[wasm_bindgen(js_name = setTrayThreshold)]
+    pub fn set_tray_threshold(&self, threshold: f32) -> Result<(), JsValue> {
+        self.inner.try_borrow_mut().map_err(|_| busy())?.tray_threshold = distance(threshold)?;
+        Ok(())
+    }
+}
+
+/// A threshold as the user set it: a finite distance of 0 or more.
+fn distance(threshold: f32) -> Result<f32, JsValue> {
+    if !threshold.is_finite() || threshold < 0.0 {
+        return Err(js_error(format!("threshold {threshold}: use a distance of 0 or more")));
+    }
+    Ok(threshold)
 }

@@ -172,21 +172,25 @@ test('a tray photo: outlines, counts, a tapped bean corrected, CSV, and the refe
     assert.ok(pixels[name] >= 10 * table.rows[name], `${name}: ${pixels[name]} outline pixels for ${table.rows[name]} beans`);
   }
 
-  // The threshold slider re-labels the tray from its cached embeddings: at 0 every bean is
-  // unknown; back at the start value the table is what it was.
-  const slide = (v) => page.getByTestId('threshold').evaluate((input, v) => {
+  // The tray beans' threshold slider re-labels the tray from its cached embeddings: at 0 every
+  // bean is unknown; back at the start value the table is what it was. The single-bean slider
+  // stays at 0 meanwhile: tray beans do not follow it.
+  const slide = (v, testid = 'tray-threshold') => page.getByTestId(testid).evaluate((input, v) => {
     input.value = String(v);
     input.dispatchEvent(new Event('input', { bubbles: true }));
   }, v);
-  const start = Number(await page.getByTestId('threshold').inputValue());
+  const singleStart = Number(await page.getByTestId('threshold').inputValue());
+  await slide(0, 'threshold');
+  const start = Number(await page.getByTestId('tray-threshold').inputValue());
   await slide(0);
   await page.waitForFunction((n) => document.querySelector('[data-testid="tray"] [data-testid="tray-count"][data-label="Unknown"]')?.dataset.count === String(n), tray.beans);
   assert.equal((await countTable(page)).grade, undefined, 'no labelled bean, no grade');
   // At the slider's top no bean is unknown: a grade from every bean, without the warning.
-  const top = Number(await page.getByTestId('threshold').getAttribute('max'));
+  const top = Number(await page.getByTestId('tray-threshold').getAttribute('max'));
   await slide(top);
   await page.waitForFunction(() => !document.querySelector('[data-testid="tray"] [data-testid="tray-count"][data-label="Unknown"]'));
   assert.equal((await countTable(page)).warning, undefined, 'every bean labelled, yet warned');
+  await slide(singleStart, 'threshold');
   await slide(start);
   await page.waitForFunction((n) => (document.querySelector('[data-testid="tray"] [data-testid="tray-count"][data-label="Unknown"]')?.dataset.count ?? '0') === String(n), unknown);
   assert.deepEqual((await countTable(page)).rows, table.rows);

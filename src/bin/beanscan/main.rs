@@ -58,7 +58,8 @@ mod native {
             /// Neighbours that vote (default: the bundle's).
             #[arg(long)]
             k: Option<usize>,
-            /// Distance beyond which a photo is "unknown" (default: the bundle's).
+            /// Distance beyond which a photo (with --tray: a bean) is "unknown" (default: the
+            /// bundle's threshold for single beans, with --tray its threshold for tray beans).
             #[arg(long)]
             threshold: Option<f32>,
             /// The photos are trays of many beans: find each bean, label it, print counts per
@@ -180,8 +181,10 @@ mod native {
         if let Some(k) = k {
             classifier.k = k.max(1);
         }
+        // Each command labels one kind of photo, single beans or tray beans: --threshold is its.
         if let Some(t) = threshold {
             classifier.threshold = t;
+            classifier.tray_threshold = t;
         }
         Ok(classifier)
     }

@@ -350,6 +350,7 @@ pub fn train_cmd(args: &TrainArgs) -> Result<()> {
         default_k: args.k,
         default_threshold: args.threshold,
         default_views: 1,
+        tray_threshold: None,
         seed: args.pretrain.schedule.seed,
         weight_type: match (args.f16, args.int8) {
             (true, _) => WeightType::F16,

@@ -26,6 +26,7 @@ pub struct EvalTraysArgs {
     pub json: Option<PathBuf>,
     #[arg(long)]
     pub k: Option<usize>,
+    /// Distance beyond which a bean is "unknown" (default: the bundle's threshold for tray beans).
     #[arg(long)]
     pub threshold: Option<f32>,
     /// Flips/turns each bean's embedding averages over: 1, 2, 4 or 8 (default 1).
@@ -161,11 +162,12 @@ pub fn eval_trays_cmd(args: &EvalTraysArgs) -> Result<()> {
         count_error
     );
     println!(
-        "bean accuracy {:.3} over {} found beans{} of classes the bundle knows ({:.1} % unknown)",
+        "bean accuracy {:.3} over {} found beans{} of classes the bundle knows ({:.1} % unknown beyond {:.2})",
         labelling.accuracy,
         labelling.beans,
         args.hold_out.as_ref().map(|d| format!(" of date {d}")).unwrap_or_default(),
-        100.0 * labelling.unknown_rate
+        100.0 * labelling.unknown_rate,
+        classifier.tray_threshold
     );
     for (class, l) in &labelling.per_class {
         let twin = if classifier.class_names.contains(class) { "" } else { " (no twin in the bundle)" };
@@ -209,7 +211,7 @@ pub fn eval_trays_cmd(args: &EvalTraysArgs) -> Result<()> {
             "bundle": classifier.version,
             "data": args.data.display().to_string(),
             "k": classifier.k,
-            "threshold": classifier.threshold,
+            "threshold": classifier.tray_threshold,
             "added_only": args.added_only,
             "hold_out": args.hold_out,
             "split": args.split,

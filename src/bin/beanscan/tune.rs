@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use beanscan::bundle::WeightType;
-use beanscan::classifier::load_embedder;
+use beanscan::classifier::{TRAY_VIEWS, load_embedder};
 use beanscan::eval::study::{self, Labelled, draw_beans};
 use beanscan::eval::{self_label, unknown};
 use beanscan::index::ReferenceSet;
@@ -156,6 +156,12 @@ pub struct TuneArgs {
     /// of a class left out of the references it flags.
     #[arg(long, default_value_t = unknown::DEFAULT_QUANTILE)]
     pub unknown_quantile: f32,
+    /// Distance beyond which a bean of a tray photo is unknown. Default with --refs-rounds:
+    /// calibrated as --threshold is, on the labelled train photos outside those rounds (the
+    /// tray beans `tray-crops` cut), each embedded as the tray path embeds a bean
+    /// (`RUN/unknown-tray.json`); without: none stored, tray beans use the single-bean one.
+    #[arg(long)]
+    pub tray_threshold: Option<f32>,
     /// Flips/turns each photo's embedding averages over (1, 2, 4 or 8), for the references,
     /// the kNN report and, stored in the bundle, every photo labelled with it. With more than
     /// one the report leaves out 128 and all references per class (8× the embedding time)
@@ -448,6 +454,15 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
         Vec::new()
     };
     calibration.iter().for_each(|&r| needed[r] = true);
+    // Tray beans (the rows outside --refs-rounds) calibrate the tray threshold against the same
+    // references; a tray bean is embedded with fewer views than a single-bean photo.
+    let tray_calibration = if args.refs_rounds.is_some() && args.tray_threshold.is_none() {
+        let single: std::collections::HashSet<&str> =
+            (0..train.ids.len()).filter(|&r| eligible[r]).map(|r| train.ids[r].as_str()).collect();
+        unknown::calibration_rows(&train.ids, &train.labels, &single, unknown::CALIBRATION_PER_CLASS, args.schedule.seed)
+    } else {
+        Vec::new()
+    };
     let rows: Vec<usize> = (0..needed.len()).filter(|&r| needed[r]).collect();
     let mut embeddings = vec![Vec::new(); train.images.len()];
     let embedded = export::embed_images(&net, &preprocess, &study::pick(&train.images, &rows), args.embed_views, &device);
@@ -556,6 +571,20 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
             check.threshold
         }
     };
+    let tray_threshold = match args.tray_threshold {
+        Some(t) => Some(t),
+        None if tray_calibration.is_empty() => None,
+        None => {
+            let started = Instant::now();
+            let photos = export::embed_images(&net, &preprocess, &study::pick(&train.images, &tray_calibration), TRAY_VIEWS, &device);
+            let labels = study::pick(&train.labels, &tray_calibration);
+            let check = unknown::calibrate(&references, &photos, &labels, args.unknown_quantile);
+            eprintln!("  tray beans: {}", check.calibration_line());
+            write_json(&args.run.join("unknown-tray.json"), &serde_json::to_value(&check)?)?;
+            step(&format!("calibrate the tray threshold on {} tray beans × {TRAY_VIEWS} view", photos.len()), started);
+            Some(check.threshold)
+        }
+    };
     let bundle = export::bundle(ExportInput {
         description: format!(
             "EfficientNet-Lite0 (ImageNet{}) fine-tuned ({:?} loss{}), {}px, {} blocks, {} labelled photos, {} references ({} self-labelled; {} views), seed {}",
@@ -581,6 +610,7 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
         references,
         default_k: args.k,
         default_threshold: threshold,
+        tray_threshold,
         default_views: args.embed_views,
         seed: args.schedule.seed,
         weight_type,
