@@ -37,6 +37,11 @@ GOALS = {'macro_f1': '≥ 0.65', 'balanced_accuracy': '≥ 0.93', 'detection': '
          'count_error': '≤ 0.05', 'tray_accuracy_10': '≥ 0.50', 'macro_f1_200': '≥ 0.50'}
 
 EVAL = 'bundle/default-eval-val.json'
+# The greencoffee-only bundle shipped before (bench/pretrained.sh step 1a): the studies of views,
+# k, seeds, cuts and trays start from it.
+EVAL_BEFORE = 'bench/results/pretrained/greencoffee-only-eval-val.json'
+SHIPPED_SEEDS = 'bench/results/pretrained/shipped{}-knn-val.json'
+TRAYS_SHIPPED = 'bench/results/trays-shipped.json'
 KNN = 'bench/results/pretrained/default-knn-val.json'
 BEANS_200 = 'bench/results/pretrained'
 VIEWS = 'bench/results/pretrained'
@@ -116,25 +121,47 @@ def always_normal(report):
 def t_headline():
     """README: the figures a user asks about first."""
     r = load(EVAL)
-    t = load(TRAYS)
+    t = load(TRAYS_SHIPPED)
+    pooled, normal = mixed_pooled('gcrefs')
     base = always_normal(r)
     nvd = r['normal_vs_defect']
     d = t['detection']
-    tray_normal = t['labelling']['per_class'].get('Normal', {}).get('beans', 0) / t['labelling']['beans']
     rows = [
-        ['single beans: accuracy (11 classes)', f3(r['accuracy']), f3(base['accuracy']), f3(ANCHOR['accuracy'])],
+        ['single beans: accuracy (the 11 classes of val)', f3(r['accuracy']), f3(base['accuracy']), f3(ANCHOR['accuracy'])],
         ['single beans: macro-F1', f3(r['macro_f1']), f3(base['macro_f1']), f3(ANCHOR['macro_f1'])],
         ['single beans: Normal vs defect, balanced accuracy', f3(nvd['balanced_accuracy']), '0.500',
          f3(ANCHOR['balanced_accuracy'])],
         ['trays: beans found (precision / recall)', f"{d['precision']:.3f} / {d['recall']:.3f}", '', ''],
         ['trays: count error per photo', f3(t['count_error']), '', ''],
-        ['trays: bean accuracy (another camera)', f3(t['bean_accuracy']), f3(tray_normal), 'not measured'],
+        ['trays: bean accuracy on a session it never saw (alone / + 10 references per class)',
+         f"{f3(pooled['alone'])} / {f3(pooled[('date', 'all')])}", f3(normal), 'not measured'],
     ]
     return table(['figure', 'beanscan', 'always "Normal"', 'supervised anchor'], rows)
 
 
-def t_shipped():
-    r = load(EVAL)
+def t_shipped_seeds():
+    """The shipped recipe's second run (greencoffee + every tray bean, from the same first run)
+    with seeds 0–2: kNN on val, 32 references per class, k 5, no unknown threshold."""
+    got = []
+    for seed, suffix in enumerate(['', '-s1', '-s2']):
+        try:
+            r = shipped_knn_row(load(SHIPPED_SEEDS.format(suffix)))
+        except Missing:
+            continue
+        got.append((seed, r['macro_f1'], r['normal_vs_defect']['balanced_accuracy']))
+    if not got:
+        raise Missing(SHIPPED_SEEDS.format(''))
+    out = [[f"{s}{' (shipped)' if s == 0 else ''}", f3(m), f3(b)] for s, m, b in got]
+    if len(got) > 1:
+        out.append(['mean ± sd', mean_sd([g[1] for g in got]), mean_sd([g[2] for g in got])])
+    out.append(['goal', GOALS['macro_f1'], GOALS['balanced_accuracy']])
+    out.append(['always "Normal" (yardstick)', '0.033', '0.500'])
+    out.append(['supervised anchor (yardstick)', f3(ANCHOR['macro_f1']), f3(ANCHOR['balanced_accuracy'])])
+    return table(['seed', 'macro-F1', 'N-vs-D balanced accuracy'], out)
+
+
+def t_shipped(path=EVAL, name='shipped bundle'):
+    r = load(path)
     base = always_normal(r)
     nvd = r['normal_vs_defect']
     rows = [
@@ -152,7 +179,7 @@ def t_shipped():
         rows.append(['flagged unknown with their own class left out of the references (as if nobody '
                      'had labelled it)', f"{pct(u['held_out_flagged'])} (AUROC {f3(u['held_out_auroc'])})", '', '', ''])
     title = f"{r.get('split') or 'all'}, {r['photos']:,} photos, k {r['k']}, threshold {r['threshold']:g}"
-    return table([title, 'shipped bundle', 'goal', 'always "Normal"', 'supervised anchor'], rows)
+    return table([title, name, 'goal', 'always "Normal"', 'supervised anchor'], rows)
 
 
 def t_per_class():
@@ -172,7 +199,7 @@ def t_views():
     files = sorted(glob.glob(os.path.join(ROOT, VIEWS, 'views-refs*-q*-val.json')))
     if not files:
         raise Missing(VIEWS + '/views-refs*-q*-val.json')
-    shipped_views = load(EVAL).get('views', 1)
+    shipped_views = load(EVAL_BEFORE).get('views', 1)
     for path in sorted(files, key=lambda p: tuple(int(n) for n in re.findall(r'refs(\d+)-q(\d+)', p)[0])):
         refs, q = (int(n) for n in re.findall(r'refs(\d+)-q(\d+)', path)[0])
         with open(path, encoding='utf-8') as f:
@@ -180,7 +207,7 @@ def t_views():
         label = f'{refs} / {q}'
         cells = [f3(r['macro_f1']), f3(r['normal_vs_defect']['balanced_accuracy']), f3(r['accuracy']), f3(r['map_at_r'])]
         if refs == q == shipped_views:
-            label, cells = f'**{label}, shipped**', [f'**{c}**' for c in cells]
+            label, cells = f'**{label}, shipped before**', [f'**{c}**' for c in cells]
         out.append([label] + cells + [q])
     out.append(['always "Normal" (yardstick)', '0.033', '0.500', '0.220', '', ''])
     out.append(['supervised anchor (yardstick)', f3(ANCHOR['macro_f1']), f3(ANCHOR['balanced_accuracy']),
@@ -209,7 +236,7 @@ def t_seeds():
         raise Missing(VIEWS + '/seed-*-e*-knn-val.json')
     seeds = sorted({s for s, _ in cells})
     fmt = lambda c: f'{f3(c[0])} / {f3(c[1])}' if c else ''
-    out = [[f"{s}{' (shipped)' if s == 0 else ''}", fmt(cells.get((s, 1))), fmt(cells.get((s, 8)))] for s in seeds]
+    out = [[f"{s}{' (shipped before)' if s == 0 else ''}", fmt(cells.get((s, 1))), fmt(cells.get((s, 8)))] for s in seeds]
     summary = ['mean ± sd']
     for v in (1, 8):
         got = [cells[(s, v)] for s in seeds if (s, v) in cells]
@@ -236,7 +263,7 @@ def t_knn():
     order = sorted(refs, key=lambda n: (n == 0, n))  # 0 = every photo, last
     shipped = None
     try:
-        ev = load(EVAL)
+        ev = load(EVAL_BEFORE)
         m = re.search(r'(\d+) references', ev.get('bundle', ''))
         same_views = ev.get('views', 1) == (rows[0].get('views', 1) if rows else 1)
         shipped = (int(m.group(1)), ev['k']) if m and same_views else None
@@ -249,7 +276,7 @@ def t_knn():
         for k in ks:
             v = cell.get((n, k), '')
             if shipped and refs[n] == shipped[0] and k == shipped[1]:
-                v, label = f'**{v}**', f'**{label}, shipped**'
+                v, label = f'**{v}**', f'**{label}, shipped before**'
             line.append(v)
         out.append([label] + line)
     if softmax:
@@ -345,7 +372,7 @@ def t_cut():
                     blocks = int(found[0]) if found else 17
                     costs.setdefault(blocks, {}).update(
                         {'bytes': r['bytes']} if 'bytes' in r else {f"ms{r['views']}": r['median_ms']})
-    what = {17: 'block 16 + head conv (1280 ch), shipped', 14: 'block 14 (192 ch)', 10: 'block 10 (112 ch)'}
+    what = {17: 'block 16 + head conv (1280 ch), shipped before', 14: 'block 14 (192 ch), the shipped cut', 10: 'block 10 (112 ch)'}
     rows = []
     for blocks in sorted(accuracy, reverse=True):
         v, c = accuracy[blocks], costs.get(blocks, {})
@@ -363,7 +390,7 @@ def t_cut():
 
 def known_classes():
     try:
-        return [c for c in load(EVAL)['confusion']['classes'] if c != 'unknown']
+        return [c for c in load(EVAL_BEFORE)['confusion']['classes'] if c != 'unknown']
     except Missing:
         return None
 
@@ -494,8 +521,8 @@ def t_tray_trained():
                + ['', f3(ref['mean']) if ref else '', f3(study['probe_pooled'])])
     names = ['8 per class, k 5', '8 per class, k 10', '16 per class, k 5', 'all, k 5', 'its softmax']
     return table(['held-out date', 'beans', 'always "Normal"'] + [f'trained on the other dates: {m}' for m in names]
-                 + ['N-vs-D balanced accuracy (8 per class, k 5)', f'shipped net: {ref_rule}, + 10',
-                    'shipped net: ceiling (logistic regression)'], out)
+                 + ['N-vs-D balanced accuracy (8 per class, k 5)', f'greencoffee-only net: {ref_rule}, + 10',
+                    'greencoffee-only net: ceiling (logistic regression)'], out)
 
 
 def split_line(report, split, shots):
@@ -539,16 +566,16 @@ def t_tray_split():
     return table(['+ 10 tray references per class, 5 seeds'] + dates + ['all dates (goal ≥ 0.50)'], rows)
 
 
-def t_tray_mixed(prefix='held'):
-    """An encoder trained on greencoffee and the tray beans of two dates (bench/pretrained.sh step
-    3f), per held-out date, beside the shipped bundle on the same date. `prefix` 'gcrefs': the same
-    nets with references from the single-bean photos only (`tune --refs-rounds r1,r2`)."""
-    shipped = {'all': load(f'{TRAY_SPLIT}/shipped.json'), 'added': load(f'{TRAY_SPLIT}/shipped-added-only.json')}
+def mixed_rows(prefix):
+    """Per held-out date of bench/pretrained.sh step 3f (`prefix` 'held': references drawn from
+    the mix, 'gcrefs': from the single-bean photos only): (rows, pooled by bean, always-"Normal"
+    share of the pooled beans). Pooled keys: 'shipped' (the greencoffee-only bundle by the date
+    split, + 10), 'alone' (the fold's bundle alone) and (split, voters) with + 10 references."""
+    before = {'all': load(f'{TRAY_SPLIT}/shipped.json'), 'added': load(f'{TRAY_SPLIT}/shipped-added-only.json')}
     pattern = os.path.join(ROOT, TRAY_MIXED, f'{prefix}-????????-trays.json')
     held = sorted(os.path.basename(p)[len(prefix) + 1:len(prefix) + 9] for p in glob.glob(pattern))
     if not held:
         raise Missing(f'{TRAY_MIXED}/{prefix}-*-trays.json')
-    cols = [('date', 'all'), ('date', 'added'), ('photo', 'all'), ('photo', 'added')]
     out, pooled, normal_all, total_all = [], {}, 0, 0
     for date in held:
         runs = {'all': load(f'{TRAY_MIXED}/{prefix}-{date}-trays.json'),
@@ -558,21 +585,40 @@ def t_tray_mixed(prefix='held'):
         n = lab['beans']
         normal = lab['per_class'].get('Normal', {}).get('beans', 0)
         normal_all, total_all = normal_all + normal, total_all + n
-        # The shipped bundle lacks Parchment: its beans of a date are fewer.
-        shipped_n, shipped_acc = per_date(split_line(shipped['all'], 'date', 10))[date]
-        cells = {'shipped': (shipped_acc, shipped_n), 'alone': (runs['all']['bean_accuracy'], n)}
-        for split, who in cols:
+        # The greencoffee-only bundle lacks Parchment: its beans of a date are fewer.
+        before_n, before_acc = per_date(split_line(before['all'], 'date', 10))[date]
+        cells = {'shipped': (before_acc, before_n), 'alone': (runs['all']['bean_accuracy'], n)}
+        for split, who in MIXED_COLUMNS:
             cells[(split, who)] = (split_line(runs[who], split, 10)['accuracy_mean'], n)
         for key, (v, beans) in cells.items():
             pooled.setdefault(key, [0.0, 0])
             pooled[key][0] += v * beans
             pooled[key][1] += beans
         cells = {k: v for k, (v, _) in cells.items()}
-        out.append([date, n, f3(normal / n)] + [f3(cells[k]) for k in ['shipped', 'alone'] + cols]
+        out.append([date, n, f3(normal / n)] + [f3(cells[k]) for k in ['shipped', 'alone'] + MIXED_COLUMNS]
                    + [f"{f3(val['macro_f1'])} / {f3(val['normal_vs_defect']['balanced_accuracy'])}"])
+    pooled = {k: a / n for k, (a, n) in pooled.items()}
+    return out, pooled, (normal_all, total_all)
+
+
+MIXED_COLUMNS = [('date', 'all'), ('date', 'added'), ('photo', 'all'), ('photo', 'added')]
+
+
+def mixed_pooled(prefix):
+    """Step 3f's figures pooled over the held-out dates, and always "Normal" on the same beans."""
+    _, pooled, (normal, total) = mixed_rows(prefix)
+    return pooled, normal / total
+
+
+def t_tray_mixed(prefix='held'):
+    """An encoder trained on greencoffee and the tray beans of two dates (bench/pretrained.sh step
+    3f), per held-out date, beside the greencoffee-only bundle on the same date. `prefix` 'gcrefs':
+    the same nets with references from the single-bean photos only (`tune --refs-rounds r1,r2`;
+    the shipped recipe)."""
+    out, pooled, (normal_all, total_all) = mixed_rows(prefix)
     out.append(['all dates (by bean)', total_all, f3(normal_all / total_all)]
-               + [f"**{f3(a / n)}**" if k == ('date', 'all') else f3(a / n) for k, (a, n) in pooled.items()] + [''])
-    return table(['held-out date', 'beans', 'always "Normal"', 'shipped bundle: date split, + 10 (the page)',
+               + [f"**{f3(v)}**" if k == ('date', 'all') else f3(v) for k, v in pooled.items()] + [''])
+    return table(['held-out date', 'beans', 'always "Normal"', 'greencoffee-only bundle: date split, + 10 (the page)',
                   'trained with the other dates: bundle alone', '+ 10, date split (the page)',
                   '+ 10, date split, my references only', '+ 10, photo split (the page)',
                   '+ 10, photo split, my references only', 'val macro-F1 / N-vs-D balanced accuracy (k 5)'], out)
@@ -665,22 +711,24 @@ def t_previous_peers():
 
 
 TABLES = {
-    'headline': (t_headline, [EVAL, TRAYS]),
+    'headline': (t_headline, [EVAL, TRAYS_SHIPPED, TRAY_MIXED + '/gcrefs-*-trays[-added-only].json']),
     'shipped': (t_shipped, [EVAL]),
+    'shipped-before': (lambda: t_shipped(EVAL_BEFORE, 'greencoffee-only bundle, shipped before'), [EVAL_BEFORE]),
+    'shipped-seeds': (t_shipped_seeds, [SHIPPED_SEEDS.format('[-sN]')]),
     'per-class': (t_per_class, [EVAL]),
-    'knn': (t_knn, [KNN, EVAL]),
-    'views': (t_views, [VIEWS + '/views-refs*-q*-val.json', EVAL]),
+    'knn': (t_knn, [KNN, EVAL_BEFORE]),
+    'views': (t_views, [VIEWS + '/views-refs*-q*-val.json', EVAL_BEFORE]),
     'seeds': (t_seeds, [VIEWS + '/views-refs*-q*-val.json', VIEWS + '/seed-*-e*-knn-val.json']),
     '200-beans': (t_200_beans, [BEANS_200 + '/200-*-*-knn-val.json']),
     'cut': (t_cut, [VIEWS + '/cut-*-knn-val.json', VIEWS + '/cut-bytes.jsonl', VIEWS + '/cut-bean-ms.jsonl']),
-    'trays': (t_trays, [TRAYS, EVAL]),
-    'tray-classes': (t_tray_classes, [TRAYS, EVAL]),
+    'trays': (t_trays, [TRAYS, EVAL_BEFORE]),
+    'tray-classes': (t_tray_classes, [TRAYS, EVAL_BEFORE]),
     'tray-study': (t_tray_study, [TRAY_STUDY]),
     'tray-voters': (t_tray_voters, list(TRAY_VOTERS.values())),
     'tray-mixed-refs': (lambda: t_tray_mixed('gcrefs'), [TRAY_MIXED + '/gcrefs-*-trays[-added-only].json',
                                                          TRAY_MIXED + '/gcrefs-*-knn-val.json', TRAY_SPLIT + '/shipped.json']),
     'tray-split': (t_tray_split, [TRAY_SPLIT + '/shipped.json', TRAY_SPLIT + '/shipped-added-only.json',
-                                  TRAY_MIXED + '/beans.json', EVAL]),
+                                  TRAY_MIXED + '/beans.json', EVAL_BEFORE]),
     'tray-mixed': (t_tray_mixed, [TRAY_MIXED + '/held-*-trays[-added-only].json', TRAY_MIXED + '/held-*-knn-val.json',
                                   TRAY_SPLIT + '/shipped.json']),
     'tray-dates': (t_tray_dates, [TRAY_STUDY]),
