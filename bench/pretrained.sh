@@ -281,7 +281,8 @@ done
 # 3g. The unknown flag on tray beans. The shipped net with one threshold for both kinds of photo:
 #     its single-bean one (0.42) and 0.5 / 0.6 / 0.7 on the trays, 0.55 on val. Then, per date,
 #     the shipped recipe's run (b) on greencoffee plus the other dates' tray beans, whose tray
-#     threshold is calibrated on those, labelling the unseen date (eval-trays --hold-out).
+#     threshold is calibrated on those, labelling the unseen date (eval-trays --hold-out), alone
+#     and with 5 / 10 tray references per class.
 "$BEANSCAN" eval-trays --bundle bundle/default.beanscan --data "$DATA/trays" --shots 0 --threshold 0.42 \
   --json bench/results/tray-mixed/both-cameras-trays.json
 for t in 0.5 0.6 0.7; do
@@ -294,8 +295,10 @@ for held in 20190401 20190403 20210212; do
   "$BEANSCAN" tune --data "runs/mix-$held" --start runs/lite0-b14 --blocks 14 --steps 400 --learning-rate 5e-4 \
     --map-cache runs/maps.bin --refs-rounds r1,r2 --run "runs/both-held-$held" --out "runs/both-held-$held.beanscan"
   cp "runs/both-held-$held/unknown-tray.json" "bench/results/tray-mixed/tray-threshold-$held-calibration.json"
-  "$BEANSCAN" eval-trays --bundle "runs/both-held-$held.beanscan" --data "$DATA/trays" --hold-out "$held" --shots 0 \
-    --json "bench/results/tray-mixed/tray-threshold-$held.json"
+  "$BEANSCAN" eval-trays --bundle "runs/both-held-$held.beanscan" --data "$DATA/trays" --hold-out "$held" \
+    --split date,photo --shots 0,5,10 --seeds 5 --json "bench/results/tray-mixed/tray-threshold-$held.json"
+  "$BEANSCAN" eval-trays --bundle "runs/both-held-$held.beanscan" --data "$DATA/trays" --hold-out "$held" \
+    --split date,photo --shots 5,10 --seeds 5 --added-only --json "bench/results/tray-mixed/tray-threshold-$held-added-only.json"
 done
 
 # 4. The tables of docs/results.md and README.md, from the files written above.
