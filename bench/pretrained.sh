@@ -13,6 +13,16 @@ OUT=bench/results/pretrained
 mkdir -p "$OUT"
 ./build.sh imagenet
 
+# The trays of date HELD labelled by BUNDLE, alone and with 5 / 10 tray references per class from
+# the other dates (date split) or the same date's other photos (photo split), 5 seeds; all
+# references voting (OUT.json) and the added ones only (OUT-added-only.json).
+hold_out_trays() { # BUNDLE HELD OUT
+  "$BEANSCAN" eval-trays --bundle "$1" --data "$DATA/trays" --hold-out "$2" \
+    --split date,photo --shots 0,5,10 --seeds 5 --json "$3.json"
+  "$BEANSCAN" eval-trays --bundle "$1" --data "$DATA/trays" --hold-out "$2" \
+    --split date,photo --shots 5,10 --seeds 5 --added-only --json "$3-added-only.json"
+}
+
 # 1. The shipped bundle, two runs. (a) 128 px, the network cut after block 14, blocks 1–5 frozen
 #    (their maps of every photo's 8 views cached in runs/maps.bin), 1,200 steps × 32, cosine
 #    softmax on the greencoffee train faces. (b) That net trained 400 more steps (Adam 5e-4) on
@@ -256,10 +266,7 @@ for held in 20190401 20190403 20210212; do
   "$BEANSCAN" tune --data "runs/mix-$held" --start runs/lite0-cut14-rerun --blocks 14 --steps 400 --learning-rate 5e-4 \
     --map-cache runs/maps.bin --run "runs/mix-ft-$held" --eval-split val --out "runs/mix-ft-$held/bundle.beanscan"
   cp "runs/mix-ft-$held/knn-val.json" "bench/results/tray-mixed/held-$held-knn-val.json"
-  "$BEANSCAN" eval-trays --bundle "runs/mix-ft-$held/bundle.beanscan" --data "$DATA/trays" --hold-out "$held" \
-    --split date,photo --shots 0,5,10 --seeds 5 --json "bench/results/tray-mixed/held-$held-trays.json"
-  "$BEANSCAN" eval-trays --bundle "runs/mix-ft-$held/bundle.beanscan" --data "$DATA/trays" --hold-out "$held" \
-    --split date,photo --shots 5,10 --seeds 5 --added-only --json "bench/results/tray-mixed/held-$held-trays-added-only.json"
+  hold_out_trays "runs/mix-ft-$held/bundle.beanscan" "$held" "bench/results/tray-mixed/held-$held-trays"
 done
 # The same nets (and one trained on every tray bean: "none" held out) re-exported with references
 # from the single-bean photos only (rounds r1, r2), and measured again.
@@ -272,10 +279,7 @@ for held in 20190401 20190403 20210212 none; do
     --run "runs/mix-ft-$held" --eval-split val --refs-rounds r1,r2 --out "runs/mix-ft-$held/bundle-gcrefs.beanscan"
   cp "runs/mix-ft-$held/knn-val.json" "bench/results/tray-mixed/gcrefs-$held-knn-val.json"
   [[ $held == none ]] && continue
-  "$BEANSCAN" eval-trays --bundle "runs/mix-ft-$held/bundle-gcrefs.beanscan" --data "$DATA/trays" --hold-out "$held" \
-    --split date,photo --shots 0,5,10 --seeds 5 --json "bench/results/tray-mixed/gcrefs-$held-trays.json"
-  "$BEANSCAN" eval-trays --bundle "runs/mix-ft-$held/bundle-gcrefs.beanscan" --data "$DATA/trays" --hold-out "$held" \
-    --split date,photo --shots 5,10 --seeds 5 --added-only --json "bench/results/tray-mixed/gcrefs-$held-trays-added-only.json"
+  hold_out_trays "runs/mix-ft-$held/bundle-gcrefs.beanscan" "$held" "bench/results/tray-mixed/gcrefs-$held-trays"
 done
 
 # 3g. The unknown flag on tray beans. The shipped net with one threshold for both kinds of photo:
@@ -295,10 +299,7 @@ for held in 20190401 20190403 20210212; do
   "$BEANSCAN" tune --data "runs/mix-$held" --start runs/lite0-b14 --blocks 14 --steps 400 --learning-rate 5e-4 \
     --map-cache runs/maps.bin --refs-rounds r1,r2 --run "runs/both-held-$held" --out "runs/both-held-$held.beanscan"
   cp "runs/both-held-$held/unknown-tray.json" "bench/results/tray-mixed/tray-threshold-$held-calibration.json"
-  "$BEANSCAN" eval-trays --bundle "runs/both-held-$held.beanscan" --data "$DATA/trays" --hold-out "$held" \
-    --split date,photo --shots 0,5,10 --seeds 5 --json "bench/results/tray-mixed/tray-threshold-$held.json"
-  "$BEANSCAN" eval-trays --bundle "runs/both-held-$held.beanscan" --data "$DATA/trays" --hold-out "$held" \
-    --split date,photo --shots 5,10 --seeds 5 --added-only --json "bench/results/tray-mixed/tray-threshold-$held-added-only.json"
+  hold_out_trays "runs/both-held-$held.beanscan" "$held" "bench/results/tray-mixed/tray-threshold-$held"
 done
 
 # 4. The tables of docs/results.md and README.md, from the files written above.
