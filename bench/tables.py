@@ -49,6 +49,7 @@ TRAYS = 'bench/results/trays.json'
 TRAY_STUDY = 'bench/results/tray-study.json'
 TRAY_SPLIT = 'bench/results/tray-split'
 TRAY_MIXED = 'bench/results/tray-mixed'
+TRAY_DATES = ['20190401', '20190403', '20210212']
 TRAY_VOTERS = {('all', 5): TRAYS, ('all', 10): 'bench/results/trays-k10.json',
                ('added', 5): 'bench/results/trays-added-only-k5.json',
                ('added', 10): 'bench/results/trays-added-only-k10.json'}
@@ -122,7 +123,10 @@ def t_headline():
     """README: the figures a user asks about first."""
     r = load(EVAL)
     t = load(TRAYS_SHIPPED)
-    pooled, normal = mixed_pooled('gcrefs')
+    # The shipped recipe's own fold nets (bench/pretrained.sh step 3g), one per held-out date.
+    folds = [fold_cells(f'{TRAY_MIXED}/tray-threshold-{date}')[::2] for date in TRAY_DATES]
+    pooled, (normal, total) = pool_folds(folds)
+    normal /= total
     base = always_normal(r)
     nvd = r['normal_vs_defect']
     d = t['detection']
@@ -576,38 +580,43 @@ def mixed_rows(prefix):
     held = sorted(os.path.basename(p)[len(prefix) + 1:len(prefix) + 9] for p in glob.glob(pattern))
     if not held:
         raise Missing(f'{TRAY_MIXED}/{prefix}-*-trays.json')
-    out, pooled, normal_all, total_all = [], {}, 0, 0
+    out, folds = [], []
     for date in held:
-        runs = {'all': load(f'{TRAY_MIXED}/{prefix}-{date}-trays.json'),
-                'added': load(f'{TRAY_MIXED}/{prefix}-{date}-trays-added-only.json')}
         val = shipped_knn_row(load(f'{TRAY_MIXED}/{prefix}-{date}-knn-val.json'))
-        lab = runs['all']['labelling']
-        n = lab['beans']
-        normal = lab['per_class'].get('Normal', {}).get('beans', 0)
-        normal_all, total_all = normal_all + normal, total_all + n
+        cells, n, normal = fold_cells(f'{TRAY_MIXED}/{prefix}-{date}-trays')
         # The greencoffee-only bundle lacks Parchment: its beans of a date are fewer.
-        before_n, before_acc = per_date(split_line(before['all'], 'date', 10))[date]
-        cells = {'shipped': (before_acc, before_n), 'alone': (runs['all']['bean_accuracy'], n)}
-        for split, who in MIXED_COLUMNS:
-            cells[(split, who)] = (split_line(runs[who], split, 10)['accuracy_mean'], n)
-        for key, (v, beans) in cells.items():
-            pooled.setdefault(key, [0.0, 0])
-            pooled[key][0] += v * beans
-            pooled[key][1] += beans
-        cells = {k: v for k, (v, _) in cells.items()}
-        out.append([date, n, f3(normal / n)] + [f3(cells[k]) for k in ['shipped', 'alone'] + MIXED_COLUMNS]
+        cells = {'shipped': per_date(split_line(before['all'], 'date', 10))[date][::-1], **cells}
+        folds.append((cells, normal))
+        out.append([date, n, f3(normal / n)] + [f3(cells[k][0]) for k in ['shipped', 'alone'] + MIXED_COLUMNS]
                    + [f"{f3(val['macro_f1'])} / {f3(val['normal_vs_defect']['balanced_accuracy'])}"])
-    pooled = {k: a / n for k, (a, n) in pooled.items()}
-    return out, pooled, (normal_all, total_all)
+    return (out,) + pool_folds(folds)
+
+
+def fold_cells(stem):
+    """One held-out date's eval-trays reports (STEM.json, all references voting, and
+    STEM-added-only.json): ({'alone' or (split, voters): (accuracy, beans)}, beans, Normal beans),
+    with + 10 references."""
+    runs = {'all': load(f'{stem}.json'), 'added': load(f'{stem}-added-only.json')}
+    lab = runs['all']['labelling']
+    n = lab['beans']
+    cells = {'alone': (runs['all']['bean_accuracy'], n)}
+    for split, who in MIXED_COLUMNS:
+        cells[(split, who)] = (split_line(runs[who], split, 10)['accuracy_mean'], n)
+    return cells, n, lab['per_class'].get('Normal', {}).get('beans', 0)
+
+
+def pool_folds(folds):
+    """[(cells, Normal beans)] of fold_cells → (each cell pooled by bean, (Normal beans, beans))."""
+    pooled = {}
+    for cells, _ in folds:
+        for key, (v, beans) in cells.items():
+            right, total = pooled.get(key, (0.0, 0))
+            pooled[key] = (right + v * beans, total + beans)
+    total = sum(cells['alone'][1] for cells, _ in folds)
+    return {k: a / n for k, (a, n) in pooled.items()}, (sum(normal for _, normal in folds), total)
 
 
 MIXED_COLUMNS = [('date', 'all'), ('date', 'added'), ('photo', 'all'), ('photo', 'added')]
-
-
-def mixed_pooled(prefix):
-    """Step 3f's figures pooled over the held-out dates, and always "Normal" on the same beans."""
-    _, pooled, (normal, total) = mixed_rows(prefix)
-    return pooled, normal / total
 
 
 def t_tray_mixed(prefix='held'):
@@ -711,7 +720,7 @@ def t_previous_peers():
 
 
 TABLES = {
-    'headline': (t_headline, [EVAL, TRAYS_SHIPPED, TRAY_MIXED + '/gcrefs-*-trays[-added-only].json']),
+    'headline': (t_headline, [EVAL, TRAYS_SHIPPED, TRAY_MIXED + '/tray-threshold-*[-added-only].json']),
     'shipped': (t_shipped, [EVAL]),
     'shipped-before': (lambda: t_shipped(EVAL_BEFORE, 'greencoffee-only bundle, shipped before'), [EVAL_BEFORE]),
     'shipped-seeds': (t_shipped_seeds, [SHIPPED_SEEDS.format('[-sN]')]),
