@@ -225,3 +225,59 @@ fn tray_crops_writes_a_manifest_tune_can_read() {
     let stderr = String::from_utf8_lossy(&wrong.stderr);
     assert!(!wrong.status.success() && stderr.contains("(dates: 20190401, 20210212)"), "{stderr}");
 }
+
+/// `convert --unknown-quantile` on a `tray-crops` mix: the photos of the references' rounds set
+/// the single-bean threshold, the tray beans (other rounds) the tray one; `--tray-threshold`
+/// sets it by hand and a bad value is refused.
+#[test]
+fn convert_calibrates_the_tray_threshold_on_the_tray_beans_of_a_mix() {
+    let shipped = beanscan::Bundle::embedded().unwrap();
+    let greencoffee = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/greencoffee");
+    let manifest = std::fs::read_to_string(greencoffee.join("manifest.csv")).unwrap();
+    let rows: Vec<Vec<&str>> = manifest.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    // reference_id: BEAN/FACE-FILE-STEM, as `tune` names a reference.
+    let id = |r: &Vec<&str>| format!("{}/{}", r[3], Path::new(r[0]).file_stem().unwrap().to_string_lossy());
+    let is_ref = |r: &&Vec<&str>| shipped.references.ids.contains(&id(r));
+    let refs: Vec<&Vec<&str>> = rows.iter().filter(is_ref).filter(|r| r[2] == "r1").take(2).collect();
+    let other = rows.iter().find(|r| r[2] == "r1" && r[5] == "1" && r[6] == "train" && !is_ref(r)).unwrap();
+    // A single-bean set of two references and one other photo of their round.
+    let single = temp_dir("convert-single");
+    let mut lines = vec!["path,label,round,bean,face,label_applies,split".to_string()];
+    for row in refs.iter().copied().chain([other]) {
+        std::fs::create_dir_all(single.join(row[0]).parent().unwrap()).unwrap();
+        std::fs::copy(greencoffee.join(row[0]), single.join(row[0])).unwrap();
+        lines.push(row.join(","));
+    }
+    std::fs::write(single.join("manifest.csv"), lines.join("\n") + "\n").unwrap();
+    let data = tray_folder("convert-trays", &["Sour/20190401_151518"]);
+    let mix = data.join("mix");
+    beanscan(&[
+        "tray-crops",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        mix.to_str().unwrap(),
+        "--with",
+        single.to_str().unwrap(),
+    ]);
+    let out = data.join("calibrated.beanscan");
+    let printed =
+        beanscan(&["convert", "--unknown-quantile", "0.95", "--data", mix.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&printed.stdout);
+    let calibrated = beanscan::Bundle::from_bytes(&std::fs::read(&out).unwrap()).unwrap();
+    // One single-bean photo and the Sour tray beans were calibrated on, each kind apart.
+    assert!(stdout.lines().next().is_some_and(|l| l.contains("of 1 train photos")), "{stdout}");
+    let tray = calibrated.tray_threshold.expect("a tray threshold");
+    assert!(stdout.contains(&format!("unknown threshold {}, tray beans {tray}", calibrated.default_threshold)), "{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("tray beans: ")), "{stdout}");
+    assert_ne!(tray, calibrated.default_threshold);
+    assert_ne!(Some(tray), shipped.tray_threshold);
+    // By hand, and refused when it is no distance.
+    beanscan(&["convert", "--tray-threshold", "0.5", "--out", out.to_str().unwrap()]);
+    assert_eq!(beanscan::Bundle::from_bytes(&std::fs::read(&out).unwrap()).unwrap().tray_threshold, Some(0.5));
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_beanscan"))
+        .args(["convert", "--tray-threshold=-1", "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("invalid tray threshold -1"), "{bad:?}");
+}

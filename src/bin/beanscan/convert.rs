@@ -1,6 +1,7 @@
 //! `beanscan convert`: the same bundle with its weights stored another way (size vs accuracy),
 //! its references re-embedded from their photos with another view count, or its unknown
-//! threshold calibrated on labelled photos.
+//! thresholds calibrated on labelled photos (single beans, and tray beans where the data holds
+//! them) or set by hand.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -8,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, ensure};
 use beanscan::Bundle;
 use beanscan::bundle::WeightType;
-use beanscan::classifier::load_embedder;
+use beanscan::classifier::{TRAY_VIEWS, load_embedder};
 use beanscan::eval::unknown::{CALIBRATION_PER_CLASS, UnknownCheck, calibrate, calibration_rows};
 use beanscan::index::{ReferenceSet, build_graph};
 use beanscan::model::Net;
@@ -48,10 +49,15 @@ pub struct ConvertArgs {
     /// 4 or 8), and make it the bundle's default for photos. Needs `--data`.
     #[arg(long, value_parser = crate::native::views_arg(), requires = "data")]
     pub views: Option<u8>,
-    /// Calibrate the unknown threshold: keep this share of labelled train photos that are not
-    /// references (up to 100 per class, drawn by --seed) within it. Needs `--data`.
+    /// Calibrate the unknown thresholds: keep this share of labelled train photos that are not
+    /// references (up to 100 per class, drawn by --seed) within them. The photos of the rounds
+    /// the references come from set the single-bean threshold; those of other rounds (the tray
+    /// beans `tray-crops` adds), embedded as a tray bean is, set the tray threshold. Needs `--data`.
     #[arg(long, requires = "data")]
     pub unknown_quantile: Option<f32>,
+    /// Distance beyond which a bean of a tray photo is unknown (overrides a calibration).
+    #[arg(long)]
+    pub tray_threshold: Option<f32>,
     /// Seed of the calibration photos (`tune` uses its own --seed).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -84,18 +90,32 @@ pub fn convert_cmd(args: &ConvertArgs) -> Result<()> {
         reembed_references(&mut bundle, net, data, views, &device)?;
     }
     if let (Some((quantile, data)), Some(net)) = (calibration, &net) {
-        let check = calibrate_threshold(&mut bundle, net, data, quantile, args.seed, &device)?;
-        println!("{}", check.calibration_line());
+        let calibrate_trays = args.tray_threshold.is_none();
+        for (what, check) in calibrate_thresholds(&mut bundle, net, data, quantile, args.seed, calibrate_trays, &device)? {
+            println!("{what}{}", check.calibration_line());
+        }
+    } else if reembed.is_some() {
+        eprintln!(
+            "note: the unknown thresholds ({}; tray beans {}) were calibrated against the old references; \
+             --unknown-quantile calibrates them again",
+            bundle.default_threshold,
+            bundle.tray_threshold.map_or_else(|| "the same".to_string(), |t| t.to_string())
+        );
+    }
+    if let Some(t) = args.tray_threshold {
+        bundle.tray_threshold = Some(t);
+        bundle.validate()?;
     }
     let bytes = bundle.to_bytes()?;
     std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
     println!(
-        "{}: {before} → {} bytes ({:?} weights, references of {} views, unknown threshold {})",
+        "{}: {before} → {} bytes ({:?} weights, references of {} views, unknown threshold {}, tray beans {})",
         args.out.display(),
         bytes.len(),
         bundle.weight_type,
         bundle.default_views,
-        bundle.default_threshold
+        bundle.default_threshold,
+        bundle.tray_threshold()
     );
     Ok(())
 }
@@ -127,41 +147,66 @@ fn reembed_references(bundle: &mut Bundle, net: &Net, data: &Path, views: u8, de
     Ok(())
 }
 
-/// Sets the bundle's threshold from train photos of `data` that are not its references,
-/// embedded as the bundle embeds a photo (the same choice `tune` makes at export).
-fn calibrate_threshold(
+/// Sets the bundle's thresholds from labelled train photos of `data` that are not its
+/// references, embedded as the bundle embeds them (the choice `tune` makes at export): those of
+/// the references' rounds set the single-bean threshold; with `trays`, those of other rounds
+/// (tray beans) set the tray threshold. Returns each check with what it set.
+fn calibrate_thresholds(
     bundle: &mut Bundle,
     net: &Net,
     data: &Path,
     quantile: f32,
     seed: u64,
+    trays: bool,
     device: &Device,
-) -> Result<UnknownCheck> {
+) -> Result<Vec<(&'static str, UnknownCheck)>> {
     let dataset = Dataset::open(data)?.split(Some("train"));
-    let labelled: Vec<usize> = (0..dataset.samples.len()).filter(|&r| dataset.samples[r].label_applies).collect();
-    let ids: Vec<String> = labelled.iter().map(|&r| dataset.samples[r].reference_id()).collect();
-    // Labels as the bundle numbers its classes (photos of a class it lacks are left out).
-    let labels: Vec<Option<u16>> = labelled
-        .iter()
-        .map(|&r| {
+    // Labelled rows of the classes the bundle has, with the bundle's class numbers.
+    let (rows, labels): (Vec<usize>, Vec<u16>) = (0..dataset.samples.len())
+        .filter(|&r| dataset.samples[r].label_applies)
+        .filter_map(|r| {
             let name = &dataset.class_names[usize::from(dataset.samples[r].label)];
-            bundle.class_names.iter().position(|c| c == name).map(|i| i as u16)
+            bundle.class_names.iter().position(|c| c == name).map(|i| (r, i as u16))
         })
-        .collect();
-    let known: Vec<usize> = (0..labelled.len()).filter(|&i| labels[i].is_some()).collect();
-    let known_ids: Vec<String> = known.iter().map(|&i| ids[i].clone()).collect();
-    let known_labels: Vec<u16> = known.iter().filter_map(|&i| labels[i]).collect();
+        .unzip();
+    let ids: Vec<String> = rows.iter().map(|&r| dataset.samples[r].reference_id()).collect();
     let reference_ids: HashSet<&str> = bundle.references.ids.iter().map(String::as_str).collect();
-    let picked = calibration_rows(&known_ids, &known_labels, &reference_ids, CALIBRATION_PER_CLASS, seed);
-    ensure!(!picked.is_empty(), "no labelled train photo in {} outside the bundle's references", data.display());
-    let rows: Vec<usize> = picked.iter().map(|&i| labelled[known[i]]).collect();
-    let images = load_images(&dataset, &rows, bundle.preprocess.input_size);
-    ensure!(images.skipped == 0, "{} calibration photos could not be read", images.skipped);
-    let photos = embed_images(net, &bundle.preprocess, &images.images, bundle.default_views, device);
-    let check = calibrate(&bundle.references, &photos, &picked.iter().map(|&i| known_labels[i]).collect::<Vec<_>>(), quantile);
-    bundle.default_threshold = check.threshold;
+    let rounds: Vec<&str> = rows.iter().map(|&r| dataset.samples[r].round.as_str()).collect();
+    let single = in_reference_rounds(&ids, &rounds, &reference_ids);
+    let mut checks = Vec::new();
+    for (what, kind, views) in [("", true, bundle.default_views), ("tray beans: ", false, TRAY_VIEWS)] {
+        if !kind && !trays {
+            continue;
+        }
+        // The other kind's rows are left out as the references are.
+        let outside: HashSet<&str> =
+            (0..ids.len()).filter(|&i| single[i] != kind).map(|i| ids[i].as_str()).chain(reference_ids.iter().copied()).collect();
+        let picked = calibration_rows(&ids, &labels, &outside, CALIBRATION_PER_CLASS, seed);
+        if picked.is_empty() {
+            ensure!(!kind, "no labelled train photo in {} outside the bundle's references", data.display());
+            continue;
+        }
+        let images = load_images(&dataset, &picked.iter().map(|&i| rows[i]).collect::<Vec<_>>(), bundle.preprocess.input_size);
+        ensure!(images.skipped == 0, "{} calibration photos could not be read", images.skipped);
+        let photos = embed_images(net, &bundle.preprocess, &images.images, views, device);
+        let check = calibrate(&bundle.references, &photos, &picked.iter().map(|&i| labels[i]).collect::<Vec<_>>(), quantile);
+        if kind {
+            bundle.default_threshold = check.threshold;
+        } else {
+            bundle.tray_threshold = Some(check.threshold);
+        }
+        checks.push((what, check));
+    }
     bundle.validate()?;
-    Ok(check)
+    Ok(checks)
+}
+
+/// Whether each row is of a round some reference comes from (every row where no reference is
+/// among them: data without the references' photos is all single beans).
+fn in_reference_rounds(ids: &[String], rounds: &[&str], reference_ids: &HashSet<&str>) -> Vec<bool> {
+    let of_references: HashSet<&str> =
+        ids.iter().zip(rounds).filter(|(id, _)| reference_ids.contains(id.as_str())).map(|(_, &round)| round).collect();
+    rounds.iter().map(|round| of_references.is_empty() || of_references.contains(round)).collect()
 }
 
 /// The description with its references' view count: `N references (V views)`, as `tune`
@@ -179,7 +224,7 @@ fn described_with_views(description: &str, views: u8) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::described_with_views;
+    use super::{described_with_views, in_reference_rounds};
 
     #[test]
     fn the_description_names_the_view_count_once() {
@@ -187,5 +232,15 @@ mod tests {
         assert_eq!(first, "Lite0, 8072 labelled photos, 356 references (8 views), seed 0");
         assert_eq!(described_with_views(&first, 2), "Lite0, 8072 labelled photos, 356 references (2 views), seed 0");
         assert_eq!(described_with_views("mine", 4), "mine, references of 4 views");
+    }
+
+    #[test]
+    fn rows_of_the_references_rounds_are_single_beans_and_the_rest_tray_beans() {
+        let ids: Vec<String> = ["a/1", "b/1", "c/1", "d/1"].map(String::from).to_vec();
+        let rounds = ["r1", "r1", "20190401", "r2"];
+        let refs = ["a/1"].into_iter().collect();
+        assert_eq!(in_reference_rounds(&ids, &rounds, &refs), [true, true, false, false]);
+        let none = ["x/1"].into_iter().collect();
+        assert_eq!(in_reference_rounds(&ids, &rounds, &none), [true; 4]);
     }
 }

@@ -576,7 +576,8 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
         None if tray_calibration.is_empty() => None,
         None => {
             let started = Instant::now();
-            let photos = export::embed_images(&net, &preprocess, &study::pick(&train.images, &tray_calibration), TRAY_VIEWS, &device);
+            let photos =
+                export::embed_images(&net, &preprocess, &study::pick(&train.images, &tray_calibration), TRAY_VIEWS, &device);
             let labels = study::pick(&train.labels, &tray_calibration);
             let check = unknown::calibrate(&references, &photos, &labels, args.unknown_quantile);
             eprintln!("  tray beans: {}", check.calibration_line());
