@@ -172,25 +172,28 @@ fn calibrate_thresholds(
     let ids: Vec<String> = rows.iter().map(|&r| dataset.samples[r].reference_id()).collect();
     let reference_ids: HashSet<&str> = bundle.references.ids.iter().map(String::as_str).collect();
     let rounds: Vec<&str> = rows.iter().map(|&r| dataset.samples[r].round.as_str()).collect();
-    let single = in_reference_rounds(&ids, &rounds, &reference_ids);
+    let single_bean_row = in_reference_rounds(&ids, &rounds, &reference_ids);
     let mut checks = Vec::new();
-    for (what, kind, views) in [("", true, bundle.default_views), ("tray beans: ", false, TRAY_VIEWS)] {
-        if !kind && !trays {
+    for (what, single_beans, views) in [("", true, bundle.default_views), ("tray beans: ", false, TRAY_VIEWS)] {
+        if !single_beans && !trays {
             continue;
         }
         // The other kind's rows are left out as the references are.
-        let outside: HashSet<&str> =
-            (0..ids.len()).filter(|&i| single[i] != kind).map(|i| ids[i].as_str()).chain(reference_ids.iter().copied()).collect();
+        let outside: HashSet<&str> = (0..ids.len())
+            .filter(|&i| single_bean_row[i] != single_beans)
+            .map(|i| ids[i].as_str())
+            .chain(reference_ids.iter().copied())
+            .collect();
         let picked = calibration_rows(&ids, &labels, &outside, CALIBRATION_PER_CLASS, seed);
         if picked.is_empty() {
-            ensure!(!kind, "no labelled train photo in {} outside the bundle's references", data.display());
+            ensure!(!single_beans, "no labelled train photo in {} outside the bundle's references", data.display());
             continue;
         }
         let images = load_images(&dataset, &picked.iter().map(|&i| rows[i]).collect::<Vec<_>>(), bundle.preprocess.input_size);
         ensure!(images.skipped == 0, "{} calibration photos could not be read", images.skipped);
         let photos = embed_images(net, &bundle.preprocess, &images.images, views, device);
         let check = calibrate(&bundle.references, &photos, &picked.iter().map(|&i| labels[i]).collect::<Vec<_>>(), quantile);
-        if kind {
+        if single_beans {
             bundle.default_threshold = check.threshold;
         } else {
             bundle.tray_threshold = Some(check.threshold);
