@@ -281,6 +281,41 @@ mod tests {
         cache.maps.iter().map(|m| m[0].to_f32()).collect()
     }
 
+    /// The cache runs the frozen blocks folded; training reads those maps in place of the
+    /// training form's. Every view of real photos (5 photos: batches of 4 and a rest of 1)
+    /// matches the training form run on that view, to the f16 the maps are stored as.
+    #[test]
+    fn cached_maps_are_the_training_forms_maps_of_each_view() {
+        use crate::train::pretrained::{imagenet_path, load_imagenet};
+        let device = Device::flex();
+        let encoder = load_imagenet(&imagenet_path(), 5, &device).unwrap_or_else(|e| panic!("{e:#}"));
+        let params = PreprocessParams { input_size: 32, mean: [0.5; 3], std: [0.5; 3] };
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/greencoffee/r2/Black");
+        let mut files: Vec<_> = std::fs::read_dir(folder).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        let images: Vec<RgbImage> = files
+            .iter()
+            .take(5)
+            .map(|f| crate::preprocess::square(&crate::preprocess::decode(&std::fs::read(f).unwrap()).unwrap(), 32))
+            .collect();
+        let cache = MapCache::build(&encoder, 5, &params, &images, 8, false, &device);
+        assert_eq!(cache.len(), 5);
+        for (photo, image) in images.iter().enumerate() {
+            for view in 0..8 {
+                let x = Tensor::<4>::from_data(
+                    TensorData::new(normalise(&dihedral(image, view as u8), &params), [1, 3, 32, 32]),
+                    &device,
+                );
+                let want = encoder.forward_maps(x, 5).into_data().try_to_vec::<f32>().unwrap();
+                let got = cache.batch(&[(photo, view)], &device).into_data().try_to_vec::<f32>().unwrap();
+                assert_eq!(got.len(), want.len());
+                for (g, w) in got.iter().zip(&want) {
+                    assert!((g - w).abs() <= 1e-3 * w.abs() + 1e-3, "photo {photo} view {view}: {g} vs {w}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn a_subset_keeps_every_view_of_the_photos_asked_for_in_that_order() {
         let sub = maps(3, 0).subset(&[2, 0]);
