@@ -67,16 +67,26 @@ pub fn find_beans(photo: &RgbImage) -> Vec<Found> {
     } else {
         photo
     };
-    let score = foreground_score(work);
-    let level = imageproc::contrast::otsu_level(&score).max(MIN_LEVEL);
-    let mut mask = GrayImage::from_fn(score.width(), score.height(), |x, y| {
-        Luma([if score.get_pixel(x, y).0[0] >= level { 255 } else { 0 }])
-    });
+    let ground = Ground::measure(work);
+    let scores = ground.score(work);
+    let (level, two_modes) = global_level(&scores.combined);
+    // With two clear modes the surface is what lies under Otsu's split; with one, it is nearly
+    // the whole photo (a few beans on a texture).
+    let surface_below = two_modes.then_some(level);
+    let tone_texture = ground.texture(&scores.tone, &scores.combined, surface_below);
+    let hue_texture = ground.texture(&scores.hue, &scores.combined, surface_below);
+    let test = BeanTest { scores: &scores, tone: &tone_texture, hue: &hue_texture, level, shade: ground.shade };
+    let mut mask =
+        GrayImage::from_fn(work.width(), work.height(), |x, y| Luma([if test.bean_like(x, y, 0.0) { 255 } else { 0 }]));
     // Opening drops specks and thin shadow rims; closing mends cracks across a bean.
     imageproc::morphology::open_mut(&mut mask, Norm::L1, 1);
     imageproc::morphology::close_mut(&mut mask, Norm::L1, 1);
 
+    // Only blobs that stand out from their surroundings as no texture does, and are big enough
+    // for a bean in a photo of beans, count; the typical bean is measured on those alone.
+    let min_area = min_bean_area(work.width(), work.height());
     let mut regions = blobs(&mask);
+    regions.retain(|r| r.len() as f32 >= min_area && test.stands_out(r));
     let typical = typical_area(&regions);
     if typical <= 0.0 {
         return Vec::new();
@@ -86,13 +96,17 @@ pub fn find_beans(photo: &RgbImage) -> Vec<Found> {
     let regions: Vec<Vec<(u32, u32)>> = regions
         .into_iter()
         .flat_map(|r| {
-            if r.len() as f32 > SPLIT_AREA_SHARE * typical && half_width > 0.0 {
+            if half_width > 0.0 && may_hold_two(&r, typical) {
                 split_touching(&r, SEED_DEPTH * half_width, typical)
             } else {
                 vec![r]
             }
         })
-        .filter(|r| r.len() as f32 >= MIN_AREA_SHARE * typical && !is_tray_edge(r, work.width(), work.height()))
+        .filter(|r| {
+            r.len() as f32 >= (MIN_AREA_SHARE * typical).max(min_area)
+                && solidity(r) >= MIN_SOLIDITY
+                && !is_tray_edge(r, work.width(), work.height())
+        })
         .collect();
 
     let mut found: Vec<Found> = regions.iter().map(|r| to_found(r, scale, w, h)).collect();
@@ -100,46 +114,383 @@ pub fn find_beans(photo: &RgbImage) -> Vec<Found> {
     found
 }
 
-/// How unlike the paper each pixel is, 0–255: relative darkness against the local background
-/// brightness, or colour beyond the background's own tint (pale parchment beans are not dark).
-fn foreground_score(image: &RgbImage) -> GrayImage {
-    let (w, h) = image.dimensions();
-    let lum = |p: &image::Rgb<u8>| (u32::from(p[0]) + u32::from(p[1]) + u32::from(p[2])) as f32 / 3.0;
-    let chroma = |p: &image::Rgb<u8>| f32::from(p[0].max(p[1]).max(p[2]) - p[0].min(p[1]).min(p[2]));
-    let cell = (w.min(h) / GRID_CELLS).max(4);
-    let (gw, gh) = (w.div_ceil(cell), h.div_ceil(cell));
-    // Per cell: the 90th percentile brightness (paper, even where beans cover most of the cell)
-    // and the median tint of its brighter half.
-    let mut bg_lum = vec![0.0f32; (gw * gh) as usize];
-    let mut bg_chroma = vec![0.0f32; (gw * gh) as usize];
-    for gy in 0..gh {
-        for gx in 0..gw {
-            let mut px: Vec<(f32, f32)> = Vec::new();
-            for y in gy * cell..((gy + 1) * cell).min(h) {
-                for x in gx * cell..((gx + 1) * cell).min(w) {
-                    let p = image.get_pixel(x, y);
-                    px.push((lum(p), chroma(p)));
-                }
-            }
-            px.sort_by(|a, b| a.0.total_cmp(&b.0));
-            let i = (gy * gw + gx) as usize;
-            bg_lum[i] = px[(px.len() * 9 / 10).min(px.len() - 1)].0;
-            let mut tint: Vec<f32> = px[px.len() / 2..].iter().map(|p| p.1).collect();
-            tint.sort_by(f32::total_cmp);
-            bg_chroma[i] = tint[tint.len() / 2];
+/// The smallest bean a photo of beans shows: the side of a square of a bean's area is at least
+/// this share of the photo's short side (a tray of 500 beans still shows them at 4 %), whatever
+/// the texture around it measures.
+const MIN_BEAN_SHARE: f32 = 0.025;
+
+fn min_bean_area(w: u32, h: u32) -> f32 {
+    let side = MIN_BEAN_SHARE * w.min(h) as f32;
+    (side * side).max(4.0)
+}
+
+/// The level a bean's pixels reach: Otsu's where the scores really have two modes (beans and
+/// background far apart against the background's own spread), never under [`MIN_LEVEL`].
+fn global_level(score: &GrayImage) -> (f32, bool) {
+    let otsu = imageproc::contrast::otsu_level(score);
+    let (mut lo, mut hi) = ([0f64; 3], [0f64; 2]);
+    for p in score.pixels() {
+        let v = f64::from(p.0[0]);
+        if p.0[0] < otsu {
+            lo[0] += 1.0;
+            lo[1] += v;
+            lo[2] += v * v;
+        } else {
+            hi[0] += 1.0;
+            hi[1] += v;
         }
     }
-    let bg_lum = median3x3(&bg_lum, gw, gh);
-    let bg_chroma = median3x3(&bg_chroma, gw, gh);
-    GrayImage::from_fn(w, h, |x, y| {
-        let p = image.get_pixel(x, y);
-        let (gx, gy) = ((x as f32 + 0.5) / cell as f32 - 0.5, (y as f32 + 0.5) / cell as f32 - 0.5);
-        let bl = bilinear(&bg_lum, gw, gh, gx, gy).max(1.0);
-        let bc = bilinear(&bg_chroma, gw, gh, gx, gy);
-        let dark = (bl - lum(p)) / bl;
-        let tint = 2.0 * (chroma(p) - bc) / 255.0;
-        Luma([(dark.max(tint) * 255.0).clamp(0.0, 255.0) as u8])
-    })
+    if lo[0] < 1.0 || hi[0] < 1.0 {
+        return (f32::from(MIN_LEVEL), false);
+    }
+    let (mean_lo, mean_hi) = (lo[1] / lo[0], hi[1] / hi[0]);
+    let sd_lo = (lo[2] / lo[0] - mean_lo * mean_lo).max(0.0).sqrt();
+    let two_modes = mean_hi - mean_lo >= BIMODAL_GAP * sd_lo.max(1.0) && otsu >= MIN_LEVEL;
+    (f32::from(if two_modes { otsu } else { MIN_LEVEL }), two_modes)
+}
+
+/// Otsu's split counts as two modes when the upper class's mean is this many of the lower
+/// class's standard deviations above its mean (a split of one noisy mode gives about 2.7).
+const BIMODAL_GAP: f64 = 5.0;
+
+/// Whether pixels and blobs look like bean rather than surface, each score against its own
+/// texture: a wood grain varies in brightness, hardly in colour, so a bean on it shows in colour.
+struct BeanTest<'a> {
+    scores: &'a Scores,
+    tone: &'a Texture,
+    hue: &'a Texture,
+    level: f32,
+    shade: Shade,
+}
+
+impl BeanTest<'_> {
+    /// Unlike the surface beyond `level` and beyond the texture (plus `margin` texture spreads):
+    /// in colour, or in brightness by more than a soft shadow darkens a light surface (a
+    /// shadow keeps the surface's colour).
+    fn bean_like(&self, x: u32, y: u32, margin: f32) -> bool {
+        let at = |img: &GrayImage| f32::from(img.get_pixel(x, y).0[0]);
+        if at(&self.scores.combined) < self.level {
+            return false;
+        }
+        let beyond = |t: &Texture| t.floor_at(x, y) + margin * t.margin_at(x, y);
+        let shadow = if self.shade == Shade::Dark { 0.0 } else { SHADOW_TONE };
+        at(&self.scores.hue) >= beyond(self.hue).max(HUE_NOISE) || at(&self.scores.tone) >= beyond(self.tone).max(shadow)
+    }
+
+    /// A blob stands out when a core of it clears the textures by a clear margin: a texture's
+    /// dark or coloured spots reach its floor here and there, never over much of a bean.
+    fn stands_out(&self, region: &[(u32, u32)]) -> bool {
+        let core = region.iter().filter(|&&(x, y)| self.bean_like(x, y, 1.0)).count();
+        core as f32 >= CORE_SHARE * region.len() as f32
+    }
+}
+
+/// Colour differences under this (of 255) are a camera's noise and JPEG's colour blocks.
+const HUE_NOISE: f32 = 16.0;
+
+/// Darkness (of 255) past which a pixel with the surface's colour is a bean, not a shadow.
+const SHADOW_TONE: f32 = 100.0;
+
+/// Share of a blob's pixels that must clear the floor by the margin.
+const CORE_SHARE: f32 = 0.25;
+
+/// Whether a blob is tried for touching beans: one larger than a typical bean that is not quite
+/// convex (one bean fills its hull; two meeting at a neck leave gaps beside it).
+fn may_hold_two(region: &[(u32, u32)], typical: f32) -> bool {
+    region.len() as f32 > SPLIT_AREA_SHARE * typical && solidity(region) < SOLIDITY
+}
+
+/// A blob's area over its convex hull's: about 1 for one bean, about 0.8 for two meeting.
+fn solidity(region: &[(u32, u32)]) -> f32 {
+    let points: Vec<Point<i32>> = region.iter().map(|&(x, y)| Point::new(x as i32, y as i32)).collect();
+    let hull = convex_hull(points);
+    if hull.len() < 3 {
+        return 1.0;
+    }
+    let twice_area: i64 = (0..hull.len())
+        .map(|i| {
+            let (a, b) = (hull[i], hull[(i + 1) % hull.len()]);
+            i64::from(a.x) * i64::from(b.y) - i64::from(b.x) * i64::from(a.y)
+        })
+        .sum();
+    // The hull runs through pixel centres: add half a pixel's rim around it.
+    let perimeter: f32 = (0..hull.len())
+        .map(|i| {
+            let (a, b) = (hull[i], hull[(i + 1) % hull.len()]);
+            (((a.x - b.x).pow(2) + (a.y - b.y).pow(2)) as f32).sqrt()
+        })
+        .sum();
+    let hull_area = twice_area.unsigned_abs() as f32 / 2.0 + perimeter / 2.0 + 1.0;
+    (region.len() as f32 / hull_area).min(1.0)
+}
+
+/// Beans and clumps of beans are compact; a patch of a texture's streaks or speckle is not.
+const MIN_SOLIDITY: f32 = 0.55;
+
+/// Solidity at or above which a blob is one bean, whatever its size.
+const SOLIDITY: f32 = 0.95;
+
+/// How unlike the surface each pixel is, 0–255: in brightness (`tone`), in colour (`hue`), and
+/// the larger of the two.
+struct Scores {
+    tone: GrayImage,
+    hue: GrayImage,
+    combined: GrayImage,
+}
+
+/// What the surface around the beans looks like, cell by cell: its brightness and colour, and
+/// whether it is light (paper, a towel, a steel tray) or dark (a black card) under the beans.
+struct Ground {
+    cell: u32,
+    gw: u32,
+    gh: u32,
+    shade: Shade,
+    lum: Vec<f32>,
+    colour: Vec<[f32; 2]>,
+}
+
+fn lum(p: &image::Rgb<u8>) -> f32 {
+    (f32::from(p[0]) + f32::from(p[1]) + f32::from(p[2])) / 3.0
+}
+
+/// Two opponent colour axes: red against green, yellow against blue.
+fn opponent(p: &image::Rgb<u8>) -> [f32; 2] {
+    let (r, g, b) = (f32::from(p[0]), f32::from(p[1]), f32::from(p[2]));
+    [r - g, (r + g) / 2.0 - b]
+}
+
+/// How far a colour is from a surface's, in opponent units. On a coloured surface (wood) only
+/// the part across the surface's own colour direction counts: its paler and deeper streaks lie
+/// along that direction, a green bean does not. On a grey one, any difference counts.
+fn colour_difference(p: [f32; 2], surface: [f32; 2]) -> f32 {
+    let n = (surface[0] * surface[0] + surface[1] * surface[1]).sqrt();
+    let plain = ((p[0] - surface[0]).powi(2) + (p[1] - surface[1]).powi(2)).sqrt();
+    if n < COLOURED_SURFACE {
+        return plain;
+    }
+    let across = (p[0] * surface[1] - p[1] * surface[0]).abs() / n;
+    // Blend in from grey to coloured, so the score does not jump at the boundary.
+    let w = ((n - COLOURED_SURFACE) / COLOURED_SURFACE).min(1.0);
+    w * across + (1.0 - w) * plain
+}
+
+/// A surface's opponent colour of at least this length has a colour direction of its own.
+const COLOURED_SURFACE: f32 = 12.0;
+
+/// How bright the surface is, from the photo's median brightness: on a light one (paper, a
+/// towel) beans are darker, on a dark one (a black card) brighter, on a mid one (a grey card,
+/// steel, wood) either.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Shade {
+    Light,
+    Mid,
+    Dark,
+}
+
+impl Shade {
+    fn of(median: f32) -> Shade {
+        if median < 90.0 {
+            Shade::Dark
+        } else if median < 165.0 {
+            Shade::Mid
+        } else {
+            Shade::Light
+        }
+    }
+
+    /// The quantile of a cell's (or a neighbourhood's) brightness that is surface: bright on a
+    /// light surface even where beans cover most of it, dim on a dark one, the middle otherwise.
+    fn surface_quantile(self, wide: bool) -> f32 {
+        match (self, wide) {
+            (Shade::Light, false) => 0.9,
+            (Shade::Light, true) => 0.75,
+            (Shade::Mid, _) => 0.5,
+            (Shade::Dark, false) => 0.1,
+            (Shade::Dark, true) => 0.25,
+        }
+    }
+
+    /// How much a brightness is unlike the surface's `bl`, 0–1.
+    fn tone(self, l: f32, bl: f32) -> f32 {
+        let darker = (bl - l) / bl.max(1.0);
+        let brighter = (l - bl) / (255.0 - bl).max(1.0);
+        match self {
+            Shade::Light => darker,
+            Shade::Mid => darker.max(brighter),
+            Shade::Dark => brighter,
+        }
+    }
+}
+
+fn quantile(sorted_len: usize, q: f32) -> usize {
+    ((sorted_len as f32 * q) as usize).min(sorted_len - 1)
+}
+
+impl Ground {
+    /// Per cell: the surface's brightness (90th percentile on a light surface, 10th on a dark
+    /// one: the surface even where beans cover most of the cell) and the median colour of the
+    /// surface's half of the pixels.
+    fn measure(image: &RgbImage) -> Ground {
+        let (w, h) = image.dimensions();
+        let cell = (w.min(h) / GRID_CELLS).max(4);
+        let (gw, gh) = (w.div_ceil(cell), h.div_ceil(cell));
+        let mut all: Vec<f32> = image.pixels().step_by(7).map(lum).collect();
+        all.sort_by(f32::total_cmp);
+        let shade = Shade::of(all[all.len() / 2]);
+        let mut bg_lum = Vec::with_capacity((gw * gh) as usize);
+        let mut bg_colour = Vec::with_capacity((gw * gh) as usize);
+        for gy in 0..gh {
+            for gx in 0..gw {
+                let mut px: Vec<(f32, [f32; 2])> = Vec::new();
+                for y in gy * cell..((gy + 1) * cell).min(h) {
+                    for x in gx * cell..((gx + 1) * cell).min(w) {
+                        let p = image.get_pixel(x, y);
+                        px.push((lum(p), opponent(p)));
+                    }
+                }
+                px.sort_by(|a, b| a.0.total_cmp(&b.0));
+                let at = quantile(px.len(), shade.surface_quantile(false));
+                bg_lum.push(px[at].0);
+                // The colour of the half of the pixels around the surface's brightness.
+                let half = px.len() / 2;
+                let start = at.saturating_sub(half / 2).min(px.len() - half.max(1));
+                let surface = &px[start..start + half.max(1)];
+                bg_colour.push([0, 1].map(|c| {
+                    let mut v: Vec<f32> = surface.iter().map(|p| p.1[c]).collect();
+                    v.sort_by(f32::total_cmp);
+                    v[v.len() / 2]
+                }));
+            }
+        }
+        let (lum, colour) = surface_cells(&bg_lum, &bg_colour, gw, gh, shade);
+        Ground { cell, gw, gh, shade, lum, colour }
+    }
+
+    fn at(&self, grid: &[f32], x: u32, y: u32) -> f32 {
+        let (gx, gy) = ((x as f32 + 0.5) / self.cell as f32 - 0.5, (y as f32 + 0.5) / self.cell as f32 - 0.5);
+        bilinear(grid, self.gw, self.gh, gx, gy)
+    }
+
+    /// How unlike the surface each pixel is, 0–255: darker than a light surface (brighter than a
+    /// dark one) relative to its brightness, or another colour than the surface's (pale parchment
+    /// beans are not dark; green beans on brown wood differ more in colour than in brightness).
+    fn score(&self, image: &RgbImage) -> Scores {
+        let (w, h) = image.dimensions();
+        let a: Vec<f32> = self.colour.iter().map(|c| c[0]).collect();
+        let b: Vec<f32> = self.colour.iter().map(|c| c[1]).collect();
+        let mut tone = GrayImage::new(w, h);
+        let mut hue = GrayImage::new(w, h);
+        for (x, y, p) in image.enumerate_pixels() {
+            let bl = self.at(&self.lum, x, y);
+            let t = self.shade.tone(lum(p), bl);
+            let d = colour_difference(opponent(p), [self.at(&a, x, y), self.at(&b, x, y)]);
+            tone.put_pixel(x, y, Luma([(t * 255.0).clamp(0.0, 255.0) as u8]));
+            hue.put_pixel(x, y, Luma([(2.0 * d).clamp(0.0, 255.0) as u8]));
+        }
+        let combined = GrayImage::from_fn(w, h, |x, y| Luma([tone.get_pixel(x, y).0[0].max(hue.get_pixel(x, y).0[0])]));
+        Scores { tone, hue, combined }
+    }
+
+    /// The surface's own texture, cell by cell: what its score reaches where it is bare.
+    fn texture(&self, score: &GrayImage, combined: &GrayImage, surface_below: Option<f32>) -> Texture {
+        let (w, h) = score.dimensions();
+        let mut floor = Vec::with_capacity((self.gw * self.gh) as usize);
+        let mut spread = Vec::with_capacity((self.gw * self.gh) as usize);
+        for gy in 0..self.gh {
+            for gx in 0..self.gw {
+                let (mut v, mut all) = (Vec::new(), 0);
+                for y in gy * self.cell..((gy + 1) * self.cell).min(h) {
+                    for x in gx * self.cell..((gx + 1) * self.cell).min(w) {
+                        all += 1;
+                        if surface_below.is_none_or(|t| f32::from(combined.get_pixel(x, y).0[0]) < t) {
+                            v.push(score.get_pixel(x, y).0[0]);
+                        }
+                    }
+                }
+                // A cell that is mostly bean says little of the surface: its neighbours speak.
+                if v.len() * 4 < all {
+                    floor.push(f32::NAN);
+                    spread.push(f32::NAN);
+                    continue;
+                }
+                v.sort_unstable();
+                let q = |f: usize| f32::from(v[(v.len() * f / 100).min(v.len() - 1)]);
+                // Beans cover under half of the rest almost everywhere: its lower half is surface.
+                let s = q(50) - q(10);
+                spread.push(s);
+                floor.push(q(50) + TEXTURE_SPREADS * s);
+            }
+        }
+        // Where beans crowd a cell its lower half is partly bean: no cell's texture counts for
+        // more than twice the photo's typical cell.
+        let cap = |grid: Vec<f32>| {
+            let mut sorted: Vec<f32> = grid.iter().copied().filter(|v| !v.is_nan()).collect();
+            sorted.sort_by(f32::total_cmp);
+            let typical = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
+            let filled: Vec<f32> = grid.iter().map(|&v| if v.is_nan() { typical } else { v }).collect();
+            median3x3(&filled, self.gw, self.gh).into_iter().map(|v| v.min(2.0 * typical + 4.0)).collect::<Vec<_>>()
+        };
+        Texture { floor: cap(floor), spread: cap(spread), cell: self.cell, gw: self.gw, gh: self.gh }
+    }
+}
+
+/// A bean's pixels lie beyond the surface's median score by this many of its spreads.
+const TEXTURE_SPREADS: f32 = 3.0;
+
+/// The surface's texture as score levels, per cell (see [`Ground::texture`]).
+struct Texture {
+    floor: Vec<f32>,
+    spread: Vec<f32>,
+    cell: u32,
+    gw: u32,
+    gh: u32,
+}
+
+impl Texture {
+    fn grid_at(&self, grid: &[f32], x: u32, y: u32) -> f32 {
+        let (gx, gy) = ((x as f32 + 0.5) / self.cell as f32 - 0.5, (y as f32 + 0.5) / self.cell as f32 - 0.5);
+        bilinear(grid, self.gw, self.gh, gx, gy)
+    }
+
+    /// The least score of a bean pixel here.
+    fn floor_at(&self, x: u32, y: u32) -> f32 {
+        self.grid_at(&self.floor, x, y)
+    }
+
+    /// How far a bean's core clears the floor here: a few texture spreads, at least a little.
+    fn margin_at(&self, x: u32, y: u32) -> f32 {
+        (2.0 * self.grid_at(&self.spread, x, y)).max(8.0)
+    }
+}
+
+/// Each cell's surface from its 5×5 neighbourhood: the brightness a quarter of the cells reach
+/// (the dimmest quarter on a dark surface), and the median colour of the cells near that
+/// brightness. A bean that fills a few cells (a close-up, a large bean) then leaves the
+/// surface around it as the reference, not its own inside.
+fn surface_cells(lum: &[f32], colour: &[[f32; 2]], w: u32, h: u32, shade: Shade) -> (Vec<f32>, Vec<[f32; 2]>) {
+    let (w, h) = (w as i64, h as i64);
+    let mut out_lum = Vec::with_capacity(lum.len());
+    let mut out_colour = Vec::with_capacity(lum.len());
+    for y in 0..h {
+        for x in 0..w {
+            let cells: Vec<usize> = (-2..=2)
+                .flat_map(|dy| (-2..=2).map(move |dx| (x + dx, y + dy)))
+                .filter(|&(nx, ny)| (0..w).contains(&nx) && (0..h).contains(&ny))
+                .map(|(nx, ny)| (ny * w + nx) as usize)
+                .collect();
+            let mut v: Vec<f32> = cells.iter().map(|&i| lum[i]).collect();
+            v.sort_by(f32::total_cmp);
+            let level = v[quantile(v.len(), shade.surface_quantile(true))];
+            let near: Vec<usize> = cells.iter().copied().filter(|&i| (lum[i] - level).abs() <= 0.1 * level.max(20.0)).collect();
+            out_lum.push(level);
+            out_colour.push([0, 1].map(|c| {
+                let mut v: Vec<f32> = near.iter().map(|&i| colour[i][c]).collect();
+                v.sort_by(f32::total_cmp);
+                v[v.len() / 2]
+            }));
+        }
+    }
+    (out_lum, out_colour)
 }
 
 fn median3x3(grid: &[f32], w: u32, h: u32) -> Vec<f32> {
@@ -189,8 +540,8 @@ fn blobs(mask: &GrayImage) -> Vec<Vec<(u32, u32)>> {
     regions
 }
 
-/// The photo's typical bean area: the median blob area, after dropping specks of under 1/400 of
-/// the largest blob (paper texture), so the median is over beans and clumps of beans.
+/// The photo's typical bean area: the median area of the blobs that stood out, after dropping
+/// specks of under 1/400 of the largest blob, so the median is over beans and clumps of beans.
 fn typical_area(regions: &[Vec<(u32, u32)>]) -> f32 {
     let largest = regions.iter().map(Vec::len).max().unwrap_or(0);
     let mut areas: Vec<usize> = regions.iter().map(Vec::len).filter(|&a| a * 400 >= largest && a >= 12).collect();
@@ -267,16 +618,41 @@ fn split_touching(region: &[(u32, u32)], min_depth: f32, typical: f32) -> Vec<Ve
     if n_seeds <= 1 {
         return vec![region.to_vec()];
     }
-    let mut owner = vec![0u32; (w * h) as usize];
-    // Max-heap on depth (in 1/16 px steps), then position for a stable order.
-    let mut queue = BinaryHeap::new();
-    for (x, y, l) in seeds.enumerate_pixels() {
-        if l.0[0] > 0 {
-            let i = (y * w + x) as usize;
-            owner[i] = l.0[0];
-            queue.push(((depth[i] * 16.0) as u32, Reverse(i)));
+    // A part far under a bean is a notch of one bean, not a bean of its own: its seed goes and
+    // the others flood its pixels, until every part is bean-sized (or one is left).
+    let mut seed_of: Vec<u32> = seeds.pixels().map(|l| l.0[0]).collect();
+    loop {
+        let owner = flood(&mask, &depth, &seed_of);
+        let mut sizes = vec![0usize; n_seeds + 1];
+        for &(x, y) in region {
+            sizes[owner[((y - y0 + 1) * w + (x - x0 + 1)) as usize] as usize] += 1;
         }
+        let live: Vec<usize> = (1..=n_seeds).filter(|&l| sizes[l] > 0).collect();
+        let Some(&smallest) = live.iter().min_by_key(|&&l| sizes[l]) else {
+            return vec![region.to_vec()];
+        };
+        if live.len() <= 1 {
+            return vec![region.to_vec()];
+        }
+        if sizes[smallest] as f32 >= MIN_PART_SHARE * typical {
+            let mut parts = vec![Vec::new(); n_seeds + 1];
+            for &(x, y) in region {
+                parts[owner[((y - y0 + 1) * w + (x - x0 + 1)) as usize] as usize].push((x, y));
+            }
+            return parts.into_iter().skip(1).filter(|p| !p.is_empty()).collect();
+        }
+        seed_of.iter_mut().filter(|s| **s == smallest as u32).for_each(|s| *s = 0);
     }
+}
+
+/// Every mask pixel joins the seed it is reached from first when flooding from the deepest
+/// pixels down (a watershed on the distance transform). Row-major labels, 0 where unreached.
+fn flood(mask: &GrayImage, depth: &[f32], seed_of: &[u32]) -> Vec<u32> {
+    let w = mask.width();
+    let mut owner = seed_of.to_vec();
+    // Max-heap on depth (in 1/16 px steps), then position for a stable order.
+    let mut queue: BinaryHeap<(u32, Reverse<usize>)> =
+        (0..owner.len()).filter(|&i| owner[i] > 0).map(|i| ((depth[i] * 16.0) as u32, Reverse(i))).collect();
     while let Some((_, Reverse(i))) = queue.pop() {
         let (x, y) = ((i as u32) % w, (i as u32) / w);
         for (nx, ny) in [(x + 1, y), (x - 1, y), (x, y + 1), (x, y - 1)] {
@@ -287,16 +663,11 @@ fn split_touching(region: &[(u32, u32)], min_depth: f32, typical: f32) -> Vec<Ve
             }
         }
     }
-    let mut parts = vec![Vec::new(); n_seeds];
-    for &(x, y) in region {
-        let l = owner[((y - y0 + 1) * w + (x - x0 + 1)) as usize];
-        if l > 0 {
-            parts[l as usize - 1].push((x, y));
-        }
-    }
-    parts.retain(|p| !p.is_empty());
-    parts
+    owner
 }
+
+/// The smallest part a split may leave, as a share of the typical bean.
+const MIN_PART_SHARE: f32 = 0.35;
 
 /// A long thin blob along the photo's border: the tray's rim or its shadow, not a bean.
 fn is_tray_edge(region: &[(u32, u32)], w: u32, h: u32) -> bool {

@@ -151,7 +151,8 @@ pub fn grade(counts: &[(String, u32)]) -> Grading {
             .iter()
             .filter(|l| l.category == c)
             .map(|l| l.beans as f32 / rule_for(&l.class).map_or(1, |r| r.beans_per_full_defect) as f32)
-            .sum();
+            .sum::<f32>()
+            + 0.0; // an empty float sum is -0.0, which prints as "-0.0"
         if beans == 0 { 0.0 } else { equivalents * SAMPLE_GRAMS / (beans as f32 * BEAN_GRAMS) }
     };
     let (primary_per_sample, secondary_per_sample) = (scaled(Category::Primary), scaled(Category::Secondary));
@@ -192,6 +193,13 @@ mod tests {
         assert_eq!(g.grade, Grade::Premium);
         let clean = grade(&counts(&[("Normal", 2300), ("Immature", 20)]));
         assert_eq!(clean.grade, Grade::Specialty, "20 immature beans are 4 secondary full defects");
+    }
+
+    #[test]
+    fn a_category_with_no_beans_is_plain_zero() {
+        let g = grade(&counts(&[("Normal", 100), ("Black", 1)]));
+        assert_eq!(format!("{:.1}", g.secondary_per_sample), "0.0");
+        assert!(g.secondary_per_sample.is_sign_positive());
     }
 
     #[test]

@@ -36,7 +36,7 @@ mod native {
 
     use crate::convert::{self, ConvertArgs};
     use crate::training::{self, PretrainArgs, StudyArgs, SupervisedArgs, TrainArgs};
-    use crate::trays::{self, EvalTraysArgs, TrayCropsArgs};
+    use crate::trays::{self, EvalTraysArgs, ScenesArgs, TrayCropsArgs};
     use crate::tune::{self, TuneArgs};
 
     #[derive(Parser)]
@@ -121,6 +121,9 @@ mod native {
         /// Cut the annotated beans of tray photos out as single-bean photos with a manifest
         /// (optionally joined to a single-bean data set), to train one encoder on both cameras.
         TrayCrops(TrayCropsArgs),
+        /// Lay real single-bean photos' beans on real texture photos (paper towel, cloth, wood,
+        /// cards, steel) as annotated photos, so `eval-trays` measures bean finding off white paper.
+        Scenes(ScenesArgs),
         /// Re-store a bundle's weights as f32, f16 or int8 (everything else is kept).
         Convert(ConvertArgs),
     }
@@ -149,6 +152,7 @@ mod native {
             Command::Study(args) => training::study_cmd(&args).map(|()| ExitCode::SUCCESS),
             Command::EvalTrays(args) => trays::eval_trays_cmd(&args).map(|()| ExitCode::SUCCESS),
             Command::TrayCrops(args) => trays::tray_crops_cmd(&args).map(|()| ExitCode::SUCCESS),
+            Command::Scenes(args) => trays::scenes_cmd(&args).map(|()| ExitCode::SUCCESS),
             Command::Convert(args) => convert::convert_cmd(&args).map(|()| ExitCode::SUCCESS),
         };
         match result {

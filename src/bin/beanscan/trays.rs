@@ -74,6 +74,48 @@ pub struct TrayCropsArgs {
     pub with: Option<PathBuf>,
 }
 
+#[derive(Args)]
+pub struct ScenesArgs {
+    /// Single-bean photos on a plain background (a folder with manifest.csv, e.g. usk or thai,
+    /// or class folders of photos).
+    #[arg(long, required = true)]
+    pub beans: Vec<PathBuf>,
+    /// Folder of the texture photos the surfaces are made from.
+    #[arg(long, default_value = "tests/fixtures/backgrounds")]
+    pub backgrounds: PathBuf,
+    /// Where the scenes go: SURFACE/SURFACE-NNN.jpg with its .json of polygons.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Surfaces (comma-separated; default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub surfaces: Vec<String>,
+    /// Scenes per surface.
+    #[arg(long, default_value_t = 50)]
+    pub photos: usize,
+    /// Photos read per bean folder for cut-outs.
+    #[arg(long, default_value_t = 300)]
+    pub cut_outs: usize,
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+}
+
+/// `beanscan scenes`: annotated photos of a few real beans on real surfaces.
+pub fn scenes_cmd(args: &ScenesArgs) -> Result<()> {
+    use beanscan::eval::scenes;
+    let mut cut_outs = Vec::new();
+    for dir in &args.beans {
+        cut_outs.extend(scenes::load_cut_outs(dir, args.cut_outs)?);
+    }
+    let surfaces = if args.surfaces.is_empty() {
+        scenes::SURFACES.to_vec()
+    } else {
+        args.surfaces.iter().map(|s| scenes::surface(s)).collect::<beanscan::Result<_>>()?
+    };
+    let written = scenes::write_scenes(&cut_outs, &surfaces, &args.backgrounds, &args.out, args.photos, args.seed)?;
+    println!("{written} scenes from {} cut-out beans → {}", cut_outs.len(), args.out.display());
+    Ok(())
+}
+
 /// `beanscan tray-crops`: the annotated tray beans as a training data set.
 pub fn tray_crops_cmd(args: &TrayCropsArgs) -> Result<()> {
     let started = Instant::now();
@@ -88,6 +130,19 @@ pub fn tray_crops_cmd(args: &TrayCropsArgs) -> Result<()> {
         started.elapsed().as_secs_f32()
     );
     Ok(())
+}
+
+/// One line per photo whose count is off by more than half (found and true counts), so a
+/// photo where bean finding failed shows at a glance.
+fn print_off_counts(lines: &[tray_eval::PhotoLine]) {
+    let off: Vec<&tray_eval::PhotoLine> = lines.iter().filter(|l| l.count_error > 0.5).collect();
+    if off.is_empty() {
+        return;
+    }
+    println!("{} photos with a count off by more than half:", off.len());
+    for l in off {
+        println!("  {}: found {}, true {} ({} matched)", l.path, l.found, l.true_beans, l.matched);
+    }
 }
 
 /// Prints one tray photo's counts and grading; writes the annotated photo when asked.
@@ -161,6 +216,7 @@ pub fn eval_trays_cmd(args: &EvalTraysArgs) -> Result<()> {
         detection.mean_iou,
         count_error
     );
+    print_off_counts(&lines);
     println!(
         "bean accuracy {:.3} over {} found beans{} of classes the bundle knows ({:.1} % unknown beyond {:.2})",
         labelling.accuracy,
