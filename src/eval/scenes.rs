@@ -443,7 +443,7 @@ mod tests {
         let c = cut_out(&photo, "Normal").expect("a bean");
         // The ellipse spans 39 × 23 px; its 3 px rim is left behind.
         assert_eq!(c.mask.dimensions(), (33, 17));
-        assert_eq!(c.mask.get_pixel(32 - 16, 24 - 4).0[0], 255);
+        assert_eq!(c.mask.get_pixel(32 - 16, 24 - 16).0[0], 255, "the glint is bean");
     }
 
     #[test]
