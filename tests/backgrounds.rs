@@ -6,6 +6,9 @@
 //! (Unannotated beans are rare on the trays; a window is taken only where no other annotated
 //! bean is near it.)
 
+mod common;
+use common::{beanscan, temp_dir};
+
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
@@ -95,6 +98,19 @@ fn a_bare_surface_has_no_beans() {
     });
 }
 
+/// The command line says why a photo has no beans instead of grading the texture.
+#[test]
+fn cli_says_a_bare_surface_shows_no_beans() {
+    let ground = scenes::background(&scenes::surface("paper-towel").unwrap(), &backgrounds(), SCENE_SIZE).unwrap();
+    let path = temp_dir("bare-surface").join("towel.png");
+    ground.save(&path).unwrap();
+    let out = beanscan(&["classify", "--tray", path.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("0 beans\tthis photo shows no clear beans against its background"), "{text}");
+    assert!(!text.contains("SCA:"), "{text}");
+}
+
 #[test]
 fn one_bean_alone_is_one_bean_on_every_surface() {
     on_every_surface(0..4, exactly(1, false, 0));
@@ -165,18 +181,20 @@ fn enlarged(crop: &RgbImage, truth: &[TrueBean]) -> (RgbImage, Vec<TrueBean>) {
     (big, truth)
 }
 
+/// A real tray photo cut down to `n` beans has `n`, as cut and as a close-up.
+fn cropped_tray_has(n: usize) {
+    let (crop, truth) = tray_window(n);
+    assert_eq!(score(&crop, &truth), (n, n, n), "crop {:?}", crop.dimensions());
+    let (big, truth) = enlarged(&crop, &truth);
+    assert_eq!(score(&big, &truth), (n, n, n), "enlarged");
+}
+
 #[test]
 fn a_tray_photo_cropped_to_one_bean_has_one_bean() {
-    let (crop, truth) = tray_window(1);
-    assert_eq!(score(&crop, &truth), (1, 1, 1), "crop {:?}", crop.dimensions());
-    let (big, truth) = enlarged(&crop, &truth);
-    assert_eq!(score(&big, &truth), (1, 1, 1), "enlarged");
+    cropped_tray_has(1);
 }
 
 #[test]
 fn a_tray_photo_cropped_to_four_beans_has_four() {
-    let (crop, truth) = tray_window(4);
-    assert_eq!(score(&crop, &truth), (4, 4, 4), "crop {:?}", crop.dimensions());
-    let (big, truth) = enlarged(&crop, &truth);
-    assert_eq!(score(&big, &truth), (4, 4, 4), "enlarged");
+    cropped_tray_has(4);
 }

@@ -8,8 +8,9 @@ import { neighbourList, referenceControls, verdict } from './results.js';
 import { beanAt, beanThumb, canvasSize, drawTray, photoPoint } from './tray-canvas.js';
 import { countBeans, labelOf, renderCounts, renderLegend, trayCsv } from './tray-summary.js';
 
-const NO_BEANS = 'No beans were found in this photo. A tray photo shows beans spread apart on light paper, '
-  + 'seen from above; for one bean per photo, switch to Single beans.';
+const NO_BEANS = 'No beans were found in this photo: it shows no clear beans against its background. '
+  + 'A tray photo shows beans spread apart on a plain surface (paper, a towel, a card), seen from above; '
+  + 'for one bean per photo, switch to Single beans.';
 
 export class TrayView {
   /**

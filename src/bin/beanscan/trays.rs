@@ -151,6 +151,10 @@ pub fn classify_tray(classifier: &Classifier, path: &Path, annotate_dir: Option<
     let photo = beanscan::preprocess::decode(&bytes)?;
     let tray = pollster::block_on(tray::label_tray(classifier, &photo))?;
     let name = path.display();
+    if tray.beans.is_empty() {
+        println!("{name}\t0 beans\tthis photo shows no clear beans against its background");
+        return Ok(tray);
+    }
     println!("{name}\t{} beans\t{} unknown\tdefects {:.1} %", tray.beans.len(), tray.unknown, tray.defect_percent);
     for (class, n) in tray.counts.iter().filter(|(_, n)| *n > 0) {
         println!("{name}\t  {class}\t{n}");
