@@ -96,10 +96,12 @@ pub fn find_beans(photo: &RgbImage) -> Vec<Found> {
     let regions: Vec<Vec<(u32, u32)>> = regions
         .into_iter()
         .flat_map(|r| {
-            if half_width > 0.0 && may_hold_two(&r, typical) {
+            if half_width <= 0.0 {
+                vec![r]
+            } else if may_hold_two(&r, typical) {
                 split_touching(&r, SEED_DEPTH * half_width, typical)
             } else {
-                vec![r]
+                split_pair(&r, SEED_DEPTH * half_width).unwrap_or_else(|| vec![r])
             }
         })
         .filter(|r| {
@@ -199,6 +201,21 @@ const CORE_SHARE: f32 = 0.25;
 fn may_hold_two(region: &[(u32, u32)], typical: f32) -> bool {
     region.len() as f32 > SPLIT_AREA_SHARE * typical && solidity(region) < SOLIDITY
 }
+
+/// Two beans touching where no lone bean beside them says what one bean is (a photo of two, or
+/// of a few): a hollow blob is cut in two, kept only when both parts are sizeable and convex as
+/// beans are. A ragged blob (a bean on wood grain) cuts into ragged parts and stays whole.
+fn split_pair(region: &[(u32, u32)], min_depth: f32) -> Option<Vec<Vec<(u32, u32)>>> {
+    if solidity(region) >= PAIR_SOLIDITY {
+        return None;
+    }
+    let parts = split_touching(region, min_depth, region.len() as f32 / 2.0);
+    let bean_like = |p: &Vec<(u32, u32)>| p.len() * 10 >= region.len() * 3 && solidity(p) >= SOLIDITY - 0.05;
+    (parts.len() == 2 && parts.iter().all(bean_like)).then_some(parts)
+}
+
+/// Below this solidity a blob may be two beans whatever the photo's typical bean.
+const PAIR_SOLIDITY: f32 = 0.88;
 
 /// A blob's area over its convex hull's: about 1 for one bean, about 0.8 for two meeting.
 fn solidity(region: &[(u32, u32)]) -> f32 {
