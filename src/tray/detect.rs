@@ -1,8 +1,12 @@
-//! Finding the beans in a photo of many beans on a light background (paper, a white tray).
+//! Finding the beans in a photo of beans spread on a surface: paper, a towel, cloth, a card, a
+//! steel tray, a table.
 //!
-//! Background estimation → a per-pixel "not paper" score → Otsu threshold → connected components
-//! → touching beans split by a watershed on the distance transform. Every size is measured
-//! against the photo's own typical bean, so the same code works at any resolution or distance.
+//! The surface's brightness and colour per cell → two scores per pixel (brightness, colour), each
+//! against the surface's own texture → Otsu's level where the scores have two clear modes →
+//! connected components, kept only where a bean-sized core stands out as no texture does →
+//! touching beans split by a watershed on the distance transform. Sizes are measured against the
+//! photo's own typical bean and never under a share of its short side, so the same code works at
+//! any resolution or distance, and a texture cannot pass for beans.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
