@@ -178,7 +178,7 @@ impl BeanTest<'_> {
         if at(&self.scores.combined) < self.level {
             return false;
         }
-        let beyond = |t: &Texture| t.floor_at(x, y) + margin * t.margin_at(x, y);
+        let beyond = |t: &Texture| if margin > 0.0 { t.floor_at(x, y) + margin * t.margin_at(x, y) } else { t.floor_at(x, y) };
         let shadow = if self.shade == Shade::Dark { 0.0 } else { SHADOW_TONE };
         at(&self.scores.hue) >= beyond(self.hue).max(HUE_NOISE) || at(&self.scores.tone) >= beyond(self.tone).max(shadow)
     }
@@ -259,12 +259,44 @@ struct Scores {
     combined: GrayImage,
 }
 
-/// What the surface around the beans looks like, cell by cell: its brightness and colour, and
-/// whether it is light (paper, a towel, a steel tray) or dark (a black card) under the beans.
-struct Ground {
+/// The cells the surface is measured on: squares of `cell` px, `gw × gh` of them over a
+/// `w × h` photo; a value per cell is read back at any pixel by bilinear interpolation.
+#[derive(Debug, Clone, Copy)]
+struct CellGrid {
     cell: u32,
     gw: u32,
     gh: u32,
+    w: u32,
+    h: u32,
+}
+
+impl CellGrid {
+    fn over(w: u32, h: u32) -> CellGrid {
+        let cell = (w.min(h) / GRID_CELLS).max(4);
+        CellGrid { cell, gw: w.div_ceil(cell), gh: h.div_ceil(cell), w, h }
+    }
+
+    /// The cells, row by row, each as the pixels it covers.
+    fn cells(&self) -> impl Iterator<Item = impl Iterator<Item = (u32, u32)>> + '_ {
+        (0..self.gh).flat_map(move |gy| {
+            (0..self.gw).map(move |gx| {
+                let xs = gx * self.cell..((gx + 1) * self.cell).min(self.w);
+                (gy * self.cell..((gy + 1) * self.cell).min(self.h)).flat_map(move |y| xs.clone().map(move |x| (x, y)))
+            })
+        })
+    }
+
+    /// A per-cell value at pixel (x, y).
+    fn at(&self, values: &[f32], x: u32, y: u32) -> f32 {
+        let (gx, gy) = ((x as f32 + 0.5) / self.cell as f32 - 0.5, (y as f32 + 0.5) / self.cell as f32 - 0.5);
+        bilinear(values, self.gw, self.gh, gx, gy)
+    }
+}
+
+/// What the surface around the beans looks like, cell by cell: its brightness and colour, and
+/// whether it is light (paper, a towel, a steel tray) or dark (a black card) under the beans.
+struct Ground {
+    grid: CellGrid,
     shade: Shade,
     lum: Vec<f32>,
     colour: Vec<[f32; 2]>,
@@ -348,48 +380,39 @@ fn quantile(sorted_len: usize, q: f32) -> usize {
 }
 
 impl Ground {
-    /// Per cell: the surface's brightness (90th percentile on a light surface, 10th on a dark
-    /// one: the surface even where beans cover most of the cell) and the median colour of the
-    /// surface's half of the pixels.
+    /// Per cell: the surface's brightness (90th percentile on a light surface, 10th on a dark one,
+    /// the median on a mid one: the surface even where beans cover most of the cell) and the
+    /// median colour of the half of its pixels around that brightness; then each cell from its
+    /// neighbourhood ([`surface_cells`]).
     fn measure(image: &RgbImage) -> Ground {
-        let (w, h) = image.dimensions();
-        let cell = (w.min(h) / GRID_CELLS).max(4);
-        let (gw, gh) = (w.div_ceil(cell), h.div_ceil(cell));
+        let grid = CellGrid::over(image.width(), image.height());
         let mut all: Vec<f32> = image.pixels().step_by(7).map(lum).collect();
         all.sort_by(f32::total_cmp);
         let shade = Shade::of(all[all.len() / 2]);
-        let mut bg_lum = Vec::with_capacity((gw * gh) as usize);
-        let mut bg_colour = Vec::with_capacity((gw * gh) as usize);
-        for gy in 0..gh {
-            for gx in 0..gw {
-                let mut px: Vec<(f32, [f32; 2])> = Vec::new();
-                for y in gy * cell..((gy + 1) * cell).min(h) {
-                    for x in gx * cell..((gx + 1) * cell).min(w) {
-                        let p = image.get_pixel(x, y);
-                        px.push((lum(p), opponent(p)));
-                    }
-                }
-                px.sort_by(|a, b| a.0.total_cmp(&b.0));
-                let at = quantile(px.len(), shade.surface_quantile(false));
-                bg_lum.push(px[at].0);
-                // The colour of the half of the pixels around the surface's brightness.
-                let half = px.len() / 2;
-                let start = at.saturating_sub(half / 2).min(px.len() - half.max(1));
-                let surface = &px[start..start + half.max(1)];
-                bg_colour.push([0, 1].map(|c| {
-                    let mut v: Vec<f32> = surface.iter().map(|p| p.1[c]).collect();
-                    v.sort_by(f32::total_cmp);
-                    v[v.len() / 2]
-                }));
-            }
+        let mut bg_lum = Vec::with_capacity((grid.gw * grid.gh) as usize);
+        let mut bg_colour = Vec::with_capacity((grid.gw * grid.gh) as usize);
+        for cell in grid.cells() {
+            let mut px: Vec<(f32, [f32; 2])> = cell
+                .map(|(x, y)| {
+                    let p = image.get_pixel(x, y);
+                    (lum(p), opponent(p))
+                })
+                .collect();
+            px.sort_by(|a, b| a.0.total_cmp(&b.0));
+            let at = quantile(px.len(), shade.surface_quantile(false));
+            bg_lum.push(px[at].0);
+            // The colour of the half of the pixels around the surface's brightness.
+            let half = (px.len() / 2).max(1);
+            let start = at.saturating_sub(half / 2).min(px.len() - half);
+            let surface = &px[start..start + half];
+            bg_colour.push([0, 1].map(|c| {
+                let mut v: Vec<f32> = surface.iter().map(|p| p.1[c]).collect();
+                v.sort_by(f32::total_cmp);
+                v[v.len() / 2]
+            }));
         }
-        let (lum, colour) = surface_cells(&bg_lum, &bg_colour, gw, gh, shade);
-        Ground { cell, gw, gh, shade, lum, colour }
-    }
-
-    fn at(&self, grid: &[f32], x: u32, y: u32) -> f32 {
-        let (gx, gy) = ((x as f32 + 0.5) / self.cell as f32 - 0.5, (y as f32 + 0.5) / self.cell as f32 - 0.5);
-        bilinear(grid, self.gw, self.gh, gx, gy)
+        let (lum, colour) = surface_cells(&bg_lum, &bg_colour, grid.gw, grid.gh, shade);
+        Ground { grid, shade, lum, colour }
     }
 
     /// How unlike the surface each pixel is, 0–255: darker than a light surface (brighter than a
@@ -402,9 +425,9 @@ impl Ground {
         let mut tone = GrayImage::new(w, h);
         let mut hue = GrayImage::new(w, h);
         for (x, y, p) in image.enumerate_pixels() {
-            let bl = self.at(&self.lum, x, y);
+            let bl = self.grid.at(&self.lum, x, y);
             let t = self.shade.tone(lum(p), bl);
-            let d = colour_difference(opponent(p), [self.at(&a, x, y), self.at(&b, x, y)]);
+            let d = colour_difference(opponent(p), [self.grid.at(&a, x, y), self.grid.at(&b, x, y)]);
             tone.put_pixel(x, y, Luma([(t * 255.0).clamp(0.0, 255.0) as u8]));
             hue.put_pixel(x, y, Luma([(2.0 * d).clamp(0.0, 255.0) as u8]));
         }
@@ -414,44 +437,40 @@ impl Ground {
 
     /// The surface's own texture, cell by cell: what its score reaches where it is bare.
     fn texture(&self, score: &GrayImage, combined: &GrayImage, surface_below: Option<f32>) -> Texture {
-        let (w, h) = score.dimensions();
-        let mut floor = Vec::with_capacity((self.gw * self.gh) as usize);
-        let mut spread = Vec::with_capacity((self.gw * self.gh) as usize);
-        for gy in 0..self.gh {
-            for gx in 0..self.gw {
-                let (mut v, mut all) = (Vec::new(), 0);
-                for y in gy * self.cell..((gy + 1) * self.cell).min(h) {
-                    for x in gx * self.cell..((gx + 1) * self.cell).min(w) {
-                        all += 1;
-                        if surface_below.is_none_or(|t| f32::from(combined.get_pixel(x, y).0[0]) < t) {
-                            v.push(score.get_pixel(x, y).0[0]);
-                        }
-                    }
+        let grid = self.grid;
+        let mut floor = Vec::with_capacity((grid.gw * grid.gh) as usize);
+        let mut spread = Vec::with_capacity((grid.gw * grid.gh) as usize);
+        for cell in grid.cells() {
+            let (mut v, mut all) = (Vec::new(), 0);
+            for (x, y) in cell {
+                all += 1;
+                if surface_below.is_none_or(|t| f32::from(combined.get_pixel(x, y).0[0]) < t) {
+                    v.push(score.get_pixel(x, y).0[0]);
                 }
-                // A cell that is mostly bean says little of the surface: its neighbours speak.
-                if v.len() * 4 < all {
-                    floor.push(f32::NAN);
-                    spread.push(f32::NAN);
-                    continue;
-                }
-                v.sort_unstable();
-                let q = |f: usize| f32::from(v[(v.len() * f / 100).min(v.len() - 1)]);
-                // Beans cover under half of the rest almost everywhere: its lower half is surface.
-                let s = q(50) - q(10);
-                spread.push(s);
-                floor.push(q(50) + TEXTURE_SPREADS * s);
             }
+            // A cell that is mostly bean says little of the surface: its neighbours speak.
+            if v.len() * 4 < all {
+                floor.push(f32::NAN);
+                spread.push(f32::NAN);
+                continue;
+            }
+            v.sort_unstable();
+            let q = |f: usize| f32::from(v[(v.len() * f / 100).min(v.len() - 1)]);
+            // Beans cover under half of the rest almost everywhere: its lower half is surface.
+            let s = q(50) - q(10);
+            spread.push(s);
+            floor.push(q(50) + TEXTURE_SPREADS * s);
         }
         // Where beans crowd a cell its lower half is partly bean: no cell's texture counts for
         // more than twice the photo's typical cell.
-        let cap = |grid: Vec<f32>| {
-            let mut sorted: Vec<f32> = grid.iter().copied().filter(|v| !v.is_nan()).collect();
+        let cap = |cells: Vec<f32>| {
+            let mut sorted: Vec<f32> = cells.iter().copied().filter(|v| !v.is_nan()).collect();
             sorted.sort_by(f32::total_cmp);
             let typical = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
-            let filled: Vec<f32> = grid.iter().map(|&v| if v.is_nan() { typical } else { v }).collect();
-            median3x3(&filled, self.gw, self.gh).into_iter().map(|v| v.min(2.0 * typical + 4.0)).collect::<Vec<_>>()
+            let filled: Vec<f32> = cells.iter().map(|&v| if v.is_nan() { typical } else { v }).collect();
+            median3x3(&filled, grid.gw, grid.gh).into_iter().map(|v| v.min(2.0 * typical + 4.0)).collect::<Vec<_>>()
         };
-        Texture { floor: cap(floor), spread: cap(spread), cell: self.cell, gw: self.gw, gh: self.gh }
+        Texture { floor: cap(floor), spread: cap(spread), grid }
     }
 }
 
@@ -462,25 +481,18 @@ const TEXTURE_SPREADS: f32 = 3.0;
 struct Texture {
     floor: Vec<f32>,
     spread: Vec<f32>,
-    cell: u32,
-    gw: u32,
-    gh: u32,
+    grid: CellGrid,
 }
 
 impl Texture {
-    fn grid_at(&self, grid: &[f32], x: u32, y: u32) -> f32 {
-        let (gx, gy) = ((x as f32 + 0.5) / self.cell as f32 - 0.5, (y as f32 + 0.5) / self.cell as f32 - 0.5);
-        bilinear(grid, self.gw, self.gh, gx, gy)
-    }
-
     /// The least score of a bean pixel here.
     fn floor_at(&self, x: u32, y: u32) -> f32 {
-        self.grid_at(&self.floor, x, y)
+        self.grid.at(&self.floor, x, y)
     }
 
     /// How far a bean's core clears the floor here: a few texture spreads, at least a little.
     fn margin_at(&self, x: u32, y: u32) -> f32 {
-        (2.0 * self.grid_at(&self.spread, x, y)).max(8.0)
+        (2.0 * self.grid.at(&self.spread, x, y)).max(8.0)
     }
 }
 
@@ -649,12 +661,10 @@ fn split_touching(region: &[(u32, u32)], min_depth: f32, typical: f32) -> Vec<Ve
             sizes[owner[((y - y0 + 1) * w + (x - x0 + 1)) as usize] as usize] += 1;
         }
         let live: Vec<usize> = (1..=n_seeds).filter(|&l| sizes[l] > 0).collect();
-        let Some(&smallest) = live.iter().min_by_key(|&&l| sizes[l]) else {
-            return vec![region.to_vec()];
-        };
         if live.len() <= 1 {
             return vec![region.to_vec()];
         }
+        let smallest = *live.iter().min_by_key(|&&l| sizes[l]).expect("two live parts");
         if sizes[smallest] as f32 >= MIN_PART_SHARE * typical {
             let mut parts = vec![Vec::new(); n_seeds + 1];
             for &(x, y) in region {
