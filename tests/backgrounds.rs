@@ -38,17 +38,9 @@ fn cut_outs() -> &'static [CutOut] {
     })
 }
 
+/// The placed beans as `eval-trays` reads the annotations it writes.
 fn true_beans(placed: &[scenes::Placed]) -> Vec<TrueBean> {
-    placed
-        .iter()
-        .map(|p| {
-            let xs = p.points.iter().map(|q| q[0]);
-            let ys = p.points.iter().map(|q| q[1]);
-            let (x0, x1) = (xs.clone().fold(f32::MAX, f32::min), xs.fold(f32::MIN, f32::max));
-            let (y0, y1) = (ys.clone().fold(f32::MAX, f32::min), ys.fold(f32::MIN, f32::max));
-            TrueBean { label: p.label.clone(), bbox: [x0, y0, x1 + 1.0, y1 + 1.0] }
-        })
-        .collect()
+    placed.iter().map(|p| TrueBean::from_points(p.label.clone(), &p.points)).collect()
 }
 
 /// Found, matched and true counts of one scene.

@@ -4,7 +4,7 @@
 //! in the annotated-tray layout (`NAME.jpg` + `NAME.json` polygons), so `eval-trays` scores them
 //! exactly as it scores the real trays.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use image::{GrayImage, Luma, Rgb, RgbImage, imageops};
 use imageproc::geometry::convex_hull;
@@ -15,6 +15,8 @@ use rand::{Rng, SeedableRng};
 use serde::Serialize;
 
 use crate::error::{Error, Result};
+use crate::preprocess;
+use crate::train::data::Dataset;
 
 /// Scenes are this size: a phone photo after the page's downscale keeps about this much.
 pub const SCENE_SIZE: (u32, u32) = (1280, 960);
@@ -162,7 +164,8 @@ pub fn surface(name: &str) -> Result<Surface> {
 /// The surface at scene size: its texture photo mirrored into tiles, zoomed and toned.
 pub fn background(surface: &Surface, backgrounds: &Path, size: (u32, u32)) -> Result<RgbImage> {
     let path = backgrounds.join(surface.file);
-    let texture = image::open(&path).map_err(|e| Error::Bundle(format!("cannot read {}: {e}", path.display())))?.to_rgb8();
+    let bytes = std::fs::read(&path).map_err(|e| Error::Bundle(format!("cannot read {}: {e}", path.display())))?;
+    let texture = preprocess::decode(&bytes)?;
     let (tw, th) = texture.dimensions();
     let tile = |v: f32, n: u32| {
         let period = 2 * n;
@@ -342,16 +345,18 @@ fn sensor_noise(scene: &mut RgbImage, sd: f32, rng: &mut StdRng) {
     }
 }
 
-/// Cut-outs of every photo a manifest (`path,label,…` with a header) lists under `dir`, or of
-/// every image in the class folders of `dir` when there is no manifest. Photos with no clear
-/// single bean are skipped.
+/// Cut-outs of up to `limit` photos (spread evenly) of a single-bean data set: a folder with
+/// `manifest.csv` or of class folders, read as training reads it. Photos with no clear single
+/// bean, or that do not decode, are skipped.
 pub fn load_cut_outs(dir: &Path, limit: usize) -> Result<Vec<CutOut>> {
-    let rows = photo_rows(dir)?;
-    let step = (rows.len() / limit.max(1)).max(1);
+    let dataset = Dataset::open(dir).map_err(|e| Error::Bundle(format!("{e:#}")))?;
+    let step = (dataset.samples.len() / limit.max(1)).max(1);
     let mut cut_outs = Vec::new();
-    for (path, label) in rows.into_iter().step_by(step) {
-        let Ok(photo) = image::open(&path) else { continue };
-        if let Some(c) = cut_out(&photo.to_rgb8(), &label) {
+    for sample in dataset.samples.iter().step_by(step) {
+        let Some(photo) = std::fs::read(&sample.path).ok().and_then(|b| preprocess::decode(&b).ok()) else {
+            continue;
+        };
+        if let Some(c) = cut_out(&photo, &dataset.class_names[usize::from(sample.label)]) {
             cut_outs.push(c);
         }
     }
@@ -359,33 +364,6 @@ pub fn load_cut_outs(dir: &Path, limit: usize) -> Result<Vec<CutOut>> {
         return Err(Error::Bundle(format!("no single-bean photo under {} could be cut out", dir.display())));
     }
     Ok(cut_outs)
-}
-
-fn photo_rows(dir: &Path) -> Result<Vec<(PathBuf, String)>> {
-    let manifest = dir.join("manifest.csv");
-    if let Ok(text) = std::fs::read_to_string(&manifest) {
-        let mut lines = text.lines();
-        let header: Vec<&str> = lines.next().unwrap_or("").split(',').collect();
-        let col = |name: &str| header.iter().position(|h| h.trim() == name);
-        let (Some(path), Some(label)) = (col("path"), col("label")) else {
-            return Err(Error::Bundle(format!("{}: needs path and label columns", manifest.display())));
-        };
-        return Ok(lines
-            .map(|l| l.split(',').collect::<Vec<_>>())
-            .filter(|f| f.len() > path.max(label))
-            .map(|f| (dir.join(f[path]), f[label].to_string()))
-            .collect());
-    }
-    let mut rows = Vec::new();
-    let entries = std::fs::read_dir(dir).map_err(|e| Error::Bundle(format!("cannot read {}: {e}", dir.display())))?;
-    for class in entries.flatten().filter(|e| e.path().is_dir()) {
-        let label = class.file_name().to_string_lossy().to_string();
-        for photo in std::fs::read_dir(class.path()).into_iter().flatten().flatten() {
-            rows.push((photo.path(), label.clone()));
-        }
-    }
-    rows.sort();
-    Ok(rows)
 }
 
 /// Writes `photos` scenes per surface into `out` (`SURFACE/SURFACE-NNN.jpg` + `.json`), 1–6

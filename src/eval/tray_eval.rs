@@ -34,6 +34,21 @@ pub struct TrueBean {
     pub bbox: [f32; 4],
 }
 
+impl TrueBean {
+    /// The bean an annotated polygon outlines (at least one point), as its box.
+    pub fn from_points(label: String, points: &[[f32; 2]]) -> TrueBean {
+        let xs = points.iter().map(|q| q[0]);
+        let ys = points.iter().map(|q| q[1]);
+        let bbox = [
+            xs.clone().fold(f32::INFINITY, f32::min),
+            ys.clone().fold(f32::INFINITY, f32::min),
+            xs.fold(f32::NEG_INFINITY, f32::max),
+            ys.fold(f32::NEG_INFINITY, f32::max),
+        ];
+        TrueBean { label, bbox }
+    }
+}
+
 /// One tray photo and its annotations.
 #[derive(Debug, Clone)]
 pub struct TrayPhoto {
@@ -70,17 +85,7 @@ pub fn load_trays(dir: &Path) -> Result<Vec<TrayPhoto>> {
             let beans = polygons
                 .into_iter()
                 .filter(|p| !p.points.is_empty())
-                .map(|p| {
-                    let xs = p.points.iter().map(|q| q[0]);
-                    let ys = p.points.iter().map(|q| q[1]);
-                    let bbox = [
-                        xs.clone().fold(f32::INFINITY, f32::min),
-                        ys.clone().fold(f32::INFINITY, f32::min),
-                        xs.fold(f32::NEG_INFINITY, f32::max),
-                        ys.fold(f32::NEG_INFINITY, f32::max),
-                    ];
-                    TrueBean { label: p.label, bbox }
-                })
+                .map(|p| TrueBean::from_points(p.label, &p.points))
                 .collect();
             let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
             let date = if stem.len() >= 8 && stem[..8].bytes().all(|b| b.is_ascii_digit()) {
