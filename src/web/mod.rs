@@ -11,6 +11,7 @@ use wasm_bindgen_futures::{JsFuture, future_to_promise};
 
 use crate::{Bundle, Error, Prediction};
 
+mod library;
 mod panic;
 mod tray;
 
@@ -27,8 +28,9 @@ export type Backend = 'auto' | 'webgpu' | 'cpu';
 /** `bundle`: a .beanscan file's bytes; without it, the bundle built into the module (the page's
  * modules have none built in: they are given www/pkg/default.beanscan). */
 export interface ClassifierOptions { backend?: Backend; bundle?: Uint8Array }
-/** `added`: a reference added at run time (addReference / importReferences), not a bundled one. */
-export interface Neighbour { label: string; distance: number; id: string; added: boolean }
+/** `added`: a reference added at run time (addReference / importReferences, or pulled from the
+ * shared library), not a bundled one; `shared`: another grader's, from the shared library. */
+export interface Neighbour { label: string; distance: number; id: string; added: boolean; shared: boolean }
 export interface Prediction {
   label: string; confidence: number; distance: number; unknown: boolean; neighbours: Neighbour[];
 }
@@ -64,7 +66,7 @@ pub(crate) fn js_error(e: impl std::fmt::Display) -> JsValue {
     JsError::new(&e.to_string()).into()
 }
 
-fn busy() -> JsValue {
+pub(crate) fn busy() -> JsValue {
     js_error(Error::Index("busy: try again".into()))
 }
 
@@ -400,14 +402,15 @@ impl Classifier {
         self.inner.try_borrow_mut().map_err(|_| busy())?.set_tray_views(views).map_err(js_error)
     }
 
-    /// Whether only the references added on this device vote (not the bundle's).
+    /// Whether only the references added at run time vote (this device's own and the shared
+    /// library's), not the bundle's.
     #[wasm_bindgen(getter, js_name = addedOnly)]
     pub fn added_only(&self) -> bool {
         self.inner.borrow().added_only
     }
 
-    /// Votes among the added references only (`true`) or among all (`false`); refused while no
-    /// reference has been added.
+    /// Votes among the added references only (`true`: one's own and the shared library's) or
+    /// among all (`false`); refused while there is none.
     #[wasm_bindgen(js_name = setAddedOnly)]
     pub fn set_added_only(&self, on: bool) -> Result<(), JsValue> {
         self.inner.try_borrow_mut().map_err(|_| busy())?.set_added_only(on).map_err(js_error)

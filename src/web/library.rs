@@ -1,0 +1,183 @@
+//! The browser API for the shared reference library (a Qdrant collection the page reaches with
+//! `fetch`): the request bodies and the checks of the server's answers, all from
+//! [`crate::library`], so the page never builds or checks a point itself. No I/O here.
+
+use serde::Serialize;
+use wasm_bindgen::prelude::*;
+
+use super::{Classifier, busy, js_error};
+use crate::library::{self, SharedReference};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TYPES: &'static str = r#"
+/** A reference bean as a point of the shared library (times: ms since 1970). */
+export interface SharedReference {
+  ref_id: string; label: string; embedding: number[]; model_id: string;
+  grader: string; device: string; site: string; created_at: number; updated_at: number; deleted: boolean;
+}
+/** A checked scroll page: its references, where the next page starts (null: the last page), and
+ * where the next pull may restart (`since` given, moved on by this page's newest change). */
+export interface LibraryPage { references: SharedReference[]; nextOffset: string | null; since: number | null }
+export interface SharedReferenceInfo { id: string; label: string }
+"#;
+
+/// Plain JS objects and arrays (no `Map`s).
+fn to_js(value: &impl Serialize) -> Result<JsValue, JsValue> {
+    value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(js_error)
+}
+
+fn references_of(value: JsValue) -> Result<Vec<SharedReference>, JsValue> {
+    serde_wasm_bindgen::from_value(value)
+        .map_err(|e| js_error(format!("not a list of shared references (ref_id, label, embedding, model_id, …): {e}")))
+}
+
+/// A time from JS (ms since 1970): a whole number of 0 or more.
+fn millis(value: Option<f64>) -> Result<Option<i64>, JsValue> {
+    match value {
+        Some(t) if !(t.is_finite() && t >= 0.0 && t.fract() == 0.0) => Err(js_error(format!("{t} is not a time in ms"))),
+        other => Ok(other.map(|t| t as i64)),
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LibraryPage {
+    references: Vec<SharedReference>,
+    next_offset: Option<String>,
+    since: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct SharedReferenceInfo {
+    id: String,
+    label: String,
+}
+
+#[wasm_bindgen]
+impl Classifier {
+    /// The collection's name unless one is given (`beanscan-references`).
+    #[wasm_bindgen(getter, js_name = libraryCollection)]
+    pub fn library_collection(&self) -> String {
+        library::DEFAULT_COLLECTION.into()
+    }
+
+    /// References per upsert and per scroll page.
+    #[wasm_bindgen(getter, js_name = libraryPageSize)]
+    pub fn library_page_size(&self) -> usize {
+        library::PAGE_SIZE
+    }
+
+    /// The largest answer the library may send; read no more than one byte beyond it.
+    #[wasm_bindgen(getter, js_name = libraryMaxAnswerBytes)]
+    pub fn library_max_answer_bytes(&self) -> usize {
+        library::MAX_ANSWER_BYTES
+    }
+
+    /// The point id of one of this model's references (the same on every device).
+    #[wasm_bindgen(js_name = libraryPointId)]
+    pub fn library_point_id(&self, ref_id: &str) -> String {
+        library::point_id(&self.inner.borrow().model_id, ref_id)
+    }
+
+    /// `PUT /collections/NAME`'s body (JSON text): vectors of this model's size, Euclidean.
+    #[wasm_bindgen(js_name = libraryCreateBody)]
+    pub fn library_create_body(&self) -> String {
+        library::create_collection_body(self.inner.borrow().model_config.embed_dim, None).to_string()
+    }
+
+    /// `PUT /collections/NAME/index`'s bodies, one per payload index.
+    #[wasm_bindgen(js_name = libraryIndexBodies)]
+    pub fn library_index_bodies(&self) -> Vec<String> {
+        library::payload_index_bodies().iter().map(ToString::to_string).collect()
+    }
+
+    /// `PUT /collections/NAME/points?wait=true`'s body for at most `libraryPageSize` references,
+    /// each checked as a pulled point would be (this model, its size and classes): throws on one
+    /// the library would refuse.
+    #[wasm_bindgen(js_name = libraryUpsertBody)]
+    pub fn library_upsert_body(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "SharedReference[]")] references: JsValue,
+    ) -> Result<String, JsValue> {
+        let references = references_of(references)?;
+        if references.len() > library::PAGE_SIZE {
+            return Err(js_error(format!("{} references in one upsert; at most {}", references.len(), library::PAGE_SIZE)));
+        }
+        let classifier = self.inner.try_borrow().map_err(|_| busy())?;
+        let expect = classifier.library_expect();
+        for r in &references {
+            library::check_reference(r, &expect).map_err(js_error)?;
+        }
+        Ok(library::upsert_body(&references).to_string())
+    }
+
+    /// `POST /collections/NAME/points/scroll`'s body: this model's points changed at or after
+    /// `since` (ms; undefined: all), from `offset` (the previous page's `nextOffset`).
+    #[wasm_bindgen(js_name = libraryScrollBody)]
+    pub fn library_scroll_body(&self, since: Option<f64>, offset: Option<String>) -> Result<String, JsValue> {
+        Ok(library::scroll_body(&self.inner.borrow().model_id, millis(since)?, offset.as_deref()).to_string())
+    }
+
+    /// Checks `GET /collections/NAME`'s answer (its bytes): vectors of this model's size,
+    /// Euclidean. Throws the reason otherwise.
+    #[wasm_bindgen(js_name = checkLibraryCollection)]
+    pub fn check_library_collection(&self, answer: &[u8]) -> Result<(), JsValue> {
+        library::check_collection(answer, self.inner.borrow().model_config.embed_dim).map_err(js_error)
+    }
+
+    /// Checks a scroll answer (its bytes) like a file from outside: every point of this model,
+    /// its size, finite unit-length values, a known label, sane texts, the right point id. The
+    /// whole page is refused (throws the reason) if one point is wrong. `since`: where this pull
+    /// restarted; the answer's `since` is where the next one may (not moved back).
+    #[wasm_bindgen(js_name = acceptLibraryPage, unchecked_return_type = "LibraryPage")]
+    pub fn accept_library_page(&self, answer: &[u8], since: Option<f64>) -> Result<JsValue, JsValue> {
+        let since = millis(since)?;
+        let classifier = self.inner.try_borrow().map_err(|_| busy())?;
+        let page = library::parse_scroll(answer, &classifier.library_expect()).map_err(js_error)?;
+        let since = library::next_since(&page.references, since);
+        to_js(&LibraryPage { references: page.references, next_offset: page.next_offset, since })
+    }
+
+    /// Lets pulled references vote (checked again: they may come from storage): each replaces
+    /// the point of the same id, a tombstone removes it, one of this device's own is left out.
+    /// Returns how many shared references vote now. A wrong one throws and changes nothing.
+    #[wasm_bindgen(js_name = applySharedReferences)]
+    pub fn apply_shared_references(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "SharedReference[]")] references: JsValue,
+    ) -> Result<usize, JsValue> {
+        let references = references_of(references)?;
+        let mut classifier = self.inner.try_borrow_mut().map_err(|_| busy())?;
+        {
+            let expect = classifier.library_expect();
+            for r in &references {
+                library::check_reference(r, &expect).map_err(js_error)?;
+            }
+        }
+        classifier.apply_shared(&references).map_err(js_error)
+    }
+
+    /// Drops every shared reference (the library was switched off or changed).
+    #[wasm_bindgen(js_name = clearSharedReferences)]
+    pub fn clear_shared_references(&self) -> Result<(), JsValue> {
+        self.inner.try_borrow_mut().map_err(|_| busy())?.clear_shared();
+        Ok(())
+    }
+
+    /// The shared references that vote now: point id and class.
+    #[wasm_bindgen(js_name = sharedReferences, unchecked_return_type = "SharedReferenceInfo[]")]
+    pub fn shared_references(&self) -> Result<JsValue, JsValue> {
+        let classifier = self.inner.try_borrow().map_err(|_| busy())?;
+        let shared = &classifier.index.shared;
+        let name = |label: u16| classifier.class_names.get(usize::from(label)).cloned().unwrap_or_default();
+        let list: Vec<_> =
+            shared.ids.iter().zip(&shared.labels).map(|(id, &label)| SharedReferenceInfo { id: id.clone(), label: name(label) }).collect();
+        to_js(&list)
+    }
+
+    /// How many shared references vote now.
+    #[wasm_bindgen(getter, js_name = sharedReferenceCount)]
+    pub fn shared_reference_count(&self) -> usize {
+        self.inner.borrow().index.shared.len()
+    }
+}
