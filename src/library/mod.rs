@@ -10,6 +10,10 @@ use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
 
+/// The CLI's blocking HTTP client (the page uses `fetch`).
+#[cfg(not(target_arch = "wasm32"))]
+pub mod client;
+
 /// The collection's name unless one is given.
 pub const DEFAULT_COLLECTION: &str = "beanscan-references";
 /// Points per upsert request and per scroll page.
