@@ -12,6 +12,8 @@ fn main() {}
 #[cfg(not(target_arch = "wasm32"))]
 mod convert;
 #[cfg(not(target_arch = "wasm32"))]
+mod refs;
+#[cfg(not(target_arch = "wasm32"))]
 mod training;
 #[cfg(not(target_arch = "wasm32"))]
 mod trays;
@@ -35,6 +37,7 @@ mod native {
     use clap::{Parser, Subcommand};
 
     use crate::convert::{self, ConvertArgs};
+    use crate::refs::{self, RefsArgs};
     use crate::training::{self, PretrainArgs, StudyArgs, SupervisedArgs, TrainArgs};
     use crate::trays::{self, EvalTraysArgs, ScenesArgs, TrayCropsArgs};
     use crate::tune::{self, TuneArgs};
@@ -49,31 +52,7 @@ mod native {
     #[derive(Subcommand)]
     enum Command {
         /// Label photos: one line per photo (file, label, confidence, distance to nearest reference).
-        Classify {
-            #[arg(required = true)]
-            photos: Vec<PathBuf>,
-            /// Bundle file (default: the bundle built into beanscan).
-            #[arg(long)]
-            bundle: Option<PathBuf>,
-            /// Neighbours that vote (default: the bundle's).
-            #[arg(long)]
-            k: Option<usize>,
-            /// Distance beyond which a photo (with --tray: a bean) is "unknown" (default: the
-            /// bundle's threshold for single beans, with --tray its threshold for tray beans).
-            #[arg(long)]
-            threshold: Option<f32>,
-            /// The photos are trays of many beans: find each bean, label it, print counts per
-            /// class and the SCA grading.
-            #[arg(long)]
-            tray: bool,
-            /// With --tray: write PHOTO-NAME.annotated.png (outlines coloured by label) here.
-            #[arg(long, requires = "tray")]
-            annotate: Option<PathBuf>,
-            /// Flips/turns each photo's embedding averages over: 1, 2, 4 or 8 (default: the
-            /// bundle's; with --tray, each bean's, default 1).
-            #[arg(long, value_parser = views_arg())]
-            views: Option<u8>,
-        },
+        Classify(ClassifyArgs),
         /// Print each photo's L2-normalised embedding as a JSON array, one line per photo.
         Embed {
             #[arg(required = true)]
@@ -126,6 +105,41 @@ mod native {
         Scenes(ScenesArgs),
         /// Re-store a bundle's weights as f32, f16 or int8 (everything else is kept).
         Convert(ConvertArgs),
+        /// Reference beans of one's own and the shared library (a Qdrant server): `refs add`
+        /// embeds photos into a .beanrefs file, `refs push` uploads one, `refs pull` downloads all.
+        Refs(RefsArgs),
+    }
+
+    /// `beanscan classify`'s arguments.
+    #[derive(clap::Args)]
+    struct ClassifyArgs {
+        #[arg(required = true)]
+        photos: Vec<PathBuf>,
+        /// Bundle file (default: the bundle built into beanscan).
+        #[arg(long)]
+        bundle: Option<PathBuf>,
+        /// Neighbours that vote (default: the bundle's).
+        #[arg(long)]
+        k: Option<usize>,
+        /// Distance beyond which a photo (with --tray: a bean) is "unknown" (default: the
+        /// bundle's threshold for single beans, with --tray its threshold for tray beans).
+        #[arg(long)]
+        threshold: Option<f32>,
+        /// The photos are trays of many beans: find each bean, label it, print counts per
+        /// class and the SCA grading.
+        #[arg(long)]
+        tray: bool,
+        /// With --tray: write PHOTO-NAME.annotated.png (outlines coloured by label) here.
+        #[arg(long, requires = "tray")]
+        annotate: Option<PathBuf>,
+        /// Flips/turns each photo's embedding averages over: 1, 2, 4 or 8 (default: the
+        /// bundle's; with --tray, each bean's, default 1).
+        #[arg(long, value_parser = views_arg())]
+        views: Option<u8>,
+        /// A .beanrefs file (`beanscan refs add` or `refs pull`) whose references vote beside
+        /// the bundle's; may be given more than once.
+        #[arg(long)]
+        refs: Vec<PathBuf>,
     }
 
     pub fn main() -> ExitCode {
@@ -138,9 +152,7 @@ mod native {
         }
         let cli = Cli::parse();
         let result = match cli.command {
-            Command::Classify { photos, bundle, k, threshold, tray, annotate, views } => {
-                classify(&photos, bundle.as_deref(), k, threshold, views, tray, annotate.as_deref())
-            }
+            Command::Classify(args) => classify(&args),
             Command::Embed { photos, bundle } => embed(&photos, bundle.as_deref()),
             Command::Eval { bundle, data, split, json, k, threshold, views } => {
                 eval(bundle.as_deref(), &data, split.as_deref(), json.as_deref(), k, threshold, views)
@@ -154,6 +166,7 @@ mod native {
             Command::TrayCrops(args) => trays::tray_crops_cmd(&args).map(|()| ExitCode::SUCCESS),
             Command::Scenes(args) => trays::scenes_cmd(&args).map(|()| ExitCode::SUCCESS),
             Command::Convert(args) => convert::convert_cmd(&args).map(|()| ExitCode::SUCCESS),
+            Command::Refs(args) => refs::refs_cmd(&args).map(|()| ExitCode::SUCCESS),
         };
         match result {
             Ok(code) => code,
@@ -193,18 +206,16 @@ mod native {
         Ok(classifier)
     }
 
-    fn classify(
-        photos: &[PathBuf],
-        bundle: Option<&Path>,
-        k: Option<usize>,
-        threshold: Option<f32>,
-        views: Option<u8>,
-        tray: bool,
-        annotate: Option<&Path>,
-    ) -> Result<ExitCode> {
-        let mut classifier = open_classifier(bundle, k, threshold, if tray { None } else { views })?;
-        if let (true, Some(views)) = (tray, views) {
+    fn classify(args: &ClassifyArgs) -> Result<ExitCode> {
+        let ClassifyArgs { photos, bundle, k, threshold, tray, annotate, views, refs } = args;
+        let (tray, annotate) = (*tray, annotate.as_deref());
+        let mut classifier = open_classifier(bundle.as_deref(), *k, *threshold, if tray { None } else { *views })?;
+        if let (true, Some(views)) = (tray, *views) {
             classifier.set_tray_views(views)?;
+        }
+        for file in refs {
+            let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
+            classifier.import_references(&bytes).with_context(|| format!("taking references from {}", file.display()))?;
         }
         let mut labelled = 0;
         for path in photos {
