@@ -370,7 +370,7 @@ mod tests {
         assert!(bad(&|p| p["payload"]["updated_at"] = json!(-4)).contains("updated_at"));
         assert!(bad(&|p| p["id"] = json!(7)).contains("point id"));
         assert!(bad(&|p| p["payload"]["ref_id"] = json!("user-ffffffff")).contains("is not the one"));
-        assert!(bad(&|p| p["vector"] = json!([0.0, 1.0])).contains("point 2"), "the page names the point");
+        assert!(bad(&|p| p["vector"] = json!([0.0, 2.0])).contains("point 2"), "the page names the point");
     }
 
     #[test]
