@@ -351,6 +351,12 @@ fn refused_keys_and_missing_servers_say_so_and_change_nothing() {
         &["this API key can only read the shared library", "graders' key"],
     );
     assert_eq!(server.count(), 40, "nothing written with a read-only key");
+    let long = "x".repeat(300);
+    fails(
+        &["refs", "push", "--qdrant", &url, "--api-key", KEY, "--grader", &long, text(&more)],
+        &["\"grader\" is 300 bytes long"],
+    );
+    assert_eq!(server.count(), 40, "nothing sent that a pull would refuse");
     fails(
         &["refs", "push", "--qdrant", &url, "--api-key", "wrong", text(&more)],
         &["did not accept the API key", "Invalid API key"],

@@ -134,15 +134,12 @@ fn push(args: &PushArgs) -> Result<()> {
         device: args.device.clone().unwrap_or_else(hostname),
         site: args.site.clone(),
     };
-    for (field, text) in [("--grader", &who.grader), ("--device", &who.device), ("--site", &who.site)] {
-        if text.len() > library::MAX_TEXT {
-            bail!("{field} is {} bytes long; the shared library keeps at most {}", text.len(), library::MAX_TEXT);
-        }
-    }
-    if let Some(id) = file.references.ids.iter().find(|id| id.len() > library::MAX_TEXT) {
-        bail!("{}: reference id {}… is longer than the shared library keeps", args.file.display(), &id[..20]);
-    }
     let references = library::from_references(&file, &who, now_ms());
+    // Nothing is sent that a pull would refuse (e.g. a --grader too long to keep).
+    let expect = library::Expect { model_id: &model.id, dim: model.dim, class_names: &bundle.class_names };
+    for reference in &references {
+        library::check_reference(reference, &expect).with_context(|| format!("pushing {}", args.file.display()))?;
+    }
     let client = args.server.client()?;
     if client.ensure_collection(model.dim, args.replication)? {
         println!("created collection {} on {}", client.collection(), client.node());
