@@ -1,11 +1,13 @@
 // beanscan page: queues photos, sends them one at a time to the worker, shows a card per photo,
 // re-labels shown results when k, the threshold or the reference beans change, and keeps the
 // user's reference beans in IndexedDB. The single-bean view lives here; card rendering, the
-// summary, the worker client and the tray view (tray-view.js) are their own modules.
+// summary, the worker client, the tray view (tray-view.js) and the shared reference library
+// (shared-library.js) are their own modules.
 import { ClassifierPool } from './classifier-client.js';
 import { download, el } from './dom.js';
 import { loadReferences, loadUserBundle, saveReferences, saveUserBundle } from './device-store.js';
 import { pendingCard, renderError, renderResult } from './results.js';
+import { SharedLibrary } from './shared-library.js';
 import { renderSummary, summarize, toCsv } from './summary.js';
 import { TrayView } from './tray-view.js';
 
@@ -53,6 +55,17 @@ const client = new ClassifierPool({
   onReady: restore,
 });
 
+// The company's shared reference library (Settings → Shared reference library), when set up.
+const library = new SharedLibrary({
+  client,
+  ownIds: () => new Set(references.map((r) => r.id)),
+  onChange: async ({ addedOnly }) => {
+    if (info) info.addedOnly = addedOnly;
+    showAddedOnly();
+    await relabelAll();
+  },
+});
+
 /** A fresh worker: put back the user's bundle, settings and references, then show it. */
 async function restore(ready, send) {
   registerOffline();
@@ -69,8 +82,10 @@ async function restore(ready, send) {
     }
   }
   const modelChanged = info !== null && info.modelId !== next.modelId;
-  // References first: voting among one's own references needs them in place.
+  // References first: voting among one's own references needs them in place (then the shared
+  // library's, of which one's own are left out).
   await restoreReferences(next.modelId, send);
+  await library.restore(next.modelId, send);
   if (settingsFit(next)) {
     const reply = await send('settings', settings);
     if (reply.error === undefined) Object.assign(next, reply.result);
@@ -93,6 +108,26 @@ async function restoreReferences(modelId, send) {
   if (!stored) return;
   const reply = await send('importReferences', stored);
   if (reply.error !== undefined) panelMessage(`Saved reference beans could not be restored: ${reply.error}`);
+}
+
+/** Confirm / Correct, on a card or a tray bean (`item`): the bean becomes a reference, kept,
+ *  queued for the shared library, and every result is re-labelled. */
+async function addReference(item, embedding, label) {
+  const { id, file } = await client.call('addReference', embedding, label);
+  item.reference = { id, label };
+  await keepReferences(file);
+  await library.changed({ refId: id, label, embedding, deleted: false });
+  await relabelAll();
+}
+
+/** Undo of `item.reference`: removed here, and from the shared library. */
+async function removeReference(item, embedding) {
+  const { id, label } = item.reference;
+  const { file } = await client.call('removeReference', id);
+  item.reference = undefined;
+  await keepReferences(file);
+  await library.changed({ refId: id, label, embedding, deleted: true });
+  await relabelAll();
 }
 
 /** Stores the references file the worker returned and updates the count. */
@@ -141,12 +176,13 @@ function showReady(next) {
   showAddedOnly();
 }
 
-/** The "my references only" box: usable once there are references of one's own. Removing the
- *  last one turns it off in the classifier too (all references vote again). */
+/** The "my references only" box: usable once there are references of one's own (or shared
+ *  ones). Removing the last one turns it off in the classifier too (all references vote again). */
 function showAddedOnly() {
-  if (references.length === 0 && info) info.addedOnly = false;
+  const none = references.length + library.count === 0;
+  if (none && info) info.addedOnly = false;
   addedOnlyInput.checked = Boolean(info?.addedOnly);
-  addedOnlyInput.disabled = references.length === 0;
+  addedOnlyInput.disabled = none;
 }
 
 function panelMessage(text) {
@@ -231,10 +267,7 @@ const mb = (n) => `${(n / 1048576).toFixed(1)} MB`;
 const cardActions = {
   async onSave(entry, label) {
     try {
-      const { id, file } = await client.call('addReference', entry.result.embedding, label);
-      entry.reference = { id, label };
-      await keepReferences(file);
-      await relabelAll();
+      await addReference(entry, entry.result.embedding, label);
     } catch (err) {
       panelMessage(`The bean could not be added as a reference: ${err.message}`);
       show(entry);
@@ -242,10 +275,7 @@ const cardActions = {
   },
   async onUndo(entry) {
     try {
-      const { file } = await client.call('removeReference', entry.reference.id);
-      entry.reference = undefined;
-      await keepReferences(file);
-      await relabelAll();
+      await removeReference(entry, entry.result.embedding);
     } catch (err) {
       panelMessage(`The reference could not be removed: ${err.message}`);
     }
@@ -391,7 +421,9 @@ $('bundle-file').addEventListener('change', async (e) => {
     client.reloadHelpers();
     saveUserBundle(bytes).catch((err) => panelMessage(`The bundle is used but could not be kept for next time: ${err.message}`));
     const modelChanged = loaded.modelId !== info.modelId;
-    await restoreReferences(loaded.modelId, (op, ...args) => client.request(op, ...args));
+    const send = (op, ...args) => client.request(op, ...args);
+    await restoreReferences(loaded.modelId, send);
+    await library.restore(loaded.modelId, send);
     references = await client.call('references');
     if (settingsFit(loaded)) Object.assign(loaded, await client.call('settings', settings));
     showReady(loaded);
@@ -435,8 +467,8 @@ const trays = new TrayView({
   client,
   maxBytes: MAX_BYTES,
   classNames: () => info?.classNames ?? [],
-  keepReferences,
-  relabelAll: () => relabelAll(),
+  addReference,
+  removeReference,
   message: panelMessage,
   onChange: () => { $('tray-tools').hidden = trays.trays.length === 0; },
 });

@@ -77,9 +77,10 @@ export function neighbourList(neighbours) {
     const li = el('li', n.added ? 'added' : null, `${n.label} `);
     li.dataset.testid = 'neighbour';
     li.dataset.added = String(n.added);
+    li.dataset.shared = String(Boolean(n.shared));
     li.title = n.id;
     li.append(el('span', 'dist', n.distance.toFixed(3)));
-    if (n.added) li.append(' ', el('span', 'mine', 'your reference'));
+    if (n.added) li.append(' ', el('span', 'mine', n.shared ? 'shared reference' : 'your reference'));
     list.append(li);
   }
   return [el('p', 'nn-title', 'Nearest reference beans'), list];

@@ -5,7 +5,8 @@
 // Every path is relative to this file, so the page works under any sub-path. The cache is named
 // after the build (pkg/version.js, written by ./build.sh build from a hash of the module and the
 // page's files): a new deploy fills a new cache and never mixes an old module with new files;
-// older caches are deleted once the new worker takes over. Only same-origin GETs are answered.
+// older caches are deleted once the new worker takes over. Only same-origin GETs are answered, and
+// never the shared reference library's (asked 'no-store').
 importScripts('./pkg/version.js');
 
 const CACHE = `beanscan-${self.BEANSCAN_BUILD}`;
@@ -14,7 +15,8 @@ const CACHE = `beanscan-${self.BEANSCAN_BUILD}`;
 const FILES = [
   './', 'style.css', 'manifest.webmanifest', 'icon.svg',
   'main.js', 'classifier-client.js', 'dom.js', 'device-store.js', 'results.js', 'summary.js',
-  'palette.js', 'tray-canvas.js', 'tray-summary.js', 'tray-view.js', 'worker.js', 'pkg/version.js', 'pkg/default.beanscan',
+  'palette.js', 'shared-library.js', 'tray-canvas.js', 'tray-summary.js', 'tray-view.js', 'worker.js', 'pkg/version.js',
+  'pkg/default.beanscan',
 ];
 // What the page may ask to keep: the two modules' files.
 const MODULE_FILES = ['pkg/beanscan.js', 'pkg/beanscan_bg.wasm', 'pkg/cpu/beanscan.js', 'pkg/cpu/beanscan_bg.wasm'];
@@ -46,6 +48,9 @@ self.addEventListener('activate', (event) => {
 self.addEventListener('fetch', (event) => {
   const { request } = event;
   if (request.method !== 'GET' || new URL(request.url).origin !== self.location.origin) return;
+  // The shared reference library's requests (shared-library.js asks them 'no-store'; a library
+  // behind this origin's proxy too) go to the network untouched, never answered from or kept here.
+  if (request.cache === 'no-store') return;
   event.respondWith((async () => {
     const cache = await caches.open(CACHE);
     // The page and worker URLs may carry options (?backend=cpu): the file is the same.

@@ -15,8 +15,11 @@ const NO_BEANS = 'No beans were found in this photo: it shows no clear beans aga
 export class TrayView {
   /**
    * @param {{list: HTMLElement, client, classNames: () => string[], maxBytes: number,
-   *          keepReferences: (file) => Promise<void>, relabelAll: () => Promise<void>,
+   *          addReference: (bean, embedding, label) => Promise<void>,
+   *          removeReference: (bean, embedding) => Promise<void>,
    *          message: (text: string) => void, onChange: () => void}} options
+   *   addReference / removeReference: the page's one way to Confirm / Correct / Undo (kept,
+   *   shared, every result re-labelled).
    */
   constructor(options) {
     Object.assign(this, options);
@@ -198,10 +201,7 @@ export class TrayView {
 
   async save(entry, bean, label) {
     try {
-      const { id, file } = await this.client.call('addReference', bean.embedding, label);
-      bean.reference = { id, label };
-      await this.keepReferences(file);
-      await this.relabelAll();
+      await this.addReference(bean, bean.embedding, label);
     } catch (err) {
       this.message(`The bean could not be added as a reference: ${err.message}`);
       this.render(entry);
@@ -210,10 +210,7 @@ export class TrayView {
 
   async undo(entry, bean) {
     try {
-      const { file } = await this.client.call('removeReference', bean.reference.id);
-      bean.reference = undefined;
-      await this.keepReferences(file);
-      await this.relabelAll();
+      await this.removeReference(bean, bean.embedding);
     } catch (err) {
       this.message(`The reference could not be removed: ${err.message}`);
     }

@@ -76,6 +76,7 @@ const plain = (r) => ({
     distance: Number(get(n, 'distance')),
     id: String(get(n, 'id')),
     added: Boolean(get(n, 'added')),
+    shared: Boolean(get(n, 'shared')),
   })),
   ...(get(r, 'embedding') ? { embedding: get(r, 'embedding') } : {}),
 });
@@ -195,7 +196,7 @@ const ops = {
     if (threshold !== undefined) c.setThreshold(threshold);
     if (trayThreshold !== undefined) c.setTrayThreshold(trayThreshold);
     // A saved choice whose references could not be restored falls back to all references.
-    if (addedOnly !== undefined) c.setAddedOnly(addedOnly && c.addedReferences().length > 0);
+    if (addedOnly !== undefined) c.setAddedOnly(addedOnly && (c.addedReferences().length > 0 || c.sharedReferenceCount > 0));
     return { k: c.k, threshold: c.threshold, trayThreshold: c.trayThreshold, addedOnly: c.addedOnly };
   },
   addReference: async (c, embedding, label) => ({ id: await c.addReference(embedding, label), file: c.exportReferences() }),
@@ -204,6 +205,20 @@ const ops = {
   exportReferences: (c) => c.exportReferences(),
   references: (c) => c.addedReferences(),
   loadBundle: (c, bytes) => { c.loadBundle(bytes); return info(c); },
+  // The shared reference library (shared-library.js): bodies and checks come from the module.
+  libraryInfo: (c) => ({
+    collection: c.libraryCollection,
+    pageSize: c.libraryPageSize,
+    maxAnswerBytes: c.libraryMaxAnswerBytes,
+    createBody: c.libraryCreateBody(),
+    indexBodies: c.libraryIndexBodies(),
+  }),
+  libraryUpsertBody: (c, references) => c.libraryUpsertBody(references),
+  libraryScrollBody: (c, since, offset) => c.libraryScrollBody(since, offset),
+  checkLibraryCollection: (c, bytes) => c.checkLibraryCollection(bytes),
+  acceptLibraryPage: (c, bytes, since) => c.acceptLibraryPage(bytes, since),
+  applySharedReferences: (c, references) => ({ count: c.applySharedReferences(references), addedOnly: c.addedOnly }),
+  clearSharedReferences: (c) => { c.clearSharedReferences(); return { count: 0, addedOnly: c.addedOnly }; },
 };
 
 async function handle({ id, op, args = [] }) {
