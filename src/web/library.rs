@@ -170,8 +170,12 @@ impl Classifier {
         let classifier = self.inner.try_borrow().map_err(|_| busy())?;
         let shared = &classifier.index.shared;
         let name = |label: u16| classifier.class_names.get(usize::from(label)).cloned().unwrap_or_default();
-        let list: Vec<_> =
-            shared.ids.iter().zip(&shared.labels).map(|(id, &label)| SharedReferenceInfo { id: id.clone(), label: name(label) }).collect();
+        let list: Vec<_> = shared
+            .ids
+            .iter()
+            .zip(&shared.labels)
+            .map(|(id, &label)| SharedReferenceInfo { id: id.clone(), label: name(label) })
+            .collect();
         to_js(&list)
     }
 
