@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::bundle::{Bundle, WeightType};
 use crate::error::{Error, Result};
 use crate::index::{self, Index};
-use crate::library::{self, SharedReference};
+use crate::library::{self, SharedHit, SharedReference};
 use crate::model::{ModelConfig, Net};
 use crate::preprocess::{self, PreprocessParams};
 use crate::quant;
@@ -326,7 +326,32 @@ impl Classifier {
         } else {
             self.index.search(embedding, self.k)
         };
-        let vote = index::vote(&hits, threshold).ok_or_else(|| Error::Index("no reference beans to compare with".into()))?;
+        self.predict(&hits, threshold)
+    }
+
+    /// [`Self::label`] (`tray`: [`Self::label_tray_bean`]) with the shared library's nearest
+    /// references as the server found them ([`library::parse_search_batch`]) in place of the
+    /// shared references kept here: for a library too large to keep on a phone
+    /// ([`library::LOCAL_MAX`]). Same vote, same threshold; a hit that is one of this device's own
+    /// references is not counted twice.
+    pub fn label_with_shared_hits(&self, embedding: &[f32], remote: &[SharedHit], tray: bool) -> Result<Prediction> {
+        let mut hits = self.index.search_own(embedding, self.k);
+        if !self.added_only {
+            hits.extend(self.index.search_bundled(embedding, self.k));
+        }
+        for h in remote.iter().filter(|h| !self.index.added.ids.contains(&h.ref_id)) {
+            let label = self.class_index(&h.label)?;
+            hits.push(index::Hit { label, id: &h.point_id, distance: h.distance, added: true, shared: true });
+        }
+        if self.added_only && hits.is_empty() {
+            return Err(Error::Index("no references of your own or of the shared library near this bean to vote among".into()));
+        }
+        self.predict(&index::nearest(hits, self.k), if tray { self.tray_threshold } else { self.threshold })
+    }
+
+    /// The vote of `hits` (nearest first) as shown to the user.
+    fn predict(&self, hits: &[index::Hit], threshold: f32) -> Result<Prediction> {
+        let vote = index::vote(hits, threshold).ok_or_else(|| Error::Index("no reference beans to compare with".into()))?;
         let name = |l: u16| self.class_names.get(usize::from(l)).cloned().unwrap_or_else(|| format!("class {l}"));
         Ok(Prediction {
             label: name(vote.label),

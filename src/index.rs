@@ -163,9 +163,22 @@ impl Index {
         self.len() == 0
     }
 
-    /// The `k` nearest references over both sets, nearest first.
+    /// The `k` nearest references over every set, nearest first.
     pub fn search(&self, query: &[f32], k: usize) -> Vec<Hit<'_>> {
-        let bundled = match &self.graph {
+        nearest([self.search_bundled(query, k), self.search_added(query, k)].concat(), k)
+    }
+
+    /// The `k` nearest of the references added at run time (one's own and the shared
+    /// library's), nearest first.
+    pub fn search_added(&self, query: &[f32], k: usize) -> Vec<Hit<'_>> {
+        let shared =
+            self.shared.exact_search(query, k).into_iter().map(|n| Hit { shared: true, ..Hit::from_set(&self.shared, n, true) });
+        nearest(self.search_own(query, k).into_iter().chain(shared).collect(), k)
+    }
+
+    /// The `k` nearest of the bundle's references (the graph above [`EXACT_SCAN_MAX`]).
+    pub fn search_bundled(&self, query: &[f32], k: usize) -> Vec<Hit<'_>> {
+        let found = match &self.graph {
             Some(graph) if self.bundled.len() > self.exact_scan_max => {
                 let mut search = Search::default();
                 graph
@@ -176,16 +189,12 @@ impl Index {
             }
             _ => self.bundled.exact_search(query, k),
         };
-        let bundled = bundled.into_iter().map(|n| Hit::from_set(&self.bundled, n, false));
-        nearest(bundled.chain(self.search_added(query, k)).collect(), k)
+        found.into_iter().map(|n| Hit::from_set(&self.bundled, n, false)).collect()
     }
 
-    /// The `k` nearest of the references added at run time (one's own and the shared
-    /// library's), nearest first.
-    pub fn search_added(&self, query: &[f32], k: usize) -> Vec<Hit<'_>> {
-        let own = self.added.exact_search(query, k).into_iter().map(|n| Hit::from_set(&self.added, n, true));
-        let shared = self.shared.exact_search(query, k).into_iter().map(|n| Hit { shared: true, ..Hit::from_set(&self.shared, n, true) });
-        nearest(own.chain(shared).collect(), k)
+    /// The `k` nearest of this device's own added references.
+    pub fn search_own(&self, query: &[f32], k: usize) -> Vec<Hit<'_>> {
+        self.added.exact_search(query, k).into_iter().map(|n| Hit::from_set(&self.added, n, true)).collect()
     }
 
     /// Whether any reference was added at run time, here or in the shared library.
@@ -194,7 +203,8 @@ impl Index {
     }
 }
 
-fn nearest(mut hits: Vec<Hit<'_>>, k: usize) -> Vec<Hit<'_>> {
+/// The `k` nearest of `hits`, nearest first.
+pub fn nearest(mut hits: Vec<Hit<'_>>, k: usize) -> Vec<Hit<'_>> {
     hits.sort_by(|a, b| a.distance.total_cmp(&b.distance));
     hits.truncate(k);
     hits

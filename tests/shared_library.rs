@@ -610,3 +610,56 @@ fn a_cluster_that_loses_a_node_mid_sync_loses_no_reference() {
     assert_eq!(second.count(), 2100);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A library too large to keep on a phone: each bean's nearest shared references as the server
+/// finds them (one batch search) vote exactly as the same references kept locally would, and a
+/// hit that is one of the device's own references is not counted twice.
+#[test]
+fn the_servers_nearest_references_vote_as_kept_ones_would() {
+    use beanscan::Classifier;
+    use beanscan::library::client::Client;
+
+    let server = Qdrant::single("remote-knn", None);
+    let dir = temp_dir("library-remote-knn");
+    let file = synthetic(400, 7);
+    let path = dir.join("library.beanrefs");
+    write(&file, &path);
+    common::beanscan(&["refs", "push", "--qdrant", &server.url(), "--api-key", KEY, text(&path)]);
+
+    let device = burn::tensor::Device::flex();
+    let mut kept = Classifier::new(Bundle::embedded().unwrap(), device.clone()).unwrap();
+    let mut remote = Classifier::new(Bundle::embedded().unwrap(), device).unwrap();
+    // One of the library's references is also this device's own (added here before it was shared).
+    let mut own = ReferencesFile { references: ReferenceSet::new(file.references.dim), ..file.clone() };
+    own.references.push(file.references.row(3), file.references.labels[3], file.references.ids[3].clone()).unwrap();
+    for c in [&mut kept, &mut remote] {
+        c.k = 7;
+        assert_eq!(c.import_references(&own.to_bytes().unwrap()).unwrap(), 1);
+    }
+    let client = Client::new(&server.url(), Some(KEY), COLLECTION).unwrap();
+    let pulled = client.pull(&kept.library_expect(), None).unwrap();
+    assert_eq!(kept.apply_shared(&pulled).unwrap(), 399, "the device's own reference is not kept twice");
+
+    // Beans near library references (and one far from all), as the server and the device see them.
+    let mut rng = rand::rngs::StdRng::seed_from_u64(11);
+    let beans: Vec<Vec<f32>> = (0..20)
+        .map(|i| {
+            let v: Vec<f32> = file.references.row(i * 17).iter().map(|x| x + rng.gen_range(-0.05f32..0.05)).collect();
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            v.iter().map(|x| x / norm).collect()
+        })
+        .collect();
+    let hits = client.search(&remote.library_expect(), &beans, remote.k).unwrap();
+    assert_eq!(hits.len(), beans.len());
+    for (bean, found) in beans.iter().zip(&hits) {
+        for tray in [false, true] {
+            let here = if tray { kept.label_tray_bean(bean) } else { kept.label(bean) }.unwrap();
+            let there = remote.label_with_shared_hits(bean, found, tray).unwrap();
+            assert_eq!((&there.label, there.unknown), (&here.label, here.unknown));
+            assert!((there.distance - here.distance).abs() < 1e-4, "{} vs {}", there.distance, here.distance);
+            let labels = |p: &beanscan::Prediction| p.neighbours.iter().map(|n| n.label.clone()).collect::<Vec<_>>();
+            assert_eq!(labels(&there), labels(&here));
+        }
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -12,8 +12,8 @@ use serde_json::Value;
 use ureq::Agent;
 
 use super::{
-    Expect, MAX_ANSWER_BYTES, PAGE_SIZE, SharedReference, check_collection, create_collection_body, parse_scroll, parse_search,
-    payload_index_bodies, scroll_body, search_body, upsert_body,
+    Expect, MAX_ANSWER_BYTES, PAGE_SIZE, SharedHit, SharedReference, check_collection, create_collection_body, parse_scroll,
+    parse_search_batch, payload_index_bodies, scroll_body, search_batch_body, upsert_body,
 };
 use crate::error::{Error, Result};
 
@@ -183,13 +183,12 @@ impl Client {
         Ok(points.into_values().collect())
     }
 
-    /// The `k` nearest live references of the model, nearest first, with their distances.
-    pub fn search(&self, expect: &Expect, embedding: &[f32], k: usize) -> Result<Vec<(SharedReference, f32)>> {
-        let body = search_body(expect.model_id, embedding, k);
-        parse_search(
-            &self.request("POST", &self.path("/points/search"), Some(&body), Access::Read, "searching references")?,
-            expect,
-        )
+    /// The `k` nearest live references of the model to each embedding, nearest first (one request).
+    pub fn search(&self, expect: &Expect, embeddings: &[Vec<f32>], k: usize) -> Result<Vec<Vec<SharedHit>>> {
+        let body = search_batch_body(expect.model_id, embeddings, k);
+        let answer =
+            self.request("POST", &self.path("/points/search/batch"), Some(&body), Access::Read, "searching references")?;
+        parse_search_batch(&answer, expect, embeddings.len())
     }
 
     fn path(&self, rest: &str) -> String {

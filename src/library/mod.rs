@@ -125,9 +125,15 @@ pub fn scroll_body(model_id: &str, since: Option<i64>, offset: Option<&str>) -> 
     body
 }
 
-/// `POST /collections/NAME/points/search`: the `k` nearest live references of the model (for a
-/// library too large to keep on a phone).
-pub fn search_body(model_id: &str, embedding: &[f32], k: usize) -> Value {
+/// Above this many shared references a phone stops keeping the library and asks the server for
+/// each bean's nearest instead (online; offline it votes with what it kept). Each kept reference
+/// is scanned for every bean: ≈ 0.09 µs natively, 1.3–1.8× that in wasm, so 20,000 add ≈ 3 ms a
+/// bean (0.7 s to a 245-bean tray) and 10 MB (docs/results.md, "Shared reference library").
+pub const LOCAL_MAX: usize = 20_000;
+
+/// One search of `POST /collections/NAME/points/search/batch`: the `k` nearest live references of
+/// the model. Vectors are not asked for: the vote needs labels and distances only.
+fn search_query(model_id: &str, embedding: &[f32], k: usize) -> Value {
     json!({
         "vector": embedding,
         "limit": k,
@@ -135,9 +141,32 @@ pub fn search_body(model_id: &str, embedding: &[f32], k: usize) -> Value {
             "must": [{ "key": "model_id", "match": { "value": model_id } }],
             "must_not": [{ "key": "deleted", "match": { "value": true } }],
         },
-        "with_payload": true,
-        "with_vector": true,
+        "with_payload": ["ref_id", "label", "model_id", "grader", "deleted"],
+        "with_vector": false,
     })
+}
+
+/// `POST /collections/NAME/points/search/batch`: every bean of a photo (or a tray) in one request.
+pub fn search_batch_body(model_id: &str, embeddings: &[Vec<f32>], k: usize) -> Value {
+    json!({ "searches": embeddings.iter().map(|e| search_query(model_id, e, k)).collect::<Vec<_>>() })
+}
+
+/// The total of the model's live references (`POST /collections/NAME/points/count`): whether a
+/// phone keeps the library ([`LOCAL_MAX`]).
+pub fn count_body(model_id: &str) -> Value {
+    json!({
+        "filter": {
+            "must": [{ "key": "model_id", "match": { "value": model_id } }],
+            "must_not": [{ "key": "deleted", "match": { "value": true } }],
+        },
+        "exact": false,
+    })
+}
+
+/// Checks a count answer.
+pub fn parse_count(answer: &[u8]) -> Result<usize> {
+    let result = result_of(answer)?;
+    result["count"].as_u64().map(|c| c as usize).ok_or_else(|| refused("no count"))
 }
 
 /// Where a pull restarts next time: the newest change it saw, less [`CLOCK_SLACK_MS`].
@@ -200,11 +229,16 @@ pub fn check_collection(answer: &[u8], dim: usize) -> Result<()> {
     let vectors = &result["config"]["params"]["vectors"];
     let size = vectors["size"].as_u64().ok_or_else(|| refused("the collection has no single vector size (named vectors?)"))?;
     if size as usize != dim {
-        return Err(refused(format!("the collection holds {size}-value vectors; this model makes {dim}: use another collection")));
+        return Err(refused(format!(
+            "the collection holds {size}-value vectors; this model makes {dim}: use another collection"
+        )));
     }
     match vectors["distance"].as_str() {
         Some("Euclid") => Ok(()),
-        other => Err(refused(format!("the collection compares by {} distance, beanscan by Euclid: use another collection", other.unwrap_or("an unknown")))),
+        other => Err(refused(format!(
+            "the collection compares by {} distance, beanscan by Euclid: use another collection",
+            other.unwrap_or("an unknown")
+        ))),
     }
 }
 
@@ -221,7 +255,11 @@ pub struct Page {
 pub fn parse_scroll(answer: &[u8], expect: &Expect) -> Result<Page> {
     let result = result_of(answer)?;
     let points = result["points"].as_array().ok_or_else(|| refused("no list of points"))?;
-    let references = points.iter().enumerate().map(|(i, p)| parse_point(p, expect).map_err(|e| refused(format!("point {}: {e}", i + 1)))).collect::<Result<Vec<_>>>()?;
+    let references = points
+        .iter()
+        .enumerate()
+        .map(|(i, p)| parse_point(p, expect).map_err(|e| refused(format!("point {}: {e}", i + 1))))
+        .collect::<Result<Vec<_>>>()?;
     let next_offset = match &result["next_page_offset"] {
         Value::Null => None,
         Value::String(s) if uuid::Uuid::parse_str(s).is_ok() => Some(s.clone()),
@@ -230,26 +268,70 @@ pub fn parse_scroll(answer: &[u8], expect: &Expect) -> Result<Page> {
     Ok(Page { references, next_offset })
 }
 
-/// Checks a search answer (`result`: the hits, nearest first), each hit as a scroll's point, and
-/// gives each with its distance.
-pub fn parse_search(answer: &[u8], expect: &Expect) -> Result<Vec<(SharedReference, f32)>> {
+/// A reference the server found near a bean: what the vote needs of it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SharedHit {
+    pub point_id: String,
+    pub ref_id: String,
+    pub label: String,
+    pub grader: String,
+    /// Euclidean distance to the bean (0–2 between unit vectors).
+    pub distance: f32,
+}
+
+/// Checks a batch search answer: one list of hits per bean asked about, in order, each hit's
+/// payload as a pulled point's, its id matching, its distance in 0–2, nearest first. One bad hit
+/// refuses the whole answer.
+pub fn parse_search_batch(answer: &[u8], expect: &Expect, beans: usize) -> Result<Vec<Vec<SharedHit>>> {
     let result = result_of(answer)?;
-    let hits = result.as_array().ok_or_else(|| refused("no list of hits"))?;
-    hits.iter()
+    let lists = result.as_array().ok_or_else(|| refused("no list of answers"))?;
+    if lists.len() != beans {
+        return Err(refused(format!("{} answers to {beans} questions", lists.len())));
+    }
+    lists
+        .iter()
         .enumerate()
-        .map(|(i, hit)| {
-            let reference = parse_point(hit, expect).map_err(|e| refused(format!("hit {}: {e}", i + 1)))?;
-            let score = hit["score"].as_f64().filter(|s| s.is_finite() && *s >= 0.0);
-            let score = score.ok_or_else(|| refused(format!("hit {}: no distance", i + 1)))?;
-            Ok((reference, score as f32))
+        .map(|(b, list)| {
+            let hits = list.as_array().ok_or_else(|| refused(format!("bean {}: no list of hits", b + 1)))?;
+            let hits = hits.iter().map(|h| parse_hit(h, expect)).collect::<std::result::Result<Vec<_>, _>>();
+            let hits = hits.map_err(|e| refused(format!("bean {}: {e}", b + 1)))?;
+            if hits.windows(2).any(|w| w[1].distance < w[0].distance) {
+                return Err(refused(format!("bean {}: hits not nearest first", b + 1)));
+            }
+            Ok(hits)
         })
         .collect()
+}
+
+fn parse_hit(hit: &Value, expect: &Expect) -> std::result::Result<SharedHit, String> {
+    let payload = hit.get("payload").filter(|p| p.is_object()).ok_or("no payload")?;
+    let model_id = text(payload, "model_id")?;
+    if model_id != expect.model_id {
+        return Err(format!("made with another model ({model_id}; loaded: {})", expect.model_id));
+    }
+    let label = text(payload, "label")?;
+    if !expect.class_names.contains(&label) {
+        return Err(format!("label \"{label}\" is not one of the model's classes"));
+    }
+    if payload.get("deleted").and_then(Value::as_bool) != Some(false) {
+        return Err("a reference taken back (deleted) or without its flag".into());
+    }
+    let ref_id = text(payload, "ref_id")?;
+    let point_id = hit.get("id").and_then(Value::as_str).ok_or("no point id")?.to_string();
+    if point_id != self::point_id(&model_id, &ref_id) {
+        return Err(format!("its id {point_id} is not the one its model and reference id give"));
+    }
+    let distance =
+        hit.get("score").and_then(Value::as_f64).filter(|d| (0.0..=2.0 + 1e-3).contains(d)).ok_or("no distance in 0–2")?;
+    Ok(SharedHit { point_id, ref_id, label, grader: text(payload, "grader")?, distance: distance as f32 })
 }
 
 /// Checks a reference about to be pushed as a pulled point is checked (the model, its size, its
 /// classes, finite unit-length values, text lengths): a device sends nothing it would refuse.
 pub fn check_reference(reference: &SharedReference, expect: &Expect) -> Result<()> {
-    parse_point(&reference.to_point(), expect).map(drop).map_err(|e| Error::Library(format!("reference {}: {e}", reference.ref_id)))
+    parse_point(&reference.to_point(), expect)
+        .map(drop)
+        .map_err(|e| Error::Library(format!("reference {}: {e}", reference.ref_id)))
 }
 
 fn text(payload: &Value, key: &str) -> std::result::Result<String, String> {
@@ -300,7 +382,11 @@ fn vector(value: Option<&Value>, dim: usize) -> std::result::Result<Vec<f32>, St
     if values.len() != dim {
         return Err(format!("its vector has {} values; this model makes {dim}", values.len()));
     }
-    let embedding: Vec<f32> = values.iter().map(|v| v.as_f64().map(|x| x as f32)).collect::<Option<_>>().ok_or("its vector holds something that is not a number")?;
+    let embedding: Vec<f32> = values
+        .iter()
+        .map(|v| v.as_f64().map(|x| x as f32))
+        .collect::<Option<_>>()
+        .ok_or("its vector holds something that is not a number")?;
     if embedding.iter().any(|v| !v.is_finite()) {
         return Err("its vector holds a value that is not a finite number".into());
     }
@@ -403,9 +489,40 @@ mod tests {
     }
 
     #[test]
+    fn search_hits_are_checked_like_points() {
+        let classes = classes();
+        let expect = Expect { model_id: "0badf00d", dim: 2, class_names: &classes };
+        let r = reference();
+        let hit = |edit: &dyn Fn(&mut Value)| {
+            let mut h = json!({ "id": r.point_id(), "score": 0.25, "payload": r.to_point()["payload"].clone() });
+            edit(&mut h);
+            h
+        };
+        let answer = |lists: Value| serde_json::to_vec(&json!({ "result": lists })).unwrap();
+        let ok = parse_search_batch(&answer(json!([[hit(&|_| {})], []])), &expect, 2).unwrap();
+        assert_eq!(ok[0][0].distance, 0.25);
+        assert_eq!((ok[0][0].label.as_str(), ok[1].len()), ("Black", 0));
+        let bad = |h: Value| parse_search_batch(&answer(json!([[h]])), &expect, 1).unwrap_err().to_string();
+        assert!(bad(hit(&|h| h["payload"]["deleted"] = json!(true))).contains("taken back"));
+        assert!(bad(hit(&|h| h["payload"]["model_id"] = json!("12345678"))).contains("another model"));
+        assert!(bad(hit(&|h| h["payload"]["label"] = json!("Purple"))).contains("Purple"));
+        assert!(bad(hit(&|h| h["score"] = json!(7.0))).contains("0–2"));
+        assert!(bad(hit(&|h| h["id"] = json!(point_id("0badf00d", "user-1")))).contains("is not the one"));
+        let unordered = json!([[hit(&|h| h["score"] = json!(0.5)), hit(&|_| {})]]);
+        assert!(parse_search_batch(&answer(unordered), &expect, 1).unwrap_err().to_string().contains("nearest first"));
+        assert!(parse_search_batch(&answer(json!([[]])), &expect, 2).unwrap_err().to_string().contains("1 answers to 2"));
+        let body = search_batch_body("0badf00d", &[vec![0.6, 0.8]], 5);
+        assert_eq!(body["searches"][0]["with_vector"], json!(false));
+        assert_eq!(body["searches"][0]["filter"]["must_not"][0]["key"], json!("deleted"));
+    }
+
+    #[test]
     fn the_collection_must_match_the_model() {
         let of = |size: u64, distance: &str| {
-            serde_json::to_vec(&json!({ "result": { "config": { "params": { "vectors": { "size": size, "distance": distance } } } } })).unwrap()
+            serde_json::to_vec(
+                &json!({ "result": { "config": { "params": { "vectors": { "size": size, "distance": distance } } } } }),
+            )
+            .unwrap()
         };
         check_collection(&of(128, "Euclid"), 128).unwrap();
         assert!(check_collection(&of(512, "Euclid"), 128).unwrap_err().to_string().contains("512-value"));
