@@ -22,8 +22,11 @@ pub const PAGE_SIZE: usize = 256;
 pub const MAX_ANSWER_BYTES: usize = 8 << 20;
 /// Longest text the payload may carry in one field (grader, device, site, label, ids).
 pub const MAX_TEXT: usize = 200;
-/// Payload fields with an index: pull filters on the model and the update time, sites on site.
-pub const PAYLOAD_INDEXES: [(&str, &str); 3] = [("model_id", "keyword"), ("updated_at", "integer"), ("site", "keyword")];
+/// Payload fields with an index: pull filters on the model and the update time, a search also
+/// leaves tombstones out (unindexed, that filter made a search of 10k references 7-50 ms instead
+/// of 2-7), sites on site.
+pub const PAYLOAD_INDEXES: [(&str, &str); 4] =
+    [("model_id", "keyword"), ("updated_at", "integer"), ("deleted", "bool"), ("site", "keyword")];
 /// A pull asks for points changed since its last high-water mark minus this: a phone whose clock
 /// runs a little behind still has its pushes seen. Re-reading a point is harmless.
 pub const CLOCK_SLACK_MS: i64 = 10 * 60 * 1000;
@@ -152,14 +155,16 @@ pub fn search_batch_body(model_id: &str, embeddings: &[Vec<f32>], k: usize) -> V
 }
 
 /// The total of the model's live references (`POST /collections/NAME/points/count`): whether a
-/// phone keeps the library ([`LOCAL_MAX`]).
+/// phone keeps the library ([`LOCAL_MAX`]). Exact: Qdrant's estimate under this filter was half
+/// the truth (10,046 for 17,220 live points; 50,000 for 99,000), while an exact count of 99,000
+/// took 80–150 ms on a loaded 2-core machine, once a sync.
 pub fn count_body(model_id: &str) -> Value {
     json!({
         "filter": {
             "must": [{ "key": "model_id", "match": { "value": model_id } }],
             "must_not": [{ "key": "deleted", "match": { "value": true } }],
         },
-        "exact": false,
+        "exact": true,
     })
 }
 
@@ -511,6 +516,9 @@ mod tests {
         let unordered = json!([[hit(&|h| h["score"] = json!(0.5)), hit(&|_| {})]]);
         assert!(parse_search_batch(&answer(unordered), &expect, 1).unwrap_err().to_string().contains("nearest first"));
         assert!(parse_search_batch(&answer(json!([[]])), &expect, 2).unwrap_err().to_string().contains("1 answers to 2"));
+        assert_eq!(parse_count(br#"{"result":{"count":20001},"status":"ok"}"#).unwrap(), 20_001);
+        assert!(parse_count(br#"{"result":{"count":-1}}"#).unwrap_err().to_string().contains("no count"));
+        assert_eq!(count_body("0badf00d")["exact"], json!(true), "an estimate is far off under this filter");
         let body = search_batch_body("0badf00d", &[vec![0.6, 0.8]], 5);
         assert_eq!(body["searches"][0]["with_vector"], json!(false));
         assert_eq!(body["searches"][0]["filter"]["must_not"][0]["key"], json!("deleted"));
