@@ -1,7 +1,8 @@
 //! Native-only evaluation, used by the CLI (not by training): classification and retrieval
-//! metrics, the method study, evaluation on annotated tray photos, scenes of real beans on real surfaces for
+//! metrics, the method study, leaving one camera out, evaluation on annotated tray photos, scenes of real beans on real surfaces for
 //! measuring bean finding, and calibrating the unknown threshold.
 
+pub mod cameras;
 pub mod metrics;
 pub mod scenes;
 pub mod self_label;

@@ -10,6 +10,8 @@ fn main() -> std::process::ExitCode {
 fn main() {}
 
 #[cfg(not(target_arch = "wasm32"))]
+mod cameras;
+#[cfg(not(target_arch = "wasm32"))]
 mod convert;
 #[cfg(not(target_arch = "wasm32"))]
 mod refs;
@@ -36,6 +38,7 @@ mod native {
     use burn::tensor::Device;
     use clap::{Parser, Subcommand};
 
+    use crate::cameras::{self, EvalCameraArgs};
     use crate::convert::{self, ConvertArgs};
     use crate::refs::{self, RefsArgs};
     use crate::training::{self, PretrainArgs, StudyArgs, SupervisedArgs, TrainArgs};
@@ -97,6 +100,10 @@ mod native {
         /// Find, count and label the beans of annotated tray photos; report detection
         /// precision/recall, count error and per-bean accuracy (plus a few-shot date-split study).
         EvalTrays(EvalTraysArgs),
+        /// Leave one camera out: score its single-bean photos with the bundle alone and with a
+        /// few of its confirmed beans per class added as references (both votes), over seeds,
+        /// in the camera's own classes, beside the constant answers.
+        EvalCamera(EvalCameraArgs),
         /// Cut the annotated beans of tray photos out as single-bean photos with a manifest
         /// (optionally joined to a single-bean data set), to train one encoder on both cameras.
         TrayCrops(TrayCropsArgs),
@@ -163,6 +170,7 @@ mod native {
             Command::Supervised(args) => training::supervised_cmd(&args).map(|()| ExitCode::SUCCESS),
             Command::Study(args) => training::study_cmd(&args).map(|()| ExitCode::SUCCESS),
             Command::EvalTrays(args) => trays::eval_trays_cmd(&args).map(|()| ExitCode::SUCCESS),
+            Command::EvalCamera(args) => cameras::eval_camera_cmd(&args).map(|()| ExitCode::SUCCESS),
             Command::TrayCrops(args) => trays::tray_crops_cmd(&args).map(|()| ExitCode::SUCCESS),
             Command::Scenes(args) => trays::scenes_cmd(&args).map(|()| ExitCode::SUCCESS),
             Command::Convert(args) => convert::convert_cmd(&args).map(|()| ExitCode::SUCCESS),

@@ -1,0 +1,100 @@
+#![cfg(not(target_arch = "wasm32"))]
+//! `beanscan eval-camera` end to end on a handful of real USK and Thai photos: the command runs
+//! and its JSON has every figure the results table reads.
+
+mod common;
+use common::{beanscan, temp_dir};
+
+use std::path::{Path, PathBuf};
+
+fn data() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data")
+}
+
+/// A data root holding `camera/manifest.csv` of the given photos (absolute paths into the shared
+/// data): `(path, label, split)`.
+fn mini_camera(root: &Path, camera: &str, rows: &[(String, &str, &str)]) {
+    let dir = root.join(camera);
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut text = String::from("path,label,type,split\n");
+    for (path, label, split) in rows {
+        let photo = data().join(camera).join(path);
+        assert!(photo.is_file(), "{} missing", photo.display());
+        text.push_str(&format!("{},{label},{label},{split}\n", photo.display()));
+    }
+    std::fs::write(dir.join("manifest.csv"), text).unwrap();
+}
+
+fn run(root: &Path, camera: &str) -> serde_json::Value {
+    let json = root.join(format!("{camera}.json"));
+    let args = ["eval-camera", "--camera", camera, "--data-root", root.to_str().unwrap()];
+    let out =
+        beanscan(&[&args[..], &["--shots", "0,2", "--seeds", "2", "--views", "1", "--json", json.to_str().unwrap()]].concat());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("added only"), "{text}");
+    serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
+}
+
+fn check_lines(report: &serde_json::Value, balanced: bool) {
+    let lines = report["lines"].as_array().unwrap();
+    let cells: Vec<(u64, &str)> = lines.iter().map(|l| (l["shots"].as_u64().unwrap(), l["vote"].as_str().unwrap())).collect();
+    assert_eq!(cells, [(0, "all"), (2, "all"), (2, "added_only")]);
+    for line in lines {
+        for key in ["accuracy", "macro_f1", "unknown_rate", "as_voted_macro_f1"] {
+            let mean = line[key]["mean"].as_f64().unwrap_or_else(|| panic!("{key} in {line}"));
+            assert!((0.0..=1.0).contains(&mean), "{key} {mean}");
+        }
+        assert_eq!(line["balanced_accuracy"].is_object(), balanced, "{line}");
+        let runs = if line["shots"] == 0 { 1 } else { 2 };
+        assert_eq!(line["runs"].as_array().unwrap().len(), runs);
+        assert!(line["confusion"]["matrix"].is_array());
+    }
+    let constant = report["constant"].as_array().unwrap();
+    assert_eq!(constant[0]["answer"], "Normal");
+    assert!(constant[1]["score"]["macro_f1"].is_f64());
+    for key in ["bundle", "k", "threshold", "views", "eval_photos", "reference_pool", "alias", "reference_classes", "seconds"] {
+        assert!(!report[key].is_null(), "{key} missing");
+    }
+    assert_eq!(report["views"], 1);
+}
+
+#[test]
+fn eval_camera_scores_usk_and_thai() {
+    let root = temp_dir("eval-camera");
+    let usk: Vec<(String, &str, &str)> = (0..4)
+        .flat_map(|i| {
+            let split = if i < 3 { "train" } else { "val" };
+            [(format!("defect/defect-{i}.jpg"), "Defect", split), (format!("premium/premium-{i}.jpg"), "Normal", split)]
+        })
+        .collect();
+    let usk: Vec<(String, &str, &str)> = usk.into_iter().filter(|(p, ..)| data().join("usk").join(p).is_file()).collect();
+    mini_camera(&root, "usk", &usk);
+    let report = run(&root, "usk");
+    assert_eq!(report["camera"], "usk");
+    assert_eq!(report["eval_photos"]["Normal"], 1);
+    check_lines(&report, true);
+    // USK's defects are one class: added under a class of their own, every bundle defect reads as it.
+    assert_eq!(report["reference_classes"]["Defect"], "Defect");
+    assert_eq!(report["alias"]["Black"], "Defect");
+
+    let thai: Vec<(String, &str, &str)> = ["Full-black", "Partial-black", "Broken"]
+        .iter()
+        .flat_map(|class| {
+            let mut files: Vec<PathBuf> =
+                std::fs::read_dir(data().join("thai").join(class)).unwrap().map(|e| e.unwrap().path()).collect();
+            files.sort();
+            files
+                .into_iter()
+                .take(4)
+                .map(move |f| (format!("{class}/{}", f.file_name().unwrap().to_string_lossy()), *class, "train"))
+        })
+        .collect();
+    mini_camera(&root, "thai", &thai);
+    let report = run(&root, "thai");
+    assert_eq!(report["eval_photos"]["Full-black"], 1, "a third of 4, rounded");
+    check_lines(&report, false);
+    assert_eq!(report["alias"]["Black"], "Full-black");
+    assert_eq!(report["reference_classes"]["Full-black"], "Black");
+    assert_eq!(report["reference_classes"]["Partial-black"], "Partial-black");
+    std::fs::remove_dir_all(&root).ok();
+}
