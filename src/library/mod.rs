@@ -309,15 +309,7 @@ pub fn parse_search_batch(answer: &[u8], expect: &Expect, beans: usize) -> Resul
 }
 
 fn parse_hit(hit: &Value, expect: &Expect) -> std::result::Result<SharedHit, String> {
-    let payload = hit.get("payload").filter(|p| p.is_object()).ok_or("no payload")?;
-    let model_id = text(payload, "model_id")?;
-    if model_id != expect.model_id {
-        return Err(format!("made with another model ({model_id}; loaded: {})", expect.model_id));
-    }
-    let label = text(payload, "label")?;
-    if !expect.class_names.contains(&label) {
-        return Err(format!("label \"{label}\" is not one of the model's classes"));
-    }
+    let (payload, model_id, label) = model_and_label(hit, expect)?;
     if payload.get("deleted").and_then(Value::as_bool) != Some(false) {
         return Err("a reference taken back (deleted) or without its flag".into());
     }
@@ -351,7 +343,8 @@ fn time(payload: &Value, key: &str) -> std::result::Result<i64, String> {
     payload.get(key).and_then(Value::as_i64).filter(|t| *t >= 0).ok_or_else(|| format!("no time \"{key}\" (milliseconds)"))
 }
 
-fn parse_point(point: &Value, expect: &Expect) -> std::result::Result<SharedReference, String> {
+/// A point's (or hit's) payload, once its model is the loaded one and its label one of its classes.
+fn model_and_label<'a>(point: &'a Value, expect: &Expect) -> std::result::Result<(&'a Value, String, String), String> {
     let payload = point.get("payload").filter(|p| p.is_object()).ok_or("no payload")?;
     let model_id = text(payload, "model_id")?;
     if model_id != expect.model_id {
@@ -361,6 +354,11 @@ fn parse_point(point: &Value, expect: &Expect) -> std::result::Result<SharedRefe
     if !expect.class_names.contains(&label) {
         return Err(format!("label \"{label}\" is not one of the model's classes"));
     }
+    Ok((payload, model_id, label))
+}
+
+fn parse_point(point: &Value, expect: &Expect) -> std::result::Result<SharedReference, String> {
+    let (payload, model_id, label) = model_and_label(point, expect)?;
     let embedding = vector(point.get("vector"), expect.dim)?;
     let deleted = payload.get("deleted").and_then(Value::as_bool).ok_or("no \"deleted\" flag")?;
     let reference = SharedReference {
