@@ -155,9 +155,10 @@ pub fn search_batch_body(model_id: &str, embeddings: &[Vec<f32>], k: usize) -> V
 }
 
 /// The total of the model's live references (`POST /collections/NAME/points/count`): whether a
-/// phone keeps the library ([`LOCAL_MAX`]). Exact: Qdrant's estimate under this filter was half
-/// the truth (10,046 for 17,220 live points; 50,000 for 99,000), while an exact count of 99,000
-/// took 80–150 ms on a loaded 2-core machine, once a sync.
+/// phone keeps the library ([`LOCAL_MAX`]). Exact: on a collection without the `deleted` index
+/// (made before it) Qdrant's estimate under this filter was half the truth (10,046 for 17,220
+/// live points; 50,000 for 99,000); an exact count of 99,000 took 20–150 ms on a loaded 2-core
+/// machine, once a sync.
 pub fn count_body(model_id: &str) -> Value {
     json!({
         "filter": {

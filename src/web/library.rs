@@ -19,6 +19,8 @@ export interface SharedReference {
  * where the next pull may restart (`since` given, moved on by this page's newest change). */
 export interface LibraryPage { references: SharedReference[]; nextOffset: string | null; since: number | null }
 export interface SharedReferenceInfo { id: string; label: string }
+/** Beans' embeddings: each `Float32Array` (or `number[]`) of the model's size. */
+export type Embeddings = (Float32Array | number[])[];
 "#;
 
 /// Plain JS objects and arrays (no `Map`s).
@@ -29,6 +31,34 @@ fn to_js(value: &impl Serialize) -> Result<JsValue, JsValue> {
 fn references_of(value: JsValue) -> Result<Vec<SharedReference>, JsValue> {
     serde_wasm_bindgen::from_value(value)
         .map_err(|e| js_error(format!("not a list of shared references (ref_id, label, embedding, model_id, …): {e}")))
+}
+
+/// Embeddings from JS (a list of `Float32Array`s or number lists), each of `dim` finite values.
+fn embeddings_of(value: &JsValue, dim: usize) -> Result<Vec<Vec<f32>>, JsValue> {
+    let list = value.dyn_ref::<js_sys::Array>().ok_or_else(|| js_error("not a list of embeddings"))?;
+    list.iter()
+        .enumerate()
+        .map(|(i, item)| {
+            let row: Vec<f32> = if let Some(values) = item.dyn_ref::<js_sys::Float32Array>() {
+                values.to_vec()
+            } else if let Some(values) = item.dyn_ref::<js_sys::Array>() {
+                values
+                    .iter()
+                    .map(|v| v.as_f64().map(|x| x as f32))
+                    .collect::<Option<_>>()
+                    .ok_or_else(|| js_error(format!("embedding {} holds something that is not a number", i + 1)))?
+            } else {
+                return Err(js_error(format!("embedding {} is not a Float32Array", i + 1)));
+            };
+            if row.len() != dim {
+                return Err(js_error(format!("embedding {} has {} values; this model makes {dim}", i + 1, row.len())));
+            }
+            if row.iter().any(|v| !v.is_finite()) {
+                return Err(js_error(format!("embedding {} holds a value that is not a finite number", i + 1)));
+            }
+            Ok(row)
+        })
+        .collect()
 }
 
 /// A time from JS (ms since 1970): a whole number of 0 or more.
@@ -183,5 +213,64 @@ impl Classifier {
     #[wasm_bindgen(getter, js_name = sharedReferenceCount)]
     pub fn shared_reference_count(&self) -> usize {
         self.inner.borrow().index.shared.len()
+    }
+
+    /// Above this many live references of the model (20,000) a phone stops keeping the library
+    /// and, online, asks the server for each bean's nearest (`librarySearchBody`,
+    /// `labelWithSharedHits`); offline it votes with the references it kept.
+    #[wasm_bindgen(getter, js_name = libraryLocalMax)]
+    pub fn library_local_max(&self) -> usize {
+        library::LOCAL_MAX
+    }
+
+    /// `POST /collections/NAME/points/count`'s body: this model's live references, counted exactly.
+    #[wasm_bindgen(js_name = libraryCountBody)]
+    pub fn library_count_body(&self) -> String {
+        library::count_body(&self.inner.borrow().model_id).to_string()
+    }
+
+    /// Checks a count answer (its bytes); the count, or throws why it was refused.
+    #[wasm_bindgen(js_name = parseLibraryCount)]
+    pub fn parse_library_count(&self, answer: &[u8]) -> Result<usize, JsValue> {
+        library::parse_count(answer).map_err(js_error)
+    }
+
+    /// `POST /collections/NAME/points/search/batch`'s body: for each bean (a photo's, or every
+    /// bean of a tray), the classifier's current k nearest live references of this model, with
+    /// the payload the vote needs and no vectors. Throws on an embedding not of this model's size.
+    #[wasm_bindgen(js_name = librarySearchBody)]
+    pub fn library_search_body(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Embeddings")] embeddings: JsValue,
+    ) -> Result<String, JsValue> {
+        let classifier = self.inner.try_borrow().map_err(|_| busy())?;
+        let embeddings = embeddings_of(&embeddings, classifier.model_config.embed_dim)?;
+        Ok(library::search_batch_body(&classifier.model_id, &embeddings, classifier.k).to_string())
+    }
+
+    /// Labels the beans asked about with `librarySearchBody` (same embeddings, same order) from
+    /// the server's answer (its bytes): the hits of each bean vote with the bundle's and this
+    /// device's own references, as `label` (`tray`: `labelTrayBean`) would with the library kept
+    /// here — same k, threshold and *my references only*; the shared references kept here are
+    /// left out, and a hit that is one of this device's own is not counted twice. The answer is
+    /// checked like a pulled page (each hit's model, label, id, live, distance 0–2, nearest
+    /// first, one list per bean): one bad hit throws why and labels nothing.
+    #[wasm_bindgen(js_name = labelWithSharedHits, unchecked_return_type = "Prediction[]")]
+    pub fn label_with_shared_hits(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Embeddings")] embeddings: JsValue,
+        answer: &[u8],
+        tray: bool,
+    ) -> Result<JsValue, JsValue> {
+        let classifier = self.inner.try_borrow().map_err(|_| busy())?;
+        let embeddings = embeddings_of(&embeddings, classifier.model_config.embed_dim)?;
+        let hits = library::parse_search_batch(answer, &classifier.library_expect(), embeddings.len()).map_err(js_error)?;
+        let predictions = embeddings
+            .iter()
+            .zip(&hits)
+            .map(|(embedding, found)| classifier.label_with_shared_hits(embedding, found, tray))
+            .collect::<crate::Result<Vec<_>>>()
+            .map_err(js_error)?;
+        to_js(&predictions)
     }
 }
