@@ -2,7 +2,8 @@
 // - reference beans: one references file (the module's exportReferences() bytes) per model,
 //   keyed by the model's id, since embeddings only mean something to the model that made them;
 // - the bundle the user loaded instead of the built-in one, if any;
-// - the shared reference library (shared-library.js): its settings and pull marks (`library`),
+// - the shared reference library (shared-library.js): its settings, pull marks and the server's
+//   count of each model's references (`library`),
 //   the changes waiting to be sent (`outbox`) and the references pulled from it (`shared`), both
 //   keyed `MODEL_ID/REF_ID`.
 const DB = 'beanscan';
@@ -55,7 +56,7 @@ export const saveUserBundle = (bytes) => run(BUNDLE, 'readwrite', (s) => (bytes 
 
 // ---------- the shared reference library ----------
 
-/** A value of the library's own store (`settings`, `since/MODEL_ID`, `synced`), or undefined. */
+/** A value of the library's own store (`settings`, `since/MODEL_ID`, `total/MODEL_ID`, `synced`), or undefined. */
 export const loadLibraryValue = (key) => run(LIBRARY, 'readonly', (s) => s.get(key));
 
 /** Stores (or with undefined, deletes) a value of the library's own store. */
@@ -105,9 +106,10 @@ export async function keepPulled(entries) {
   return taken;
 }
 
-/** Forgets every pulled reference and pull mark (another library, or none). */
+/** Forgets every pulled reference, pull mark and count of the server's (another library, or none). */
 export const forgetPulled = () => run([SHARED, LIBRARY], 'readwrite', (_, tx) => {
   tx.objectStore(SHARED).clear();
   const library = tx.objectStore(LIBRARY);
+  library.delete(IDBKeyRange.bound('total/', 'total/\uffff'));
   return library.delete(IDBKeyRange.bound('since/', 'since/\uffff'));
 });

@@ -59,12 +59,23 @@ const client = new ClassifierPool({
 const library = new SharedLibrary({
   client,
   ownIds: () => new Set(references.map((r) => r.id)),
-  onChange: async ({ addedOnly }) => {
-    if (info) info.addedOnly = addedOnly;
+  onChange: async (voters) => {
+    if (info && voters) info.addedOnly = voters.addedOnly;
     showAddedOnly();
     await relabelAll();
   },
+  tell: (text, replacing) => {
+    if (replacing === undefined || $('panel-message').textContent === replacing) panelMessage(text);
+  },
 });
+
+/** Labels of cached embeddings (`tray`: tray beans): from the shared library's server while it is
+ *  too large to keep here, else (or when the server cannot be asked) the classifier's own vote.
+ *  Resolves to {result: Prediction[]} | {error}. */
+async function vote(embeddings, tray, ask = (op, ...args) => client.request(op, ...args)) {
+  const asked = await library.vote(embeddings, tray, ask);
+  return asked ? { result: asked } : ask(tray ? 'labelTrayBeans' : 'label', embeddings);
+}
 
 /** A fresh worker: put back the user's bundle, settings and references, then show it. */
 async function restore(ready, send) {
@@ -243,7 +254,10 @@ async function processFile(file, entry) {
   else if (reply.fatal) fail(entry, `The classifier crashed on this file (${reply.error}) and was restarted; the next photos are not affected.`);
   else if (reply.error !== undefined) fail(entry, `Could not classify this file: ${reply.error}`);
   else {
-    entry.result = reply.result;
+    const { embedding, decoder } = reply.result;
+    // A library too large to keep here: the server's nearest references vote (null: not asked).
+    const asked = await library.vote([embedding], false);
+    entry.result = asked ? { ...asked[0], embedding, decoder } : reply.result;
     show(entry);
   }
 }
@@ -299,7 +313,7 @@ async function relabelAll(send) {
       const shown = entries.filter((e) => e.result?.embedding);
       if (shown.length) {
         const embeddings = shown.map((e) => e.result.embedding);
-        const reply = await ask('label', embeddings);
+        const reply = await vote(embeddings, false, ask);
         if (reply.error !== undefined) { panelMessage(`Results could not be re-labelled: ${reply.error}`); break; }
         shown.forEach((e, i) => {
           e.result = { ...reply.result[i], embedding: e.result.embedding, decoder: e.result.decoder };
@@ -469,6 +483,8 @@ const trays = new TrayView({
   classNames: () => info?.classNames ?? [],
   addReference,
   removeReference,
+  vote,
+  askServer: (embeddings) => library.vote(embeddings, true),
   message: panelMessage,
   onChange: () => { $('tray-tools').hidden = trays.trays.length === 0; },
 });

@@ -6,6 +6,12 @@
 // Every request body and every check of what the server sends comes from the wasm module
 // (src/library through src/web/library.rs), by way of the worker: nothing is built or trusted
 // here. With no library set up this makes no request and changes nothing.
+// A library too large for a phone (more live references of the model than the module's
+// `libraryLocalMax`, counted at each sync) is no longer pulled: the references kept so far stay
+// for offline use, and while online each photo's (or tray's) beans are labelled from the server's
+// k nearest references (one batch search), voted by the module as the kept ones would be. When
+// the server cannot be asked, or its answer is refused, the beans are labelled with what is kept
+// here, and the page says so once.
 import {
   forgetPulled, keepPulled, loadLibraryValue, outboxOf, queueChange, removeSent, saveLibraryValue, sharedOf,
 } from './device-store.js';
@@ -13,6 +19,7 @@ import {
 const SYNC_EVERY_MS = 30_000;  // while set up and the page is visible
 const SYNC_AFTER_CHANGE_MS = 1_000; // a burst of confirmations goes in one sync
 const REQUEST_TIMEOUT_MS = 20_000;
+const SEARCH_TIMEOUT_MS = 10_000; // a grader waits for these labels: then the kept references vote
 
 /** A sync that stopped, with the sentence to show. */
 class LibraryError extends Error {}
@@ -23,6 +30,8 @@ const plural = (n, one, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 const waitingChanges = (n) => `${plural(n, 'change')} wait${n === 1 ? 's' : ''}`;
 const sentence = (text) => text.charAt(0).toUpperCase() + text.slice(1);
 const keyOf = (r) => `${r.model_id}/${r.ref_id}`;
+/** 23456 → "23,456". */
+const number = (n) => n.toLocaleString('en-US');
 
 /** A random id for this browser, written on every point it sends. */
 function newDeviceId() {
@@ -78,12 +87,15 @@ function detail(bytes) {
 
 export class SharedLibrary {
   /**
-   * @param {{client, ownIds: () => Set<string>, onChange: ({count, addedOnly}) => Promise<void>}} options
+   * @param {{client, ownIds: () => Set<string>, onChange: ({count, addedOnly}?) => Promise<void>,
+   *          tell: (text: string, replacing?: string) => void}} options
    *   client: the page's classifier (its worker holds the module); ownIds: the ids of this
-   *   device's own references; onChange: the shared references that vote changed (re-label).
+   *   device's own references; onChange: the shared references that vote changed, or (no
+   *   argument) how they vote did (re-label); tell: a sentence for the page's panel (with
+   *   `replacing`: only in place of that one, if the panel still shows it).
    */
-  constructor({ client, ownIds, onChange }) {
-    Object.assign(this, { client, ownIds, onChange });
+  constructor({ client, ownIds, onChange, tell }) {
+    Object.assign(this, { client, ownIds, onChange, tell });
     this.settings = null;     // {address, apiKey, site, grader, device}
     this.modelId = null;      // the model the shared references below belong to
     this.pulled = new Map();  // MODEL_ID/REF_ID -> the newest state of each point known here (this model)
@@ -94,6 +106,9 @@ export class SharedLibrary {
     this.message = '';
     this.syncs = 0;           // finished syncs, for tests
     this.checked = null;      // `${address} ${modelId}` whose collection was checked
+    this.total = null;        // the model's live references on the server, as last counted
+    this.fallback = null;     // why the server could not label beans just now (said once)
+    this.stale = false;       // beans were labelled without the server: again after a sync
     this.running = null;
     this.again = false;
     this.timer = null;
@@ -102,6 +117,12 @@ export class SharedLibrary {
   }
 
   get configured() { return Boolean(this.settings?.address); }
+
+  /** The library holds more references than a phone keeps: online, beans ask the server. */
+  get asksServer() {
+    const max = this.library?.modelId === this.modelId ? this.library.localMax : undefined;
+    return this.configured && Boolean(this.modelId) && this.total !== null && max !== undefined && this.total > max;
+  }
 
   async load() {
     try {
@@ -167,6 +188,8 @@ export class SharedLibrary {
       this.pulled.clear();
       this.checked = null;
       this.lastSync = null;
+      this.total = null;
+      this.fallback = null;
       if (this.count) {
         const reply = await this.client.request('clearSharedReferences');
         if (reply.error === undefined) await this.changedVoters(reply.result);
@@ -187,7 +210,13 @@ export class SharedLibrary {
     this.modelId = modelId;
     this.pulled = new Map();
     this.count = 0;
+    this.total = null;
     if (!this.configured) return this.show();
+    try {
+      // Whether the library was too large to keep when last counted: offline, it still is.
+      this.total = (await loadLibraryValue(`total/${modelId}`)) ?? null;
+      await this.describe(send);
+    } catch { /* counted again at the next sync */ }
     try {
       for (const r of await sharedOf(modelId)) this.pulled.set(keyOf(r), r);
     } catch (err) {
@@ -272,16 +301,27 @@ export class SharedLibrary {
     this.state = 'syncing';
     this.show();
     const problems = [];
+    let relabel = false;
     try {
       const library = await this.describe();
       await this.ensureCollection(library);
+      let pushed = 0;
       try {
-        await this.push(library);
+        pushed = await this.push(library);
       } catch (err) {
         if (!err.readOnly) throw err;
         problems.push(err.message); // a viewer's key: still receives
       }
-      await this.pull(library);
+      const [wasLarge, before] = [this.asksServer, this.total];
+      await this.countLive(library);
+      // Too large to keep: what is kept stays for offline use, and beans ask the server. Their
+      // labels change when the library did (or this device's changes reached it), when it moved
+      // from kept to asked (or back), and after labels made without the server.
+      if (this.asksServer) relabel = !wasLarge || pushed > 0 || this.total !== before || this.stale;
+      else {
+        relabel = wasLarge;
+        await this.pull(library);
+      }
       this.lastSync = Date.now();
       saveLibraryValue('synced', this.lastSync).catch(() => {});
       this.state = problems.length ? 'error' : 'ok';
@@ -293,16 +333,25 @@ export class SharedLibrary {
     this.syncs += 1;
     await this.countWaiting();
     this.show();
+    if (relabel) {
+      this.stale = false;
+      await this.onChange();
+    }
   }
 
-  /** The collection's name, page size, answer limit and bodies for this model (from the module). */
-  async describe() {
-    if (this.library?.modelId !== this.modelId) this.library = { ...(await this.client.call('libraryInfo')), modelId: this.modelId };
+  /** The collection's name, page size, answer limit, bodies and local limit for this model (from
+   *  the module). `ask(op, ...args)`: how to reach the worker (the page's `send` while it starts). */
+  async describe(ask = (op, ...args) => this.client.request(op, ...args)) {
+    if (this.library?.modelId !== this.modelId) {
+      const reply = await ask('libraryInfo');
+      if (reply.error !== undefined) throw new Error(reply.error);
+      this.library = { ...reply.result, modelId: this.modelId };
+    }
     return this.library;
   }
 
   /** One request to the library; resolves to {status, bytes}. A refused key or no answer throws. */
-  async request(library, method, path, body) {
+  async request(library, method, path, body, timeout = REQUEST_TIMEOUT_MS) {
     const { address, apiKey } = this.settings;
     const headers = {};
     if (apiKey) headers['api-key'] = apiKey; // a header, never the URL
@@ -317,10 +366,10 @@ export class SharedLibrary {
         credentials: 'omit',
         redirect: 'error',
         referrerPolicy: 'no-referrer',
-        signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        signal: AbortSignal.timeout(timeout),
       });
     } catch (err) {
-      const why = err?.name === 'TimeoutError' ? `no answer in ${REQUEST_TIMEOUT_MS / 1000} s` : 'no answer, or the server does not allow calls from this page';
+      const why = err?.name === 'TimeoutError' ? `no answer in ${timeout / 1000} s` : 'no answer, or the server does not allow calls from this page';
       throw new LibraryError(`The shared library at ${address} could not be reached (${why}): check the address and the connection. ${this.keptNote()}`);
     }
     const bytes = await readAtMost(response, library.maxAnswerBytes).catch(() => new Uint8Array(0));
@@ -382,6 +431,64 @@ export class SharedLibrary {
       if (answer.status !== 200) throw this.refused('the changes sent', answer);
       await removeSent(page.map((r) => [keyOf(r), r.updated_at]));
     }
+    return entries.length;
+  }
+
+  /** Counts this model's live references on the server (kept for the next visit, offline too). */
+  async countLive(library) {
+    const answer = await this.request(library, 'POST', '/points/count', library.countBody);
+    if (answer.status !== 200) throw this.refused('to count the shared references', answer);
+    const counted = await this.client.request('parseLibraryCount', answer.bytes);
+    if (counted.error !== undefined) throw new LibraryError(`${sentence(counted.error)}.`);
+    this.total = counted.result;
+    await saveLibraryValue(`total/${this.modelId}`, this.total).catch(() => {});
+  }
+
+  /**
+   * Labels of beans (`embeddings`, Float32Arrays; `tray`: tray beans, with the tray threshold)
+   * voted from the server's nearest references: one batch search per `pageSize` beans, k the
+   * classifier's. Null when the library is kept here (or none is set up: no request), or when
+   * the server cannot be asked or its answer is refused (said once): the caller then votes with
+   * the references kept here. `ask`: as for `describe`.
+   */
+  async vote(embeddings, tray, ask = (op, ...args) => this.client.request(op, ...args)) {
+    if (!this.asksServer || !embeddings.length) return null;
+    if (!navigator.onLine) return this.fellBack('Offline: the shared library\'s server cannot be asked for each bean\'s nearest references.');
+    try {
+      const library = await this.describe(ask);
+      const results = [];
+      for (let i = 0; i < embeddings.length; i += library.pageSize) {
+        const part = embeddings.slice(i, i + library.pageSize);
+        const body = await ask('librarySearchBody', part);
+        if (body.error !== undefined) throw new LibraryError(`${sentence(body.error)}.`);
+        const answer = await this.request(library, 'POST', '/points/search/batch', body.result, SEARCH_TIMEOUT_MS);
+        if (answer.status !== 200) throw this.refused('to search the shared references', answer);
+        const labelled = await ask('labelWithSharedHits', part, answer.bytes, tray);
+        if (labelled.error !== undefined) throw new LibraryError(`${sentence(labelled.error)}.`);
+        results.push(...labelled.result);
+      }
+      if (this.fallback) {
+        this.fallback = null;
+        this.tell('', this.told); // the server labels again
+        this.show();
+      }
+      return results;
+    } catch (err) {
+      return this.fellBack(err instanceof LibraryError ? err.message : `The shared library could not be asked: ${err?.message ?? err}.`);
+    }
+  }
+
+  /** The server could not label beans: they are voted here; said once until it labels again. */
+  fellBack(why) {
+    this.stale = true;
+    if (!this.fallback) {
+      this.fallback = why;
+      this.told = `${why.trim()} Beans are labelled with the ${plural(this.count, 'shared reference')} kept on this device `
+        + `(of the library's ${number(this.total ?? 0)}) until it can be asked again.`;
+      this.tell(this.told);
+      this.show();
+    }
+    return null;
   }
 
   /** Pulls this model's points changed since the last pull; each page is checked whole by the
@@ -447,7 +554,10 @@ export class SharedLibrary {
         ? `last synced ${new Date(this.lastSync).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}`
         : 'not synced yet';
       text = [
-        `Shared library: ${plural(this.count, 'reference')} from ${plural(graders, 'grader')}`,
+        ...(this.asksServer
+          ? [`Shared library: asks the server for each bean's nearest: the library holds ${number(this.total)} references `
+            + `(a phone keeps at most ${number(this.library.localMax)})`, `${number(this.count)} kept here for offline use`]
+          : [`Shared library: ${plural(this.count, 'reference')} from ${plural(graders, 'grader')}`]),
         when,
         ...(this.waiting ? [`${this.waiting} waiting to send`] : []),
         ...(this.state === 'syncing' ? ['syncing…'] : this.state === 'offline' ? ['offline: syncs when back online'] : []),
@@ -456,6 +566,9 @@ export class SharedLibrary {
     status.textContent = text;
     Object.assign(status.dataset, {
       state: this.configured ? this.state : 'off',
+      mode: this.asksServer ? 'server' : 'local',
+      total: String(this.total ?? ''),
+      fallback: this.fallback ?? '',
       count: String(this.count),
       graders: String(graders),
       waiting: String(this.waiting),

@@ -17,9 +17,13 @@ export class TrayView {
    * @param {{list: HTMLElement, client, classNames: () => string[], maxBytes: number,
    *          addReference: (bean, embedding, label) => Promise<void>,
    *          removeReference: (bean, embedding) => Promise<void>,
+   *          vote: (embeddings, tray, ask) => Promise<{result}|{error}>,
+   *          askServer: (embeddings) => Promise<Prediction[]|null>,
    *          message: (text: string) => void, onChange: () => void}} options
    *   addReference / removeReference: the page's one way to Confirm / Correct / Undo (kept,
-   *   shared, every result re-labelled).
+   *   shared, every result re-labelled); vote: labels of tray beans' embeddings, as the page
+   *   votes them; askServer: the same from a shared library too large to keep here, or null
+   *   (kept here, or the server could not be asked: the tray's own labels stand).
    */
   constructor(options) {
     Object.assign(this, options);
@@ -69,9 +73,17 @@ export class TrayView {
     if (reply.error !== undefined) return this.fail(entry, `Could not read this tray photo: ${reply.error}`);
     const tray = reply.result;
     if (!tray.beans.length) return this.fail(entry, NO_BEANS);
+    // A shared library too large to keep here: every bean asks the server, in one request.
+    const asked = await this.askServer(tray.beans.map((b) => b.embedding));
+    if (!this.trays.includes(entry)) return;
+    if (asked) tray.beans.forEach((b, i) => { b.result = asked[i]; });
     entry.tray = tray;
     entry.count = countBeans(tray.beans, this.classNames());
     entry.grading = tray.grading;
+    if (asked) {
+      const graded = await this.client.request('gradeCounts', entry.count.counts);
+      if (graded.error === undefined) entry.grading = graded.result;
+    }
     await this.build(entry);
     // Drop to drawn tray, as the grader waits for it.
     entry.seconds = (performance.now() - t0) / 1000;
@@ -221,7 +233,7 @@ export class TrayView {
     const trays = this.labelled;
     const beans = trays.flatMap((t) => t.tray.beans);
     if (!beans.length) return;
-    const reply = await send('labelTrayBeans', beans.map((b) => b.embedding));
+    const reply = await this.vote(beans.map((b) => b.embedding), true, send);
     if (reply.error !== undefined) { this.message(`Tray beans could not be re-labelled: ${reply.error}`); return; }
     beans.forEach((b, i) => { b.result = reply.result[i]; });
     for (const entry of trays) {

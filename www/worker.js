@@ -212,7 +212,13 @@ const ops = {
     maxAnswerBytes: c.libraryMaxAnswerBytes,
     createBody: c.libraryCreateBody(),
     indexBodies: c.libraryIndexBodies(),
+    countBody: c.libraryCountBody(),
+    localMax: c.libraryLocalMax,
   }),
+  parseLibraryCount: (c, bytes) => c.parseLibraryCount(bytes),
+  // A library too large to keep here: the server's nearest references of each bean vote.
+  librarySearchBody: (c, embeddings) => c.librarySearchBody(embeddings),
+  labelWithSharedHits: (c, embeddings, bytes, tray) => Array.from(c.labelWithSharedHits(embeddings, bytes, tray), plain),
   libraryUpsertBody: (c, references) => c.libraryUpsertBody(references),
   libraryScrollBody: (c, since, offset) => c.libraryScrollBody(since, offset),
   checkLibraryCollection: (c, bytes) => c.checkLibraryCollection(bytes),

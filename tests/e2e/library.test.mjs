@@ -6,6 +6,7 @@
 // Env: as page.test.mjs (BEANSCAN_WWW, BEANSCAN_DATA, CHROMIUM), BEANSCAN_QDRANT.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +20,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../..');
 const site = resolve(process.env.BEANSCAN_WWW ?? join(repo, 'www'));
 const data = join(resolve(process.env.BEANSCAN_DATA ?? join(repo, '../shared/data')), 'greencoffee');
+const TRAY = join(resolve(process.env.BEANSCAN_DATA ?? join(repo, '../shared/data')), 'trays/Normal/20210212_144153.jpg');
 const TEST_TIMEOUT = 600_000;
 const COLLECTION = 'beanscan-references';
 const SYNC_GOAL_MS = 2_000; // confirmed on one phone → the other's vote changed, from its sync's start
@@ -401,6 +403,186 @@ test('bad answers from the server are refused with a message and change nothing 
   await waitLabel(b.page, photo.name, onB.label);
   assert.equal(status.count, 0);
   assert.deepEqual([...a.errors, ...b.errors], []);
+});
+
+/** The point id of a reference (UUID v5, as library::point_id makes it; checked below against a
+ *  point a phone sent). */
+function pointId(modelId, refId) {
+  const ns = Buffer.from('6ba7b8129dad11d180b400c04fd430c8', 'hex'); // the OID namespace
+  const h = createHash('sha1').update(Buffer.concat([ns, Buffer.from(`beanscan/${modelId}/${refId}`)])).digest();
+  h[6] = (h[6] & 0x0f) | 0x50;
+  h[8] = (h[8] & 0x3f) | 0x80;
+  const x = h.subarray(0, 16).toString('hex');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+}
+
+/** `n` references of the model, random unit vectors under random classes, as another phone would
+ *  have sent them, written straight into the collection, 1,000 a request. */
+async function fillLibrary(qdrant, { n, modelId, classNames, dim }) {
+  let seed = 12345;
+  const random = () => { // mulberry32: the same library every run
+    seed = (seed + 0x6d2b79f5) | 0;
+    let x = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
+    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
+  };
+  const now = Date.now();
+  for (let i = 0; i < n; i += 1000) {
+    const points = Array.from({ length: Math.min(1000, n - i) }, (_, j) => {
+      const refId = `user-${(0x80000000 + i + j).toString(16)}`;
+      const v = Array.from({ length: dim }, () => random() - 0.5);
+      const norm = Math.hypot(...v);
+      return {
+        id: pointId(modelId, refId),
+        vector: v.map((x) => x / norm),
+        payload: {
+          ref_id: refId, label: classNames[Math.floor(random() * classNames.length)], model_id: modelId,
+          grader: 'Carla', device: 'web-0000000000000000', site: 'Patrocínio', created_at: now, updated_at: now, deleted: false,
+        },
+      };
+    });
+    const { status, json } = await qdrant.api('PUT', `/collections/${COLLECTION}/points?wait=true`, { points });
+    assert.equal(status, 200, JSON.stringify(json).slice(0, 300));
+  }
+}
+
+/** Pulled references kept in the phone's IndexedDB. */
+const keptInBrowser = (page) => page.evaluate(() => new Promise((ok, fail) => {
+  const open = indexedDB.open('beanscan');
+  open.onerror = () => fail(open.error);
+  open.onsuccess = () => {
+    const count = open.result.transaction('shared').objectStore('shared').count();
+    count.onsuccess = () => { open.result.close(); ok(count.result); };
+    count.onerror = () => fail(count.error);
+  };
+}));
+
+const panelMessage = (page) => page.getByTestId('panel-message').textContent();
+
+test('a library too large to keep: online each bean asks the server for its nearest, offline or on a refused answer the kept references vote', { timeout: TEST_TIMEOUT }, async (t) => {
+  const started = Date.now();
+  const qdrant = await startQdrant();
+  t.after(() => qdrant.stop());
+  // No service worker on B: the route below sees its searches. C keeps what it pulled before.
+  const [a, b, c] = await Promise.all([phone(t), phone(t, { serviceWorkers: 'block' }), phone(t)]);
+  const classNames = await classNamesOn(a.page);
+  let status = await setUp(a.page, { url: qdrant.url, key: qdrant.apiKey, grader: 'Ana' });
+  assert.equal(status.state, 'ok', await libraryMessage(a.page));
+  assert.equal(status.text.includes('asks the server'), false);
+
+  // A shows the photo with one neighbour voting (the bundle's label), corrects it, and sends it.
+  await slide(a.page, 'k', 1);
+  await slide(b.page, 'k', 1);
+  const [photo] = await pickPhotos(data, ['Broken']);
+  await a.page.getByTestId('picker').setInputFiles(await asFiles([photo]));
+  const [onA] = await settledCards(a.page, 1);
+  const bundled = onA.label;
+  const corrected = classNames.find((c) => c !== bundled);
+  await a.page.getByTestId('correct-label').selectOption(corrected);
+  await a.page.getByTestId('save-reference').click();
+  await a.page.getByTestId('saved-reference').waitFor();
+  await allSent(a.page);
+  const [point] = (await qdrant.api('POST', `/collections/${COLLECTION}/points/scroll`, { with_payload: true, with_vector: true })).json.result.points;
+  const modelId = point.payload.model_id;
+  assert.equal(pointId(modelId, point.payload.ref_id), point.id, 'the test makes point ids as the module does');
+  status = await setUp(c.page, { url: qdrant.url, key: qdrant.apiKey, grader: 'Célia' });
+  assert.equal(status.count, 1, 'C keeps the library while it is small');
+  await slide(c.page, 'k', 1);
+
+  // Then the library grows past what a phone keeps.
+  const localMax = 20_000;
+  const bulk = localMax + 500;
+  const t0 = Date.now();
+  await fillLibrary(qdrant, { n: bulk, modelId, classNames, dim: point.vector.length });
+  t.diagnostic(`${bulk} references written in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  assert.equal(await qdrant.count(COLLECTION), bulk + 1);
+
+  // B is set up: it counts the library, does not pull it, and says so.
+  const asked = []; // beans per search request B sends
+  const listed = [];
+  b.page.on('request', (r) => {
+    if (r.url().endsWith('/points/search/batch')) asked.push(JSON.parse(r.postData()).searches.length);
+    if (r.url().endsWith('/points/scroll')) listed.push(r.url());
+  });
+  const took = []; // ms from each search's start to its answer's end
+  b.page.on('requestfinished', (r) => { if (r.url().endsWith('/points/search/batch')) took.push(r.timing().responseEnd); });
+  status = await setUp(b.page, { url: qdrant.url, key: qdrant.apiKey, grader: 'Bruno' });
+  assert.equal(status.state, 'ok', await libraryMessage(b.page));
+  const mode = await b.page.getByTestId('library-status').evaluate((s) => ({ mode: s.dataset.mode, total: Number(s.dataset.total) }));
+  assert.deepEqual(mode, { mode: 'server', total: bulk + 1 });
+  assert.match(status.text, /^Shared library: asks the server for each bean's nearest: the library holds 20,501 references \(a phone keeps at most 20,000\) · 0 kept here for offline use · last synced/);
+  assert.equal(status.count, 0, 'nothing pulled');
+  assert.deepEqual(listed, [], 'no page of the library was asked for');
+  assert.equal(await keptInBrowser(b.page), 0);
+
+  // C, which kept the library while it was small, keeps what it has for offline use.
+  status = await syncNow(c.page);
+  assert.match(status.text, /the library holds 20,501 references .* · 1 kept here for offline use/);
+  assert.equal(await keptInBrowser(c.page), 1);
+  await c.context.setOffline(true);
+  await c.page.getByTestId('picker').setInputFiles(await asFiles([photo]));
+  await settledCards(c.page, 1);
+  assert.equal(await labelOf(c.page, photo.name), corrected, 'offline, C\'s kept reference votes');
+  assert.match(await panelMessage(c.page), /^Offline: .* labelled with the 1 shared reference kept on this device \(of the library's 20,501\)/);
+
+  // B's photo is labelled by the server's nearest reference: A's correction.
+  const t1 = Date.now();
+  await b.page.getByTestId('picker').setInputFiles(await asFiles([photo]));
+  await settledCards(b.page, 1);
+  t.diagnostic(`B: photo labelled through the server in ${Date.now() - t1} ms (embedding included)`);
+  assert.equal(await labelOf(b.page, photo.name), corrected);
+  assert.deepEqual(asked, [1], 'one search for the photo');
+  t.diagnostic(`B: the photo's search took ${took[0]?.toFixed(0)} ms`);
+  const neighbour = b.page.locator('[data-testid="neighbour"]');
+  assert.equal(await neighbour.count(), 1);
+  assert.equal(await neighbour.getAttribute('data-shared'), 'true');
+
+  // A refused answer (a hit under a class the model lacks): the kept references vote, said once.
+  await b.page.route('**/points/search/batch', async (route) => {
+    const response = await route.fetch();
+    const json = await response.json();
+    json.result[0][0].payload.label = 'Purple';
+    const body = JSON.stringify(json);
+    await route.fulfill({ response, body, headers: { ...response.headers(), 'content-length': String(Buffer.byteLength(body)) } });
+  });
+  await slide(b.page, 'k', 1); // a setting touched: everything is labelled again
+  await waitLabel(b.page, photo.name, bundled);
+  let said = await panelMessage(b.page);
+  t.diagnostic(`refused: ${said}`);
+  assert.match(said, /^The shared library's answer was refused: bean 1: label "Purple" is not one of the model's classes\. Beans are labelled with the 0 shared references kept on this device \(of the library's 20,501\) until it can be asked again\.$/);
+  await b.page.unroute('**/points/search/batch');
+  await slide(b.page, 'k', 1);
+  await waitLabel(b.page, photo.name, corrected);
+  assert.equal(await panelMessage(b.page), '', 'the server labels again: the message goes');
+
+  // Offline: the kept references vote, said once; back online, the server again (on its own).
+  await b.context.setOffline(true);
+  const before = asked.length;
+  await slide(b.page, 'k', 1);
+  await waitLabel(b.page, photo.name, bundled);
+  said = await panelMessage(b.page);
+  t.diagnostic(`offline: ${said}`);
+  assert.match(said, /^Offline: the shared library's server cannot be asked .* kept on this device/);
+  assert.equal(asked.length, before, 'no search offline');
+  status = await libraryStatus(b.page);
+  assert.equal(status.state, 'offline');
+  await b.context.setOffline(false);
+  await waitLabel(b.page, photo.name, corrected);
+  assert.equal((await libraryStatus(b.page)).count, 0);
+  assert.equal(await keptInBrowser(b.page), 0, 'still nothing of the library kept');
+
+  // A tray photo: every bean asks the server, in one request, and the tray is counted from it.
+  await b.page.locator('label[for="mode-tray"]').click();
+  const searches = asked.length;
+  const t2 = Date.now();
+  await b.page.getByTestId('picker').setInputFiles([{ name: 'tray.jpg', mimeType: 'image/jpeg', buffer: await readFile(TRAY) }]);
+  await b.page.waitForFunction(() => document.querySelector('[data-testid="tray"]')?.dataset.state === 'done', null, { timeout: BATCH_TIMEOUT });
+  const beans = Number(await b.page.getByTestId('tray').getAttribute('data-beans'));
+  t.diagnostic(`B: a ${beans}-bean tray labelled through the server in ${Date.now() - t2} ms (finding and embedding included)`);
+  assert.deepEqual(asked.slice(searches), [beans], 'one search for the whole tray');
+  t.diagnostic(`B: the tray's search took ${took.at(-1)?.toFixed(0)} ms`);
+  t.diagnostic(`whole test ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  assert.deepEqual([...a.errors, ...b.errors, ...c.errors], []);
 });
 
 test('with no library set up, the page makes no request to any other address', { timeout: TEST_TIMEOUT }, async (t) => {
