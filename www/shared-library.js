@@ -197,17 +197,8 @@ export class SharedLibrary {
     }
     this.state = this.configured ? 'idle' : 'off';
     this.say(this.configured ? '' : 'No shared library: references stay on this device.');
-    if (this.configured && (previous?.address ?? '') !== address) await this.shareOwn();
     await this.countWaiting();
     this.sync();
-  }
-
-  /** A library set up after beans were confirmed here: those go to it too, through the outbox
-   *  (a reference the library already holds is the same point: sending it again adds nothing). */
-  async shareOwn() {
-    const reply = await this.client.request('ownReferences');
-    if (reply.error !== undefined) return this.say(`Your reference beans could not be queued for the library: ${reply.error}`, 'error');
-    for (const { refId, label, embedding } of reply.result) await this.changed({ refId, label, embedding, deleted: false });
   }
 
   /**

@@ -225,7 +225,6 @@ const ops = {
   acceptLibraryPage: (c, bytes, since) => c.acceptLibraryPage(bytes, since),
   applySharedReferences: (c, references) => ({ count: c.applySharedReferences(references), addedOnly: c.addedOnly }),
   clearSharedReferences: (c) => { c.clearSharedReferences(); return { count: 0, addedOnly: c.addedOnly }; },
-  ownReferences: (c) => c.ownReferences(),
 };
 
 async function handle({ id, op, args = [] }) {

@@ -83,33 +83,8 @@ struct SharedReferenceInfo {
     label: String,
 }
 
-/// One of this device's own references, as the page queues a change for the library.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct OwnReference {
-    ref_id: String,
-    label: String,
-    embedding: Vec<f32>,
-}
-
 #[wasm_bindgen]
 impl Classifier {
-    /// This device's own references with their embeddings, oldest first: a library set up after
-    /// beans were confirmed here receives them too.
-    #[wasm_bindgen(js_name = ownReferences, unchecked_return_type = "OwnReference[]")]
-    pub fn own_references(&self) -> Result<JsValue, JsValue> {
-        let classifier = self.inner.try_borrow().map_err(|_| busy())?;
-        let added = &classifier.index.added;
-        let own: Vec<OwnReference> = (0..added.len())
-            .map(|i| OwnReference {
-                ref_id: added.ids[i].clone(),
-                label: classifier.class_names[usize::from(added.labels[i])].clone(),
-                embedding: added.row(i).to_vec(),
-            })
-            .collect();
-        to_js(&own)
-    }
-
     /// The collection's name unless one is given (`beanscan-references`).
     #[wasm_bindgen(getter, js_name = libraryCollection)]
     pub fn library_collection(&self) -> String {

@@ -224,33 +224,6 @@ test('two phones: a bean corrected on one changes the other\'s vote after its sy
   assert.deepEqual([...a.errors, ...b.errors], []);
 });
 
-test('beans confirmed before the library was set up are sent to it once it is', { timeout: TEST_TIMEOUT }, async (t) => {
-  const qdrant = await startQdrant();
-  t.after(() => qdrant.stop());
-  const a = await phone(t);
-  const photos = await validationPhotos(3);
-  await a.page.getByTestId('picker').setInputFiles(await asFiles(photos));
-  await settledCards(a.page, photos.length);
-  for (const p of photos) {
-    const card = a.page.locator(`[data-testid="result"][data-file="${p.name}"]`);
-    await card.getByTestId('save-reference').click(); // Confirm, with no library yet
-    await card.getByTestId('saved-reference').waitFor({ timeout: BATCH_TIMEOUT });
-  }
-  const status = await setUp(a.page, { url: qdrant.url, key: qdrant.apiKey, grader: 'Ana' });
-  assert.equal(status.state, 'ok', await libraryMessage(a.page));
-  await allSent(a.page);
-  const { points } = (await qdrant.api('POST', `/collections/${COLLECTION}/points/scroll`, { with_payload: true })).json.result;
-  const own = await a.page.evaluate(() => document.querySelector('[data-testid="reference-count"]').textContent);
-  assert.equal(points.length, Number(own));
-  assert.equal(points.length, photos.length);
-  assert.ok(points.every((p) => p.payload.grader === 'Ana' && !p.payload.deleted));
-  // Saving the same settings again sends nothing more.
-  await a.page.getByTestId('library-save').click();
-  await allSent(a.page);
-  assert.equal(await qdrant.count(COLLECTION), photos.length);
-  assert.deepEqual(a.errors, []);
-});
-
 test('100 confirmations made offline are all on the server once they are back online, once each', { timeout: TEST_TIMEOUT }, async (t) => {
   const qdrant = await startQdrant();
   t.after(() => qdrant.stop());
