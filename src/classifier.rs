@@ -310,6 +310,12 @@ impl Classifier {
         self.label_within(embedding, self.threshold)
     }
 
+    /// Whether beans with these nearest-reference distances look like a camera or light new to
+    /// beanscan ([`crate::notice`]); the bound is the single-bean threshold for tray beans too.
+    pub fn unfamiliar(&self, distances: &[f32]) -> bool {
+        crate::notice::unfamiliar(distances, self.threshold)
+    }
+
     /// [`Self::label`] for a bean of a tray photo: unknown beyond the tray threshold.
     pub fn label_tray_bean(&self, embedding: &[f32]) -> Result<Prediction> {
         self.label_within(embedding, self.tray_threshold)

@@ -12,9 +12,11 @@ pub mod index;
 pub mod library;
 pub mod lite0;
 pub mod model;
+pub mod notice;
 pub mod preprocess;
 pub mod quant;
 pub mod references;
+pub mod teach;
 pub mod tray;
 pub mod views;
 

@@ -27,12 +27,24 @@ fn mini_camera(root: &Path, camera: &str, rows: &[(String, &str, &str)]) {
 
 fn run(root: &Path, camera: &str) -> serde_json::Value {
     let json = root.join(format!("{camera}.json"));
+    let embeddings = root.join(format!("{camera}.jsonl"));
     let args = ["eval-camera", "--camera", camera, "--data-root", root.to_str().unwrap()];
-    let out =
-        beanscan(&[&args[..], &["--shots", "0,2", "--seeds", "2", "--views", "1", "--json", json.to_str().unwrap()]].concat());
+    let rest = ["--shots", "0,2", "--seeds", "2", "--views", "1", "--teach", "2", "--json", json.to_str().unwrap()];
+    let out = beanscan(&[&args[..], &rest[..], &["--embeddings", embeddings.to_str().unwrap()]].concat());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("added only"), "{text}");
-    serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap()
+    assert!(text.contains("added only") && text.contains("teach your camera"), "{text}");
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(json).unwrap()).unwrap();
+    // --embeddings: every embedded photo, then the bundle's references, each a unit vector.
+    let dumped: Vec<serde_json::Value> =
+        std::fs::read_to_string(embeddings).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let pool = |name: &str| dumped.iter().filter(|d| d["pool"] == name).count();
+    assert_eq!(pool("eval") + pool("reference"), report["embedded_photos"].as_u64().unwrap() as usize);
+    assert!(pool("bundle") > 100);
+    for d in &dumped {
+        let norm: f64 = d["embedding"].as_array().unwrap().iter().map(|v| v.as_f64().unwrap().powi(2)).sum();
+        assert!((norm - 1.0).abs() < 1e-3, "{d}");
+    }
+    report
 }
 
 fn check_lines(report: &serde_json::Value, balanced: bool) {
@@ -40,7 +52,7 @@ fn check_lines(report: &serde_json::Value, balanced: bool) {
     let cells: Vec<(u64, &str)> = lines.iter().map(|l| (l["shots"].as_u64().unwrap(), l["vote"].as_str().unwrap())).collect();
     assert_eq!(cells, [(0, "all"), (2, "all"), (2, "added_only")]);
     for line in lines {
-        for key in ["accuracy", "macro_f1", "unknown_rate", "as_voted_macro_f1"] {
+        for key in ["accuracy", "macro_f1", "unknown_rate", "unfamiliar_batches", "as_voted_macro_f1"] {
             let mean = line[key]["mean"].as_f64().unwrap_or_else(|| panic!("{key} in {line}"));
             assert!((0.0..=1.0).contains(&mean), "{key} {mean}");
         }
@@ -49,6 +61,20 @@ fn check_lines(report: &serde_json::Value, balanced: bool) {
         assert_eq!(line["runs"].as_array().unwrap().len(), runs);
         assert!(line["confusion"]["matrix"].is_array());
     }
+    // --teach 2: proposed (one run) and random (a run per seed) picks, both votes.
+    let teach = report["teach"].as_array().unwrap();
+    let cells: Vec<(u64, &str, &str, usize)> = teach
+        .iter()
+        .map(|l| {
+            let runs = l["runs"].as_array().unwrap().len();
+            (l["confirmations"].as_u64().unwrap(), l["picks"].as_str().unwrap(), l["vote"].as_str().unwrap(), runs)
+        })
+        .collect();
+    assert_eq!(
+        cells,
+        [(2, "proposed", "all", 1), (2, "proposed", "added_only", 1), (2, "random", "all", 2), (2, "random", "added_only", 2)]
+    );
+    assert!(report["teach_pool"].as_u64().unwrap() >= 2);
     let constant = report["constant"].as_array().unwrap();
     assert_eq!(constant[0]["answer"], "Normal");
     assert!(constant[1]["score"]["macro_f1"].is_f64());

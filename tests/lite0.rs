@@ -8,6 +8,7 @@
 use std::path::Path;
 
 use beanscan::lite0::Lite0;
+use beanscan::train::map_cache::ViewJitter;
 use beanscan::train::pretrained::{imagenet_path, load_imagenet};
 use burn::tensor::{Device, Tensor, TensorData};
 
@@ -155,7 +156,10 @@ fn fine_tuning_trains_the_unfrozen_blocks_only() {
         |net: &Lite0, block: usize| net.blocks[block].project.conv.weight.val().into_data().try_to_vec::<f32>().unwrap();
     // One cached view turned in feature space, and the eight real views.
     for (loss, unfreeze_every, views) in [(TuneLoss::Cosine, 0, 1), (TuneLoss::Triplet, 1, 8), (TuneLoss::Pairs, 0, 8)] {
-        let cache = || Ok(MapCache::build(&imagenet, 3, &params, &images, views, views == 8, &device).into());
+        let cache = || {
+            Ok(MapCache::build(&imagenet, 3, &params, &images, views, ViewJitter { low_res: views == 8, camera: false }, &device)
+                .into())
+        };
         let options = TuneOptions {
             steps: 4,
             batch: 8,
@@ -197,7 +201,10 @@ fn fine_tuning_trains_the_unfrozen_blocks_only() {
         assert!(same_first_blocks(&imagenet, &stored.encoder, 3), "{loss:?}: read back, the frozen blocks differ");
         if loss == TuneLoss::Pairs {
             // Labels are not read: other labels train the same weights.
-            let cache = || Ok(MapCache::build(&imagenet, 3, &params, &images, views, true, &device).into());
+            let cache = || {
+                Ok(MapCache::build(&imagenet, 3, &params, &images, views, ViewJitter { low_res: true, camera: false }, &device)
+                    .into())
+            };
             // (Through a checkpoint too: a run with one draws its initial weights as the first did.)
             let again = Checkpointer::new(dir.join("relabelled.ckpt"), "test", 100);
             let relabelled = tune(&config, &start, cache, &[0; 8], &beans, 2, &options, Some(&again), &device).unwrap();
@@ -207,7 +214,7 @@ fn fine_tuning_trains_the_unfrozen_blocks_only() {
     }
     // The pair loss beside the labels, on a pool of photos whose labels it is not given: it
     // changes what trains, and a pool of other photos changes it again.
-    let cached = |images: &[image::RgbImage]| MapCache::build(&imagenet, 3, &params, images, 8, false, &device);
+    let cached = |images: &[image::RgbImage]| MapCache::build(&imagenet, 3, &params, images, 8, ViewJitter::default(), &device);
     let run = |pool: Option<(&[image::RgbImage], &[String])>, weight: f32| {
         let options = TuneOptions {
             steps: 3,

@@ -179,6 +179,11 @@ fn tray_crops_writes_a_manifest_tune_can_read() {
     let photo = "x.png,Normal,r1,b1,A,1,train";
     image::RgbImage::from_pixel(40, 40, image::Rgb([120, 110, 90])).save(single.join("x.png")).unwrap();
     std::fs::write(single.join("manifest.csv"), format!("path,label,round,bean,face,label_applies,split\n{photo}\n")).unwrap();
+    // And one in Thai's form (path,label,type,split), whose Full-black is our Black.
+    let thai = temp_dir("tray-crops-thai");
+    std::fs::create_dir_all(thai.join("Full black")).unwrap();
+    image::RgbImage::from_pixel(40, 40, image::Rgb([40, 30, 20])).save(thai.join("Full black/1.jpg")).unwrap();
+    std::fs::write(thai.join("manifest.csv"), "path,label,type,split\nFull black/1.jpg,Full-black,Full black,train\n").unwrap();
     let out = data.join("crops");
     beanscan(&[
         "tray-crops",
@@ -190,6 +195,8 @@ fn tray_crops_writes_a_manifest_tune_can_read() {
         "20210212",
         "--with",
         single.to_str().unwrap(),
+        "--with",
+        thai.to_str().unwrap(),
     ]);
     let manifest = std::fs::read_to_string(out.join("manifest.csv")).unwrap();
     let rows: Vec<Vec<&str>> = manifest.lines().skip(1).map(|l| l.split(',').collect()).collect();
@@ -199,9 +206,13 @@ fn tray_crops_writes_a_manifest_tune_can_read() {
     };
     let held = polygons("Normal/20210212_145213") + polygons("Sour/20210212_152221");
     let train = polygons("Sour/20190401_151518");
-    assert_eq!(rows.len(), held + train + 1, "{manifest}");
+    assert_eq!(rows.len(), held + train + 2, "{manifest}");
     assert_eq!(rows.iter().filter(|r| r[6] == "held").count(), held);
-    assert_eq!(rows.last().unwrap().join(","), format!("greencoffee/{photo}"));
+    // Each joined set under a link named as its folder: greencoffee's form kept, Thai's filled in.
+    let name = |dir: &std::path::Path| dir.file_name().unwrap().to_string_lossy().to_string();
+    assert_eq!(rows[held + train].join(","), format!("{}/{photo}", name(&single)));
+    let t = name(&thai);
+    assert_eq!(rows[held + train + 1].join(","), format!("{t}/Full black/1.jpg,Black,{t},{t}/Full black/1.jpg,U,1,train"));
     // Every crop is a square PNG at the path its row names.
     for row in &rows[..held + train] {
         assert_eq!(row[1], row[0].split('/').next().unwrap(), "{row:?}");
@@ -213,7 +224,7 @@ fn tray_crops_writes_a_manifest_tune_can_read() {
     let dataset = beanscan::train::data::Dataset::open(&out).unwrap();
     assert_eq!(dataset.samples.len(), rows.len());
     assert_eq!(dataset.split(Some("held")).samples.len(), held);
-    assert_eq!(dataset.split(Some("train")).samples.len(), train + 1);
+    assert_eq!(dataset.split(Some("train")).samples.len(), train + 2);
     assert!(dataset.class_names.iter().any(|c| c == "Sour") && dataset.class_names.iter().any(|c| c == "Normal"));
     let beans: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("beans.json")).unwrap()).unwrap();
     assert_eq!(beans["20190401"]["Sour"], train);

@@ -163,10 +163,13 @@ function setStatus(state, text) {
 function showReady(next) {
   info = next;
   const { backend, bundleVersion, classNames, k, threshold, trayThreshold } = info;
-  const whose = customBundle ? 'your bundle: ' : '';
-  // Which backend runs and why (e.g. "the WebGPU adapter is a software fallback (google swiftshader)").
+  // Words for a grader here; the model's description and why this backend runs (e.g. "the
+  // WebGPU adapter is a software fallback (google swiftshader)") sit under Settings.
+  const engine = backend === 'webgpu' ? 'WebGPU' : 'CPU';
+  const kinds = `${classNames.length} ${classNames.length === 1 ? 'kind' : 'kinds'} of bean`;
+  setStatus('ready', `Ready · ${engine} · ${customBundle ? 'your model' : 'built-in model'}, ${kinds}`);
   const why = info.backendReason ? ` (${info.backendReason})` : '';
-  setStatus('ready', `Ready · ${backend === 'webgpu' ? 'WebGPU' : 'CPU'}${why} · ${whose}${bundleVersion}`);
+  $('model-details').textContent = `Runs on ${engine}${why}. Model: ${customBundle ? 'loaded from your file, ' : ''}${bundleVersion}.`;
   statusEl.dataset.backend = backend;
   statusEl.dataset.backendReason = info.backendReason ?? '';
   statusEl.dataset.bundle = bundleVersion;
@@ -344,7 +347,7 @@ function removeEntry(entry) {
 
 function updateSummary() {
   const settled = entries.filter((e) => e.result || e.error !== undefined);
-  renderSummary($('summary'), summarize(settled, info?.classNames ?? []));
+  renderSummary($('summary'), summarize(settled, info?.classNames ?? [], info?.threshold));
   $('summary-box').hidden = settled.length === 0;
 }
 
@@ -481,6 +484,8 @@ const trays = new TrayView({
   client,
   maxBytes: MAX_BYTES,
   classNames: () => info?.classNames ?? [],
+  // The new-camera notice's bound: the single-bean threshold (src/notice.rs).
+  noticeBound: () => info?.threshold,
   addReference,
   removeReference,
   vote,

@@ -1,9 +1,11 @@
 // The batch at a glance (count per class, defect share) and the results as CSV.
 import { el } from './dom.js';
 import { NON_DEFECT } from './results.js';
+import { NEW_CAMERA, unfamiliar } from './notice.js';
 
-/** Counts over labelled entries ({result}) and refused ones ({error}). */
-export function summarize(entries, classNames) {
+/** Counts over labelled entries ({result}) and refused ones ({error}); `bound`: the single-bean
+ *  unknown threshold, for the new-camera notice. */
+export function summarize(entries, classNames, bound) {
   const labelled = entries.filter((e) => e.result);
   const perClass = new Map(classNames.map((name) => [name, 0]));
   for (const { result } of labelled) perClass.set(result.label, (perClass.get(result.label) ?? 0) + 1);
@@ -15,6 +17,7 @@ export function summarize(entries, classNames) {
     defects,
     defectShare: labelled.length ? defects / labelled.length : 0,
     perClass,
+    unfamiliar: unfamiliar(labelled.map((e) => e.result.distance), bound),
   };
 }
 
@@ -36,6 +39,11 @@ export function renderSummary(box, s) {
     list.append(li);
   }
   box.replaceChildren(head, list);
+  if (s.unfamiliar) {
+    const notice = el('p', 'camera-notice', NEW_CAMERA);
+    notice.dataset.testid = 'camera-notice';
+    box.append(notice);
+  }
 }
 
 const CSV_COLUMNS = ['file', 'label', 'defect', 'unknown', 'confidence', 'distance', 'nearest_reference', 'error'];

@@ -14,7 +14,7 @@ const CACHE = `beanscan-${self.BEANSCAN_BUILD}`;
 // answered with that copy.
 const FILES = [
   './', 'style.css', 'manifest.webmanifest', 'icon.svg',
-  'main.js', 'classifier-client.js', 'dom.js', 'device-store.js', 'results.js', 'summary.js',
+  'main.js', 'classifier-client.js', 'dom.js', 'device-store.js', 'notice.js', 'results.js', 'summary.js',
   'palette.js', 'shared-library.js', 'tray-canvas.js', 'tray-summary.js', 'tray-view.js', 'worker.js', 'pkg/version.js',
   'pkg/default.beanscan',
 ];

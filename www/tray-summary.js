@@ -4,6 +4,7 @@ import { el } from './dom.js';
 import { colour, css } from './palette.js';
 import { NON_DEFECT } from './results.js';
 import { csvField } from './summary.js';
+import { NEW_CAMERA, unfamiliar } from './notice.js';
 
 /** A bean's current label: the grader's word when they confirmed or corrected it, else the vote. */
 export function labelOf(bean) {
@@ -11,8 +12,9 @@ export function labelOf(bean) {
   return { label: bean.result.label, unknown: bean.result.unknown, byYou: false };
 }
 
-/** Counts as the module makes them: per class in class order, unknown beans apart. */
-export function countBeans(beans, classNames) {
+/** Counts as the module makes them: per class in class order, unknown beans apart; and whether
+ *  the beans get the new-camera notice (`bound`: the single-bean unknown threshold). */
+export function countBeans(beans, classNames, bound) {
   const perClass = new Map(classNames.map((c) => [c, 0]));
   let unknown = 0;
   for (const bean of beans) {
@@ -23,7 +25,11 @@ export function countBeans(beans, classNames) {
   const counts = [...perClass];
   const labelled = beans.length - unknown;
   const defective = counts.filter(([c]) => c !== NON_DEFECT).reduce((sum, [, n]) => sum + n, 0);
-  return { counts, unknown, labelled, defective, defectPercent: labelled ? (100 * defective) / labelled : 0 };
+  const distances = beans.map((b) => (b.reference ? 0 : b.result.distance));
+  return {
+    counts, unknown, labelled, defective, defectPercent: labelled ? (100 * defective) / labelled : 0,
+    unfamiliar: unfamiliar(distances, bound),
+  };
 }
 
 const GRADES = {
@@ -103,8 +109,14 @@ function gradingBlock(g, count) {
   const head = el('p', 'grade');
   const name = el('strong', null, GRADES[g.grade] ?? g.grade);
   name.dataset.testid = 'tray-grade';
-  head.append('SCA grade: ', name);
+  // A camera new to beanscan: the grade is shown as provisional, with what to do about it.
+  head.append(count.unfamiliar ? 'SCA grade (provisional): ' : 'SCA grade: ', name);
   box.append(head);
+  if (count.unfamiliar) {
+    const notice = el('p', 'camera-notice', `${NEW_CAMERA} Tap a bean to confirm or correct it.`);
+    notice.dataset.testid = 'tray-camera-notice';
+    box.append(notice);
+  }
   // Most beans unknown (another camera, beans nobody labelled): the grade rests on a minority.
   if (count.unknown > count.labelled) {
     const total = count.labelled + count.unknown;

@@ -78,7 +78,7 @@ export class TrayView {
     if (!this.trays.includes(entry)) return;
     if (asked) tray.beans.forEach((b, i) => { b.result = asked[i]; });
     entry.tray = tray;
-    entry.count = countBeans(tray.beans, this.classNames());
+    entry.count = countBeans(tray.beans, this.classNames(), this.noticeBound());
     entry.grading = tray.grading;
     if (asked) {
       const graded = await this.client.request('gradeCounts', entry.count.counts);
@@ -237,7 +237,7 @@ export class TrayView {
     if (reply.error !== undefined) { this.message(`Tray beans could not be re-labelled: ${reply.error}`); return; }
     beans.forEach((b, i) => { b.result = reply.result[i]; });
     for (const entry of trays) {
-      entry.count = countBeans(entry.tray.beans, this.classNames());
+      entry.count = countBeans(entry.tray.beans, this.classNames(), this.noticeBound());
       const graded = await send('gradeCounts', entry.count.counts);
       if (graded.error !== undefined) this.message(`The tray could not be graded: ${graded.error}`);
       else entry.grading = graded.result;

@@ -184,6 +184,9 @@ pub struct Score {
     pub balanced_accuracy: Option<f64>,
     /// Share the vote flagged unknown (scored as wrong, or as Defect where defects are lumped).
     pub unknown_rate: f64,
+    /// Share of batches of [`NOTICE_BATCH`] scored photos (a seeded shuffle) that get the
+    /// new-camera notice ([`Classifier::unfamiliar`]).
+    pub unfamiliar_batches: f64,
     pub per_class_f1: BTreeMap<String, f64>,
     /// The same figures had every flagged photo kept its voted label: how much of the loss is
     /// the unknown threshold rather than the vote.
@@ -219,6 +222,7 @@ pub fn score(truth: &[String], predicted: &[Option<String>], flagged: usize) -> 
         macro_f1: report.macro_f1,
         balanced_accuracy: balanced,
         unknown_rate: flagged as f64 / truth.len().max(1) as f64,
+        unfamiliar_batches: 0.0,
         per_class_f1: report.per_class.iter().map(|(c, s)| (c.clone(), s.f1)).collect(),
         as_voted: None,
     };
@@ -245,6 +249,7 @@ pub struct Line {
     pub macro_f1: MeanSd,
     pub balanced_accuracy: Option<MeanSd>,
     pub unknown_rate: MeanSd,
+    pub unfamiliar_batches: MeanSd,
     /// [`Score::as_voted`] over the runs.
     pub as_voted_macro_f1: MeanSd,
     pub as_voted_balanced_accuracy: Option<MeanSd>,
@@ -267,6 +272,7 @@ impl Line {
             macro_f1: stat(|s| s.macro_f1),
             balanced_accuracy: balanced.map(|b| MeanSd::of(&b)),
             unknown_rate: stat(|s| s.unknown_rate),
+            unfamiliar_batches: stat(|s| s.unfamiliar_batches),
             as_voted_macro_f1: MeanSd::of(&runs.iter().map(|(s, _)| voted(s).macro_f1).collect::<Vec<_>>()),
             as_voted_balanced_accuracy: voted_balanced.map(|b| MeanSd::of(&b)),
             confusion: runs[0].1.clone(),
@@ -275,15 +281,28 @@ impl Line {
     }
 }
 
+/// Photos per batch for the new-camera notice: a grader's batch of single beans.
+pub const NOTICE_BATCH: usize = 10;
+
+/// Share of batches of [`NOTICE_BATCH`] of these nearest distances (shuffled with
+/// [`SPLIT_SEED`]; a last partial batch counts) that get the notice.
+fn unfamiliar_batches(classifier: &Classifier, distances: &[f32]) -> f64 {
+    let mut order: Vec<usize> = (0..distances.len()).collect();
+    order.shuffle(&mut StdRng::seed_from_u64(SPLIT_SEED));
+    let batches: Vec<Vec<f32>> = order.chunks(NOTICE_BATCH).map(|c| c.iter().map(|&i| distances[i]).collect()).collect();
+    batches.iter().filter(|b| classifier.unfamiliar(b)).count() as f64 / batches.len().max(1) as f64
+}
+
 /// A photo to score: its camera label and embedding.
 pub type Photo = (String, Vec<f32>);
 
 /// Labels every photo with the classifier as it stands and scores the camera names, flagged
 /// photos as unknown (and, in [`Score::as_voted`], as their voted label).
 fn score_photos(classifier: &Classifier, space: &LabelSpace, photos: &[Photo]) -> Result<(Score, Confusion)> {
-    let (mut named, mut voted, mut flagged) = (Vec::new(), Vec::new(), 0);
+    let (mut named, mut voted, mut flagged, mut distances) = (Vec::new(), Vec::new(), 0, Vec::new());
     for (_, embedding) in photos {
         let p = classifier.label(embedding)?;
+        distances.push(p.distance);
         flagged += usize::from(p.unknown);
         named.push(space.name_of((!p.unknown).then_some(p.label.as_str())));
         voted.push(space.name_of(Some(&p.label)));
@@ -292,6 +311,7 @@ fn score_photos(classifier: &Classifier, space: &LabelSpace, photos: &[Photo]) -
     let (mut result, confusion) = score(&truth, &named, flagged);
     let (as_voted, _) = score(&truth, &voted, 0);
     result.as_voted = Some(AsVoted { macro_f1: as_voted.macro_f1, balanced_accuracy: as_voted.balanced_accuracy });
+    result.unfamiliar_batches = unfamiliar_batches(classifier, &distances);
     Ok((result, confusion))
 }
 
@@ -354,6 +374,66 @@ pub fn score_shots(
         }
         lines.push(Line::of(n, Vote::All, all));
         lines.push(Line::of(n, Vote::AddedOnly, own));
+    }
+    Ok(lines)
+}
+
+/// [`TEACH_POOL`] rows of the reference pool, drawn with [`SPLIT_SEED`], sorted.
+fn teach_pool(references: &[usize]) -> Vec<usize> {
+    let mut rows = references.to_vec();
+    rows.shuffle(&mut StdRng::seed_from_u64(SPLIT_SEED));
+    rows.truncate(TEACH_POOL);
+    rows.sort_unstable();
+    rows
+}
+
+/// The pool photos at `picks` as drawn references: camera label → embeddings.
+fn confirmed(pool: &[Photo], picks: &[usize]) -> BTreeMap<String, Vec<Vec<f32>>> {
+    let mut out = BTreeMap::<String, Vec<Vec<f32>>>::new();
+    for &i in picks {
+        out.entry(pool[i].0.clone()).or_default().push(pool[i].1.clone());
+    }
+    out
+}
+
+/// The teach lines: for each count, that many pool photos confirmed with their true labels,
+/// proposed (one run) or random (one run per seed), each scored with both votes.
+pub fn score_teach(
+    classifier: &mut Classifier,
+    space: &LabelSpace,
+    photos: &[Photo],
+    pool: &[Photo],
+    counts: &[usize],
+    seeds: usize,
+) -> Result<Vec<TeachLine>> {
+    let embeddings: Vec<&[f32]> = pool.iter().map(|p| p.1.as_slice()).collect();
+    let mut lines = Vec::new();
+    for &n in counts.iter().filter(|&&n| n > 0) {
+        let proposed = vec![crate::teach::propose(&embeddings, &[], n)];
+        let random: Vec<Vec<usize>> = (0..seeds.max(1) as u64)
+            .map(|seed| {
+                let mut all: Vec<usize> = (0..pool.len()).collect();
+                all.shuffle(&mut StdRng::seed_from_u64(seed));
+                all.truncate(n);
+                all
+            })
+            .collect();
+        for (picks, draws) in [(Picks::Proposed, proposed), (Picks::Random, random)] {
+            let (mut all, mut own) = (Vec::new(), Vec::new());
+            for chosen in &draws {
+                let drawn = confirmed(pool, chosen);
+                let (a, o) = with_references(classifier, space, &drawn, usize::MAX, |c: &mut Classifier| {
+                    c.added_only = false;
+                    let a = score_photos(c, space, photos)?;
+                    c.set_added_only(true)?;
+                    Ok((a, score_photos(c, space, photos)?))
+                })?;
+                all.push(a);
+                own.push(o);
+            }
+            lines.push(TeachLine { confirmations: n, picks, line: Line::of(n, Vote::All, all) });
+            lines.push(TeachLine { confirmations: n, picks, line: Line::of(n, Vote::AddedOnly, own) });
+        }
     }
     Ok(lines)
 }
@@ -424,9 +504,29 @@ pub struct CameraStudy {
     /// The class each camera label's confirmed beans are added under.
     pub reference_classes: BTreeMap<String, String>,
     pub lines: Vec<Line>,
+    /// `--teach`: macro-F1 and the rest against the number of beans confirmed, proposed or random.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub teach: Vec<TeachLine>,
+    /// Photos the teach lines picked from.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub teach_pool: Option<usize>,
     pub constant: Vec<Constant>,
     pub embedded_photos: usize,
     pub embed_seconds: f64,
+    /// Every photo embedded, for `eval-camera --embeddings` (not in the JSON report).
+    #[serde(skip)]
+    pub embedded: Vec<EmbeddedPhoto>,
+}
+
+/// One embedded photo of the study: for studying votes and notices outside the command.
+#[derive(Debug, Clone, Serialize)]
+pub struct EmbeddedPhoto {
+    pub path: String,
+    /// The camera's label.
+    pub label: String,
+    /// Scored (`eval`) or drawn as a reference (`reference`).
+    pub pool: &'static str,
+    pub embedding: Vec<f32>,
 }
 
 /// Options of one study.
@@ -436,6 +536,32 @@ pub struct Options {
     pub shots: Vec<usize>,
     /// Seeds 0..seeds draw the references.
     pub seeds: usize,
+    /// Confirmations for the "teach your camera" lines (empty: none): beans proposed by
+    /// [`crate::teach::propose`] against as many drawn at random, from [`TEACH_POOL`] photos.
+    pub teach: Vec<usize>,
+}
+
+/// Unlabelled photos of the camera that the teach lines pick from (a seeded draw from the
+/// reference pool): a batch or a few trays' worth.
+pub const TEACH_POOL: usize = 600;
+
+/// How the confirmed beans of a teach line were chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Picks {
+    /// [`crate::teach::propose`]: one run (it draws nothing).
+    Proposed,
+    /// Uniformly from the pool, one run per seed.
+    Random,
+}
+
+/// One (confirmations, picks, vote) cell of the teach study.
+#[derive(Debug, Clone, Serialize)]
+pub struct TeachLine {
+    pub confirmations: usize,
+    pub picks: Picks,
+    #[serde(flatten)]
+    pub line: Line,
 }
 
 /// Scores `camera`'s photos in `data` (its folder's manifest): embeds what is scored and what
@@ -457,8 +583,14 @@ pub fn study(
     } else {
         (0..options.seeds as u64).map(|seed| draw_references(data, &pools.references, most, seed)).collect()
     };
-    let mut rows: Vec<usize> =
-        pools.eval.iter().copied().chain(draws.iter().flat_map(|d| d.values().flatten().copied())).collect();
+    let teach_pool: Vec<usize> = if options.teach.is_empty() { Vec::new() } else { teach_pool(&pools.references) };
+    let mut rows: Vec<usize> = pools
+        .eval
+        .iter()
+        .copied()
+        .chain(draws.iter().flat_map(|d| d.values().flatten().copied()))
+        .chain(teach_pool.iter().copied())
+        .collect();
     rows.sort_unstable();
     rows.dedup();
     let started = std::time::Instant::now();
@@ -472,12 +604,24 @@ pub fn study(
         .collect();
     let space = LabelSpace::of(camera, data);
     let lines = score_shots(classifier, &space, &photos, &drawn, &options.shots)?;
+    let pool: Vec<Photo> = teach_pool.iter().map(|&r| (label(r), embedded[&r].clone())).collect();
+    let teach = score_teach(classifier, &space, &photos, &pool, &options.teach, options.seeds)?;
     let count = |rows: &[usize]| {
         let mut counts = BTreeMap::new();
         rows.iter().for_each(|&r| *counts.entry(label(r)).or_default() += 1);
         counts
     };
     let truth: Vec<String> = photos.iter().map(|(l, _)| l.clone()).collect();
+    let scored: std::collections::HashSet<usize> = pools.eval.iter().copied().collect();
+    let embedded_list = rows
+        .iter()
+        .map(|&r| EmbeddedPhoto {
+            path: data.samples[r].path.display().to_string(),
+            label: label(r),
+            pool: if scored.contains(&r) { "eval" } else { "reference" },
+            embedding: embedded[&r].clone(),
+        })
+        .collect();
     Ok(CameraStudy {
         camera,
         bundle: classifier.version.clone(),
@@ -492,9 +636,12 @@ pub fn study(
         alias: classifier.class_names.iter().map(|c| (c.clone(), space.name_of(Some(c)).expect("a label"))).collect(),
         reference_classes: space.labels.iter().map(|l| (l.clone(), space.reference_class(l, &classifier.class_names))).collect(),
         lines,
+        teach,
+        teach_pool: (!options.teach.is_empty()).then_some(teach_pool.len()),
         constant: constants(&truth),
         embedded_photos: rows.len(),
         embed_seconds,
+        embedded: embedded_list,
     })
 }
 

@@ -239,14 +239,21 @@ pub struct Labelling {
     pub beans: usize,
     /// Share of those beans flagged unknown (their label still counts above).
     pub unknown_rate: f32,
+    /// Share of the photos whose labelled beans get the new-camera notice
+    /// ([`Classifier::unfamiliar`]).
+    pub unfamiliar_photos: f32,
+    /// Photos with labelled beans.
+    pub photos: usize,
     pub per_class: BTreeMap<String, ClassLine>,
 }
 
 /// Labels `beans` (skipping those in `skip`) and tallies per true class.
 pub fn label_beans(classifier: &Classifier, beans: &[FoundBean], skip: impl Fn(&FoundBean) -> bool) -> Result<Labelling> {
     let mut per_class: BTreeMap<String, ClassLine> = BTreeMap::new();
+    let mut distances = BTreeMap::<usize, Vec<f32>>::new();
     for bean in beans.iter().filter(|b| !skip(b)) {
         let p = classifier.label_tray_bean(&bean.embedding)?;
+        distances.entry(bean.photo).or_default().push(p.distance);
         let line = per_class.entry(bean.label.clone()).or_default();
         line.beans += 1;
         line.correct += usize::from(p.label == bean.label);
@@ -259,6 +266,8 @@ pub fn label_beans(classifier: &Classifier, beans: &[FoundBean], skip: impl Fn(&
     Ok(Labelling {
         accuracy: ratio(known.iter().map(|l| l.correct).sum()),
         unknown_rate: ratio(known.iter().map(|l| l.unknown).sum()),
+        unfamiliar_photos: distances.values().filter(|d| classifier.unfamiliar(d)).count() as f32 / distances.len().max(1) as f32,
+        photos: distances.len(),
         beans: n,
         per_class,
     })
@@ -300,6 +309,9 @@ pub struct ShotLine {
     pub new_class_recall_mean: Option<f32>,
     pub new_class_recall_sd: Option<f32>,
     pub new_class_unknown_mean: Option<f32>,
+    /// Share of the held-out photos that get the new-camera notice, mean over seeds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unfamiliar_photos_mean: Option<f32>,
 }
 
 /// The dates of these photos, each once, in order.
@@ -361,14 +373,16 @@ pub fn shots_study(
             new_class_recall_mean: None,
             new_class_recall_sd: None,
             new_class_unknown_mean: None,
+            unfamiliar_photos_mean: None,
         });
     }
     let known_before = classifier.class_names.len();
-    let (mut accs, mut recalls, mut unknowns) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut accs, mut recalls, mut unknowns, mut notices) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut fold_total, mut fold_correct) = (vec![0; folds.len()], vec![0; folds.len()]);
     for seed in 0..seeds {
         let mut rng = StdRng::seed_from_u64(seed as u64);
         let (mut correct, mut total, mut new_correct, mut new_unknown, mut new_total) = (0, 0, 0, 0, 0);
+        let (mut unfamiliar, mut photos_seen) = (0.0f32, 0usize);
         for (f, (_, held)) in folds.iter().enumerate() {
             let held_out = |b: &FoundBean| held.contains(&b.photo);
             // With the photo split, beans of the held-out photo's session come first.
@@ -395,6 +409,8 @@ pub fn shots_study(
             }
             let fold_beans: Vec<FoundBean> = beans.iter().filter(|b| held_out(b)).cloned().collect();
             let labelling = label_beans(classifier, &fold_beans, |_| false)?;
+            unfamiliar += labelling.unfamiliar_photos * labelling.photos as f32;
+            photos_seen += labelling.photos;
             for (class, line) in &labelling.per_class {
                 if classifier.class_names[..known_before].contains(class) {
                     correct += line.correct;
@@ -414,6 +430,7 @@ pub fn shots_study(
         accs.push(ratio(correct, total));
         recalls.push(ratio(new_correct, new_total));
         unknowns.push(ratio(new_unknown, new_total));
+        notices.push(f64::from(unfamiliar) / photos_seen.max(1) as f64);
     }
     let (accuracy, recall, unknown) = (MeanSd::of(&accs), MeanSd::of(&recalls), MeanSd::of(&unknowns));
     // Summed over seeds above: the beans are the same each seed.
@@ -432,6 +449,7 @@ pub fn shots_study(
         new_class_recall_mean: Some(recall.mean as f32),
         new_class_recall_sd: Some(recall.sd as f32),
         new_class_unknown_mean: Some(unknown.mean as f32),
+        unfamiliar_photos_mean: Some(MeanSd::of(&notices).mean as f32),
     })
 }
 

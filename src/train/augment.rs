@@ -32,6 +32,44 @@ pub fn low_res(image: &RgbImage, side: u32) -> RgbImage {
     resize(&small, image.width(), image.height(), FilterType::Triangle)
 }
 
+/// The photo as another camera might have taken it: white balance, exposure, gamma, saturation,
+/// focus, sensor noise and JPEG quality drawn at random (ranges a phone's automatic settings
+/// cover), so that the encoder learns beans, not one camera's colours.
+pub fn camera_jitter(image: &RgbImage, rng: &mut impl Rng) -> RgbImage {
+    let gains = [rng.gen_range(0.8f32..1.25), 1.0, rng.gen_range(0.8f32..1.25)];
+    let exposure = rng.gen_range(0.7f32..1.3);
+    let gamma = rng.gen_range(0.75f32..1.33);
+    let saturation = rng.gen_range(0.6f32..1.4);
+    let noise = rng.gen_range(0.0f32..6.0);
+    let mut out = image.clone();
+    for pixel in out.pixels_mut() {
+        let rgb: [f32; 3] = std::array::from_fn(|c| {
+            let v = f32::from(pixel[c]) / 255.0 * gains[c] * exposure;
+            v.clamp(0.0, 1.0).powf(gamma)
+        });
+        let luma = 0.299 * rgb[0] + 0.587 * rgb[1] + 0.114 * rgb[2];
+        for c in 0..3 {
+            let v = luma + (rgb[c] - luma) * saturation;
+            // Sum of uniforms: a cheap, roughly Gaussian sensor noise.
+            let n = (rng.gen_range(-1.0f32..1.0) + rng.gen_range(-1.0f32..1.0)) * noise;
+            pixel[c] = (v * 255.0 + n).round().clamp(0.0, 255.0) as u8;
+        }
+    }
+    if rng.gen_bool(0.3) {
+        out = image::imageops::blur(&out, rng.gen_range(0.4f32..1.2));
+    }
+    if rng.gen_bool(0.4) {
+        let mut bytes = Vec::new();
+        let quality = rng.gen_range(35u8..85);
+        if image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, quality).encode_image(&out).is_ok()
+            && let Ok(decoded) = image::load_from_memory(&bytes)
+        {
+            out = decoded.to_rgb8();
+        }
+    }
+    out
+}
+
 /// A random view of the image as a normalised model input.
 pub fn random_view(image: &RgbImage, params: &PreprocessParams, rng: &mut impl Rng) -> Vec<f32> {
     let view = dihedral(image, rng.gen_range(0..8));
@@ -62,6 +100,20 @@ mod tests {
             }
         }
         assert_eq!(dihedral(&dihedral(&image, 1), 3), image);
+    }
+
+    #[test]
+    fn camera_jitter_keeps_the_size_changes_the_colours_and_follows_the_seed() {
+        use rand::SeedableRng;
+        let image = RgbImage::from_fn(32, 32, |x, y| image::Rgb([120 + x as u8, 90 + y as u8, 60]));
+        let draw = |seed| camera_jitter(&image, &mut rand::rngs::StdRng::seed_from_u64(seed));
+        let (a, b) = (draw(1), draw(2));
+        assert_eq!(a.dimensions(), (32, 32));
+        assert_eq!(a, draw(1));
+        assert_ne!(a, b);
+        let mean = |im: &RgbImage, c: usize| im.pixels().map(|p| f32::from(p[c])).sum::<f32>() / 1024.0;
+        let shifted = (0..3).map(|c| (mean(&a, c) - mean(&image, c)).abs()).fold(0.0, f32::max);
+        assert!(shifted > 1.0, "colours unchanged: {shifted}");
     }
 
     #[test]

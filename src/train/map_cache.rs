@@ -15,6 +15,17 @@ use super::progress::progress;
 use crate::lite0::Lite0;
 use crate::preprocess::{PreprocessParams, normalise};
 
+/// How the cached views other than the photo as it is (8 views only) are changed, drawn per photo
+/// and view from a fixed seed.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ViewJitter {
+    /// The four mirrored views shrunk to 30–48 px and enlarged back, as beans cut from tray
+    /// photos are.
+    pub low_res: bool,
+    /// The seven turned views as another camera would take them ([`augment::camera_jitter`]).
+    pub camera: bool,
+}
+
 /// Frozen feature maps of every photo and view, flattened; computed once before training.
 /// Kept as f16: half the memory (8 views of 8,072 photos: 1.3 GB instead of 2.6), and the
 /// rounding (about 1e-3 relative) is far below what the training steps change.
@@ -25,15 +36,14 @@ pub struct MapCache {
 }
 
 impl MapCache {
-    /// With `low_res` (8 views only) the four mirrored views are shrunk to 30–48 px and enlarged
-    /// back (size drawn per photo and view), as beans cut from tray photos are.
+    /// `jitter` says how views other than the photo as it is are changed ([`ViewJitter`]).
     pub fn build(
         encoder: &Lite0,
         frozen: usize,
         params: &PreprocessParams,
         images: &[RgbImage],
         views: u8,
-        low_res: bool,
+        jitter: ViewJitter,
         device: &Device,
     ) -> Self {
         let size = params.input_size as usize;
@@ -46,13 +56,15 @@ impl MapCache {
         let mut maps = Vec::with_capacity(images.len() * views);
         let mut shape = [0; 3];
         let view = |photo: usize, v: usize| {
-            let turned = dihedral(&images[photo], v as u8);
-            if low_res && views == 8 && v >= 4 {
-                let side = 30 + (super::step_rng(photo as u64, v).next_u32() % 19);
-                augment::low_res(&turned, side)
-            } else {
-                turned
+            let mut turned = dihedral(&images[photo], v as u8);
+            if jitter.camera && views == 8 && v > 0 {
+                turned = augment::camera_jitter(&turned, &mut super::step_rng(photo as u64, 8 + v));
             }
+            if jitter.low_res && views == 8 && v >= 4 {
+                let side = 30 + (super::step_rng(photo as u64, v).next_u32() % 19);
+                turned = augment::low_res(&turned, side);
+            }
+            turned
         };
         // 32 maps a batch: larger batches are slower here (their intermediate maps outgrow the
         // caches; measured 7–8 ms per map at 32 against 10–11 at 128, folded).
@@ -298,7 +310,7 @@ mod tests {
             .take(5)
             .map(|f| crate::preprocess::square(&crate::preprocess::decode(&std::fs::read(f).unwrap()).unwrap(), 32))
             .collect();
-        let cache = MapCache::build(&encoder, 5, &params, &images, 8, false, &device);
+        let cache = MapCache::build(&encoder, 5, &params, &images, 8, ViewJitter::default(), &device);
         assert_eq!(cache.len(), 5);
         for (photo, image) in images.iter().enumerate() {
             for view in 0..8 {

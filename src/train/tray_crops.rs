@@ -30,17 +30,17 @@ fn bean_square(bbox: [f32; 4], width: u32, height: u32) -> (u32, u32, u32) {
 
 /// Cuts every annotated bean of the trays under `trays` into `out` (one folder per tray folder,
 /// `NAME_IDX.png`) and writes `out/manifest.csv` and `out/beans.json`. Beans of photos of date
-/// `held` (YYYYMMDD; None: none) go to split `held` when `single` is given, else `val`; the
-/// rest to `train`. `single`: a folder with its own `manifest.csv` (greencoffee), linked as
-/// `out/greencoffee` and its rows appended with their splits kept.
-pub fn write_tray_crops(trays: &Path, out: &Path, held: Option<&str>, single: Option<&Path>) -> Result<CropsReport> {
+/// `held` (YYYYMMDD; None: none) go to split `held` when `single` names any, else `val`; the
+/// rest to `train`. `single`: folders with their own `manifest.csv` (greencoffee, thai, usk),
+/// each linked as `out/NAME` and its rows appended with their splits kept ([`single_rows`]).
+pub fn write_tray_crops(trays: &Path, out: &Path, held: Option<&str>, single: &[PathBuf]) -> Result<CropsReport> {
     let photos = load_trays(trays)?;
     if let Some(date) = held
         && !photos.iter().any(|p| p.date == date)
     {
         return Err(Error::Bundle(format!("no tray photo of date {date} (dates: {})", tray_dates(&photos).join(", "))));
     }
-    let held_split = if single.is_some() { "held" } else { "val" };
+    let held_split = if single.is_empty() { "val" } else { "held" };
     let mut rows = vec![MANIFEST_HEADER.to_string()];
     let mut report = CropsReport::default();
     for photo in &photos {
@@ -51,10 +51,10 @@ pub fn write_tray_crops(trays: &Path, out: &Path, held: Option<&str>, single: Op
         }
     }
     report.tray_rows = rows.len() - 1;
-    if let Some(single) = single {
+    for single in single {
         rows.extend(single_rows(single, out)?);
-        report.single_rows = rows.len() - 1 - report.tray_rows;
     }
+    report.single_rows = rows.len() - 1 - report.tray_rows;
     write(&out.join("manifest.csv"), (rows.join("\n") + "\n").as_bytes())?;
     let counts = serde_json::to_string_pretty(&report.beans).map_err(|e| Error::Bundle(e.to_string()))?;
     write(&out.join("beans.json"), counts.as_bytes())?;
@@ -86,22 +86,50 @@ fn crop_photo(trays: &Path, photo: &TrayPhoto, out: &Path, split: &str) -> Resul
     Ok(rows)
 }
 
-/// The rows of `single/manifest.csv`, their paths under `out/greencoffee` (a link to `single`).
+/// Single-bean data sets' names for classes the shipped bundle already names otherwise: the SCA
+/// table's "full" black and sour are our Black and Sour, its slight insect damage our
+/// Insect-damaged. Every other name is kept (Partial-black, Severe-insect-damage, USK's Defect).
+pub const SHIPPED_NAMES: [(&str, &str); 3] =
+    [("Full-black", "Black"), ("Full-sour", "Sour"), ("Slight-insect-damage", "Insect-damaged")];
+
+/// A data set's class name as the shipped bundle names it ([`SHIPPED_NAMES`]).
+pub fn shipped_name(label: &str) -> &str {
+    SHIPPED_NAMES.iter().find(|(theirs, _)| *theirs == label).map_or(label, |(_, ours)| ours)
+}
+
+/// The rows of `single/manifest.csv`, their paths under `out/NAME` (a link to `single`, NAME its
+/// folder's name). Greencoffee's manifest is taken as it is; another (`path,label[,…,split]`,
+/// as usk/ and thai/) gets its folder as round, one bean per photo, and the shipped names.
 fn single_rows(single: &Path, out: &Path) -> Result<Vec<String>> {
     let manifest = single.join("manifest.csv");
     let text =
         std::fs::read_to_string(&manifest).map_err(|e| Error::Bundle(format!("cannot read {}: {e}", manifest.display())))?;
-    let mut lines = text.lines();
-    let header = lines.next().unwrap_or("").trim();
-    if header != MANIFEST_HEADER {
-        return Err(Error::Bundle(format!("{}: columns {header:?}, expected {MANIFEST_HEADER:?}", manifest.display())));
-    }
-    let link = out.join("greencoffee");
+    let name = std::fs::canonicalize(single)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_string()))
+        .filter(|n| !n.is_empty() && !n.contains(','))
+        .ok_or_else(|| Error::Bundle(format!("{}: not a folder with a usable name", single.display())))?;
+    let link = out.join(&name);
     if std::fs::symlink_metadata(&link).is_err() {
         let target = std::fs::canonicalize(single).map_err(|e| Error::Bundle(format!("{}: {e}", single.display())))?;
         link_dir(&target, &link)?;
     }
-    Ok(lines.filter(|l| !l.trim().is_empty()).map(|l| format!("greencoffee/{}", l.trim_end())).collect())
+    let header = text.lines().next().unwrap_or("").trim();
+    if header == MANIFEST_HEADER {
+        return Ok(text.lines().skip(1).filter(|l| !l.trim().is_empty()).map(|l| format!("{name}/{}", l.trim_end())).collect());
+    }
+    let data = crate::train::data::parse_manifest(&text, Path::new(""))
+        .map_err(|e| Error::Bundle(format!("{}: {e:#}", manifest.display())))?;
+    Ok(data
+        .samples
+        .iter()
+        .map(|s| {
+            let path = s.path.to_string_lossy().replace('\\', "/");
+            let label = shipped_name(&data.class_names[usize::from(s.label)]);
+            let split = if s.split.is_empty() { "train" } else { s.split.as_str() };
+            format!("{name}/{path},{label},{name},{name}/{path},U,{},{split}", u8::from(s.label_applies))
+        })
+        .collect())
 }
 
 #[cfg(unix)]

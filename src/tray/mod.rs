@@ -41,6 +41,9 @@ pub struct Tray {
     /// Defective beans as a percentage of the labelled beans.
     pub defect_percent: f32,
     pub grading: Grading,
+    /// Most beans sit far from every reference ([`crate::notice::unfamiliar`]): a camera or light
+    /// new to beanscan, whose grading is not to be trusted until a few beans are confirmed.
+    pub unfamiliar: bool,
 }
 
 /// The model input for one found bean: its square, cut from the full-resolution photo.
@@ -85,11 +88,14 @@ pub fn label_found(
         let prediction = classifier.label_tray_bean(&embedding)?;
         beans.push(TrayBean { found, prediction, embedding });
     }
-    Ok(summarise(width, height, beans, &classifier.class_names))
+    let distances: Vec<f32> = beans.iter().map(|b| b.prediction.distance).collect();
+    let mut tray = summarise(width, height, beans, &classifier.class_names);
+    tray.unfamiliar = classifier.unfamiliar(&distances);
+    Ok(tray)
 }
 
-/// Counts, defect percentage and grading of labelled beans. Re-run after k, the threshold or a
-/// correction changes labels.
+/// Counts, defect percentage and grading of labelled beans (`unfamiliar` false: the caller that
+/// knows the references sets it). Re-run after k, the threshold or a correction changes labels.
 pub fn summarise(width: u32, height: u32, beans: Vec<TrayBean>, class_names: &[String]) -> Tray {
     let mut counts: Vec<(String, u32)> = class_names.iter().map(|c| (c.clone(), 0)).collect();
     let mut unknown = 0;
@@ -107,5 +113,5 @@ pub fn summarise(width: u32, height: u32, beans: Vec<TrayBean>, class_names: &[S
     let defective: u32 = counts.iter().filter(|(c, _)| c != "Normal").map(|(_, n)| n).sum();
     let defect_percent = if labelled == 0 { 0.0 } else { 100.0 * defective as f32 / labelled as f32 };
     let grading = grade::grade(&counts);
-    Tray { width, height, beans, counts, unknown, defect_percent, grading }
+    Tray { width, height, beans, counts, unknown, defect_percent, grading, unfamiliar: false }
 }

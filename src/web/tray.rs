@@ -31,7 +31,7 @@ export interface Grading {
 }
 export interface Tray {
   width: number; height: number; beans: TrayBean[];
-  counts: [string, number][]; unknown: number; defect_percent: number; grading: Grading;
+  counts: [string, number][]; unknown: number; defect_percent: number; grading: Grading; unfamiliar: boolean;
 }
 "#;
 

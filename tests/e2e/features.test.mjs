@@ -18,6 +18,10 @@ const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '../..');
 const site = resolve(process.env.BEANSCAN_WWW ?? join(repo, 'www'));
 const data = join(resolve(process.env.BEANSCAN_DATA ?? join(repo, '../shared/data')), 'greencoffee');
+// Another camera (USK: white background, another light): single beans the bundle never saw.
+const uskData = join(resolve(process.env.BEANSCAN_DATA ?? join(repo, '../shared/data')), 'usk');
+const USK_PHOTOS = ['defect/defect-120.jpg', 'defect/defect-1360.jpg', 'defect/defect-1449.jpg', 'defect/defect-1537.jpg',
+  'defect/defect-188.jpg', 'longberry/longberry-1365.jpg'];
 const TEST_TIMEOUT = 480_000;
 
 let server;
@@ -152,7 +156,8 @@ test('a corrected result becomes a reference that survives a reload and changes 
   await page.close();
   ({ page, errors } = await open(context));
   assert.equal(await page.getByTestId('status').getAttribute('data-custom-bundle'), 'true');
-  assert.match(await page.getByTestId('status').textContent(), /your bundle/);
+  assert.match(await page.getByTestId('status').textContent(), /^Ready · (CPU|WebGPU) · your model, \d+ kinds of bean$/);
+  assert.match(await page.getByTestId('model-details').textContent(), /loaded from your file, bundle format v\d+/);
   assert.equal(await page.getByTestId('reference-count').textContent(), '1', 'same model: the references stay');
   assert.ok(await page.getByTestId('added-only').isChecked(), '"my references only" is kept across a reload');
   await settings(page);
@@ -243,6 +248,33 @@ test('sliders re-label the shown results; summary and CSV export agree with the 
   await context.close();
 });
 
+test('a camera new to beanscan: its batch gets the notice until a few of its beans are confirmed; the rig\'s photos get none', { timeout: TEST_TIMEOUT }, async (t) => {
+  const context = await newContext();
+  let { page, errors } = await open(context);
+  const notice = () => page.$$eval('[data-testid="camera-notice"]', (els) => els.map((e) => e.textContent));
+  await page.getByTestId('picker').setInputFiles(await asFiles(await pickPhotos(data, ['Normal', 'Black', 'Broken', 'Sour'])));
+  await settledCards(page, 4);
+  assert.deepEqual(await notice(), [], 'photos of the rig the bundle was trained for');
+  await page.close();
+
+  ({ page, errors } = await open(context));
+  const photos = USK_PHOTOS.map((p) => ({ path: join(uskData, p), name: p.replaceAll('/', '-') }));
+  await page.getByTestId('picker').setInputFiles(await asFiles(photos));
+  const cards = await settledCards(page, photos.length);
+  t.diagnostic(`USK distances ${cards.map((c) => c.distance.toFixed(2)).join(' ')}`);
+  assert.deepEqual(await notice(), ['This camera or light is new to beanscan: confirm a few beans of each kind before trusting the grade.']);
+  // Four of them confirmed (each becomes a reference of this camera): most beans now have a
+  // reference near, and the notice goes.
+  for (const photo of photos.slice(0, 4)) {
+    const card = page.locator(`[data-testid="result"][data-file="${photo.name}"]`);
+    await card.getByTestId('save-reference').click();
+    await card.getByTestId('saved-reference').waitFor();
+  }
+  await page.waitForFunction(() => !document.querySelector('[data-testid="camera-notice"]'));
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test('slider settings survive a reload, but only onto the bundle they were chosen for', { timeout: TEST_TIMEOUT }, async () => {
   const context = await newContext();
   const { page, errors } = await open(context);
@@ -267,13 +299,13 @@ test('slider settings survive a reload, but only onto the bundle they were chose
   await context.close();
 });
 
-test('the status line says which backend runs and why: no WebGPU → CPU, a software fallback adapter → CPU under auto, WebGPU when asked for', { timeout: TEST_TIMEOUT }, async (t) => {
+test('the status line says which backend runs, Settings say why: no WebGPU → CPU, a software fallback adapter → CPU under auto, WebGPU when asked for', { timeout: TEST_TIMEOUT }, async (t) => {
   // Chromium's WebGPU here is SwiftShader, which reports itself as a fallback adapter.
   const gpuBrowser = await launchBrowser(undefined, ['--enable-unsafe-webgpu']);
   try {
     const [photo] = await pickPhotos(data, ['Normal']);
     const cases = [
-      { gpu: false, query: '', backend: 'cpu', why: /CPU \(no WebGPU in this browser\)/ },
+      { gpu: false, query: '', backend: 'cpu', why: /Runs on CPU \(no WebGPU in this browser\)/ },
       { gpu: true, query: '', backend: 'cpu', why: /CPU \(the WebGPU adapter is a software fallback[^)]*\)/ },
       { gpu: true, query: '?backend=webgpu', backend: 'webgpu', why: /WebGPU \(WebGPU asked for/ },
     ];
@@ -292,7 +324,8 @@ test('the status line says which backend runs and why: no WebGPU → CPU, a soft
       const status = page.getByTestId('status');
       t.diagnostic(`navigator.gpu ${gpu ? 'present' : 'deleted'}${query}: ${await status.textContent()}`);
       assert.equal(await status.getAttribute('data-backend'), backend);
-      assert.match(await status.textContent(), why);
+      assert.match(await page.getByTestId('model-details').textContent(), why);
+      assert.match(await status.textContent(), /^Ready · (CPU|WebGPU) · built-in model, \d+ kinds of bean$/);
       await page.getByTestId('picker').setInputFiles(await asFiles([photo]));
       const [card] = await settledCards(page, 1);
       checkLabelled(card, await classNamesOn(page));

@@ -85,6 +85,8 @@ const countTable = (page) => page.$eval('[data-testid="tray"]', (card) => ({
   total: Number(card.querySelector('[data-testid="tray-total"]').dataset.count),
   grade: card.querySelector('[data-testid="tray-grade"]')?.textContent,
   warning: card.querySelector('[data-testid="tray-grade-warning"]')?.textContent,
+  notice: card.querySelector('[data-testid="tray-camera-notice"]')?.textContent,
+  gradeLine: card.querySelector('[data-testid="tray-grading"] .grade')?.textContent,
   legend: [...card.querySelectorAll('[data-testid="legend-item"]')].map((li) => li.dataset.label),
 }));
 
@@ -198,6 +200,16 @@ test('a tray photo: outlines, counts, a tapped bean corrected, CSV, and the refe
   // CSV: one row per bean. Pick the largest bean and tap it.
   let rows = await exportCsv(page);
   assert.equal(rows.length, tray.beans);
+  // The new-camera notice follows its rule: the beans' median nearest distance beyond the
+  // single-bean threshold; the grade is then provisional.
+  const sorted = rows.map((r) => Number(r.distance)).sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  const far = median > singleStart;
+  t.diagnostic(`median nearest distance ${median.toFixed(3)} (bound ${singleStart}): notice ${Boolean(table.notice)}`);
+  assert.equal(Boolean(table.notice), far);
+  assert.match(table.gradeLine, far ? /^SCA grade \(provisional\): / : /^SCA grade: /);
+  if (far) assert.match(table.notice, /^This camera or light is new to beanscan/);
   assert.deepEqual(rows.map((r) => Number(r.bean)), rows.map((_, i) => i + 1));
   const target = rows.reduce((a, b) => (a.width * a.height >= b.width * b.height ? a : b));
   const bbox = [target.left, target.top, target.width, target.height].map(Number);

@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
+use beanscan::classifier::Classifier;
 use beanscan::eval::cameras::{self, Camera, Line};
 use beanscan::train::data::Dataset;
 use beanscan::train::progress;
@@ -34,16 +35,25 @@ pub struct EvalCameraArgs {
     /// as the page embeds a photo).
     #[arg(long, value_parser = crate::native::views_arg())]
     pub views: Option<u8>,
+    /// "Teach your camera": for each count (comma-separated), that many of the camera's beans
+    /// confirmed, as the page proposes them and drawn at random (seeds 0..N), from 600 photos
+    /// of its reference pool.
+    #[arg(long, value_delimiter = ',')]
+    pub teach: Vec<usize>,
     /// Write the report as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Write every embedded photo (path, label, pool, embedding) and the bundle's references
+    /// (pool `bundle`) here, one JSON object per line: to study votes without embedding again.
+    #[arg(long)]
+    pub embeddings: Option<PathBuf>,
 }
 
 pub fn eval_camera_cmd(args: &EvalCameraArgs) -> Result<()> {
     let started = Instant::now();
     let mut classifier = open_classifier(args.bundle.as_deref(), args.k, None, args.views)?;
     let data = Dataset::open(&args.data_root.join(args.camera.folder()))?;
-    let options = cameras::Options { shots: args.shots.clone(), seeds: args.seeds.max(1) };
+    let options = cameras::Options { shots: args.shots.clone(), seeds: args.seeds.max(1), teach: args.teach.clone() };
     // The count to embed is known once the references are drawn: the bar starts then.
     let (mut bar, mut last) = (None, 0);
     let study = cameras::study(&mut classifier, &data, args.camera, &options, |done, total| {
@@ -60,11 +70,21 @@ pub fn eval_camera_cmd(args: &EvalCameraArgs) -> Result<()> {
         study.camera, study.embedded_photos, study.embed_seconds, study.views, study.k, study.threshold
     );
     println!(
-        "{:>5}  {:<10}  {:>15}  {:>15}  {:>15}  {:>7}  {:>15}",
-        "shots", "vote", "macro-F1", "N-v-D balanced", "accuracy", "unknown", "F1 / bal. voted"
+        "{:>5}  {:<10}  {:>15}  {:>15}  {:>15}  {:>7}  {:>7}  {:>15}",
+        "shots", "vote", "macro-F1", "N-v-D balanced", "accuracy", "unknown", "notice", "F1 / bal. voted"
     );
     for line in &study.lines {
-        print_line(line);
+        print_line(&line.shots.to_string(), line);
+    }
+    if !study.teach.is_empty() {
+        println!("teach your camera: beans confirmed from {} photos, proposed or random", study.teach_pool.unwrap_or(0));
+        for t in &study.teach {
+            let picks = match t.picks {
+                cameras::Picks::Proposed => "p",
+                cameras::Picks::Random => "r",
+            };
+            print_line(&format!("{}{picks}", t.confirmations), &t.line);
+        }
     }
     let mut shown: Vec<&str> = Vec::new();
     for c in &study.constant {
@@ -89,10 +109,36 @@ pub fn eval_camera_cmd(args: &EvalCameraArgs) -> Result<()> {
         }
         write_json(path, &value)?;
     }
+    if let Some(path) = &args.embeddings {
+        write_embeddings(path, &study, &classifier)?;
+    }
     Ok(())
 }
 
-fn print_line(line: &Line) {
+/// `--embeddings`: the study's photos, then the bundle's references, as JSON lines.
+fn write_embeddings(path: &std::path::Path, study: &cameras::CameraStudy, classifier: &Classifier) -> Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path).with_context(|| format!("writing {}", path.display()))?);
+    for photo in &study.embedded {
+        serde_json::to_writer(&mut out, photo)?;
+        writeln!(out)?;
+    }
+    let set = &classifier.index.bundled;
+    for r in 0..set.len() {
+        let photo = cameras::EmbeddedPhoto {
+            path: set.ids[r].clone(),
+            label: classifier.class_names[usize::from(set.labels[r])].clone(),
+            pool: "bundle",
+            embedding: set.row(r).to_vec(),
+        };
+        serde_json::to_writer(&mut out, &photo)?;
+        writeln!(out)?;
+    }
+    out.flush().with_context(|| format!("writing {}", path.display()))
+}
+
+/// One table row; `first`: the shots (or confirmations) cell.
+fn print_line(first: &str, line: &Line) {
     let vote = match line.vote {
         cameras::Vote::All => "all",
         cameras::Vote::AddedOnly => "added only",
@@ -100,11 +146,11 @@ fn print_line(line: &Line) {
     let balanced = line.balanced_accuracy.map_or("—".to_string(), |b| b.cell());
     let voted_balanced = line.as_voted_balanced_accuracy.map_or("—".to_string(), |b| format!("{:.3}", b.mean));
     println!(
-        "{:>5}  {vote:<10}  {:>15}  {balanced:>15}  {:>15}  {:>6.1}%  {:>7.3} / {voted_balanced}",
-        line.shots,
+        "{first:>5}  {vote:<10}  {:>15}  {balanced:>15}  {:>15}  {:>6.1}%  {:>6.1}%  {:>7.3} / {voted_balanced}",
         line.macro_f1.cell(),
         line.accuracy.cell(),
         100.0 * line.unknown_rate.mean,
+        100.0 * line.unfamiliar_batches.mean,
         line.as_voted_macro_f1.mean
     );
 }

@@ -225,7 +225,7 @@ mod native {
             let bytes = std::fs::read(file).with_context(|| format!("reading {}", file.display()))?;
             classifier.import_references(&bytes).with_context(|| format!("taking references from {}", file.display()))?;
         }
-        let mut labelled = 0;
+        let (mut labelled, mut distances) = (0, Vec::new());
         for path in photos {
             let name = path.display();
             if tray {
@@ -241,11 +241,16 @@ mod native {
             match result {
                 Ok(p) => {
                     labelled += 1;
+                    distances.push(p.distance);
                     let unknown = if p.unknown { "\tunknown" } else { "" };
                     println!("{name}\t{}\t{:.2}\t{:.3}{unknown}", p.label, p.confidence, p.distance);
                 }
                 Err(e) => println!("{name}\terror: {e}"),
             }
+        }
+        if classifier.unfamiliar(&distances) {
+            // On stderr: one line per photo stays the output's form.
+            eprintln!("{}", beanscan::notice::NEW_CAMERA);
         }
         Ok(if labelled == 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
     }

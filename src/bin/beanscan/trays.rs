@@ -68,10 +68,11 @@ pub struct TrayCropsArgs {
     /// `train`; `none` (the default): every tray bean trains.
     #[arg(long, default_value = "none")]
     pub hold_out: String,
-    /// A single-bean data set (folder with manifest.csv, e.g. greencoffee) to join: linked as
-    /// OUT/greencoffee, its rows and splits kept.
+    /// Single-bean data sets (folders with manifest.csv: greencoffee, thai, usk) to join, each
+    /// linked as OUT/NAME with its rows and splits kept; Thai's Full-black, Full-sour and
+    /// Slight-insect-damage join Black, Sour and Insect-damaged. May be given more than once.
     #[arg(long = "with")]
-    pub with: Option<PathBuf>,
+    pub with: Vec<PathBuf>,
 }
 
 #[derive(Args)]
@@ -121,7 +122,7 @@ pub fn tray_crops_cmd(args: &TrayCropsArgs) -> Result<()> {
     let started = Instant::now();
     let held = Some(args.hold_out.as_str()).filter(|d| *d != "none");
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    let report = beanscan::train::tray_crops::write_tray_crops(&args.data, &args.out, held, args.with.as_deref())?;
+    let report = beanscan::train::tray_crops::write_tray_crops(&args.data, &args.out, held, &args.with)?;
     println!(
         "{} tray beans, {} single-bean photos → {} ({:.0} s)",
         report.tray_rows,
@@ -171,6 +172,10 @@ pub fn classify_tray(classifier: &Classifier, path: &Path, annotate_dir: Option<
         g.secondary_per_sample,
         g.grade.name()
     );
+    if tray.unfamiliar {
+        // On stderr: the lines above keep their form for scripts that read them.
+        eprintln!("{name}\tprovisional grade: {}", beanscan::notice::NEW_CAMERA);
+    }
     if let Some(dir) = annotate_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("tray");
@@ -233,6 +238,11 @@ pub fn eval_trays_cmd(args: &EvalTraysArgs) -> Result<()> {
         let twin = if classifier.class_names.contains(class) { "" } else { " (no twin in the bundle)" };
         println!("  {class:>16}: {}/{} right, {} unknown{twin}; labelled as {:?}", l.correct, l.beans, l.unknown, l.labelled_as);
     }
+    println!(
+        "new-camera notice on {:.1} % of the photos (their beans' median nearest reference beyond {:.2})",
+        100.0 * labelling.unfamiliar_photos,
+        classifier.threshold
+    );
     let mut shots: Vec<ShotLine> = Vec::new();
     for (i, &split) in args.split.iter().enumerate() {
         // The bundle alone (0 added) labels the same whatever the split: once.
@@ -256,6 +266,12 @@ pub fn eval_trays_cmd(args: &EvalTraysArgs) -> Result<()> {
                     f(line.new_class_unknown_mean),
                     line.folds.len()
                 ),
+            }
+            if let Some(notice) = line.unfamiliar_photos_mean {
+                println!(
+                    "{name} split, {n:>2} added references per class: new-camera notice on {:.1} % of the photos",
+                    100.0 * notice
+                );
             }
             shots.push(line);
         }

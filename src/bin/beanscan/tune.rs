@@ -17,7 +17,7 @@ use beanscan::model::{EncoderKind, Lite0Embedder, ModelConfig, Net};
 use beanscan::preprocess::PreprocessParams;
 use beanscan::train::checkpoint::Checkpointer;
 use beanscan::train::export::{self, ExportInput};
-use beanscan::train::map_cache::SavedMaps;
+use beanscan::train::map_cache::{SavedMaps, ViewJitter};
 use beanscan::train::plot;
 use beanscan::train::pretrained::{
     MapCache, PairPool, Start, TuneLoss, TuneMaps, TuneOptions, Tuned, imagenet_path, load_imagenet, load_run, same_first_blocks,
@@ -75,6 +75,10 @@ pub struct TuneArgs {
     /// from tray photos (25–40 px across) are.
     #[arg(long)]
     pub low_res: bool,
+    /// With 8 views: the seven turned views as other cameras would take them (white balance,
+    /// exposure, gamma, saturation, focus, noise, JPEG quality drawn per photo and view).
+    #[arg(long)]
+    pub camera_jitter: bool,
     /// Keep the frozen blocks' maps in this file, by photo: a run with the same settings reads
     /// the maps of the photos it holds, computes the others and adds them (≈ 1.3 GB for 8 views
     /// of every train photo). Saves the caching time of a resumed run, of another seed, or of a
@@ -302,14 +306,16 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
     // What the cached maps depend on besides the photos: their size, the frozen blocks and the
     // views.
     let settings_key = format!(
-        "{}{} | {}px | frozen {} | views {}{}",
+        "{}{} | {}px | frozen {} | views {}{}{}",
         imagenet_path().file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
         args.start.as_ref().filter(|_| !same_maps).map(|r| format!(" then {}", r.display())).unwrap_or_default(),
         args.input_size,
         args.frozen,
         args.views,
         if args.low_res { " low-res" } else { "" },
+        if args.camera_jitter { " camera-jitter" } else { "" },
     );
+    let jitter = ViewJitter { low_res: args.low_res, camera: args.camera_jitter };
     // The maps of these photos: those the map cache file holds are read, the rest computed
     // (and added to the file).
     let cached_maps = |images: &[image::RgbImage], ids: &[String]| -> Result<MapCache> {
@@ -331,7 +337,7 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
                 some = study::pick(images, &missing);
                 &some
             };
-            let built = MapCache::build(start.encoder(), args.frozen, &preprocess, photos, args.views, args.low_res, &device);
+            let built = MapCache::build(start.encoder(), args.frozen, &preprocess, photos, args.views, jitter, &device);
             saved.add(ids, &missing, built);
             step(
                 &format!(
@@ -384,7 +390,7 @@ pub fn tune_cmd(args: &TuneArgs) -> Result<()> {
         train.images.len(),
         args.frozen,
         args.views,
-        if args.low_res { " low-res" } else { "" },
+        format!("{}{}", if args.low_res { " low-res" } else { "" }, if args.camera_jitter { " camera-jitter" } else { "" }),
         args.learning_rate,
         args.loss,
         args.scale,
