@@ -339,6 +339,22 @@ function dropResultsOfOtherModel() {
   updateSummary();
 }
 
+/** Beans a grader is asked about per round of "Teach beanscan your camera": about two minutes. */
+const TEACH_ROUND = 12;
+
+/** "Teach beanscan your camera": marks the shown beans whose confirmation teaches most (spread
+ *  over the batch, typical ones first, away from the references of one's own), best first. */
+async function teachCamera() {
+  const open = entries.filter((e) => e.result?.embedding && !e.reference);
+  for (const e of entries) delete e.toConfirm;
+  if (!open.length) return;
+  const reply = await client.request('propose', open.map((e) => e.result.embedding), TEACH_ROUND);
+  if (reply.error !== undefined) { panelMessage(`No beans could be proposed: ${reply.error}`); return; }
+  reply.result.forEach((i, rank) => Object.assign(open[i], { toConfirm: rank + 1, proposals: reply.result.length }));
+  for (const e of open) show(e);
+  open[reply.result[0]]?.card.scrollIntoView({ behavior: 'smooth', block: 'center' });
+}
+
 function removeEntry(entry) {
   URL.revokeObjectURL(entry.card.querySelector('img')?.src ?? '');
   entry.card.remove();
@@ -347,7 +363,7 @@ function removeEntry(entry) {
 
 function updateSummary() {
   const settled = entries.filter((e) => e.result || e.error !== undefined);
-  renderSummary($('summary'), summarize(settled, info?.classNames ?? [], info?.threshold));
+  renderSummary($('summary'), summarize(settled, info?.classNames ?? [], info?.threshold), teachCamera);
   $('summary-box').hidden = settled.length === 0;
 }
 

@@ -46,6 +46,12 @@ export function renderResult(entry, ctx) {
     decoder: r.decoder ?? '',
   });
   const body = cardBody(card);
+  // Proposed by "Teach beanscan your camera" and not confirmed yet.
+  if (entry.toConfirm && !entry.reference) {
+    const ask = el('p', 'to-confirm', `Confirm or correct this bean (${entry.toConfirm} of ${entry.proposals})`);
+    ask.dataset.testid = 'to-confirm';
+    body.append(ask);
+  }
   body.append(...verdict(r));
   if (r.neighbours.length) body.append(...neighbourList(r.neighbours));
   body.append(referenceControls(entry, ctx));

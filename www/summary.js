@@ -21,7 +21,8 @@ export function summarize(entries, classNames, bound) {
   };
 }
 
-export function renderSummary(box, s) {
+/** `onTeach`: called by the new-camera notice's button (propose beans to confirm). */
+export function renderSummary(box, s, onTeach) {
   box.hidden = s.labelled + s.errors === 0;
   const head = el('p', 'summary-head');
   const share = el('strong', null, `${(s.defectShare * 100).toFixed(1)}%`);
@@ -42,7 +43,11 @@ export function renderSummary(box, s) {
   if (s.unfamiliar) {
     const notice = el('p', 'camera-notice', NEW_CAMERA);
     notice.dataset.testid = 'camera-notice';
-    box.append(notice);
+    const teach = el('button', 'small-button', 'Show the beans to confirm');
+    teach.type = 'button';
+    teach.dataset.testid = 'teach-camera';
+    teach.addEventListener('click', () => onTeach?.());
+    box.append(notice, teach);
   }
 }
 

@@ -35,10 +35,11 @@ pub struct DefectRule {
 }
 
 /// The SCA rule for one of our class names; `None` for Normal and for classes the SCA table has
-/// no entry for. A photo cannot tell full from partial black or sour, nor count insect
-/// perforations, so each class takes the reading a grader would check first: black and sour as
-/// full (category 1), insect damage as slight (category 2, under three perforations, the common
-/// case); fissured beans count as cut.
+/// no entry for (Over-dried, Faded). The shipped names keep the reading a grader would check
+/// first: Black and Sour as full (category 1), Insect-damaged as slight (category 2, under three
+/// perforations, the common case); fissured beans count as cut. Classes a grader adds under the
+/// table's own names (Partial-black, Severe-insect-damage, Husk, Cut: Thai's spelling) count as
+/// their rows.
 pub fn rule_for(class: &str) -> Option<DefectRule> {
     use Category::*;
     let rule = |sca_defect, category, beans_per_full_defect| DefectRule { sca_defect, category, beans_per_full_defect };
@@ -48,14 +49,17 @@ pub fn rule_for(class: &str) -> Option<DefectRule> {
         "Fungus-damaged" => rule("Fungus Damaged", Primary, 1),
         "Foreign-matter" => rule("Foreign Matter", Primary, 1),
         "Dried-cherry" => rule("Dried Cherry/Pod", Primary, 1),
+        "Severe-insect-damage" => rule("Severe Insect Damage", Primary, 5),
+        "Partial-black" => rule("Partial Black", Secondary, 3),
+        "Partial-sour" => rule("Partial Sour", Secondary, 3),
         "Insect-damaged" => rule("Slight Insect Damage", Secondary, 10),
-        "Broken" | "Fissure" => rule("Broken/Chipped/Cut", Secondary, 5),
+        "Broken" | "Chipped" | "Cut" | "Fissure" => rule("Broken/Chipped/Cut", Secondary, 5),
         "Shell" => rule("Shell", Secondary, 5),
         "Immature" => rule("Immature/Unripe", Secondary, 5),
         "Floater" => rule("Floater", Secondary, 5),
         "Parchment" => rule("Parchment/Pergamino", Secondary, 5),
         "Withered" => rule("Withered", Secondary, 5),
-        "Hull" => rule("Hull/Husk", Secondary, 5),
+        "Hull" | "Husk" => rule("Hull/Husk", Secondary, 5),
         _ => return None,
     })
 }
@@ -183,6 +187,24 @@ mod tests {
         // 11 broken → 2, 9 slight insect → 0, 5 shells → 1.
         assert_eq!(g.secondary_full_defects, 3);
         assert_eq!(g.lines.len(), 4);
+    }
+
+    /// Classes a grader adds (Thai's names) count as their SCA rows do.
+    #[test]
+    fn the_sca_names_beyond_the_bundles_count_as_their_rows() {
+        let g = grade(&counts(&[
+            ("Normal", 500),
+            ("Partial-black", 3),
+            ("Partial-sour", 6),
+            ("Severe-insect-damage", 5),
+            ("Husk", 5),
+            ("Cut", 5),
+        ]));
+        assert_eq!(g.primary_full_defects, 1, "5 severe insect-damaged beans");
+        assert_eq!(g.secondary_full_defects, 1 + 2 + 1 + 1);
+        assert!(g.not_in_table.is_empty(), "{:?}", g.not_in_table);
+        let faded = grade(&counts(&[("Normal", 10), ("Faded", 2)]));
+        assert_eq!(faded.not_in_table, vec![("Faded".to_string(), 2)]);
     }
 
     #[test]

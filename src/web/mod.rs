@@ -257,6 +257,22 @@ impl Classifier {
         self.relabel(embedding, crate::Classifier::label_tray_bean)
     }
 
+    /// "Teach beanscan your camera": up to `n` of these embeddings (`count × dim` values, e.g. the
+    /// shown beans not yet confirmed), best to confirm first ([`crate::teach::propose`], against
+    /// this device's own and shared references): their indices.
+    #[wasm_bindgen(js_name = proposeToConfirm)]
+    pub fn propose_to_confirm(&self, embeddings: &[f32], n: usize) -> Result<Vec<u32>, JsValue> {
+        let classifier = self.inner.try_borrow().map_err(|_| busy())?;
+        let dim = classifier.model_config.embed_dim;
+        if embeddings.len() % dim != 0 {
+            return Err(js_error(format!("{} values are not whole embeddings of {dim}", embeddings.len())));
+        }
+        let beans: Vec<&[f32]> = embeddings.chunks(dim).collect();
+        let (own, shared) = (&classifier.index.added, &classifier.index.shared);
+        let confirmed: Vec<&[f32]> = (0..own.len()).map(|r| own.row(r)).chain((0..shared.len()).map(|r| shared.row(r))).collect();
+        Ok(crate::teach::propose(&beans, &confirmed, n).into_iter().map(|i| i as u32).collect())
+    }
+
     fn relabel(
         &self,
         embedding: &[f32],

@@ -263,14 +263,21 @@ test('a camera new to beanscan: its batch gets the notice until a few of its bea
   const cards = await settledCards(page, photos.length);
   t.diagnostic(`USK distances ${cards.map((c) => c.distance.toFixed(2)).join(' ')}`);
   assert.deepEqual(await notice(), ['This camera or light is new to beanscan: confirm a few beans of each kind before trusting the grade.']);
-  // Four of them confirmed (each becomes a reference of this camera): most beans now have a
-  // reference near, and the notice goes.
+  // "Show the beans to confirm": every shown bean is asked about (fewer than a round's 12), each
+  // once, ranked 1..6.
+  await page.getByTestId('teach-camera').click();
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid="to-confirm"]').length === n, photos.length);
+  const asks = await page.$$eval('[data-testid="to-confirm"]', (els) => els.map((e) => e.textContent).sort());
+  assert.deepEqual(asks, photos.map((_, i) => `Confirm or correct this bean (${i + 1} of ${photos.length})`).sort());
+  // Four of them confirmed (each becomes a reference of this camera): they are no longer asked
+  // about, most beans now have a reference near, and the notice goes.
   for (const photo of photos.slice(0, 4)) {
     const card = page.locator(`[data-testid="result"][data-file="${photo.name}"]`);
     await card.getByTestId('save-reference').click();
     await card.getByTestId('saved-reference').waitFor();
   }
   await page.waitForFunction(() => !document.querySelector('[data-testid="camera-notice"]'));
+  assert.equal(await page.getByTestId('to-confirm').count(), 2);
   assert.deepEqual(errors, []);
   await context.close();
 });
