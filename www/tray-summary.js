@@ -56,7 +56,8 @@ export function renderLegend(box, count, classNames) {
 }
 
 /** The count table (one row per class found, unknown, total) and the SCA grading. */
-export function renderCounts(box, count, grading, classNames) {
+/** `onTeach`: called by the new-camera notice's button (propose beans to confirm). */
+export function renderCounts(box, count, grading, classNames, onTeach) {
   const rules = new Map((grading?.lines ?? []).map((l) => [l.class, l]));
   const table = el('table', 'tray-counts');
   table.dataset.testid = 'tray-counts';
@@ -94,15 +95,27 @@ export function renderCounts(box, count, grading, classNames) {
   pct.dataset.testid = 'tray-defect-percent';
   share.append(pct, ` defective (${count.defective} of ${count.labelled} labelled beans${count.unknown ? `; ${count.unknown} unknown left out` : ''})`);
 
-  box.replaceChildren(share, table, gradingBlock(count.labelled ? grading : null, count));
+  box.replaceChildren(share, table, gradingBlock(count.labelled ? grading : null, count, onTeach));
 }
 
-function gradingBlock(g, count) {
+/** The new-camera notice and its "Show the beans to confirm" button. */
+function cameraNotice(onTeach) {
+  const notice = el('p', 'camera-notice', `${NEW_CAMERA} Tap a bean to confirm or correct it.`);
+  notice.dataset.testid = 'tray-camera-notice';
+  const teach = el('button', 'small-button', 'Show the beans to confirm');
+  teach.type = 'button';
+  teach.dataset.testid = 'tray-teach-camera';
+  teach.addEventListener('click', () => onTeach?.());
+  return [notice, teach];
+}
+
+function gradingBlock(g, count, onTeach) {
   const box = el('div', 'grading');
   box.dataset.testid = 'tray-grading';
   if (!g) {
     // All beans unknown: an empty sample would grade as Specialty, which says nothing.
     box.append(el('p', 'grade', 'SCA grade: none — no bean on this tray is labelled (all unknown).'));
+    if (count.unfamiliar) box.append(...cameraNotice(onTeach));
     return box;
   }
   box.dataset.grade = g.grade;
@@ -112,11 +125,7 @@ function gradingBlock(g, count) {
   // A camera new to beanscan: the grade is shown as provisional, with what to do about it.
   head.append(count.unfamiliar ? 'SCA grade (provisional): ' : 'SCA grade: ', name);
   box.append(head);
-  if (count.unfamiliar) {
-    const notice = el('p', 'camera-notice', `${NEW_CAMERA} Tap a bean to confirm or correct it.`);
-    notice.dataset.testid = 'tray-camera-notice';
-    box.append(notice);
-  }
+  if (count.unfamiliar) box.append(...cameraNotice(onTeach));
   // Most beans unknown (another camera, beans nobody labelled): the grade rests on a minority.
   if (count.unknown > count.labelled) {
     const total = count.labelled + count.unknown;

@@ -12,6 +12,9 @@ const NO_BEANS = 'No beans were found in this photo: it shows no clear beans aga
   + 'A tray photo shows beans spread apart on a plain surface (paper, a towel, a card), seen from above; '
   + 'for one bean per photo, switch to Single beans.';
 
+/** Beans a grader is asked about per round of "Teach beanscan your camera": about two minutes. */
+const TEACH_ROUND = 12;
+
 export class TrayView {
   /**
    * @param {{list: HTMLElement, client, classNames: () => string[], maxBytes: number,
@@ -166,8 +169,25 @@ export class TrayView {
     entry.head.dataset.testid = 'tray-bean-count';
     drawTray(canvas, entry.base, tray, classNames, labelOf, entry.selected);
     renderLegend(entry.legend, count, classNames);
-    renderCounts(entry.counts, count, entry.grading, classNames);
+    renderCounts(entry.counts, count, entry.grading, classNames, () => this.teach(entry));
     this.renderPanel(entry);
+  }
+
+  /** "Teach beanscan your camera": the tray's beans whose confirmation teaches most (up to 12,
+   *  best first; none already confirmed), opened one after the other from the bean panel. */
+  async teach(entry) {
+    const open = entry.tray.beans.map((b, i) => [b, i]).filter(([b]) => !b.reference);
+    if (!open.length) return;
+    const reply = await this.client.request('propose', open.map(([b]) => b.embedding), TEACH_ROUND);
+    if (reply.error !== undefined) { this.message(`No beans could be proposed: ${reply.error}`); return; }
+    entry.toConfirm = reply.result.map((i) => open[i][1]);
+    if (entry.toConfirm.length) this.select(entry, entry.toConfirm[0]);
+  }
+
+  /** The next proposed bean not yet confirmed, after the selected one (wrapping), or null. */
+  nextToConfirm(entry) {
+    const left = (entry.toConfirm ?? []).filter((i) => !entry.tray.beans[i].reference);
+    return left.find((i) => i > (entry.selected ?? -1)) ?? left[0] ?? null;
   }
 
   renderPanel(entry) {
@@ -188,6 +208,15 @@ export class TrayView {
     };
     nav.append(button('‹', 'Previous bean', 'bean-previous', -1), el('span', 'bean-title', `Bean ${selected + 1} of ${tray.beans.length}`),
       button('›', 'Next bean', 'bean-next', 1), button('×', 'Close', 'bean-close', 0));
+    const asked = (entry.toConfirm ?? []).filter((i) => !tray.beans[i].reference);
+    if (asked.length) {
+      const next = this.nextToConfirm(entry);
+      const go = el('button', 'small-button', `Next bean to confirm (${asked.length} left)`);
+      go.type = 'button';
+      go.dataset.testid = 'next-to-confirm';
+      go.addEventListener('click', () => this.select(entry, next));
+      nav.append(go);
+    }
     const thumb = beanThumb(entry.base, tray, bean);
     thumb.className = 'bean-thumb';
     const body = el('div', 'body');

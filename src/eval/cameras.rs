@@ -361,21 +361,34 @@ pub fn score_shots(
             lines.push(Line::of(n, Vote::All, vec![score_photos(classifier, space, photos)?]));
             continue;
         }
-        let (mut all, mut own) = (Vec::new(), Vec::new());
-        for drawn in draws {
-            let (a, o) = with_references(classifier, space, drawn, n, |c: &mut Classifier| {
-                c.added_only = false;
-                let a = score_photos(c, space, photos)?;
-                c.set_added_only(true)?;
-                Ok((a, score_photos(c, space, photos)?))
-            })?;
-            all.push(a);
-            own.push(o);
-        }
-        lines.push(Line::of(n, Vote::All, all));
-        lines.push(Line::of(n, Vote::AddedOnly, own));
+        let [all, own] = both_votes(classifier, space, photos, draws, n, n)?;
+        lines.extend([all, own]);
     }
     Ok(lines)
+}
+
+/// The (all, added only) lines of `shots` references of each draw added (`label`: the lines'
+/// shots cell).
+fn both_votes(
+    classifier: &mut Classifier,
+    space: &LabelSpace,
+    photos: &[Photo],
+    draws: &[BTreeMap<String, Vec<Vec<f32>>>],
+    shots: usize,
+    label: usize,
+) -> Result<[Line; 2]> {
+    let (mut all, mut own) = (Vec::new(), Vec::new());
+    for drawn in draws {
+        let (a, o) = with_references(classifier, space, drawn, shots, |c: &mut Classifier| {
+            c.added_only = false;
+            let a = score_photos(c, space, photos)?;
+            c.set_added_only(true)?;
+            Ok((a, score_photos(c, space, photos)?))
+        })?;
+        all.push(a);
+        own.push(o);
+    }
+    Ok([Line::of(label, Vote::All, all), Line::of(label, Vote::AddedOnly, own)])
 }
 
 /// [`TEACH_POOL`] rows of the reference pool, drawn with [`SPLIT_SEED`], sorted.
@@ -418,21 +431,11 @@ pub fn score_teach(
                 all
             })
             .collect();
-        for (picks, draws) in [(Picks::Proposed, proposed), (Picks::Random, random)] {
-            let (mut all, mut own) = (Vec::new(), Vec::new());
-            for chosen in &draws {
-                let drawn = confirmed(pool, chosen);
-                let (a, o) = with_references(classifier, space, &drawn, usize::MAX, |c: &mut Classifier| {
-                    c.added_only = false;
-                    let a = score_photos(c, space, photos)?;
-                    c.set_added_only(true)?;
-                    Ok((a, score_photos(c, space, photos)?))
-                })?;
-                all.push(a);
-                own.push(o);
+        for (picks, chosen) in [(Picks::Proposed, proposed), (Picks::Random, random)] {
+            let draws: Vec<_> = chosen.iter().map(|c| confirmed(pool, c)).collect();
+            for line in both_votes(classifier, space, photos, &draws, usize::MAX, n)? {
+                lines.push(TeachLine { confirmations: n, picks, line });
             }
-            lines.push(TeachLine { confirmations: n, picks, line: Line::of(n, Vote::All, all) });
-            lines.push(TeachLine { confirmations: n, picks, line: Line::of(n, Vote::AddedOnly, own) });
         }
     }
     Ok(lines)

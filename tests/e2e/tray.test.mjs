@@ -260,6 +260,23 @@ test('a tray photo: outlines, counts, a tapped bean corrected, CSV, and the refe
   const nearest = panelAgain.getByTestId('neighbour').first();
   assert.equal(await nearest.getAttribute('data-added'), 'true');
   assert.ok(Number(await nearest.locator('.dist').textContent()) < 1e-3);
+
+  // Teach beanscan your camera: with the notice shown, its button opens the first of 12 beans
+  // to confirm; confirming it leaves 11.
+  const card = page.getByTestId('tray').first();
+  if ((await countTable(page)).notice) {
+    await card.getByTestId('tray-teach-camera').click();
+    const next = card.getByTestId('next-to-confirm');
+    await page.waitForFunction(() => /\(12 left\)/.test(document.querySelector('[data-testid="next-to-confirm"]')?.textContent ?? ''));
+    const asked = await panelAgain.getAttribute('data-index');
+    await panelAgain.getByTestId('save-reference').click();
+    await panelAgain.getByTestId('saved-reference').waitFor();
+    assert.match(await next.textContent(), /\(11 left\)/);
+    await next.click();
+    await page.waitForFunction((i) => document.querySelector('[data-testid="bean-panel"]')?.dataset.index !== i, asked);
+  } else {
+    assert.equal(await card.getByTestId('tray-teach-camera').count(), 0);
+  }
   assert.deepEqual(errors, []);
   await context.close();
 });
