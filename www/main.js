@@ -8,6 +8,7 @@ import { download, el } from './dom.js';
 import { loadReferences, loadUserBundle, saveReferences, saveUserBundle } from './device-store.js';
 import { pendingCard, renderError, renderResult } from './results.js';
 import { SharedLibrary } from './shared-library.js';
+import { proposeBeans } from './notice.js';
 import { renderSummary, summarize, toCsv } from './summary.js';
 import { TrayView } from './tray-view.js';
 
@@ -339,20 +340,22 @@ function dropResultsOfOtherModel() {
   updateSummary();
 }
 
-/** Beans a grader is asked about per round of "Teach beanscan your camera": about two minutes. */
-const TEACH_ROUND = 12;
-
 /** "Teach beanscan your camera": marks the shown beans whose confirmation teaches most (spread
  *  over the batch, typical ones first, away from the references of one's own), best first. */
 async function teachCamera() {
   const open = entries.filter((e) => e.result?.embedding && !e.reference);
   for (const e of entries) delete e.toConfirm;
   if (!open.length) return;
-  const reply = await client.request('propose', open.map((e) => e.result.embedding), TEACH_ROUND);
-  if (reply.error !== undefined) { panelMessage(`No beans could be proposed: ${reply.error}`); return; }
-  reply.result.forEach((i, rank) => Object.assign(open[i], { toConfirm: rank + 1, proposals: reply.result.length }));
+  let picks;
+  try {
+    picks = await proposeBeans(client, open.map((e) => e.result.embedding));
+  } catch (err) {
+    panelMessage(`No beans could be proposed: ${err.message}`);
+    return;
+  }
+  picks.forEach((i, rank) => Object.assign(open[i], { toConfirm: rank + 1, proposals: picks.length }));
   for (const e of open) show(e);
-  open[reply.result[0]]?.card.scrollIntoView({ behavior: 'smooth', block: 'center' });
+  open[picks[0]]?.card.scrollIntoView({ behavior: 'smooth', block: 'center' });
 }
 
 function removeEntry(entry) {

@@ -1,7 +1,7 @@
 // The batch at a glance (count per class, defect share) and the results as CSV.
 import { el } from './dom.js';
 import { NON_DEFECT } from './results.js';
-import { NEW_CAMERA, unfamiliar } from './notice.js';
+import { NEW_CAMERA, noticeElements, unfamiliar } from './notice.js';
 
 /** Counts over labelled entries ({result}) and refused ones ({error}); `bound`: the single-bean
  *  unknown threshold, for the new-camera notice. */
@@ -40,15 +40,7 @@ export function renderSummary(box, s, onTeach) {
     list.append(li);
   }
   box.replaceChildren(head, list);
-  if (s.unfamiliar) {
-    const notice = el('p', 'camera-notice', NEW_CAMERA);
-    notice.dataset.testid = 'camera-notice';
-    const teach = el('button', 'small-button', 'Show the beans to confirm');
-    teach.type = 'button';
-    teach.dataset.testid = 'teach-camera';
-    teach.addEventListener('click', () => onTeach?.());
-    box.append(notice, teach);
-  }
+  if (s.unfamiliar) box.append(...noticeElements({ noticeId: 'camera-notice', buttonId: 'teach-camera' }, NEW_CAMERA, onTeach));
 }
 
 const CSV_COLUMNS = ['file', 'label', 'defect', 'unknown', 'confidence', 'distance', 'nearest_reference', 'error'];

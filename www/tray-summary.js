@@ -4,7 +4,7 @@ import { el } from './dom.js';
 import { colour, css } from './palette.js';
 import { NON_DEFECT } from './results.js';
 import { csvField } from './summary.js';
-import { NEW_CAMERA, unfamiliar } from './notice.js';
+import { NEW_CAMERA, noticeElements, unfamiliar } from './notice.js';
 
 /** A bean's current label: the grader's word when they confirmed or corrected it, else the vote. */
 export function labelOf(bean) {
@@ -55,8 +55,8 @@ export function renderLegend(box, count, classNames) {
   }));
 }
 
-/** The count table (one row per class found, unknown, total) and the SCA grading. */
-/** `onTeach`: called by the new-camera notice's button (propose beans to confirm). */
+/** The count table (one row per class found, unknown, total) and the SCA grading; `onTeach`:
+ *  called by the new-camera notice's button (propose beans to confirm). */
 export function renderCounts(box, count, grading, classNames, onTeach) {
   const rules = new Map((grading?.lines ?? []).map((l) => [l.class, l]));
   const table = el('table', 'tray-counts');
@@ -98,16 +98,10 @@ export function renderCounts(box, count, grading, classNames, onTeach) {
   box.replaceChildren(share, table, gradingBlock(count.labelled ? grading : null, count, onTeach));
 }
 
-/** The new-camera notice and its "Show the beans to confirm" button. */
-function cameraNotice(onTeach) {
-  const notice = el('p', 'camera-notice', `${NEW_CAMERA} Tap a bean to confirm or correct it.`);
-  notice.dataset.testid = 'tray-camera-notice';
-  const teach = el('button', 'small-button', 'Show the beans to confirm');
-  teach.type = 'button';
-  teach.dataset.testid = 'tray-teach-camera';
-  teach.addEventListener('click', () => onTeach?.());
-  return [notice, teach];
-}
+/** The new-camera notice and its "Show the beans to confirm" button, on a tray. */
+const cameraNotice = (onTeach) => noticeElements(
+  { noticeId: 'tray-camera-notice', buttonId: 'tray-teach-camera' }, `${NEW_CAMERA} Tap a bean to confirm or correct it.`, onTeach,
+);
 
 function gradingBlock(g, count, onTeach) {
   const box = el('div', 'grading');

@@ -6,14 +6,12 @@
 import { el } from './dom.js';
 import { neighbourList, referenceControls, verdict } from './results.js';
 import { beanAt, beanThumb, canvasSize, drawTray, photoPoint } from './tray-canvas.js';
+import { proposeBeans } from './notice.js';
 import { countBeans, labelOf, renderCounts, renderLegend, trayCsv } from './tray-summary.js';
 
 const NO_BEANS = 'No beans were found in this photo: it shows no clear beans against its background. '
   + 'A tray photo shows beans spread apart on a plain surface (paper, a towel, a card), seen from above; '
   + 'for one bean per photo, switch to Single beans.';
-
-/** Beans a grader is asked about per round of "Teach beanscan your camera": about two minutes. */
-const TEACH_ROUND = 12;
 
 export class TrayView {
   /**
@@ -178,9 +176,14 @@ export class TrayView {
   async teach(entry) {
     const open = entry.tray.beans.map((b, i) => [b, i]).filter(([b]) => !b.reference);
     if (!open.length) return;
-    const reply = await this.client.request('propose', open.map(([b]) => b.embedding), TEACH_ROUND);
-    if (reply.error !== undefined) { this.message(`No beans could be proposed: ${reply.error}`); return; }
-    entry.toConfirm = reply.result.map((i) => open[i][1]);
+    let picks;
+    try {
+      picks = await proposeBeans(this.client, open.map(([b]) => b.embedding));
+    } catch (err) {
+      this.message(`No beans could be proposed: ${err.message}`);
+      return;
+    }
+    entry.toConfirm = picks.map((i) => open[i][1]);
     if (entry.toConfirm.length) this.select(entry, entry.toConfirm[0]);
   }
 

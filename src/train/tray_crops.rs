@@ -86,17 +86,6 @@ fn crop_photo(trays: &Path, photo: &TrayPhoto, out: &Path, split: &str) -> Resul
     Ok(rows)
 }
 
-/// Single-bean data sets' names for classes the shipped bundle already names otherwise: the SCA
-/// table's "full" black and sour are our Black and Sour, its slight insect damage our
-/// Insect-damaged. Every other name is kept (Partial-black, Severe-insect-damage, USK's Defect).
-pub const SHIPPED_NAMES: [(&str, &str); 3] =
-    [("Full-black", "Black"), ("Full-sour", "Sour"), ("Slight-insect-damage", "Insect-damaged")];
-
-/// A data set's class name as the shipped bundle names it ([`SHIPPED_NAMES`]).
-pub fn shipped_name(label: &str) -> &str {
-    SHIPPED_NAMES.iter().find(|(theirs, _)| *theirs == label).map_or(label, |(_, ours)| ours)
-}
-
 /// The rows of `single/manifest.csv`, their paths under `out/NAME` (a link to `single`, NAME its
 /// folder's name). Greencoffee's manifest is taken as it is; another (`path,label[,…,split]`,
 /// as usk/ and thai/) gets its folder as round, one bean per photo, and the shipped names.
@@ -125,7 +114,7 @@ fn single_rows(single: &Path, out: &Path) -> Result<Vec<String>> {
         .iter()
         .map(|s| {
             let path = s.path.to_string_lossy().replace('\\', "/");
-            let label = shipped_name(&data.class_names[usize::from(s.label)]);
+            let label = crate::tray::grade::shipped_name(&data.class_names[usize::from(s.label)]);
             let split = if s.split.is_empty() { "train" } else { s.split.as_str() };
             format!("{name}/{path},{label},{name},{name}/{path},U,{},{split}", u8::from(s.label_applies))
         })

@@ -34,6 +34,17 @@ pub struct DefectRule {
     pub beans_per_full_defect: u32,
 }
 
+/// Data sets' names (the SCA table's, spelt as Thai spells them) for classes the shipped bundle
+/// names otherwise: its Black, Sour and Insect-damaged read as these rows ([`rule_for`]). Every
+/// other name is kept (Partial-black, Severe-insect-damage, USK's Defect).
+pub const SHIPPED_NAMES: [(&str, &str); 3] =
+    [("Full-black", "Black"), ("Full-sour", "Sour"), ("Slight-insect-damage", "Insect-damaged")];
+
+/// A data set's class name as the shipped bundle names it ([`SHIPPED_NAMES`]).
+pub fn shipped_name(label: &str) -> &str {
+    SHIPPED_NAMES.iter().find(|(theirs, _)| *theirs == label).map_or(label, |(_, ours)| ours)
+}
+
 /// The SCA rule for one of our class names; `None` for Normal and for classes the SCA table has
 /// no entry for (Over-dried, Faded). The shipped names keep the reading a grader would check
 /// first: Black and Sour as full (category 1), Insect-damaged as slight (category 2, under three
@@ -187,6 +198,17 @@ mod tests {
         // 11 broken → 2, 9 slight insect → 0, 5 shells → 1.
         assert_eq!(g.secondary_full_defects, 3);
         assert_eq!(g.lines.len(), 4);
+    }
+
+    /// Each data-set name joins the shipped class whose SCA row it names.
+    #[test]
+    fn shipped_names_follow_the_table() {
+        for (theirs, ours) in SHIPPED_NAMES {
+            let row = rule_for(ours).unwrap().sca_defect.to_lowercase().replace(' ', "-");
+            assert_eq!(row, theirs.to_lowercase(), "{ours}");
+            assert_eq!(shipped_name(theirs), ours);
+        }
+        assert_eq!(shipped_name("Partial-black"), "Partial-black");
     }
 
     /// Classes a grader adds (Thai's names) count as their SCA rows do.
