@@ -105,6 +105,11 @@ export class SharedLibrary {
     this.state = 'off';       // off | idle | syncing | ok | error | offline
     this.message = '';
     this.syncs = 0;           // finished syncs, for tests
+    this.saved = 0;           // settings saved on this page so far
+    this.syncedSaved = 0;     // how many had been saved when the last finished sync started
+    this.changes = 0;         // changes this page put in the outbox so far
+    this.syncedChanges = 0;   // how many it had put there when the last finished sync started
+    this.switching = null;    // while settings are being switched: no sync starts
     this.checked = null;      // `${address} ${modelId}` whose collection was checked
     this.total = null;        // the model's live references on the server, as last counted
     this.fallback = null;     // why the server could not label beans just now (said once)
@@ -162,8 +167,28 @@ export class SharedLibrary {
     } catch (err) {
       return this.say(err.message, 'error');
     }
-    // A sync under the old settings ends first: nothing it pulls lands in another library's place.
-    await this.running?.catch(() => {});
+    // A sync under the old settings ends first, and none starts until the new ones are in place:
+    // nothing pulled lands in another library's place.
+    let switched;
+    let kept;
+    this.switching = new Promise((resolve) => { switched = resolve; });
+    try {
+      await this.running?.catch(() => {});
+      kept = await this.switchTo(address);
+    } finally {
+      this.switching = null;
+      switched();
+    }
+    if (!kept) return;
+    this.state = this.configured ? 'idle' : 'off';
+    this.say(this.configured ? '' : 'No shared library: references stay on this device.');
+    await this.countWaiting();
+    this.sync();
+  }
+
+  /** Keeps the form's settings (under `address`); another address forgets the old library's.
+   *  False (and said) when the browser could not keep them. */
+  async switchTo(address) {
     const previous = this.settings;
     const next = {
       address,
@@ -179,9 +204,11 @@ export class SharedLibrary {
         await saveLibraryValue('synced', undefined);
       }
     } catch (err) {
-      return this.say(`The shared library's settings could not be saved in this browser: ${err?.message ?? err}`, 'error');
+      this.say(`The shared library's settings could not be saved in this browser: ${err?.message ?? err}`, 'error');
+      return false;
     }
     this.settings = next;
+    this.saved += 1;
     this.fillForm();
     if ((previous?.address ?? '') !== address) {
       // Another library (or none): the references pulled from the old one stop voting.
@@ -195,10 +222,7 @@ export class SharedLibrary {
         if (reply.error === undefined) await this.changedVoters(reply.result);
       }
     }
-    this.state = this.configured ? 'idle' : 'off';
-    this.say(this.configured ? '' : 'No shared library: references stay on this device.');
-    await this.countWaiting();
-    this.sync();
+    return true;
   }
 
   /**
@@ -265,6 +289,7 @@ export class SharedLibrary {
     };
     try {
       await queueChange(key, reference);
+      this.changes += 1;
       this.pulled.set(key, reference);
       // An Undo also takes back the point where it came in from the library.
       const reply = await this.client.request('applySharedReferences', [reference]);
@@ -281,6 +306,7 @@ export class SharedLibrary {
   /** Sends the outbox and pulls; one at a time (a call meanwhile runs one more afterwards). */
   async sync() {
     await this.loaded;
+    await this.switching;
     if (!this.configured || !this.modelId) return;
     if (this.running) { this.again = true; return this.running; }
     this.running = (async () => {
@@ -293,9 +319,10 @@ export class SharedLibrary {
   }
 
   async syncOnce() {
+    const [saved, changes] = [this.saved, this.changes];
     if (!navigator.onLine) {
       this.state = 'offline'; // no request: the 'online' event syncs
-      this.syncs += 1;
+      this.finished(saved, changes);
       return this.show();
     }
     this.state = 'syncing';
@@ -330,7 +357,12 @@ export class SharedLibrary {
       this.state = 'error';
       this.message = err instanceof LibraryError ? err.message : `The shared library could not be synced: ${err?.message ?? err}`;
     }
-    this.syncs += 1;
+    if (!navigator.onLine) {
+      // Offline by now (the sync may have been cut off midway): the 'online' event syncs again.
+      this.state = 'offline';
+      this.message = '';
+    }
+    this.finished(saved, changes);
     await this.countWaiting();
     this.show();
     if (relabel) {
@@ -522,6 +554,14 @@ export class SharedLibrary {
     if (changed) await this.changedVoters(changed);
   }
 
+  /** One more sync ended; `saved`, `changes`: the settings saved (which it ran under) and the
+   *  changes made when it started (those it could send). */
+  finished(saved, changes) {
+    this.syncs += 1;
+    this.syncedSaved = saved;
+    this.syncedChanges = changes;
+  }
+
   async changedVoters(voters) {
     this.count = voters.count;
     this.show();
@@ -574,6 +614,10 @@ export class SharedLibrary {
       waiting: String(this.waiting),
       syncedAt: String(this.lastSync ?? ''),
       syncs: String(this.syncs),
+      saved: String(this.saved),
+      syncedSaved: String(this.syncedSaved),
+      changes: String(this.changes),
+      syncedChanges: String(this.syncedChanges),
     });
     const message = $('library-message');
     message.textContent = this.message;

@@ -59,51 +59,55 @@ async function phone(t, options = {}) {
 
 const openSettings = (page) => page.getByTestId('settings').evaluate((d) => { d.open = true; });
 
-/** What the library's status line says (its data attributes). */
-const libraryStatus = (page) => page.getByTestId('library-status').evaluate((s) => ({
-  state: s.dataset.state,
-  count: Number(s.dataset.count),
-  graders: Number(s.dataset.graders),
-  waiting: Number(s.dataset.waiting),
-  syncs: Number(s.dataset.syncs),
-  text: s.textContent,
-}));
-const libraryMessage = (page) => page.getByTestId('library-message').textContent();
-
-/** Waits until a sync has finished after `after` syncs (and none runs). */
-async function syncedAfter(page, after) {
-  await page.waitForFunction((n) => {
-    const s = document.querySelector('[data-testid="library-status"]').dataset;
-    return Number(s.syncs) > n && s.state !== 'syncing';
-  }, after, { timeout: 60_000 });
-  return libraryStatus(page);
+/** The library's status (its line's data attributes and text, and its message) from a copy. */
+const asStatus = ({ state, count, graders, waiting, syncs, saved, syncedSaved, changes, text, message }) => ({
+  state, count: Number(count), graders: Number(graders), waiting: Number(waiting), syncs: Number(syncs),
+  saved: Number(saved), syncedSaved: Number(syncedSaved), changes: Number(changes), text, message,
+});
+/** Waits until the page has finished more than `after` syncs, the last of them started once more
+ *  than `saved` settings were saved (and, if `idle`, none runs), then reads the status line's data
+ *  attributes and text and the message under it in the same step: a periodic sync starting just
+ *  after, or one under the settings before, cannot stand in for the one awaited. */
+async function statusWhen(page, { after = -1, saved = -1, idle = false } = {}) {
+  const handle = await page.waitForFunction(([n, saved, idle]) => {
+    const s = document.querySelector('[data-testid="library-status"]');
+    const done = Number(s.dataset.syncs) > n && Number(s.dataset.syncedSaved) > saved;
+    if (!done || (idle && s.dataset.state === 'syncing')) return false;
+    return { ...s.dataset, text: s.textContent, message: document.querySelector('[data-testid="library-message"]').textContent };
+  }, [after, saved, idle], { timeout: 60_000 });
+  return asStatus(await handle.jsonValue());
 }
+const libraryStatus = (page) => statusWhen(page);
+const changesOn = async (page) => (await libraryStatus(page)).changes;
+const libraryMessage = (page) => page.getByTestId('library-message').textContent();
+const syncedAfter = (page, after) => statusWhen(page, { after, idle: true });
 
 /** Sync now (once no other sync runs); resolves to the status after it. */
 async function syncNow(page) {
-  await page.waitForFunction(() => document.querySelector('[data-testid="library-status"]').dataset.state !== 'syncing');
-  const { syncs } = await libraryStatus(page);
+  const { syncs } = await statusWhen(page, { idle: true });
   await page.getByTestId('library-sync').click();
   return syncedAfter(page, syncs);
 }
 
 /** Settings → Shared reference library → Save (which syncs); resolves to the status after it. */
 async function setUp(page, { url, key, grader = 'Ana', place = 'Santos' }) {
-  const { syncs } = await libraryStatus(page);
+  const { syncs, saved } = await libraryStatus(page);
   await page.getByTestId('library-address').fill(url);
   await page.getByTestId('library-key').fill(key);
   await page.getByTestId('library-site').fill(place);
   await page.getByTestId('library-grader').fill(grader);
   await page.getByTestId('library-save').click();
-  return syncedAfter(page, syncs);
+  return statusWhen(page, { after: syncs, saved, idle: true });
 }
 
-/** Waits until every change was sent and a sync ended well. */
-async function allSent(page) {
-  await page.waitForFunction(() => {
+/** Waits until every change was sent and a sync ended well; with `changes` (how many the page had
+ *  made before a click that makes one more), only once that new one was made and sent. */
+async function allSent(page, changes = -1) {
+  await page.waitForFunction((before) => {
     const s = document.querySelector('[data-testid="library-status"]').dataset;
-    return s.waiting === '0' && s.state === 'ok';
-  }, null, { timeout: 60_000 });
+    const made = Number(s.changes) > before && s.syncedChanges === s.changes;
+    return made && s.waiting === '0' && s.state === 'ok';
+  }, changes, { timeout: 60_000 });
   return libraryStatus(page);
 }
 
@@ -158,9 +162,10 @@ test('two phones: a bean corrected on one changes the other\'s vote after its sy
 
   // A corrects it; the outbox is sent on its own (no button pressed).
   await a.page.getByTestId('correct-label').selectOption(corrected);
+  let made = await changesOn(a.page);
   await a.page.getByTestId('save-reference').click();
   await a.page.getByTestId('saved-reference').waitFor();
-  await allSent(a.page);
+  await allSent(a.page, made);
   assert.equal(await qdrant.count(COLLECTION), 1);
   const [point] = (await qdrant.api('POST', `/collections/${COLLECTION}/points/scroll`, { with_payload: true, with_vector: true })).json.result.points;
   assert.equal(point.payload.label, corrected);
@@ -197,9 +202,10 @@ test('two phones: a bean corrected on one changes the other\'s vote after its sy
 
   // Undo on A: a tombstone; after B's sync its label goes back.
   await b.context.setOffline(true);
+  made = await changesOn(a.page);
   await a.page.getByTestId('undo-reference').click();
   await a.page.getByTestId('correct-label').waitFor();
-  await allSent(a.page);
+  await allSent(a.page, made);
   const tombstone = (await qdrant.api('GET', `/collections/${COLLECTION}/points/${point.id}`)).json.result;
   assert.equal(tombstone.payload.deleted, true);
   assert.ok(tombstone.payload.updated_at > point.payload.updated_at);
@@ -361,41 +367,48 @@ test('bad answers from the server are refused with a message and change nothing 
   const [[onA], [onB]] = await Promise.all([settledCards(a.page, 1), settledCards(b.page, 1)]);
   const corrected = classNames.find((c) => c !== onA.label);
   await a.page.getByTestId('correct-label').selectOption(corrected);
+  let made = await changesOn(a.page);
   await a.page.getByTestId('save-reference').click();
   await a.page.getByTestId('saved-reference').waitFor();
-  await allSent(a.page);
+  await allSent(a.page, made);
   await syncNow(b.page);
   await waitLabel(b.page, photo.name, corrected);
-  // A takes it back: a good answer would now change B's vote; the bad ones below must not.
-  await a.page.getByTestId('undo-reference').click();
-  await allSent(a.page);
 
-  const bad = {
+  const bad = Object.entries({
     'wrong dimension': [(j) => { j.result.points[0].vector.push(0); }, /point 1: its vector has 129 values; this model makes 128/],
     'NaN': [(j) => JSON.stringify(j).replace('"vector":[', '"vector":[NaN,'), /not JSON/],
     'a null in the vector': [(j) => { j.result.points[0].vector[3] = null; }, /not a number/],
     'unknown label': [(j) => { j.result.points[0].payload.label = 'Purple'; }, /label "Purple" is not one of the model's classes/],
     'another model': [(j) => { j.result.points[0].payload.model_id = '00000000'; }, /made with another model/],
     'a huge answer': [(j) => JSON.stringify(j) + ' '.repeat(9 << 20), /bytes, more than the 8388608 a page may take/],
-  };
-  for (const [what, [spoil, message]] of Object.entries(bad)) {
-    await b.page.route('**/points/scroll', async (route) => {
-      const response = await route.fetch();
-      const json = await response.json();
-      assert.ok(json.result.points.length >= 1, 'the answer holds the tombstone');
-      const body = spoil(json) ?? JSON.stringify(json);
-      await route.fulfill({ response, body, headers: { ...response.headers(), 'content-length': String(Buffer.byteLength(body)) } });
-    });
+  });
+  // Every answer B gets is spoiled from here on, its periodic syncs' too, until the route goes.
+  let spoil = bad[0][1][0];
+  const answers = [];
+  await b.page.route('**/points/scroll', async (route) => {
+    const response = await route.fetch();
+    const json = await response.json();
+    answers.push(json.result.points.length);
+    const body = (json.result.points.length ? spoil(json) : undefined) ?? JSON.stringify(json);
+    await route.fulfill({ response, body, headers: { ...response.headers(), 'content-length': String(Buffer.byteLength(body)) } });
+  });
+  // A takes it back: a good answer would now change B's vote; the bad ones below must not.
+  made = await changesOn(a.page);
+  await a.page.getByTestId('undo-reference').click();
+  await allSent(a.page, made);
+
+  for (const [what, [spoilWith, message]] of bad) {
+    spoil = spoilWith;
     const status = await syncNow(b.page);
-    await b.page.unroute('**/points/scroll');
-    const said = await libraryMessage(b.page);
-    t.diagnostic(`${what}: ${said}`);
+    t.diagnostic(`${what}: ${status.message}`);
     assert.equal(status.state, 'error', what);
-    assert.match(said, message, what);
-    assert.match(said, /^The shared library's answer was refused: .*Nothing of it was taken/, what);
+    assert.match(status.message, message, what);
+    assert.match(status.message, /^The shared library's answer was refused: .*Nothing of it was taken/, what);
     assert.equal(status.count, 1, `${what}: the shared references stay as they were`);
     assert.equal(await labelOf(b.page, photo.name), corrected, `${what}: the vote is unchanged`);
   }
+  await b.page.unroute('**/points/scroll');
+  assert.ok(answers.every((n) => n >= 1), `every answer held the reference or its tombstone: ${answers}`);
 
   // A good answer again: the tombstone is taken.
   const status = await syncNow(b.page);
@@ -479,15 +492,18 @@ test('a library too large to keep: online each bean asks the server for its near
   const bundled = onA.label;
   const corrected = classNames.find((c) => c !== bundled);
   await a.page.getByTestId('correct-label').selectOption(corrected);
+  const made = await changesOn(a.page);
   await a.page.getByTestId('save-reference').click();
   await a.page.getByTestId('saved-reference').waitFor();
-  await allSent(a.page);
+  await allSent(a.page, made);
   const [point] = (await qdrant.api('POST', `/collections/${COLLECTION}/points/scroll`, { with_payload: true, with_vector: true })).json.result.points;
   const modelId = point.payload.model_id;
   assert.equal(pointId(modelId, point.payload.ref_id), point.id, 'the test makes point ids as the module does');
   status = await setUp(c.page, { url: qdrant.url, key: qdrant.apiKey, grader: 'Célia' });
   assert.equal(status.count, 1, 'C keeps the library while it is small');
   await slide(c.page, 'k', 1);
+  // C is away while the library grows (so no periodic sync of C's lands in the middle of it).
+  await c.context.setOffline(true);
 
   // Then the library grows past what a phone keeps.
   const localMax = 20_000;
@@ -516,6 +532,7 @@ test('a library too large to keep: online each bean asks the server for its near
   assert.equal(await keptInBrowser(b.page), 0);
 
   // C, which kept the library while it was small, keeps what it has for offline use.
+  await c.context.setOffline(false);
   status = await syncNow(c.page);
   assert.match(status.text, /the library holds 20,501 references .* · 1 kept here for offline use/);
   assert.equal(await keptInBrowser(c.page), 1);
