@@ -13,7 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use beanscan::eval::scenes::{self, CutOut, Layout, SCENE_SIZE, SURFACES};
-use beanscan::eval::tray_eval::{TrueBean, load_trays, match_beans};
+use beanscan::eval::tray_eval::match_beans;
+use beanscan::train::tray_data::{TrueBean, load_trays};
 use beanscan::tray::detect::find_beans;
 use image::{RgbImage, imageops};
 use rand::SeedableRng;
@@ -127,7 +128,7 @@ fn tray_window(n: usize) -> (RgbImage, Vec<TrueBean>) {
     photos.iter().find_map(|photo| window_of(photo, n)).unwrap_or_else(|| panic!("no window of {n} beans"))
 }
 
-fn window_of(photo: &beanscan::eval::tray_eval::TrayPhoto, n: usize) -> Option<(RgbImage, Vec<TrueBean>)> {
+fn window_of(photo: &beanscan::train::tray_data::TrayPhoto, n: usize) -> Option<(RgbImage, Vec<TrueBean>)> {
     let image = image::open(&photo.path).unwrap().to_rgb8();
     let side = |b: &TrueBean| (b.bbox[2] - b.bbox[0]).max(b.bbox[3] - b.bbox[1]);
     let bean = side(photo.beans.first()?);

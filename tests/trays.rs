@@ -7,7 +7,8 @@ use common::{beanscan, temp_dir};
 
 use std::path::{Path, PathBuf};
 
-use beanscan::eval::tray_eval::{load_trays, match_beans};
+use beanscan::eval::tray_eval::match_beans;
+use beanscan::train::tray_data::load_trays;
 use beanscan::tray::detect::find_beans;
 
 const TRAYS: &str = "../shared/data/trays";

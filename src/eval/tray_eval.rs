@@ -1,107 +1,23 @@
-//! Evaluation on tray photos with one polygon per bean (`NAME.jpg` + `NAME.json`, a list of
-//! `{"label", "points": [[x, y], ...]}`): detection precision/recall at IoU ≥ 0.5, count error,
+//! Evaluation on annotated tray photos (`train::tray_data`): detection precision/recall at IoU ≥ 0.5, count error,
 //! per-bean label accuracy, and the few-shot domain-shift study (references from other dates
 //! added on the fly).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::classifier::Classifier;
 use crate::error::{Error, Result};
 use crate::eval::study::MeanSd;
+use crate::train::tray_data::{TrayPhoto, TrueBean, tray_dates};
 use crate::tray::detect::{Found, find_beans};
 use crate::tray::embed_beans;
 
 /// A detection matches a true bean when their boxes overlap at least this much (IoU).
 pub const MATCH_IOU: f32 = 0.5;
-
-#[derive(Debug, Clone, Deserialize)]
-struct PolygonJson {
-    label: String,
-    points: Vec<[f32; 2]>,
-}
-
-/// One annotated bean.
-#[derive(Debug, Clone)]
-pub struct TrueBean {
-    pub label: String,
-    /// left, top, right, bottom
-    pub bbox: [f32; 4],
-}
-
-impl TrueBean {
-    /// The bean an annotated polygon outlines (at least one point), as its box.
-    pub fn from_points(label: String, points: &[[f32; 2]]) -> TrueBean {
-        let xs = points.iter().map(|q| q[0]);
-        let ys = points.iter().map(|q| q[1]);
-        let bbox = [
-            xs.clone().fold(f32::INFINITY, f32::min),
-            ys.clone().fold(f32::INFINITY, f32::min),
-            xs.fold(f32::NEG_INFINITY, f32::max),
-            ys.fold(f32::NEG_INFINITY, f32::max),
-        ];
-        TrueBean { label, bbox }
-    }
-}
-
-/// One tray photo and its annotations.
-#[derive(Debug, Clone)]
-pub struct TrayPhoto {
-    pub path: PathBuf,
-    /// Session key for splitting: the file name's first 8 digits (a date), else "all".
-    pub date: String,
-    pub beans: Vec<TrueBean>,
-}
-
-/// Every `*.jpg`/`*.jpeg`/`*.png` under `dir` (any depth) with a `.json` of polygons beside it.
-pub fn load_trays(dir: &Path) -> Result<Vec<TrayPhoto>> {
-    let mut photos = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d).map_err(|e| Error::Bundle(format!("cannot read {}: {e}", d.display())))?;
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-                continue;
-            }
-            let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
-            if !matches!(ext.as_deref(), Some("jpg" | "jpeg" | "png")) {
-                continue;
-            }
-            let json = path.with_extension("json");
-            if !json.exists() {
-                continue;
-            }
-            let text =
-                std::fs::read_to_string(&json).map_err(|e| Error::Bundle(format!("cannot read {}: {e}", json.display())))?;
-            let polygons: Vec<PolygonJson> = serde_json::from_str(&text)
-                .map_err(|e| Error::Bundle(format!("{}: not a list of {{label, points}}: {e}", json.display())))?;
-            let beans = polygons
-                .into_iter()
-                .filter(|p| !p.points.is_empty())
-                .map(|p| TrueBean::from_points(p.label, &p.points))
-                .collect();
-            let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-            let date = if stem.len() >= 8 && stem[..8].bytes().all(|b| b.is_ascii_digit()) {
-                stem[..8].to_string()
-            } else {
-                "all".to_string()
-            };
-            photos.push(TrayPhoto { path, date, beans });
-        }
-    }
-    photos.sort_by(|a, b| a.path.cmp(&b.path));
-    if photos.is_empty() {
-        return Err(Error::Bundle(format!("no tray photos with a .json of polygons under {}", dir.display())));
-    }
-    Ok(photos)
-}
 
 /// Intersection over union of two boxes given as left, top, right, bottom.
 pub fn box_iou(a: [f32; 4], b: [f32; 4]) -> f32 {
@@ -312,14 +228,6 @@ pub struct ShotLine {
     /// Share of the held-out photos that get the new-camera notice, mean over seeds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unfamiliar_photos_mean: Option<f32>,
-}
-
-/// The dates of these photos, each once, in order.
-pub fn tray_dates(photos: &[TrayPhoto]) -> Vec<&str> {
-    let mut dates: Vec<&str> = photos.iter().map(|p| p.date.as_str()).collect();
-    dates.sort_unstable();
-    dates.dedup();
-    dates
 }
 
 /// Few-shot adaptation: for each fold (a date or a photo, `split`), `shots` references per class

@@ -243,6 +243,53 @@ fn parse_rows(text: &str, root: &Path) -> Result<(Dataset, Vec<usize>)> {
     Ok((Dataset { class_names, samples }, line_numbers))
 }
 
+/// Which photos a step reads: one split of a data folder, optionally one collection round.
+#[derive(Debug, Clone)]
+pub struct DataSource {
+    /// Folder with manifest.csv, or a folder of class folders.
+    pub data: PathBuf,
+    pub split: String,
+    /// Only rows of this collection round (manifest column `round`, e.g. r1).
+    pub round: Option<String>,
+}
+
+impl DataSource {
+    /// The rows of this split (and round); an error when there are none.
+    pub fn open(&self) -> Result<Dataset> {
+        let mut dataset = Dataset::open(&self.data)?.split(Some(&self.split));
+        if let Some(round) = &self.round {
+            dataset.samples.retain(|s| &s.round == round);
+        }
+        if dataset.samples.is_empty() {
+            bail!(
+                "no rows with split `{}`{} in {}",
+                self.split,
+                self.round.as_ref().map(|r| format!(" and round `{r}`")).unwrap_or_default(),
+                self.data.display()
+            );
+        }
+        Ok(dataset)
+    }
+
+    /// The same folder and round, another split.
+    pub fn with_split(&self, split: &str) -> DataSource {
+        DataSource { split: split.to_string(), ..self.clone() }
+    }
+}
+
+/// Every labelled face of the dataset, decoded at model size.
+pub fn labelled_photos(dataset: &Dataset, size: u32) -> crate::eval::study::Labelled {
+    let rows: Vec<usize> = (0..dataset.samples.len()).filter(|&r| dataset.samples[r].label_applies).collect();
+    let cache = load_images(dataset, &rows, size);
+    let sample = |r: usize| &dataset.samples[r];
+    crate::eval::study::Labelled {
+        labels: cache.rows.iter().map(|&r| sample(r).label).collect(),
+        beans: cache.rows.iter().map(|&r| sample(r).bean.clone()).collect(),
+        ids: cache.rows.iter().map(|&r| sample(r).reference_id()).collect(),
+        images: cache.images,
+    }
+}
+
 /// Square model-size images of the given rows, decoded once and kept as 8-bit RGB.
 /// Unreadable photos are skipped with one warning line each and counted.
 pub struct ImageCache {

@@ -8,13 +8,16 @@ pub mod export;
 pub mod finetune;
 pub mod map_cache;
 pub mod mining;
+pub mod output;
 pub mod plot;
 pub mod pretrain;
 pub mod pretrained;
 pub mod progress;
+pub mod recipe;
 pub mod supervised;
 pub mod train_loop;
 pub mod tray_crops;
+pub mod tray_data;
 
 use burn::tensor::{Device, Tensor, TensorData};
 use image::RgbImage;

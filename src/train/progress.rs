@@ -69,3 +69,17 @@ impl Progress {
         }
     }
 }
+
+/// Peak resident memory of this process so far, in MiB (Linux; NaN elsewhere).
+pub fn peak_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
+        .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// "NAME: 12.3 s, peak memory 456 MiB" on stderr: one finished step of a run.
+pub fn report_step(name: &str, started: Instant) {
+    eprintln!("{name}: {:.1} s, peak memory {:.0} MiB", started.elapsed().as_secs_f64(), peak_mib());
+}

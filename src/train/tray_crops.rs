@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
-use crate::eval::tray_eval::{TrayPhoto, load_trays, tray_dates};
+use crate::train::tray_data::{TrayPhoto, load_trays, tray_dates};
 use crate::tray::detect::Found;
 
 /// The manifest columns `train::data` reads, in the order greencoffee's manifest has them.

@@ -360,19 +360,6 @@ mod native {
         }
     }
 
-    /// Peak resident memory of this process so far, in MiB (Linux).
-    pub(crate) fn peak_mib() -> f64 {
-        std::fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|s| s.lines().find(|l| l.starts_with("VmHWM:")).map(str::to_string))
-            .and_then(|l| l.split_whitespace().nth(1).and_then(|kb| kb.parse::<f64>().ok()))
-            .map_or(f64::NAN, |kb| kb / 1024.0)
-    }
-
-    pub(crate) fn write_json(path: &Path, value: &serde_json::Value) -> Result<()> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-        }
-        std::fs::write(path, serde_json::to_string_pretty(value)?).with_context(|| format!("writing {}", path.display()))
-    }
+    pub(crate) use beanscan::train::output::write_json;
+    pub(crate) use beanscan::train::progress::peak_mib;
 }

@@ -8,11 +8,11 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use beanscan::bundle::WeightType;
 use beanscan::eval::metrics::Report;
-use beanscan::eval::study::{self, Codes, Labelled, MeanSd, draw_beans};
+use beanscan::eval::study::{self, Codes, MeanSd, draw_beans};
 use beanscan::model::{Autoencoder, Embedder, ModelConfig, Net};
 use beanscan::preprocess::PreprocessParams;
 use beanscan::train::checkpoint::{Checkpointer, load_model};
-use beanscan::train::data::{Dataset, load_images};
+use beanscan::train::data::{DataSource, Dataset, labelled_photos, load_images};
 use beanscan::train::export::{self, ExportInput};
 use beanscan::train::finetune::{FinetuneOptions, view_codes, view_features};
 use beanscan::train::mining::Mining;
@@ -22,7 +22,7 @@ use beanscan::train::{forward_rows, plot};
 use burn::tensor::Device;
 use serde::{Deserialize, Serialize};
 
-use crate::native::{peak_mib, write_json};
+use crate::native::write_json;
 
 /// Which photos a step reads.
 #[derive(clap::Args, Clone)]
@@ -185,47 +185,17 @@ fn ends(values: &[f32]) -> (f32, f32) {
     (values.first().copied().unwrap_or(f32::NAN), values.iter().rev().take(n).sum::<f32>() / n as f32)
 }
 
-/// Writes `bundle` to `out` (making its folder); returns the file's size.
-pub(crate) fn write_bundle(out: &Path, bundle: &beanscan::Bundle) -> Result<usize> {
-    let bytes = bundle.to_bytes()?;
-    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(out, &bytes).with_context(|| format!("writing {}", out.display()))?;
-    Ok(bytes.len())
-}
+pub(crate) use beanscan::train::output::write_bundle;
+pub(crate) use beanscan::train::progress::report_step;
 
-pub(crate) fn report_step(name: &str, started: Instant) {
-    eprintln!("{name}: {:.1} s, peak memory {:.0} MiB", started.elapsed().as_secs_f64(), peak_mib());
+impl DataArgs {
+    pub(crate) fn source(&self) -> DataSource {
+        DataSource { data: self.data.clone(), split: self.split.clone(), round: self.round.clone() }
+    }
 }
 
 pub(crate) fn open_data(args: &DataArgs) -> Result<Dataset> {
-    let mut dataset = Dataset::open(&args.data)?.split(Some(&args.split));
-    if let Some(round) = &args.round {
-        dataset.samples.retain(|s| &s.round == round);
-    }
-    if dataset.samples.is_empty() {
-        bail!(
-            "no rows with split `{}`{} in {}",
-            args.split,
-            args.round.as_ref().map(|r| format!(" and round `{r}`")).unwrap_or_default(),
-            args.data.display()
-        );
-    }
-    Ok(dataset)
-}
-
-/// Every labelled face of the dataset, decoded at model size.
-pub(crate) fn labelled_photos(dataset: &Dataset, size: u32) -> Labelled {
-    let rows: Vec<usize> = (0..dataset.samples.len()).filter(|&r| dataset.samples[r].label_applies).collect();
-    let cache = load_images(dataset, &rows, size);
-    let sample = |r: usize| &dataset.samples[r];
-    Labelled {
-        labels: cache.rows.iter().map(|&r| sample(r).label).collect(),
-        beans: cache.rows.iter().map(|&r| sample(r).bean.clone()).collect(),
-        ids: cache.rows.iter().map(|&r| sample(r).reference_id()).collect(),
-        images: cache.images,
-    }
+    args.source().open()
 }
 
 /// Pretrains (or resumes) the autoencoder in `args.run`; writes the loss curve and reconstructions.

@@ -8,6 +8,7 @@ use anyhow::{Context, Result, bail};
 use beanscan::Classifier;
 use beanscan::eval::tray_eval::{self, ShotLine};
 use beanscan::train::progress;
+use beanscan::train::tray_data;
 use beanscan::tray::{self, Tray, annotate};
 use clap::Args;
 
@@ -194,11 +195,11 @@ pub fn eval_trays_cmd(args: &EvalTraysArgs) -> Result<()> {
     if let Some(views) = args.views {
         classifier.set_tray_views(views)?;
     }
-    let photos = tray_eval::load_trays(&args.data)?;
+    let photos = tray_data::load_trays(&args.data)?;
     if let Some(date) = &args.hold_out
         && !photos.iter().any(|p| p.date == *date)
     {
-        let dates = tray_eval::tray_dates(&photos).join(", ");
+        let dates = tray_data::tray_dates(&photos).join(", ");
         bail!("--hold-out {date}: no tray photo of that date in {} (dates: {dates})", args.data.display());
     }
     let bar = progress::progress(photos.len() as u64, "trays");
@@ -302,7 +303,7 @@ pub fn eval_trays_cmd(args: &EvalTraysArgs) -> Result<()> {
 }
 
 /// The matched tray beans and the bundle's references, embeddings included.
-fn beans_json(classifier: &Classifier, photos: &[tray_eval::TrayPhoto], beans: &[tray_eval::FoundBean]) -> serde_json::Value {
+fn beans_json(classifier: &Classifier, photos: &[tray_data::TrayPhoto], beans: &[tray_eval::FoundBean]) -> serde_json::Value {
     let refs = &classifier.index.bundled;
     let references: Vec<_> = (0..refs.len())
         .map(|i| {
