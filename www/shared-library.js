@@ -171,12 +171,15 @@ export class SharedLibrary {
     // nothing pulled lands in another library's place.
     let switched;
     let kept;
-    this.switching = new Promise((resolve) => { switched = resolve; });
+    const switching = new Promise((resolve) => { switched = resolve; });
+    const before = this.switching; // a save still switching ends first
+    this.switching = switching;
     try {
+      await before;
       await this.running?.catch(() => {});
       kept = await this.switchTo(address);
     } finally {
-      this.switching = null;
+      if (this.switching === switching) this.switching = null;
       switched();
     }
     if (!kept) return;
@@ -306,7 +309,7 @@ export class SharedLibrary {
   /** Sends the outbox and pulls; one at a time (a call meanwhile runs one more afterwards). */
   async sync() {
     await this.loaded;
-    await this.switching;
+    while (this.switching) await this.switching;
     if (!this.configured || !this.modelId) return;
     if (this.running) { this.again = true; return this.running; }
     this.running = (async () => {

@@ -65,16 +65,19 @@ const asStatus = ({ state, count, graders, waiting, syncs, saved, syncedSaved, c
   saved: Number(saved), syncedSaved: Number(syncedSaved), changes: Number(changes), text, message,
 });
 /** Waits until the page has finished more than `after` syncs, the last of them started once more
- *  than `saved` settings were saved (and, if `idle`, none runs), then reads the status line's data
+ *  than `saved` settings were saved and `changes` changes made (and, if `idle`, none runs; if
+ *  `sent`, every change made was sent and the sync ended well), then reads the status line's data
  *  attributes and text and the message under it in the same step: a periodic sync starting just
- *  after, or one under the settings before, cannot stand in for the one awaited. */
-async function statusWhen(page, { after = -1, saved = -1, idle = false } = {}) {
-  const handle = await page.waitForFunction(([n, saved, idle]) => {
+ *  after, or one from before the settings or change awaited, cannot stand in for the one awaited. */
+async function statusWhen(page, { after = -1, saved = -1, changes = -1, idle = false, sent = false } = {}) {
+  const handle = await page.waitForFunction(([n, saved, changes, idle, sent]) => {
     const s = document.querySelector('[data-testid="library-status"]');
-    const done = Number(s.dataset.syncs) > n && Number(s.dataset.syncedSaved) > saved;
-    if (!done || (idle && s.dataset.state === 'syncing')) return false;
-    return { ...s.dataset, text: s.textContent, message: document.querySelector('[data-testid="library-message"]').textContent };
-  }, [after, saved, idle], { timeout: 60_000 });
+    const d = s.dataset;
+    const done = Number(d.syncs) > n && Number(d.syncedSaved) > saved && Number(d.syncedChanges) > changes;
+    const allSent = d.syncedChanges === d.changes && d.waiting === '0' && d.state === 'ok';
+    if (!done || (idle && d.state === 'syncing') || (sent && !allSent)) return false;
+    return { ...d, text: s.textContent, message: document.querySelector('[data-testid="library-message"]').textContent };
+  }, [after, saved, changes, idle, sent], { timeout: 60_000 });
   return asStatus(await handle.jsonValue());
 }
 const libraryStatus = (page) => statusWhen(page);
@@ -102,14 +105,7 @@ async function setUp(page, { url, key, grader = 'Ana', place = 'Santos' }) {
 
 /** Waits until every change was sent and a sync ended well; with `changes` (how many the page had
  *  made before a click that makes one more), only once that new one was made and sent. */
-async function allSent(page, changes = -1) {
-  await page.waitForFunction((before) => {
-    const s = document.querySelector('[data-testid="library-status"]').dataset;
-    const made = Number(s.changes) > before && s.syncedChanges === s.changes;
-    return made && s.waiting === '0' && s.state === 'ok';
-  }, changes, { timeout: 60_000 });
-  return libraryStatus(page);
-}
+const allSent = (page, changes = -1) => statusWhen(page, { changes, sent: true });
 
 async function slide(page, testid, value) {
   await page.getByTestId(testid).evaluate((input, v) => {
@@ -313,10 +309,10 @@ test('a read-only key, a wrong key and an unreachable server each say so and kee
   const [photo] = await pickPhotos(data, ['Black']);
   await a.page.getByTestId('picker').setInputFiles(await asFiles([photo]));
   await settledCards(a.page, 1);
-  const { syncs } = await libraryStatus(a.page);
+  const made = await changesOn(a.page);
   await a.page.getByTestId('save-reference').click();
   await a.page.getByTestId('saved-reference').waitFor();
-  status = await syncedAfter(a.page, syncs);
+  status = await statusWhen(a.page, { changes: made, idle: true });
   assert.equal(status.state, 'error');
   assert.equal(status.waiting, 1);
   const readOnly = await libraryMessage(a.page);
