@@ -139,6 +139,11 @@ pub struct TuneArgs {
     /// of a class left out of the references it flags.
     #[arg(long, default_value_t = unknown::DEFAULT_QUANTILE)]
     pub unknown_quantile: f32,
+    /// Without --threshold: calibrate it on those photos as other cameras would take them (one
+    /// camera drawn per photo, as --camera-jitter draws one per view), so that it keeps an
+    /// unseen camera's known beans within it rather than only the trained camera's.
+    #[arg(long)]
+    pub calibrate_jittered: bool,
     /// Distance beyond which a bean of a tray photo is unknown. Default with --refs-rounds:
     /// calibrated as --threshold is, on the labelled train photos outside those rounds (the
     /// tray beans `tray-crops` cut), each embedded as the tray path embeds a bean
@@ -194,6 +199,7 @@ impl TuneArgs {
             k: self.k,
             threshold: self.threshold,
             unknown_quantile: self.unknown_quantile,
+            calibrate_jittered: self.calibrate_jittered,
             tray_threshold: self.tray_threshold,
             embed_views: self.embed_views,
         }

@@ -1,11 +1,15 @@
 //! Calibration: the distances beyond which a single-bean photo, and a bean cut from a tray, is
 //! unknown, set on labelled photos that are not references (`RUN/unknown.json`,
-//! `RUN/unknown-tray.json`), unless the run was given them.
+//! `RUN/unknown-tray.json`), unless the run was given them. With `calibrate_jittered` the
+//! single-bean photos are taken as another camera would take them first, so the threshold
+//! keeps an unseen camera's known beans within it as it keeps the trained camera's.
 
 use std::time::Instant;
 
 use anyhow::Result;
 use burn::tensor::Device;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
 
 use super::Recipe;
 use super::references::Chosen;
@@ -13,9 +17,9 @@ use super::sources::Sources;
 use crate::classifier::TRAY_VIEWS;
 use crate::eval::{study, unknown};
 use crate::preprocess::PreprocessParams;
-use crate::train::export;
 use crate::train::output::write_json;
 use crate::train::progress::report_step as step;
+use crate::train::{augment, export};
 
 pub(super) struct Thresholds {
     pub single: f32,
@@ -38,7 +42,11 @@ pub(super) fn thresholds(
             1.0
         }
         None => {
-            let photos = study::pick(&chosen.embeddings, &chosen.calibration);
+            let photos = if recipe.calibrate_jittered {
+                jittered_embeddings(recipe, sources, chosen, preprocess, device)
+            } else {
+                study::pick(&chosen.embeddings, &chosen.calibration)
+            };
             let labels = study::pick(&train.labels, &chosen.calibration);
             let check = unknown::calibrate(&chosen.references, &photos, &labels, recipe.unknown_quantile);
             eprintln!("  {}", check.calibration_line());
@@ -62,4 +70,24 @@ pub(super) fn thresholds(
         }
     };
     Ok(Thresholds { single, tray })
+}
+
+/// The calibration photos, each as one camera draw ([`augment::camera_jitter`], seeded by the
+/// run's seed) would take it, embedded with the bundle's views.
+fn jittered_embeddings(
+    recipe: &Recipe,
+    sources: &Sources,
+    chosen: &Chosen,
+    preprocess: &PreprocessParams,
+    device: &Device,
+) -> Vec<Vec<f32>> {
+    let started = Instant::now();
+    let mut rng = StdRng::seed_from_u64(recipe.tune.seed);
+    let photos: Vec<_> = chosen.calibration.iter().map(|&r| augment::camera_jitter(&sources.train.images[r], &mut rng)).collect();
+    let embedded = export::embed_images(&chosen.net, preprocess, &photos, recipe.embed_views, device);
+    step(
+        &format!("embed {} calibration photos as other cameras take them × {} views", photos.len(), recipe.embed_views),
+        started,
+    );
+    embedded
 }

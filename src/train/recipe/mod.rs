@@ -68,6 +68,8 @@ pub struct Recipe {
     /// The unknown threshold (calibrated at `unknown_quantile` when `None`).
     pub threshold: Option<f32>,
     pub unknown_quantile: f32,
+    /// Calibrate the single-bean threshold on the photos as other cameras take them.
+    pub calibrate_jittered: bool,
     /// The tray beans' unknown threshold (calibrated on tray beans when `None` and
     /// `refs_rounds` is set).
     pub tray_threshold: Option<f32>,
