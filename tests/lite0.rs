@@ -157,8 +157,16 @@ fn fine_tuning_trains_the_unfrozen_blocks_only() {
     // One cached view turned in feature space, and the eight real views.
     for (loss, unfreeze_every, views) in [(TuneLoss::Cosine, 0, 1), (TuneLoss::Triplet, 1, 8), (TuneLoss::Pairs, 0, 8)] {
         let cache = || {
-            Ok(MapCache::build(&imagenet, 3, &params, &images, views, ViewJitter { low_res: views == 8, camera: false }, &device)
-                .into())
+            Ok(MapCache::build(
+                &imagenet,
+                3,
+                &params,
+                &images,
+                views,
+                ViewJitter { low_res: views == 8, ..ViewJitter::default() },
+                &device,
+            )
+            .into())
         };
         let options = TuneOptions {
             steps: 4,
@@ -202,8 +210,16 @@ fn fine_tuning_trains_the_unfrozen_blocks_only() {
         if loss == TuneLoss::Pairs {
             // Labels are not read: other labels train the same weights.
             let cache = || {
-                Ok(MapCache::build(&imagenet, 3, &params, &images, views, ViewJitter { low_res: true, camera: false }, &device)
-                    .into())
+                Ok(MapCache::build(
+                    &imagenet,
+                    3,
+                    &params,
+                    &images,
+                    views,
+                    ViewJitter { low_res: true, ..ViewJitter::default() },
+                    &device,
+                )
+                .into())
             };
             // (Through a checkpoint too: a run with one draws its initial weights as the first did.)
             let again = Checkpointer::new(dir.join("relabelled.ckpt"), "test", 100);

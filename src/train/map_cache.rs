@@ -24,6 +24,10 @@ pub struct ViewJitter {
     pub low_res: bool,
     /// The seven turned views as another camera would take them ([`augment::camera_jitter`]).
     pub camera: bool,
+    /// With `camera`: only the three quarter turns are taken by other cameras; the four
+    /// mirrored views stay as the photo was taken, so half of what the net sees keeps the
+    /// trained camera's colours.
+    pub clean_mirrors: bool,
 }
 
 /// Frozen feature maps of every photo and view, flattened; computed once before training.
@@ -57,7 +61,7 @@ impl MapCache {
         let mut shape = [0; 3];
         let view = |photo: usize, v: usize| {
             let mut turned = dihedral(&images[photo], v as u8);
-            if jitter.camera && views == 8 && v > 0 {
+            if jitter.camera && views == 8 && v > 0 && !(jitter.clean_mirrors && v >= 4) {
                 turned = augment::camera_jitter(&turned, &mut super::step_rng(photo as u64, 8 + v));
             }
             if jitter.low_res && views == 8 && v >= 4 {
@@ -324,6 +328,28 @@ mod tests {
                 for (g, w) in got.iter().zip(&want) {
                     assert!((g - w).abs() <= 1e-3 * w.abs() + 1e-3, "photo {photo} view {view}: {g} vs {w}");
                 }
+            }
+        }
+    }
+
+    /// With clean mirrors only the three quarter turns are jittered: the photo as is and its
+    /// four mirrored views have the plain cache's maps, the turns other ones.
+    #[test]
+    fn clean_mirrors_jitter_the_quarter_turns_only() {
+        use crate::train::pretrained::{imagenet_path, load_imagenet};
+        let device = Device::flex();
+        let encoder = load_imagenet(&imagenet_path(), 3, &device).unwrap_or_else(|e| panic!("{e:#}"));
+        let params = PreprocessParams { input_size: 32, mean: [0.5; 3], std: [0.5; 3] };
+        let images: Vec<RgbImage> = (0..2u8)
+            .map(|i| RgbImage::from_fn(32, 32, |x, y| image::Rgb([(x * 7) as u8 + i * 40, (y * 5) as u8, 120 + (x ^ y) as u8])))
+            .collect();
+        let plain = MapCache::build(&encoder, 3, &params, &images, 8, ViewJitter::default(), &device);
+        let jitter = ViewJitter { camera: true, clean_mirrors: true, ..ViewJitter::default() };
+        let mixed = MapCache::build(&encoder, 3, &params, &images, 8, jitter, &device);
+        for photo in 0..images.len() {
+            for view in 0..8 {
+                let same = plain.maps[photo * 8 + view] == mixed.maps[photo * 8 + view];
+                assert_eq!(same, view == 0 || view >= 4, "photo {photo} view {view}");
             }
         }
     }

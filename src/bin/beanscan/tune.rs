@@ -58,6 +58,10 @@ pub struct TuneArgs {
     /// exposure, gamma, saturation, focus, noise, JPEG quality drawn per photo and view).
     #[arg(long)]
     pub camera_jitter: bool,
+    /// With --camera-jitter: only the three quarter turns jittered, the four mirrored views
+    /// kept as the photo was taken.
+    #[arg(long, requires = "camera_jitter")]
+    pub clean_mirrors: bool,
     /// Keep the frozen blocks' maps in this file, by photo: a run with the same settings reads
     /// the maps of the photos it holds, computes the others and adds them (≈ 1.3 GB for 8 views
     /// of every train photo). Saves the caching time of a resumed run, of another seed, or of a
@@ -169,7 +173,7 @@ impl TuneArgs {
             input_size: self.input_size,
             blocks: self.blocks,
             views: self.views,
-            jitter: ViewJitter { low_res: self.low_res, camera: self.camera_jitter },
+            jitter: ViewJitter { low_res: self.low_res, camera: self.camera_jitter, clean_mirrors: self.clean_mirrors },
             map_cache: self.map_cache.clone(),
             labels: self.labels,
             draw: self.draw,

@@ -115,7 +115,12 @@ impl Recipe {
 
     /// " low-res camera-jitter": how the cached views are changed, as the run's settings say it.
     fn jitter_words(&self) -> String {
-        format!("{}{}", if self.jitter.low_res { " low-res" } else { "" }, if self.jitter.camera { " camera-jitter" } else { "" })
+        let camera = match (self.jitter.camera, self.jitter.clean_mirrors) {
+            (false, _) => "",
+            (true, false) => " camera-jitter",
+            (true, true) => " camera-jitter clean-mirrors",
+        };
+        format!("{}{camera}", if self.jitter.low_res { " low-res" } else { "" })
     }
 }
 
