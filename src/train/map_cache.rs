@@ -306,14 +306,7 @@ mod tests {
         let device = Device::flex();
         let encoder = load_imagenet(&imagenet_path(), 5, &device).unwrap_or_else(|e| panic!("{e:#}"));
         let params = PreprocessParams { input_size: 32, mean: [0.5; 3], std: [0.5; 3] };
-        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/greencoffee/r2/Black");
-        let mut files: Vec<_> = std::fs::read_dir(folder).unwrap().map(|e| e.unwrap().path()).collect();
-        files.sort();
-        let images: Vec<RgbImage> = files
-            .iter()
-            .take(5)
-            .map(|f| crate::preprocess::square(&crate::preprocess::decode(&std::fs::read(f).unwrap()).unwrap(), 32))
-            .collect();
+        let images = black_beans(5, 32);
         let cache = MapCache::build(&encoder, 5, &params, &images, 8, ViewJitter::default(), &device);
         assert_eq!(cache.len(), 5);
         for (photo, image) in images.iter().enumerate() {
@@ -332,6 +325,18 @@ mod tests {
         }
     }
 
+    /// The first `n` greencoffee r2 Black photos, cut square around the bean at `size` px.
+    fn black_beans(n: usize, size: u32) -> Vec<RgbImage> {
+        let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/greencoffee/r2/Black");
+        let mut files: Vec<_> = std::fs::read_dir(folder).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        files
+            .iter()
+            .take(n)
+            .map(|f| crate::preprocess::square(&crate::preprocess::decode(&std::fs::read(f).unwrap()).unwrap(), size))
+            .collect()
+    }
+
     /// With clean mirrors only the three quarter turns are jittered: the photo as is and its
     /// four mirrored views have the plain cache's maps, the turns other ones.
     #[test]
@@ -340,9 +345,7 @@ mod tests {
         let device = Device::flex();
         let encoder = load_imagenet(&imagenet_path(), 3, &device).unwrap_or_else(|e| panic!("{e:#}"));
         let params = PreprocessParams { input_size: 32, mean: [0.5; 3], std: [0.5; 3] };
-        let images: Vec<RgbImage> = (0..2u8)
-            .map(|i| RgbImage::from_fn(32, 32, |x, y| image::Rgb([(x * 7) as u8 + i * 40, (y * 5) as u8, 120 + (x ^ y) as u8])))
-            .collect();
+        let images = black_beans(2, 32);
         let plain = MapCache::build(&encoder, 3, &params, &images, 8, ViewJitter::default(), &device);
         let jitter = ViewJitter { camera: true, clean_mirrors: true, ..ViewJitter::default() };
         let mixed = MapCache::build(&encoder, 3, &params, &images, 8, jitter, &device);

@@ -146,7 +146,7 @@ pub struct TuneArgs {
     /// Without --threshold: calibrate it on those photos as other cameras would take them (one
     /// camera drawn per photo, as --camera-jitter draws one per view), so that it keeps an
     /// unseen camera's known beans within it rather than only the trained camera's.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "threshold")]
     pub calibrate_jittered: bool,
     /// Distance beyond which a bean of a tray photo is unknown. Default with --refs-rounds:
     /// calibrated as --threshold is, on the labelled train photos outside those rounds (the
