@@ -124,6 +124,24 @@ fn a_cut_network_loads_only_its_blocks() {
     assert!(missing.to_string().contains("./build.sh imagenet"), "{missing}");
 }
 
+/// Eight real photos of two classes (labels, and two photos per bean as a bean's two faces),
+/// framed as everywhere else (preprocess::square).
+fn two_class_photos(size: u32) -> (Vec<image::RgbImage>, Vec<u16>, Vec<String>) {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/greencoffee");
+    let (mut images, mut labels, mut beans) = (Vec::new(), Vec::new(), Vec::new());
+    for (label, folder) in [(0u16, "r2/Normal"), (1, "r2/Black")] {
+        let mut files: Vec<_> = std::fs::read_dir(data.join(folder)).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        for file in files.iter().take(4) {
+            let photo = beanscan::preprocess::decode(&std::fs::read(file).unwrap()).unwrap();
+            images.push(beanscan::preprocess::square(&photo, size));
+            labels.push(label);
+            beans.push(format!("{folder}/{}", images.len() / 2));
+        }
+    }
+    (images, labels, beans)
+}
+
 /// Fine-tuning moves the blocks above `--frozen` and the head, and leaves the frozen ones.
 #[test]
 fn fine_tuning_trains_the_unfrozen_blocks_only() {
@@ -137,20 +155,7 @@ fn fine_tuning_trains_the_unfrozen_blocks_only() {
     let imagenet = load_imagenet(&imagenet_path(), 17, &device).unwrap();
     let start = Start::Imagenet(imagenet.clone());
     let params = PreprocessParams { input_size: 32, mean: [0.5; 3], std: [0.5; 3] };
-    // Eight real photos of two classes, framed as everywhere else (preprocess::square).
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/data/greencoffee");
-    let (mut images, mut labels, mut beans) = (Vec::new(), Vec::new(), Vec::new());
-    for (label, folder) in [(0u16, "r2/Normal"), (1, "r2/Black")] {
-        let mut files: Vec<_> = std::fs::read_dir(data.join(folder)).unwrap().map(|e| e.unwrap().path()).collect();
-        files.sort();
-        for file in files.iter().take(4) {
-            let photo = beanscan::preprocess::decode(&std::fs::read(file).unwrap()).unwrap();
-            images.push(beanscan::preprocess::square(&photo, params.input_size));
-            labels.push(label);
-            // Two photos per bean, as a bean's two faces.
-            beans.push(format!("{folder}/{}", images.len() / 2));
-        }
-    }
+    let (images, labels, beans) = two_class_photos(params.input_size);
     let config = ModelConfig { input_size: 32, code_dim: 16, embed_dim: 8, ..ModelConfig::default() };
     let weights =
         |net: &Lite0, block: usize| net.blocks[block].project.conv.weight.val().into_data().try_to_vec::<f32>().unwrap();
@@ -180,6 +185,7 @@ fn fine_tuning_trains_the_unfrozen_blocks_only() {
             unfreeze_every,
             pairs_weight: 0.0,
             pairs_scale: 10.0,
+            distill_weight: 0.0,
         };
         let dir = std::env::temp_dir().join(format!("beanscan-tune-{}-{loss:?}", std::process::id()));
         let checkpoint = Checkpointer::new(dir.join("tune.ckpt"), "test", 100);
@@ -244,9 +250,14 @@ fn fine_tuning_trains_the_unfrozen_blocks_only() {
             unfreeze_every: 0,
             pairs_weight: weight,
             pairs_scale: 10.0,
+            distill_weight: 0.0,
         };
         let maps = || {
-            Ok(TuneMaps { labelled: cached(&images), pairs: pool.map(|(i, b)| PairPool { maps: cached(i), beans: b.to_vec() }) })
+            Ok(TuneMaps {
+                labelled: cached(&images),
+                pairs: pool.map(|(i, b)| PairPool { maps: cached(i), beans: b.to_vec() }),
+                clean: None,
+            })
         };
         weights(&tune(&config, &start, maps, &labels, &beans, 2, &options, None, &device).unwrap().embedder.encoder, 15)
     };
@@ -255,4 +266,53 @@ fn fine_tuning_trains_the_unfrozen_blocks_only() {
     let with_pool = run(Some((&images, &beans)), 1.0);
     assert_ne!(with_pool, plain, "the pair loss beside the labels changed nothing");
     assert_ne!(run(Some((&images[..4], &beans[..4])), 1.0), with_pool, "the pool's photos are not what the pair loss trains on");
+}
+
+/// Distillation: trained on views as other cameras take them, the net pulled toward its start
+/// keeps the photos as taken nearer where the start net put them than the same run without it.
+#[test]
+fn distillation_keeps_the_photos_as_taken_near_the_start_net() {
+    use beanscan::model::{Lite0Embedder, ModelConfig};
+    use beanscan::preprocess::{PreprocessParams, normalise};
+    use beanscan::train::pretrained::{MapCache, Start, TuneLoss, TuneMaps, TuneOptions, tune};
+    let device = Device::flex();
+    let imagenet = load_imagenet(&imagenet_path(), 17, &device).unwrap();
+    let params = PreprocessParams { input_size: 32, mean: [0.5; 3], std: [0.5; 3] };
+    let (images, labels, beans) = two_class_photos(params.input_size);
+    let config = ModelConfig { input_size: 32, code_dim: 16, embed_dim: 8, ..ModelConfig::default() };
+    let start_net = Lite0Embedder::from_encoder(&config, imagenet.clone(), &device);
+    let cached =
+        |camera| MapCache::build(&imagenet, 3, &params, &images, 8, ViewJitter { camera, ..ViewJitter::default() }, &device);
+    let maps = || Ok(TuneMaps { labelled: cached(true), pairs: None, clean: Some(cached(false)) });
+    let options = |distill_weight| TuneOptions {
+        steps: 6,
+        batch: 8,
+        learning_rate: 1e-2,
+        seed: 0,
+        frozen: 3,
+        scale: 16.0,
+        loss: TuneLoss::Cosine,
+        margin: 0.2,
+        unfreeze_every: 0,
+        pairs_weight: 0.0,
+        pairs_scale: 10.0,
+        distill_weight,
+    };
+    let x = beanscan::train::batch_tensor(&images.iter().map(|i| normalise(i, &params)).collect::<Vec<_>>(), 32, &device);
+    let embed = |e: &Lite0Embedder| e.clone().forward(x.clone()).into_data().try_to_vec::<f32>().unwrap();
+    let before = embed(&start_net);
+    // Mean cosine distance of each photo's embedding from the start net's.
+    let drift = |e: &Lite0Embedder| {
+        let after = embed(e);
+        let dots: Vec<f32> =
+            before.chunks(8).zip(after.chunks(8)).map(|(a, b)| a.iter().zip(b).map(|(x, y)| x * y).sum()).collect();
+        dots.iter().map(|d| 1.0 - d).sum::<f32>() / dots.len() as f32
+    };
+    let start = Start::Run(start_net.clone());
+    let run = |weight| tune(&config, &start, maps, &labels, &beans, 2, &options(weight), None, &device).unwrap();
+    let (free, pulled) = (drift(&run(0.0).embedder), drift(&run(10.0).embedder));
+    assert!(pulled < 0.5 * free, "distilled drift {pulled} against {free} without");
+    // The teacher is the start run's net: from ImageNet alone there is none.
+    let refused = tune(&config, &Start::Imagenet(imagenet.clone()), maps, &labels, &beans, 2, &options(1.0), None, &device);
+    assert!(refused.err().expect("refused").to_string().contains("a run to start from"));
 }

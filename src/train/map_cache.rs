@@ -30,6 +30,18 @@ pub struct ViewJitter {
     pub clean_mirrors: bool,
 }
 
+impl ViewJitter {
+    /// " low-res camera-jitter": how the views are changed, as a run's settings say it.
+    pub fn words(&self) -> String {
+        let camera = match (self.camera, self.clean_mirrors) {
+            (false, _) => "",
+            (true, false) => " camera-jitter",
+            (true, true) => " camera-jitter clean-mirrors",
+        };
+        format!("{}{camera}", if self.low_res { " low-res" } else { "" })
+    }
+}
+
 /// Frozen feature maps of every photo and view, flattened; computed once before training.
 /// Kept as f16: half the memory (8 views of 8,072 photos: 1.3 GB instead of 2.6), and the
 /// rounding (about 1e-3 relative) is far below what the training steps change.

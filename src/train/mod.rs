@@ -4,6 +4,7 @@
 pub mod augment;
 pub mod checkpoint;
 pub mod data;
+pub mod distill;
 pub mod export;
 pub mod finetune;
 pub mod map_cache;

@@ -17,6 +17,7 @@ use rand::Rng;
 use rand::seq::SliceRandom;
 
 use super::checkpoint::Checkpointer;
+use super::distill::{Teacher, distill_loss};
 pub use super::map_cache::MapCache;
 use super::mining::{Mining, pair_contrastive_loss, triplet_loss};
 use super::step_rng;
@@ -73,10 +74,10 @@ impl TuneNet {
         l2_normalise(self.embedder.head.forward(self.embedder.encoder.forward_rest(maps, from)))
     }
 
-    /// Cosine-softmax logits of cached feature maps after `from` blocks.
-    fn logits(&self, maps: Tensor<4>, from: usize, scale: f32) -> Tensor<2> {
+    /// Cosine-softmax logits of unit-length embeddings.
+    fn logits(&self, embeddings: Tensor<2>, scale: f32) -> Tensor<2> {
         let w = l2_normalise(self.classes.val());
-        self.embed(maps, from).matmul(w.transpose()).mul_scalar(scale)
+        embeddings.matmul(w.transpose()).mul_scalar(scale)
     }
 }
 
@@ -100,6 +101,9 @@ pub struct TuneOptions {
     pub pairs_weight: f32,
     /// Scale (1/temperature) of that pair loss.
     pub pairs_scale: f32,
+    /// Weight of the distillation loss ([`super::distill`]): each drawn view pulled toward the
+    /// start run's embedding of that view as taken (`TuneMaps::clean`); 0 = none.
+    pub distill_weight: f32,
 }
 
 /// What the fine-tuning minimises.
@@ -199,11 +203,14 @@ pub struct PairPool {
 pub struct TuneMaps {
     pub labelled: MapCache,
     pub pairs: Option<PairPool>,
+    /// With distillation: the labelled photos' maps with every view as taken (no jitter), in
+    /// the same order, which the start net embeds as the target.
+    pub clean: Option<MapCache>,
 }
 
 impl From<MapCache> for TuneMaps {
     fn from(labelled: MapCache) -> Self {
-        Self { labelled, pairs: None }
+        Self { labelled, pairs: None, clean: None }
     }
 }
 
@@ -254,6 +261,12 @@ pub fn tune(
     device: &Device,
 ) -> Result<Tuned> {
     ensure!(!labels.is_empty(), "no labelled photos to train on");
+    let teacher = match (options.distill_weight > 0.0, start) {
+        (false, _) => None,
+        (true, Start::Run(embedder)) => Some(Teacher::new(embedder, options.frozen)),
+        (true, Start::Imagenet(_)) => bail!("distillation needs a run to start from (its net is the teacher)"),
+    };
+    let plain = device.clone();
     let device = device.clone().autodiff();
     device.seed(options.seed);
     let fresh = || {
@@ -288,6 +301,11 @@ pub fn tune(
         "the pair pool needs two or more photos, one bean each"
     );
     let pool_faces = pairs.map(|p| self::other_faces(&p.beans)).unwrap_or_default();
+    let clean = maps.as_ref().and_then(|m| m.clean.as_ref()).filter(|_| teacher.is_some());
+    ensure!(
+        teacher.is_none() || maps.is_none() || clean.is_some_and(|c| c.len() == labels.len()),
+        "distillation needs the labelled photos' maps as taken, one per photo"
+    );
     for step in first..options.steps {
         let cache = &maps.as_ref().expect("built when steps remain").labelled;
         let mut rng = step_rng(options.seed, step);
@@ -317,15 +335,23 @@ pub fn tune(
         };
         // Read only by the losses that use labels.
         let batch_labels = || picks.iter().map(|&(i, _)| labels[i]).collect::<Vec<u16>>();
-        let x = cache.batch(&picks, &device);
+        let embedded = net.embed(cache.batch(&picks, &device), options.frozen);
         let loss = match options.loss {
             TuneLoss::Cosine => {
                 let targets: Vec<i64> = batch_labels().into_iter().map(i64::from).collect();
                 let y = Tensor::<1, Int>::from_data(TensorData::new(targets, [picks.len()]), &device);
-                loss_fn.forward(net.logits(x, options.frozen, options.scale), y)
+                loss_fn.forward(net.logits(embedded.clone(), options.scale), y)
             }
-            TuneLoss::Triplet => triplet_loss(net.embed(x, options.frozen), &batch_labels(), Mining::HardGuarded, options.margin),
-            TuneLoss::Pairs => pair_contrastive_loss(net.embed(x, options.frozen), options.scale),
+            TuneLoss::Triplet => triplet_loss(embedded.clone(), &batch_labels(), Mining::HardGuarded, options.margin),
+            TuneLoss::Pairs => pair_contrastive_loss(embedded.clone(), options.scale),
+        };
+        // Beside it, the pull toward the start net's embedding of the same views as taken.
+        let loss = match (&teacher, clean) {
+            (Some(teacher), Some(clean)) => {
+                let target = teacher.embed(clean.batch(&picks, &plain)).into_data();
+                loss + distill_loss(embedded, Tensor::from_data(target, &device)).mul_scalar(options.distill_weight)
+            }
+            _ => loss,
         };
         // Beside it, the pair loss on the pool (its labels, if it has any, are not read).
         let loss = match pairs {

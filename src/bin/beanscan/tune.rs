@@ -68,6 +68,15 @@ pub struct TuneArgs {
     /// run on more photos.
     #[arg(long)]
     pub map_cache: Option<PathBuf>,
+    /// With --start and a jitter: pull each drawn view's embedding toward the start run's
+    /// embedding of the same view as taken, with this weight beside the labelled loss, so the
+    /// trained camera keeps its place while other cameras' views learn to land on it (0: none).
+    #[arg(long, default_value_t = 0.0)]
+    pub distill: f32,
+    /// With --distill: keep the maps of the views as taken in this file (as --map-cache keeps
+    /// the jittered ones; a plain run's --map-cache file serves).
+    #[arg(long, requires = "distill")]
+    pub distill_map_cache: Option<PathBuf>,
     /// Labelled beans to train on (both faces); all when omitted.
     #[arg(long)]
     pub labels: Option<usize>,
@@ -175,6 +184,7 @@ impl TuneArgs {
             views: self.views,
             jitter: ViewJitter { low_res: self.low_res, camera: self.camera_jitter, clean_mirrors: self.clean_mirrors },
             map_cache: self.map_cache.clone(),
+            distill_map_cache: self.distill_map_cache.clone(),
             labels: self.labels,
             draw: self.draw,
             self_label: self.self_label,
@@ -191,6 +201,7 @@ impl TuneArgs {
                 unfreeze_every: self.unfreeze_every,
                 pairs_weight: self.pairs_weight,
                 pairs_scale: self.pairs_scale,
+                distill_weight: self.distill,
             },
             embed_dim: self.embed_dim,
             hidden: self.hidden,

@@ -1,6 +1,7 @@
 //! Maps: the weights a run starts from, and the frozen blocks' feature maps of the photos it
 //! trains on, computed once (and kept in `--map-cache` between runs).
 
+use std::path::Path;
 use std::time::Instant;
 
 use anyhow::Result;
@@ -12,15 +13,30 @@ use super::sources::Sources;
 use crate::eval::study;
 use crate::model::ModelConfig;
 use crate::preprocess::PreprocessParams;
-use crate::train::map_cache::SavedMaps;
+use crate::train::map_cache::{SavedMaps, ViewJitter};
 use crate::train::pretrained::{MapCache, PairPool, Start, TuneMaps, imagenet_path, load_imagenet, load_run, same_first_blocks};
 use crate::train::progress::report_step as step;
 
-/// The weights the fine-tuning starts from, and what the cached maps depend on besides the
-/// photos (a start whose frozen blocks are still ImageNet's has the same maps and cache key).
+/// The weights the fine-tuning starts from, and whether its frozen blocks are still ImageNet's
+/// (then its maps are ImageNet's, under the same cache key).
 pub(super) struct Started {
     pub start: Start,
-    pub settings_key: String,
+    same_maps: bool,
+}
+
+impl Started {
+    /// What cached maps of these views depend on besides the photos.
+    fn maps_key(&self, recipe: &Recipe, jitter: ViewJitter) -> String {
+        format!(
+            "{}{} | {}px | frozen {} | views {}{}",
+            imagenet_path().file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+            recipe.start.as_ref().filter(|_| !self.same_maps).map(|r| format!(" then {}", r.display())).unwrap_or_default(),
+            recipe.input_size,
+            recipe.tune.frozen,
+            recipe.views,
+            jitter.words(),
+        )
+    }
 }
 
 pub(super) fn start(recipe: &Recipe, model: &ModelConfig, device: &Device) -> Result<Started> {
@@ -39,20 +55,12 @@ pub(super) fn start(recipe: &Recipe, model: &ModelConfig, device: &Device) -> Re
             Start::Run(embedder)
         }
     };
-    let settings_key = format!(
-        "{}{} | {}px | frozen {} | views {}{}",
-        imagenet_path().file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
-        recipe.start.as_ref().filter(|_| !same_maps).map(|r| format!(" then {}", r.display())).unwrap_or_default(),
-        recipe.input_size,
-        recipe.tune.frozen,
-        recipe.views,
-        recipe.jitter_words(),
-    );
-    Ok(Started { start, settings_key })
+    Ok(Started { start, same_maps })
 }
 
 /// The maps the fine-tuning reads: those of the trained photos, or with the pair loss beside
-/// the labels those of every train photo (the labelled ones taken from them).
+/// the labels those of every train photo (the labelled ones taken from them); with
+/// distillation also the trained photos' views as taken.
 pub(super) fn tune_maps(
     recipe: &Recipe,
     started: &Started,
@@ -60,12 +68,29 @@ pub(super) fn tune_maps(
     preprocess: &PreprocessParams,
     device: &Device,
 ) -> Result<TuneMaps> {
+    let jittered = MapsFile { path: recipe.map_cache.as_deref(), jitter: recipe.jitter };
     if recipe.tune.pairs_weight > 0.0 {
-        let all = cached_maps(recipe, started, preprocess, &sources.pool.images, &sources.pool.ids, device)?;
+        let all = cached_maps(recipe, started, &jittered, preprocess, &sources.pool.images, &sources.pool.ids, device)?;
         let labelled = all.subset(&sources.chosen);
-        return Ok(TuneMaps { labelled, pairs: Some(PairPool { maps: all, beans: sources.pool.beans.clone() }) });
+        let pairs = Some(PairPool { maps: all, beans: sources.pool.beans.clone() });
+        return Ok(TuneMaps { labelled, pairs, clean: None });
     }
-    Ok(cached_maps(recipe, started, preprocess, &sources.train.images, &sources.train.ids, device)?.into())
+    let (images, ids) = (&sources.train.images, &sources.train.ids);
+    let labelled = cached_maps(recipe, started, &jittered, preprocess, images, ids, device)?;
+    let clean = match recipe.tune.distill_weight > 0.0 {
+        true => {
+            let as_taken = MapsFile { path: recipe.distill_map_cache.as_deref(), jitter: ViewJitter::default() };
+            Some(cached_maps(recipe, started, &as_taken, preprocess, images, ids, device)?)
+        }
+        false => None,
+    };
+    Ok(TuneMaps { labelled, pairs: None, clean })
+}
+
+/// Where maps of one kind of view are kept between runs.
+struct MapsFile<'a> {
+    path: Option<&'a Path>,
+    jitter: ViewJitter,
 }
 
 /// The maps of these photos: those the map cache file holds are read, the rest computed (and
@@ -73,6 +98,7 @@ pub(super) fn tune_maps(
 fn cached_maps(
     recipe: &Recipe,
     started: &Started,
+    file: &MapsFile,
     preprocess: &PreprocessParams,
     images: &[RgbImage],
     ids: &[String],
@@ -80,8 +106,9 @@ fn cached_maps(
 ) -> Result<MapCache> {
     let (frozen, views) = (recipe.tune.frozen, recipe.views);
     let time = Instant::now();
-    let mut saved = match &recipe.map_cache {
-        Some(path) => SavedMaps::load(path, &started.settings_key)?,
+    let key = started.maps_key(recipe, file.jitter);
+    let mut saved = match file.path {
+        Some(path) => SavedMaps::load(path, &key)?,
         None => SavedMaps::default(),
     };
     let missing = saved.missing(ids);
@@ -98,7 +125,7 @@ fn cached_maps(
         some = study::pick(images, &missing);
         &some
     };
-    let built = MapCache::build(started.start.encoder(), frozen, preprocess, photos, views, recipe.jitter, device);
+    let built = MapCache::build(started.start.encoder(), frozen, preprocess, photos, views, file.jitter, device);
     saved.add(ids, &missing, built);
     step(
         &format!(
@@ -107,9 +134,9 @@ fn cached_maps(
         ),
         time,
     );
-    if let Some(path) = &recipe.map_cache {
+    if let Some(path) = file.path {
         let time = Instant::now();
-        saved.save(path, &started.settings_key)?;
+        saved.save(path, &key)?;
         step(&format!("write the maps of {} photos to {}", saved.len(), path.display()), time);
     }
     Ok(saved.into_maps(ids))

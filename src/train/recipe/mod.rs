@@ -44,6 +44,8 @@ pub struct Recipe {
     pub jitter: ViewJitter,
     /// Where the frozen blocks' maps are kept between runs.
     pub map_cache: Option<PathBuf>,
+    /// With distillation: where the maps of the views as taken (no jitter) are kept.
+    pub distill_map_cache: Option<PathBuf>,
     /// Labelled beans to train on (all when `None`), drawn as `draw` says.
     pub labels: Option<usize>,
     pub draw: Draw,
@@ -95,6 +97,10 @@ impl Recipe {
         if self.tune.pairs_weight > 0.0 && (self.labels.is_none() || self.tune.loss == TuneLoss::Pairs) {
             bail!("--pairs-weight needs --labels N and a labelled loss (cosine or triplet)");
         }
+        let jittered = self.jitter.camera || self.jitter.low_res;
+        if self.tune.distill_weight > 0.0 && (self.start.is_none() || !jittered || self.tune.pairs_weight > 0.0) {
+            bail!("--distill needs --start (its net is the teacher), a jitter of the views, and no --pairs-weight");
+        }
         Ok(())
     }
 
@@ -111,16 +117,6 @@ impl Recipe {
     /// The ImageNet weights expect RGB scaled to [-1, 1].
     fn preprocess(&self) -> PreprocessParams {
         PreprocessParams { input_size: self.input_size as u32, mean: [0.5; 3], std: [0.5; 3] }
-    }
-
-    /// " low-res camera-jitter": how the cached views are changed, as the run's settings say it.
-    fn jitter_words(&self) -> String {
-        let camera = match (self.jitter.camera, self.jitter.clean_mirrors) {
-            (false, _) => "",
-            (true, false) => " camera-jitter",
-            (true, true) => " camera-jitter clean-mirrors",
-        };
-        format!("{}{camera}", if self.jitter.low_res { " low-res" } else { "" })
     }
 }
 

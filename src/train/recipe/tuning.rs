@@ -65,7 +65,7 @@ fn settings(recipe: &Recipe, model: &ModelConfig, sources: &Sources) -> String {
         sources.train.images.len(),
         o.frozen,
         recipe.views,
-        recipe.jitter_words(),
+        recipe.jitter.words(),
         o.learning_rate,
         o.loss,
         o.scale,
@@ -74,4 +74,5 @@ fn settings(recipe: &Recipe, model: &ModelConfig, sources: &Sources) -> String {
         o.batch,
         o.seed
     ) + &if o.pairs_weight > 0.0 { format!(" pairs weight {} scale {}", o.pairs_weight, o.pairs_scale) } else { String::new() }
+        + &if o.distill_weight > 0.0 { format!(" distill {}", o.distill_weight) } else { String::new() }
 }
