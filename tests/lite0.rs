@@ -142,6 +142,24 @@ fn two_class_photos(size: u32) -> (Vec<image::RgbImage>, Vec<u16>, Vec<String>) 
     (images, labels, beans)
 }
 
+/// A few steps of 8 photos at a high learning rate, 3 frozen blocks, the cosine loss alone.
+fn small_run(steps: usize) -> beanscan::train::pretrained::TuneOptions {
+    beanscan::train::pretrained::TuneOptions {
+        steps,
+        batch: 8,
+        learning_rate: 1e-2,
+        seed: 0,
+        frozen: 3,
+        scale: 16.0,
+        loss: beanscan::train::pretrained::TuneLoss::Cosine,
+        margin: 0.2,
+        unfreeze_every: 0,
+        pairs_weight: 0.0,
+        pairs_scale: 10.0,
+        distill_weight: 0.0,
+    }
+}
+
 /// Fine-tuning moves the blocks above `--frozen` and the head, and leaves the frozen ones.
 #[test]
 fn fine_tuning_trains_the_unfrozen_blocks_only() {
@@ -173,20 +191,7 @@ fn fine_tuning_trains_the_unfrozen_blocks_only() {
             )
             .into())
         };
-        let options = TuneOptions {
-            steps: 4,
-            batch: 8,
-            learning_rate: 1e-2,
-            seed: 0,
-            frozen: 3,
-            scale: 16.0,
-            loss,
-            margin: 0.2,
-            unfreeze_every,
-            pairs_weight: 0.0,
-            pairs_scale: 10.0,
-            distill_weight: 0.0,
-        };
+        let options = TuneOptions { loss, unfreeze_every, ..small_run(4) };
         let dir = std::env::temp_dir().join(format!("beanscan-tune-{}-{loss:?}", std::process::id()));
         let checkpoint = Checkpointer::new(dir.join("tune.ckpt"), "test", 100);
         let tuned = tune(&config, &start, cache, &labels, &beans, 2, &options, Some(&checkpoint), &device).unwrap();
@@ -238,20 +243,7 @@ fn fine_tuning_trains_the_unfrozen_blocks_only() {
     // changes what trains, and a pool of other photos changes it again.
     let cached = |images: &[image::RgbImage]| MapCache::build(&imagenet, 3, &params, images, 8, ViewJitter::default(), &device);
     let run = |pool: Option<(&[image::RgbImage], &[String])>, weight: f32| {
-        let options = TuneOptions {
-            steps: 3,
-            batch: 8,
-            learning_rate: 1e-2,
-            seed: 0,
-            frozen: 3,
-            scale: 16.0,
-            loss: TuneLoss::Cosine,
-            margin: 0.2,
-            unfreeze_every: 0,
-            pairs_weight: weight,
-            pairs_scale: 10.0,
-            distill_weight: 0.0,
-        };
+        let options = TuneOptions { pairs_weight: weight, ..small_run(3) };
         let maps = || {
             Ok(TuneMaps {
                 labelled: cached(&images),
@@ -274,7 +266,7 @@ fn fine_tuning_trains_the_unfrozen_blocks_only() {
 fn distillation_keeps_the_photos_as_taken_near_the_start_net() {
     use beanscan::model::{Lite0Embedder, ModelConfig};
     use beanscan::preprocess::{PreprocessParams, normalise};
-    use beanscan::train::pretrained::{MapCache, Start, TuneLoss, TuneMaps, TuneOptions, tune};
+    use beanscan::train::pretrained::{MapCache, Start, TuneMaps, TuneOptions, tune};
     let device = Device::flex();
     let imagenet = load_imagenet(&imagenet_path(), 17, &device).unwrap();
     let params = PreprocessParams { input_size: 32, mean: [0.5; 3], std: [0.5; 3] };
@@ -284,20 +276,7 @@ fn distillation_keeps_the_photos_as_taken_near_the_start_net() {
     let cached =
         |camera| MapCache::build(&imagenet, 3, &params, &images, 8, ViewJitter { camera, ..ViewJitter::default() }, &device);
     let maps = || Ok(TuneMaps { labelled: cached(true), pairs: None, clean: Some(cached(false)) });
-    let options = |distill_weight| TuneOptions {
-        steps: 6,
-        batch: 8,
-        learning_rate: 1e-2,
-        seed: 0,
-        frozen: 3,
-        scale: 16.0,
-        loss: TuneLoss::Cosine,
-        margin: 0.2,
-        unfreeze_every: 0,
-        pairs_weight: 0.0,
-        pairs_scale: 10.0,
-        distill_weight,
-    };
+    let options = |distill_weight| TuneOptions { distill_weight, ..small_run(6) };
     let x = beanscan::train::batch_tensor(&images.iter().map(|i| normalise(i, &params)).collect::<Vec<_>>(), 32, &device);
     let embed = |e: &Lite0Embedder| e.clone().forward(x.clone()).into_data().try_to_vec::<f32>().unwrap();
     let before = embed(&start_net);
