@@ -157,6 +157,7 @@ fn small_run(steps: usize) -> beanscan::train::pretrained::TuneOptions {
         pairs_weight: 0.0,
         pairs_scale: 10.0,
         distill_weight: 0.0,
+        distill_half_as_taken: false,
     }
 }
 
@@ -276,7 +277,7 @@ fn distillation_keeps_the_photos_as_taken_near_the_start_net() {
     let cached =
         |camera| MapCache::build(&imagenet, 3, &params, &images, 8, ViewJitter { camera, ..ViewJitter::default() }, &device);
     let maps = || Ok(TuneMaps { labelled: cached(true), pairs: None, clean: Some(cached(false)) });
-    let options = |distill_weight| TuneOptions { distill_weight, ..small_run(6) };
+    let options = |distill_weight, distill_half_as_taken| TuneOptions { distill_weight, distill_half_as_taken, ..small_run(6) };
     let x = beanscan::train::batch_tensor(&images.iter().map(|i| normalise(i, &params)).collect::<Vec<_>>(), 32, &device);
     let embed = |e: &Lite0Embedder| e.clone().forward(x.clone()).into_data().try_to_vec::<f32>().unwrap();
     let before = embed(&start_net);
@@ -288,10 +289,14 @@ fn distillation_keeps_the_photos_as_taken_near_the_start_net() {
         dots.iter().map(|d| 1.0 - d).sum::<f32>() / dots.len() as f32
     };
     let start = Start::Run(start_net.clone());
-    let run = |weight| tune(&config, &start, maps, &labels, &beans, 2, &options(weight), None, &device).unwrap();
-    let (free, pulled) = (drift(&run(0.0).embedder), drift(&run(10.0).embedder));
-    assert!(pulled < 0.5 * free, "distilled drift {pulled} against {free} without");
+    let run = |weight, half| tune(&config, &start, maps, &labels, &beans, 2, &options(weight, half), None, &device).unwrap();
+    let free = drift(&run(0.0, false).embedder);
+    for half_as_taken in [false, true] {
+        let pulled = drift(&run(10.0, half_as_taken).embedder);
+        assert!(pulled < 0.5 * free, "distilled drift {pulled} against {free} without (half as taken: {half_as_taken})");
+    }
     // The teacher is the start run's net: from ImageNet alone there is none.
-    let refused = tune(&config, &Start::Imagenet(imagenet.clone()), maps, &labels, &beans, 2, &options(1.0), None, &device);
+    let refused =
+        tune(&config, &Start::Imagenet(imagenet.clone()), maps, &labels, &beans, 2, &options(1.0, false), None, &device);
     assert!(refused.err().expect("refused").to_string().contains("a run to start from"));
 }

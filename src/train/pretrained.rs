@@ -104,6 +104,10 @@ pub struct TuneOptions {
     /// Weight of the distillation loss ([`super::distill`]): each drawn view pulled toward the
     /// start run's embedding of that view as taken (`TuneMaps::clean`); 0 = none.
     pub distill_weight: f32,
+    /// With distillation: the first half of each batch is trained on the views as taken, so
+    /// the trained camera's photos are held to the start net directly, not only through the
+    /// jittered views' pull.
+    pub distill_half_as_taken: bool,
 }
 
 /// What the fine-tuning minimises.
@@ -335,7 +339,14 @@ pub fn tune(
         };
         // Read only by the losses that use labels.
         let batch_labels = || picks.iter().map(|&(i, _)| labels[i]).collect::<Vec<u16>>();
-        let embedded = net.embed(cache.batch(&picks, &device), options.frozen);
+        let x = match clean.filter(|_| options.distill_half_as_taken) {
+            Some(clean) => {
+                let half = picks.len() / 2;
+                Tensor::cat(vec![clean.batch(&picks[..half], &device), cache.batch(&picks[half..], &device)], 0)
+            }
+            None => cache.batch(&picks, &device),
+        };
+        let embedded = net.embed(x, options.frozen);
         let loss = match options.loss {
             TuneLoss::Cosine => {
                 let targets: Vec<i64> = batch_labels().into_iter().map(i64::from).collect();

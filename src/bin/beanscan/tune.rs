@@ -77,6 +77,10 @@ pub struct TuneArgs {
     /// the jittered ones; a plain run's --map-cache file serves).
     #[arg(long, requires = "distill")]
     pub distill_map_cache: Option<PathBuf>,
+    /// With --distill: train the first half of each batch on the views as taken (the other
+    /// half jittered), so the trained camera's photos are held to the start net directly.
+    #[arg(long, requires = "distill")]
+    pub distill_half_as_taken: bool,
     /// Labelled beans to train on (both faces); all when omitted.
     #[arg(long)]
     pub labels: Option<usize>,
@@ -202,6 +206,7 @@ impl TuneArgs {
                 pairs_weight: self.pairs_weight,
                 pairs_scale: self.pairs_scale,
                 distill_weight: self.distill,
+                distill_half_as_taken: self.distill_half_as_taken,
             },
             embed_dim: self.embed_dim,
             hidden: self.hidden,

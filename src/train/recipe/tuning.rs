@@ -74,5 +74,9 @@ fn settings(recipe: &Recipe, model: &ModelConfig, sources: &Sources) -> String {
         o.batch,
         o.seed
     ) + &if o.pairs_weight > 0.0 { format!(" pairs weight {} scale {}", o.pairs_weight, o.pairs_scale) } else { String::new() }
-        + &if o.distill_weight > 0.0 { format!(" distill {}", o.distill_weight) } else { String::new() }
+        + &if o.distill_weight > 0.0 {
+            format!(" distill {}{}", o.distill_weight, if o.distill_half_as_taken { " half as taken" } else { "" })
+        } else {
+            String::new()
+        }
 }
