@@ -15,12 +15,14 @@ use crate::preprocess::PreprocessParams;
 
 pub const MAGIC: &[u8; 8] = b"BEANSCAN";
 /// Version 2 added the encoder architecture to the model settings, version 3 the view count,
-/// version 4 the tray beans' own unknown threshold; version 1 files (always the ResNet-like
-/// encoder), version 2 files (one view) and version 3 files (one threshold) are still read.
-pub const FORMAT_VERSION: u32 = 4;
+/// version 4 the tray beans' own unknown threshold, version 5 the white reference of the
+/// preprocessing; version 1 files (always the ResNet-like encoder), version 2 files (one view),
+/// version 3 files (one threshold) and version 4 files (no white reference) are still read.
+pub const FORMAT_VERSION: u32 = 5;
 const FORMAT_V1: u32 = 1;
 const FORMAT_V2: u32 = 2;
 const FORMAT_V3: u32 = 3;
+const FORMAT_V4: u32 = 4;
 
 /// The bundle the library ships with (trained and exported by `beanscan tune`). The page's
 /// modules are built without it (feature `builtin-bundle` off) and fetch the same file.
@@ -108,7 +110,7 @@ impl Bundle {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let older = [FORMAT_V1, FORMAT_V2, FORMAT_V3]
+        let older = [FORMAT_V1, FORMAT_V2, FORMAT_V3, FORMAT_V4]
             .into_iter()
             .find(|v| bytes.len() >= 12 && bytes[..8] == MAGIC[..] && bytes[8..12] == v.to_le_bytes());
         let version = older.unwrap_or(FORMAT_VERSION);
@@ -130,8 +132,9 @@ impl Bundle {
             // Version 2 is version 4 without its last two fields (postcard is positional): append
             // a view count of 1, which is what its references were made with, and no tray
             // threshold (version 3 lacks only that).
-            FORMAT_V2 => postcard::from_bytes(&[payload, &[1u8, 0u8]].concat()),
-            FORMAT_V3 => postcard::from_bytes(&[payload, &[0u8]].concat()),
+            FORMAT_V2 => postcard::from_bytes::<BundleV4>(&[payload, &[1u8, 0u8]].concat()).map(Bundle::from),
+            FORMAT_V3 => postcard::from_bytes::<BundleV4>(&[payload, &[0u8]].concat()).map(Bundle::from),
+            FORMAT_V4 => postcard::from_bytes::<BundleV4>(payload).map(Bundle::from),
             _ => postcard::from_bytes(payload),
         };
         let mut bundle: Bundle = decoded.map_err(|e| Error::Bundle(format!("cannot decode payload: {e}")))?;
@@ -217,12 +220,61 @@ struct BundleOut<'a> {
     tray_threshold: Option<f32>,
 }
 
+/// A version-4 file: the same fields, with preprocessing from before the white reference.
+#[derive(Deserialize)]
+struct BundleV4 {
+    description: String,
+    model: ModelConfig,
+    preprocess: PreprocessV4,
+    class_names: Vec<String>,
+    weight_type: WeightType,
+    weights: Vec<u8>,
+    references: ReferenceSet,
+    graph: Option<Graph>,
+    default_k: u32,
+    default_threshold: f32,
+    default_views: u8,
+    tray_threshold: Option<f32>,
+}
+
+#[derive(Deserialize)]
+struct PreprocessV4 {
+    input_size: u32,
+    mean: [f32; 3],
+    std: [f32; 3],
+}
+
+impl From<PreprocessV4> for PreprocessParams {
+    fn from(p: PreprocessV4) -> Self {
+        PreprocessParams { input_size: p.input_size, mean: p.mean, std: p.std, white_reference: false }
+    }
+}
+
+impl From<BundleV4> for Bundle {
+    fn from(b: BundleV4) -> Self {
+        Bundle {
+            description: b.description,
+            model: b.model,
+            preprocess: b.preprocess.into(),
+            class_names: b.class_names,
+            weight_type: b.weight_type,
+            weights: b.weights,
+            references: b.references,
+            graph: b.graph,
+            default_k: b.default_k,
+            default_threshold: b.default_threshold,
+            default_views: b.default_views,
+            tray_threshold: b.tray_threshold,
+        }
+    }
+}
+
 /// A version-1 file: the same fields, with model settings from before the encoder choice.
 #[derive(Deserialize)]
 struct BundleV1 {
     description: String,
     model: ModelConfigV1,
-    preprocess: PreprocessParams,
+    preprocess: PreprocessV4,
     class_names: Vec<String>,
     weight_type: WeightType,
     weights: Vec<u8>,
@@ -254,7 +306,7 @@ impl From<BundleV1> for Bundle {
                 embed_dim: m.embed_dim,
                 encoder: EncoderKind::ResNet,
             },
-            preprocess: b.preprocess,
+            preprocess: b.preprocess.into(),
             class_names: b.class_names,
             weight_type: b.weight_type,
             weights: b.weights,
@@ -352,7 +404,7 @@ mod tests {
         assert!(message(&wrong_magic).contains("magic"));
         let mut newer = good.clone();
         newer[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
-        assert!(message(&newer).contains("format version 5; this beanscan reads version 4"));
+        assert!(message(&newer).contains("format version 6; this beanscan reads version 5"));
     }
 
     /// A well-formed file (valid checksum) whose contents disagree with each other.
@@ -433,7 +485,7 @@ mod tests {
         let payload = postcard::to_allocvec(&(
             "old",
             &model,
-            PreprocessParams::new(32),
+            (32u32, [0.45f32, 0.42, 0.38], [0.25f32, 0.24, 0.23]),
             &class_names,
             WeightType::Int8,
             &weights,
@@ -453,26 +505,60 @@ mod tests {
         assert!(classifier.label(&embedding).is_ok());
     }
 
-    /// A version-2 file (before the view count) loads with one view: its references were made so.
-    /// A version-3 file (before the tray threshold) loads with none: tray beans use the one
-    /// threshold it has.
+    /// The payload a version-4 file would hold for `b`: every field in order, the preprocessing
+    /// without its white reference (postcard writes a struct as the tuple of its fields).
+    fn v4_payload(b: &Bundle) -> Vec<u8> {
+        let p = &b.preprocess;
+        let references = ReferenceSet { embeddings: Vec::new(), ..b.references.clone() };
+        postcard::to_allocvec(&(
+            &b.description,
+            &b.model,
+            (p.input_size, p.mean, p.std),
+            &b.class_names,
+            b.weight_type,
+            &b.weights,
+            if b.graph.is_some() { &references } else { &b.references },
+            &b.graph,
+            b.default_k,
+            b.default_threshold,
+            b.default_views,
+            b.tray_threshold,
+        ))
+        .unwrap()
+    }
+
+    /// A version-4 file (before the white reference) loads without one. A version-3 file (before
+    /// the tray threshold) loads with none: tray beans use the one threshold it has. A version-2
+    /// file (before the view count) loads with one view: its references were made so.
     #[test]
-    fn version_2_and_3_bundles_still_load() {
+    fn version_2_3_and_4_bundles_still_load() {
         let mut bundle = Bundle::embedded().unwrap();
         bundle.default_views = 1;
         bundle.tray_threshold = None;
-        let v4 = bundle.to_bytes().unwrap();
-        let payload = &v4[20..v4.len() - 4];
+        bundle.preprocess.white_reference = false;
+        let v5 = bundle.to_bytes().unwrap();
+        let payload = v4_payload(&bundle);
         assert_eq!(&payload[payload.len() - 2..], &[1, 0], "the view count, then no tray threshold, end the payload");
+        let read = Bundle::from_bytes(&framing::frame(MAGIC, 4, &payload)).expect("a v4 bundle loads");
+        assert!(!read.preprocess.white_reference);
+        assert_eq!(read.to_bytes().unwrap(), v5);
         let v3 = framing::frame(MAGIC, 3, &payload[..payload.len() - 1]);
         let read = Bundle::from_bytes(&v3).expect("a v3 bundle loads");
         assert_eq!((read.tray_threshold, read.tray_threshold()), (None, read.default_threshold));
-        assert_eq!(read.to_bytes().unwrap(), v4);
+        assert_eq!(read.to_bytes().unwrap(), v5);
         let v2 = framing::frame(MAGIC, 2, &payload[..payload.len() - 2]);
         let read = Bundle::from_bytes(&v2).expect("a v2 bundle loads");
         assert_eq!(read.default_views, 1);
-        assert_eq!(read.to_bytes().unwrap(), v4);
+        assert_eq!(read.to_bytes().unwrap(), v5);
         assert!(reencoded(|b| b.default_views = 3).contains("invalid view count 3"));
+    }
+
+    #[test]
+    fn a_white_reference_is_kept() {
+        let mut bundle = Bundle::embedded().unwrap();
+        bundle.preprocess.white_reference = true;
+        let read = Bundle::from_bytes(&bundle.to_bytes().unwrap()).unwrap();
+        assert!(read.preprocess.white_reference);
     }
 
     #[test]

@@ -26,12 +26,16 @@ pub struct PreprocessParams {
     /// Per-channel mean and standard deviation of pixel values in [0, 1].
     pub mean: [f32; 3],
     pub std: [f32; 3],
+    /// Colour constancy: scale each channel so the background around the bean (the brightest
+    /// part of the square's outer ring, [`white_gains`]) becomes the same white in every photo,
+    /// whatever white balance and exposure the camera chose.
+    pub white_reference: bool,
 }
 
 impl PreprocessParams {
     pub fn new(input_size: u32) -> Self {
         // Measured on the greencoffee train split (see `beanscan stats`); fine as a default elsewhere.
-        Self { input_size, mean: [0.45, 0.42, 0.38], std: [0.25, 0.24, 0.23] }
+        Self { input_size, mean: [0.45, 0.42, 0.38], std: [0.25, 0.24, 0.23], white_reference: false }
     }
 
     /// Number of f32 values in one model input (3 × size × size).
@@ -235,6 +239,61 @@ pub fn bean_square(image: &RgbImage) -> (u32, u32, u32) {
     (x, y, side)
 }
 
+/// The value the background is brought to by [`white_gains`], in [0, 1].
+const WHITE: f32 = 0.9;
+/// Bounds of a white-reference gain: a dark table is not white paper, and is not stretched
+/// without limit.
+const GAIN_RANGE: (f32, f32) = (0.5, 3.0);
+
+/// Per-channel gains that bring the background of a photo to [`WHITE`]: the mean colour of the
+/// brightest quarter of the pixels in the photo's outer ring (an eighth of its short side wide,
+/// measured on a copy at most [`FIND_SIDE`] wide), where the paper, tray or rig shows. The whole
+/// photo, not the square around one bean, so a bean on a dark pad inside a white rig is measured
+/// against the rig; bright, so beans at the edge and shadows are left out.
+pub fn white_gains(photo: &RgbImage) -> [f32; 3] {
+    let (w, h) = photo.dimensions();
+    let scale = (w.max(h) as f32 / FIND_SIDE as f32).max(1.0);
+    let small = image::imageops::thumbnail(photo, ((w as f32 / scale) as u32).max(1), ((h as f32 / scale) as u32).max(1));
+    let (w, h) = small.dimensions();
+    let ring = (w.min(h) / 8).max(1);
+    let mut border: Vec<[u8; 3]> = small
+        .enumerate_pixels()
+        .filter(|&(x, y, _)| x < ring || y < ring || x + ring >= w || y + ring >= h)
+        .map(|(_, _, p)| p.0)
+        .collect();
+    border.sort_unstable_by_key(|p| std::cmp::Reverse(p.iter().map(|&v| u32::from(v)).sum::<u32>()));
+    let bright = &border[..border.len().div_ceil(4)];
+    std::array::from_fn(|c| {
+        let mean = bright.iter().map(|p| f32::from(p[c])).sum::<f32>() / bright.len() as f32 / 255.0;
+        (WHITE / mean.max(1e-3)).clamp(GAIN_RANGE.0, GAIN_RANGE.1)
+    })
+}
+
+/// The gains `params` asks for on this photo: its white reference, or none.
+pub fn photo_gains(photo: &RgbImage, params: &PreprocessParams) -> [f32; 3] {
+    if params.white_reference { white_gains(photo) } else { [1.0; 3] }
+}
+
+/// Scales each channel by its gain, rounded and clipped to 8 bits.
+pub fn apply_gains(image: &mut RgbImage, gains: [f32; 3]) {
+    if gains == [1.0; 3] {
+        return;
+    }
+    for pixel in image.pixels_mut() {
+        for c in 0..3 {
+            pixel[c] = (f32::from(pixel[c]) * gains[c]).round().min(255.0) as u8;
+        }
+    }
+}
+
+/// The photo as the model sees it before normalising: the square around the bean at model size,
+/// white-balanced on the photo's background when `params` asks for it. Training caches these.
+pub fn model_square(photo: &RgbImage, params: &PreprocessParams) -> RgbImage {
+    let mut square = square(photo, params.input_size);
+    apply_gains(&mut square, photo_gains(photo, params));
+    square
+}
+
 /// Planar CHW f32 input from a square RGB image of the model's size.
 pub fn normalise(image: &RgbImage, params: &PreprocessParams) -> Vec<f32> {
     let plane = (image.width() * image.height()) as usize;
@@ -254,7 +313,7 @@ pub fn photo_to_input(bytes: &[u8], params: &PreprocessParams) -> Result<Vec<f32
 
 /// Upright RGB pixels → model input: the step every path shares after decoding.
 pub fn image_to_input(image: &RgbImage, params: &PreprocessParams) -> Vec<f32> {
-    normalise(&square(image, params.input_size), params)
+    normalise(&model_square(image, params), params)
 }
 
 /// Pixels decoded by someone else (the browser: `createImageBitmap` → canvas `getImageData`),
@@ -379,5 +438,34 @@ mod tests {
         assert!(decode(&png(MIN_SIDE, MIN_SIDE)).is_ok());
         let heic = b"\0\0\0\x18ftypheic\0\0\0\0mif1heic";
         assert!(decode(heic).unwrap_err().to_string().contains("HEIC files cannot be read here"));
+    }
+
+    /// A brown bean on paper, both scaled per channel by the camera's `light`.
+    fn bean_on_paper(light: [f32; 3]) -> RgbImage {
+        RgbImage::from_fn(64, 64, |x, y| {
+            let bean = (20..44).contains(&x) && (16..48).contains(&y);
+            let base = if bean { [150.0, 110.0, 60.0] } else { [230.0, 230.0, 230.0] };
+            image::Rgb(std::array::from_fn(|c| (base[c] * light[c]).round().min(255.0) as u8))
+        })
+    }
+
+    #[test]
+    fn the_white_reference_takes_out_the_cameras_white_balance_and_exposure() {
+        let params = |white_reference| PreprocessParams { white_reference, ..PreprocessParams::new(32) };
+        let neutral = bean_on_paper([1.0, 1.0, 1.0]);
+        // Not so warm that the paper itself passes for a bean.
+        let warm_and_dark = bean_on_paper([0.8, 0.72, 0.66]);
+        let gap = |p: &PreprocessParams| {
+            let (a, b) = (image_to_input(&neutral, p), image_to_input(&warm_and_dark, p));
+            a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max)
+        };
+        // Without it the two photos differ by a third of the range; with it, by rounding only.
+        assert!(gap(&params(false)) > 0.5, "{}", gap(&params(false)));
+        assert!(gap(&params(true)) < 0.08, "{}", gap(&params(true)));
+        let gains = white_gains(&neutral);
+        assert!(gains.iter().all(|g| (g - WHITE * 255.0 / 230.0).abs() < 1e-3), "{gains:?}");
+        assert_eq!(photo_gains(&neutral, &params(false)), [1.0; 3]);
+        // A black photo has no white to go by: the gains stop at their bound.
+        assert_eq!(white_gains(&RgbImage::new(32, 32)), [GAIN_RANGE.1; 3]);
     }
 }

@@ -52,7 +52,7 @@ fn loss_falls_and_an_interrupted_run_resumes_to_the_same_state() {
     let config = ModelConfig { input_size: 32, width: 8, ..ModelConfig::default() };
     let params = PreprocessParams::new(32);
     let rows: Vec<usize> = (0..dataset.samples.len()).collect();
-    let images = load_images(&dataset, &rows, 32).images;
+    let images = load_images(&dataset, &rows, &params).images;
     assert!(images.len() >= 30, "{}", images.len());
     let device = Device::flex();
     let options = |steps| PretrainOptions { steps, batch: 8, learning_rate: 2e-3, seed: 3 };

@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use image::RgbImage;
 
 use super::progress::progress;
-use crate::preprocess;
+use crate::preprocess::{self, PreprocessParams};
 
 /// One photo of one face of a bean.
 #[derive(Debug, Clone, PartialEq)]
@@ -278,9 +278,9 @@ impl DataSource {
 }
 
 /// Every labelled face of the dataset, decoded at model size.
-pub fn labelled_photos(dataset: &Dataset, size: u32) -> crate::eval::study::Labelled {
+pub fn labelled_photos(dataset: &Dataset, params: &PreprocessParams) -> crate::eval::study::Labelled {
     let rows: Vec<usize> = (0..dataset.samples.len()).filter(|&r| dataset.samples[r].label_applies).collect();
-    let cache = load_images(dataset, &rows, size);
+    let cache = load_images(dataset, &rows, params);
     let sample = |r: usize| &dataset.samples[r];
     crate::eval::study::Labelled {
         labels: cache.rows.iter().map(|&r| sample(r).label).collect(),
@@ -290,8 +290,8 @@ pub fn labelled_photos(dataset: &Dataset, size: u32) -> crate::eval::study::Labe
     }
 }
 
-/// Square model-size images of the given rows, decoded once and kept as 8-bit RGB.
-/// Unreadable photos are skipped with one warning line each and counted.
+/// Square model-size images of the given rows ([`preprocess::model_square`]), decoded once and
+/// kept as 8-bit RGB. Unreadable photos are skipped with one warning line each and counted.
 pub struct ImageCache {
     pub images: Vec<RgbImage>,
     /// Row of the dataset each cached image came from.
@@ -299,7 +299,7 @@ pub struct ImageCache {
     pub skipped: usize,
 }
 
-pub fn load_images(dataset: &Dataset, rows: &[usize], size: u32) -> ImageCache {
+pub fn load_images(dataset: &Dataset, rows: &[usize], params: &PreprocessParams) -> ImageCache {
     let bar = progress(rows.len() as u64, "decoding photos");
     let mut cache = ImageCache { images: Vec::with_capacity(rows.len()), rows: Vec::new(), skipped: 0 };
     for &row in rows {
@@ -309,7 +309,7 @@ pub fn load_images(dataset: &Dataset, rows: &[usize], size: u32) -> ImageCache {
             .and_then(|bytes| preprocess::decode(&bytes).map_err(|e| e.to_string()));
         match result {
             Ok(image) => {
-                cache.images.push(preprocess::square(&image, size));
+                cache.images.push(preprocess::model_square(&image, params));
                 cache.rows.push(row);
             }
             Err(e) => {
@@ -405,7 +405,7 @@ mod tests {
         std::fs::write(dir.join("Normal/half.png"), &good[..good.len() / 2]).unwrap();
         let ds = Dataset::open(&dir).unwrap();
         assert_eq!(ds.samples.len(), 4);
-        let cache = load_images(&ds, &[0, 1, 2, 3], 16);
+        let cache = load_images(&ds, &[0, 1, 2, 3], &PreprocessParams::new(16));
         assert_eq!((cache.images.len(), cache.skipped), (1, 3));
         assert_eq!(ds.samples[cache.rows[0]].path, dir.join("Normal/good.png"));
         assert_eq!(cache.images[0].dimensions(), (16, 16));

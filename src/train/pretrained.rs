@@ -108,6 +108,10 @@ pub struct TuneOptions {
     /// the trained camera's photos are held to the start net directly, not only through the
     /// jittered views' pull.
     pub distill_half_as_taken: bool,
+    /// With half as taken: the labelled loss reads that half only; the jittered half learns
+    /// from the start net's pull alone, so other cameras are taught where the trained camera's
+    /// photos lie without the classes being drawn again in their colours.
+    pub distill_labels_as_taken: bool,
 }
 
 /// What the fine-tuning minimises.
@@ -337,9 +341,8 @@ pub fn tune(
             }
             TuneLoss::Pairs => pair_picks(&mut rng, &other_faces, options.batch),
         };
-        // Read only by the losses that use labels.
-        let batch_labels = || picks.iter().map(|&(i, _)| labels[i]).collect::<Vec<u16>>();
-        let x = match clean.filter(|_| options.distill_half_as_taken) {
+        let as_taken = clean.filter(|_| options.distill_half_as_taken);
+        let x = match as_taken {
             Some(clean) => {
                 let half = picks.len() / 2;
                 Tensor::cat(vec![clean.batch(&picks[..half], &device), cache.batch(&picks[half..], &device)], 0)
@@ -347,14 +350,21 @@ pub fn tune(
             None => cache.batch(&picks, &device),
         };
         let embedded = net.embed(x, options.frozen);
+        // The rows the labelled loss reads: all, or with `distill_labels_as_taken` the half as taken.
+        let labelled_rows = match as_taken.filter(|_| options.distill_labels_as_taken) {
+            Some(_) => picks.len() / 2,
+            None => picks.len(),
+        };
+        let batch_labels = || picks[..labelled_rows].iter().map(|&(i, _)| labels[i]).collect::<Vec<u16>>();
+        let labelled = embedded.clone().slice(0..labelled_rows);
         let loss = match options.loss {
             TuneLoss::Cosine => {
                 let targets: Vec<i64> = batch_labels().into_iter().map(i64::from).collect();
-                let y = Tensor::<1, Int>::from_data(TensorData::new(targets, [picks.len()]), &device);
-                loss_fn.forward(net.logits(embedded.clone(), options.scale), y)
+                let y = Tensor::<1, Int>::from_data(TensorData::new(targets, [labelled_rows]), &device);
+                loss_fn.forward(net.logits(labelled, options.scale), y)
             }
-            TuneLoss::Triplet => triplet_loss(embedded.clone(), &batch_labels(), Mining::HardGuarded, options.margin),
-            TuneLoss::Pairs => pair_contrastive_loss(embedded.clone(), options.scale),
+            TuneLoss::Triplet => triplet_loss(labelled, &batch_labels(), Mining::HardGuarded, options.margin),
+            TuneLoss::Pairs => pair_contrastive_loss(labelled, options.scale),
         };
         // Beside it, the pull toward the start net's embedding of the same views as taken.
         let loss = match (&teacher, clean) {

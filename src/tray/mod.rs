@@ -46,17 +46,20 @@ pub struct Tray {
     pub unfamiliar: bool,
 }
 
-/// The model input for one found bean: its square, cut from the full-resolution photo.
-pub fn bean_input(photo: &RgbImage, found: &Found, params: &preprocess::PreprocessParams) -> Vec<f32> {
-    let square = preprocess::crop_square(photo, found.square(photo.width(), photo.height()), params.input_size);
+/// The model input for one found bean: its square, cut from the full-resolution photo, scaled by
+/// the photo's white-reference `gains` ([`preprocess::photo_gains`], measured once per photo).
+pub fn bean_input(photo: &RgbImage, found: &Found, params: &preprocess::PreprocessParams, gains: [f32; 3]) -> Vec<f32> {
+    let mut square = preprocess::crop_square(photo, found.square(photo.width(), photo.height()), params.input_size);
+    preprocess::apply_gains(&mut square, gains);
     preprocess::normalise(&square, params)
 }
 
 /// Embeds the beans found in `photo`, in batches.
 pub async fn embed_beans(classifier: &Classifier, photo: &RgbImage, found: &[Found]) -> Result<Vec<Vec<f32>>> {
     let mut embeddings = Vec::with_capacity(found.len());
+    let gains = preprocess::photo_gains(photo, &classifier.preprocess);
     for chunk in found.chunks(EMBED_BATCH) {
-        let inputs: Vec<Vec<f32>> = chunk.iter().map(|f| bean_input(photo, f, &classifier.preprocess)).collect();
+        let inputs: Vec<Vec<f32>> = chunk.iter().map(|f| bean_input(photo, f, &classifier.preprocess, gains)).collect();
         let dim = classifier.model_config.embed_dim;
         let flat = classifier.embed_tray_beans(inputs.concat()).await?;
         embeddings.extend(flat.chunks(dim).map(<[f32]>::to_vec));

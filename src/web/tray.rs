@@ -147,7 +147,8 @@ impl Classifier {
     fn begin(&self, image: &image::RgbImage) -> TrayJob {
         let classifier = self.inner.borrow();
         let found = tray::detect::find_beans(image);
-        let inputs = found.iter().flat_map(|f| tray::bean_input(image, f, &classifier.preprocess)).collect();
+        let gains = crate::preprocess::photo_gains(image, &classifier.preprocess);
+        let inputs = found.iter().flat_map(|f| tray::bean_input(image, f, &classifier.preprocess, gains)).collect();
         TrayJob { width: image.width(), height: image.height(), found, inputs }
     }
 }

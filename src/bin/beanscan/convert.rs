@@ -132,7 +132,7 @@ fn reembed_references(bundle: &mut Bundle, net: &Net, data: &Path, views: u8, de
         .iter()
         .map(|i| by_id.get(i).copied().with_context(|| format!("reference {i} has no photo in {}", data.display())))
         .collect::<Result<_>>()?;
-    let images = load_images(&dataset, &rows, bundle.preprocess.input_size);
+    let images = load_images(&dataset, &rows, &bundle.preprocess);
     ensure!(images.skipped == 0, "{} reference photos could not be read", images.skipped);
     let embeddings = embed_images(net, &bundle.preprocess, &images.images, views, device);
     let mut fresh = ReferenceSet::new(refs.dim);
@@ -189,7 +189,7 @@ fn calibrate_thresholds(
             ensure!(!single_beans, "no labelled train photo in {} outside the bundle's references", data.display());
             continue;
         }
-        let images = load_images(&dataset, &picked.iter().map(|&i| rows[i]).collect::<Vec<_>>(), bundle.preprocess.input_size);
+        let images = load_images(&dataset, &picked.iter().map(|&i| rows[i]).collect::<Vec<_>>(), &bundle.preprocess);
         ensure!(images.skipped == 0, "{} calibration photos could not be read", images.skipped);
         let photos = embed_images(net, &bundle.preprocess, &images.images, views, device);
         let check = calibrate(&bundle.references, &photos, &picked.iter().map(|&i| labels[i]).collect::<Vec<_>>(), quantile);

@@ -291,7 +291,7 @@ mod native {
             }
         }
         let unknown = names.len() as u16;
-        let images = load_images(&dataset, &rows, classifier.preprocess.input_size);
+        let images = load_images(&dataset, &rows, &classifier.preprocess);
         let bar = beanscan::train::progress::progress(images.images.len() as u64, "embedding");
         let mut embeddings = Vec::with_capacity(images.images.len());
         for chunk in images.images.chunks(64 / usize::from(classifier.views())) {

@@ -225,7 +225,7 @@ pub fn pretrain_cmd(args: &PretrainArgs) -> Result<Autoencoder> {
         rows.shuffle(&mut rand::rngs::StdRng::seed_from_u64(args.schedule.seed));
         rows.truncate(max);
     }
-    let photos = load_images(&dataset, &rows, shape.preprocess.input_size);
+    let photos = load_images(&dataset, &rows, &shape.preprocess);
     report_step(&format!("load {} photos ({} skipped)", photos.images.len(), photos.skipped), started);
 
     let started = Instant::now();
@@ -270,7 +270,7 @@ pub fn train_cmd(args: &TrainArgs) -> Result<()> {
     let encoder = autoencoder.encoder;
 
     let started = Instant::now();
-    let pool = labelled_photos(&dataset, shape.preprocess.input_size);
+    let pool = labelled_photos(&dataset, &shape.preprocess);
     let chosen = draw_beans(&pool.beans, args.finetune.labels, args.pretrain.schedule.seed);
     let images = study::pick(&pool.images, &chosen);
     let labels = study::pick(&pool.labels, &chosen);
@@ -344,7 +344,7 @@ pub fn supervised_cmd(args: &SupervisedArgs) -> Result<()> {
     let shape = run_model(&args.run)?;
     let dataset = open_data(&args.data)?;
     let started = Instant::now();
-    let pool = labelled_photos(&dataset, shape.preprocess.input_size);
+    let pool = labelled_photos(&dataset, &shape.preprocess);
     report_step(&format!("load {} labelled photos", pool.images.len()), started);
     let started = Instant::now();
     let settings = format!(
@@ -406,8 +406,8 @@ pub fn study_cmd(args: &StudyArgs) -> Result<()> {
     let figures = args.json.with_extension("figures");
 
     let started = Instant::now();
-    let pool = labelled_photos(&train_set, shape.preprocess.input_size);
-    let evaluated = labelled_photos(&eval_set, shape.preprocess.input_size);
+    let pool = labelled_photos(&train_set, &shape.preprocess);
+    let evaluated = labelled_photos(&eval_set, &shape.preprocess);
     let train_views = view_features(&encoder, &shape.preprocess, &pool.images, args.multiscale, &device);
     let eval_views = if !args.no_tta {
         Some(view_features(&encoder, &shape.preprocess, &evaluated.images, args.multiscale, &device))

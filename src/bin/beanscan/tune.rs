@@ -58,6 +58,11 @@ pub struct TuneArgs {
     /// exposure, gamma, saturation, focus, noise, JPEG quality drawn per photo and view).
     #[arg(long)]
     pub camera_jitter: bool,
+    /// Colour constancy: each photo's channels scaled so the background around the bean (the
+    /// paper, tray or rig) is the same white whatever the camera's white balance and exposure;
+    /// kept in the bundle, so the page does the same.
+    #[arg(long)]
+    pub white_reference: bool,
     /// With --camera-jitter: only the three quarter turns jittered, the four mirrored views
     /// kept as the photo was taken.
     #[arg(long, requires = "camera_jitter")]
@@ -81,6 +86,10 @@ pub struct TuneArgs {
     /// half jittered), so the trained camera's photos are held to the start net directly.
     #[arg(long, requires = "distill")]
     pub distill_half_as_taken: bool,
+    /// With --distill-half-as-taken: the labelled loss reads the views as taken only; the
+    /// jittered half learns from the start net's pull alone.
+    #[arg(long, requires = "distill_half_as_taken")]
+    pub distill_labels_as_taken: bool,
     /// Labelled beans to train on (both faces); all when omitted.
     #[arg(long)]
     pub labels: Option<usize>,
@@ -187,6 +196,7 @@ impl TuneArgs {
             blocks: self.blocks,
             views: self.views,
             jitter: ViewJitter { low_res: self.low_res, camera: self.camera_jitter, clean_mirrors: self.clean_mirrors },
+            white_reference: self.white_reference,
             map_cache: self.map_cache.clone(),
             distill_map_cache: self.distill_map_cache.clone(),
             labels: self.labels,
@@ -207,6 +217,7 @@ impl TuneArgs {
                 pairs_scale: self.pairs_scale,
                 distill_weight: self.distill,
                 distill_half_as_taken: self.distill_half_as_taken,
+                distill_labels_as_taken: self.distill_labels_as_taken,
             },
             embed_dim: self.embed_dim,
             hidden: self.hidden,

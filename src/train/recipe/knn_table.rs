@@ -55,7 +55,7 @@ pub(super) fn write(
 ) -> Result<()> {
     let started = Instant::now();
     let (split, class_names, train) = (table.split, &sources.dataset.class_names, &sources.train);
-    let evaluated = labelled_photos(table.eval_set, preprocess.input_size);
+    let evaluated = labelled_photos(table.eval_set, preprocess);
     let queries = export::embed_images(net, preprocess, &evaluated.images, recipe.embed_views, device);
     let mut rows = Vec::new();
     let softmax = nearest_directions(table.class_directions, class_names.len(), recipe.embed_dim, &queries);

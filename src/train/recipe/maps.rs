@@ -28,10 +28,11 @@ impl Started {
     /// What cached maps of these views depend on besides the photos.
     fn maps_key(&self, recipe: &Recipe, jitter: ViewJitter) -> String {
         format!(
-            "{}{} | {}px | frozen {} | views {}{}",
+            "{}{} | {}px{} | frozen {} | views {}{}",
             imagenet_path().file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
             recipe.start.as_ref().filter(|_| !self.same_maps).map(|r| format!(" then {}", r.display())).unwrap_or_default(),
             recipe.input_size,
+            if recipe.white_reference { " white-reference" } else { "" },
             recipe.tune.frozen,
             recipe.views,
             jitter.words(),

@@ -42,6 +42,8 @@ pub struct Recipe {
     pub views: u8,
     /// How the cached views other than the photo as is are changed.
     pub jitter: ViewJitter,
+    /// Colour constancy from the background ([`PreprocessParams::white_reference`]).
+    pub white_reference: bool,
     /// Where the frozen blocks' maps are kept between runs.
     pub map_cache: Option<PathBuf>,
     /// With distillation: where the maps of the views as taken (no jitter) are kept.
@@ -116,7 +118,12 @@ impl Recipe {
 
     /// The ImageNet weights expect RGB scaled to [-1, 1].
     fn preprocess(&self) -> PreprocessParams {
-        PreprocessParams { input_size: self.input_size as u32, mean: [0.5; 3], std: [0.5; 3] }
+        PreprocessParams {
+            input_size: self.input_size as u32,
+            mean: [0.5; 3],
+            std: [0.5; 3],
+            white_reference: self.white_reference,
+        }
     }
 }
 
@@ -129,7 +136,7 @@ pub fn run(recipe: &Recipe) -> Result<()> {
     let preprocess = recipe.preprocess();
     std::fs::create_dir_all(&recipe.run).with_context(|| format!("creating {}", recipe.run.display()))?;
 
-    let sources = sources::load(recipe, preprocess.input_size)?;
+    let sources = sources::load(recipe, &preprocess)?;
     let start = maps::start(recipe, &model, &device)?;
     let tuned = tuning::fine_tune(recipe, &model, &start, &sources, &preprocess, &device)?;
     let chosen = references::choose(recipe, &sources, tuned, &model, &preprocess, &device)?;

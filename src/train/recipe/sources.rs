@@ -9,6 +9,7 @@ use anyhow::{Result, bail};
 use super::Recipe;
 use crate::eval::self_label;
 use crate::eval::study::{self, Labelled, draw_beans};
+use crate::preprocess::PreprocessParams;
 use crate::train::data::{Dataset, labelled_photos};
 use crate::train::progress::report_step as step;
 
@@ -37,11 +38,11 @@ pub(super) struct Sources {
     pub eligible: Vec<bool>,
 }
 
-pub(super) fn load(recipe: &Recipe, size: u32) -> Result<Sources> {
+pub(super) fn load(recipe: &Recipe, preprocess: &PreprocessParams) -> Result<Sources> {
     let started = Instant::now();
     let dataset = recipe.data.open()?;
     let eval_set = recipe.eval_split.as_ref().map(|split| recipe.data.with_split(split).open()).transpose()?;
-    let pool = labelled_photos(&dataset, size);
+    let pool = labelled_photos(&dataset, preprocess);
     let chosen: Vec<usize> = match recipe.labels {
         Some(n) => match recipe.draw {
             Draw::Random => draw_beans(&pool.beans, n, recipe.tune.seed),

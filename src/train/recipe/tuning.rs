@@ -65,7 +65,7 @@ fn settings(recipe: &Recipe, model: &ModelConfig, sources: &Sources) -> String {
         sources.train.images.len(),
         o.frozen,
         recipe.views,
-        recipe.jitter.words(),
+        recipe.jitter.words() + if recipe.white_reference { " white-reference" } else { "" },
         o.learning_rate,
         o.loss,
         o.scale,
@@ -75,7 +75,12 @@ fn settings(recipe: &Recipe, model: &ModelConfig, sources: &Sources) -> String {
         o.seed
     ) + &if o.pairs_weight > 0.0 { format!(" pairs weight {} scale {}", o.pairs_weight, o.pairs_scale) } else { String::new() }
         + &if o.distill_weight > 0.0 {
-            format!(" distill {}{}", o.distill_weight, if o.distill_half_as_taken { " half as taken" } else { "" })
+            let half = match (o.distill_half_as_taken, o.distill_labels_as_taken) {
+                (true, true) => " half as taken, labels as taken only",
+                (true, false) => " half as taken",
+                _ => "",
+            };
+            format!(" distill {}{half}", o.distill_weight)
         } else {
             String::new()
         }
