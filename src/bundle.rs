@@ -128,7 +128,7 @@ impl Bundle {
             })
         })?;
         let decoded = match version {
-            FORMAT_V1 => postcard::from_bytes::<BundleV1>(payload).map(Bundle::from),
+            FORMAT_V1 => postcard::from_bytes::<BundleV1>(payload).map(|v1| Bundle::from(BundleV4::from(v1))),
             // Version 2 is version 4 without its last two fields (postcard is positional): append
             // a view count of 1, which is what its references were made with, and no tray
             // threshold (version 3 lacks only that).
@@ -293,10 +293,10 @@ struct ModelConfigV1 {
     embed_dim: usize,
 }
 
-impl From<BundleV1> for Bundle {
+impl From<BundleV1> for BundleV4 {
     fn from(b: BundleV1) -> Self {
         let m = b.model;
-        Bundle {
+        BundleV4 {
             description: b.description,
             model: ModelConfig {
                 input_size: m.input_size,
@@ -306,7 +306,7 @@ impl From<BundleV1> for Bundle {
                 embed_dim: m.embed_dim,
                 encoder: EncoderKind::ResNet,
             },
-            preprocess: b.preprocess.into(),
+            preprocess: b.preprocess,
             class_names: b.class_names,
             weight_type: b.weight_type,
             weights: b.weights,

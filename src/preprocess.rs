@@ -183,6 +183,22 @@ pub fn square(image: &RgbImage, size: u32) -> RgbImage {
     crop_square(image, bean_square(image), size)
 }
 
+/// A copy of `image` at most [`FIND_SIDE`] wide and the factor it was shrunk by: what the bean
+/// and the white reference are looked for in.
+struct Small {
+    image: RgbImage,
+    scale: f32,
+}
+
+impl Small {
+    fn of(image: &RgbImage) -> Self {
+        let (w, h) = image.dimensions();
+        let scale = (w.max(h) as f32 / FIND_SIDE as f32).max(1.0);
+        let (sw, sh) = (((w as f32 / scale) as u32).max(1), ((h as f32 / scale) as u32).max(1));
+        Small { image: image::imageops::thumbnail(image, sw, sh), scale }
+    }
+}
+
 /// The square (x, y, side) of `image`, resized to `size`×`size`. Shared by single-bean photos and
 /// the beans of a tray, so both reach the model framed and resampled the same way.
 pub fn crop_square(image: &RgbImage, (x, y, side): (u32, u32, u32), size: u32) -> RgbImage {
@@ -197,14 +213,17 @@ const FIND_SIDE: u32 = 128;
 /// Square (x, y, side) around the bean: the largest warm, saturated blob. Beans are yellow to
 /// brown; rigs, pads and paper are grey, white or black. Without such a blob: the centre square.
 pub fn bean_square(image: &RgbImage) -> (u32, u32, u32) {
-    let (w, h) = image.dimensions();
+    bean_square_in(image.dimensions(), &Small::of(image))
+}
+
+/// [`bean_square`] of a `(w, h)` photo, looked for in its small copy.
+fn bean_square_in((w, h): (u32, u32), small: &Small) -> (u32, u32, u32) {
     let centre = {
         let side = w.min(h).max(1);
         ((w - side.min(w)) / 2, (h - side.min(h)) / 2, side)
     };
-    let scale = (w.max(h) as f32 / FIND_SIDE as f32).max(1.0);
-    let (sw, sh) = (((w as f32 / scale) as u32).max(1), ((h as f32 / scale) as u32).max(1));
-    let small = image::imageops::thumbnail(image, sw, sh);
+    let (scale, small) = (small.scale, &small.image);
+    let (sw, sh) = small.dimensions();
     let mask = image::GrayImage::from_fn(sw, sh, |x, y| {
         let [r, g, b] = small.get_pixel(x, y).0.map(i32::from);
         let (max, min) = (r.max(g).max(b), r.min(g).min(b));
@@ -251,9 +270,12 @@ const GAIN_RANGE: (f32, f32) = (0.5, 3.0);
 /// photo, not the square around one bean, so a bean on a dark pad inside a white rig is measured
 /// against the rig; bright, so beans at the edge and shadows are left out.
 pub fn white_gains(photo: &RgbImage) -> [f32; 3] {
-    let (w, h) = photo.dimensions();
-    let scale = (w.max(h) as f32 / FIND_SIDE as f32).max(1.0);
-    let small = image::imageops::thumbnail(photo, ((w as f32 / scale) as u32).max(1), ((h as f32 / scale) as u32).max(1));
+    white_gains_in(&Small::of(photo))
+}
+
+/// [`white_gains`] measured on a photo's small copy.
+fn white_gains_in(small: &Small) -> [f32; 3] {
+    let small = &small.image;
     let (w, h) = small.dimensions();
     let ring = (w.min(h) / 8).max(1);
     let mut border: Vec<[u8; 3]> = small
@@ -289,8 +311,12 @@ pub fn apply_gains(image: &mut RgbImage, gains: [f32; 3]) {
 /// The photo as the model sees it before normalising: the square around the bean at model size,
 /// white-balanced on the photo's background when `params` asks for it. Training caches these.
 pub fn model_square(photo: &RgbImage, params: &PreprocessParams) -> RgbImage {
-    let mut square = square(photo, params.input_size);
-    apply_gains(&mut square, photo_gains(photo, params));
+    // One small copy serves both the bean finding and the white reference.
+    let small = Small::of(photo);
+    let mut square = crop_square(photo, bean_square_in(photo.dimensions(), &small), params.input_size);
+    if params.white_reference {
+        apply_gains(&mut square, white_gains_in(&small));
+    }
     square
 }
 

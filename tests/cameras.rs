@@ -1,6 +1,7 @@
 #![cfg(not(target_arch = "wasm32"))]
 //! `beanscan eval-camera` end to end on a handful of real USK and Thai photos: the command runs
-//! and its JSON has every figure the results table reads.
+//! and its JSON has every figure the results table reads. And the white reference on a real
+//! photo of each camera as another camera's light would take it.
 
 mod common;
 use common::{beanscan, temp_dir};
@@ -123,4 +124,44 @@ fn eval_camera_scores_usk_and_thai() {
     assert_eq!(report["reference_classes"]["Full-black"], "Black");
     assert_eq!(report["reference_classes"]["Partial-black"], "Partial-black");
     std::fs::remove_dir_all(&root).ok();
+}
+
+/// A real photo of each camera, as a warmer, darker light would give it (each channel scaled):
+/// the white reference measures that light from the photo's background, and the bean's square
+/// scaled by it comes back close to the photo's own, where without it it does not. (The square
+/// is cut at the same place in both: the bean finder, which runs before, sees the light too.)
+#[test]
+fn the_white_reference_takes_a_cameras_light_out_of_real_photos() {
+    use beanscan::preprocess::{PreprocessParams, apply_gains, bean_square, crop_square, decode, normalise, white_gains};
+    let light = [0.85f32, 0.78, 0.7];
+    let params = PreprocessParams::new(128);
+    for photo in [
+        "greencoffee/r1/Normal/000U.jpg",
+        "greencoffee/r2/Black/000U.jpg",
+        "usk/premium/premium-0.jpg",
+        "thai/Broken/Broken_01.jpg",
+    ] {
+        let taken = decode(&std::fs::read(data().join(photo)).unwrap()).unwrap();
+        let mut relit = taken.clone();
+        for pixel in relit.pixels_mut() {
+            for c in 0..3 {
+                pixel[c] = (f32::from(pixel[c]) * light[c]).round() as u8;
+            }
+        }
+        let (gains_taken, gains_relit) = (white_gains(&taken), white_gains(&relit));
+        for c in 0..3 {
+            let measured = gains_relit[c] / gains_taken[c];
+            assert!((measured * light[c] - 1.0).abs() < 0.03, "{photo}: channel {c} gain ratio {measured}");
+        }
+        let at = bean_square(&taken);
+        let input = |photo, gains| {
+            let mut square = crop_square(photo, at, params.input_size);
+            apply_gains(&mut square, gains);
+            normalise(&square, &params)
+        };
+        let gap = |a: Vec<f32>, b: Vec<f32>| a.iter().zip(&b).map(|(x, y)| (x - y).abs()).sum::<f32>() / a.len() as f32;
+        let plain = gap(input(&taken, [1.0; 3]), input(&relit, [1.0; 3]));
+        let white = gap(input(&taken, gains_taken), input(&relit, gains_relit));
+        assert!(white < 0.25 * plain, "{photo}: mean input change {white} with the white reference, {plain} without");
+    }
 }

@@ -32,7 +32,7 @@ impl Started {
             imagenet_path().file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
             recipe.start.as_ref().filter(|_| !self.same_maps).map(|r| format!(" then {}", r.display())).unwrap_or_default(),
             recipe.input_size,
-            if recipe.white_reference { " white-reference" } else { "" },
+            recipe.white_reference_words(),
             recipe.tune.frozen,
             recipe.views,
             jitter.words(),

@@ -116,6 +116,11 @@ impl Recipe {
         }
     }
 
+    /// How the run's settings name the white reference, in map-cache keys and reports.
+    fn white_reference_words(&self) -> &'static str {
+        if self.white_reference { " white-reference" } else { "" }
+    }
+
     /// The ImageNet weights expect RGB scaled to [-1, 1].
     fn preprocess(&self) -> PreprocessParams {
         PreprocessParams {

@@ -65,7 +65,7 @@ fn settings(recipe: &Recipe, model: &ModelConfig, sources: &Sources) -> String {
         sources.train.images.len(),
         o.frozen,
         recipe.views,
-        recipe.jitter.words() + if recipe.white_reference { " white-reference" } else { "" },
+        recipe.jitter.words() + recipe.white_reference_words(),
         o.learning_rate,
         o.loss,
         o.scale,
