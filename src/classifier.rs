@@ -52,6 +52,9 @@ pub struct Classifier {
     pub threshold: f32,
     /// The same for a bean of a tray photo ([`Bundle::tray_threshold`]).
     pub tray_threshold: f32,
+    /// How far apart the references confirmed at run time lie ([`index::spread`]): their
+    /// unknown bound is at least this. Kept up to date by every method that changes them.
+    pub confirmed_spread: f32,
     /// Vote among the references added at run time only, not the bundle's: a warehouse's own
     /// beans, shot on its own camera, outvote references taken elsewhere (results.md, "Tray photos").
     pub added_only: bool,
@@ -103,6 +106,7 @@ impl Classifier {
             k: bundle.default_k.max(1) as usize,
             threshold: bundle.default_threshold,
             tray_threshold,
+            confirmed_spread: 0.0,
             added_only: false,
             views: bundle.default_views,
             tray_views: TRAY_VIEWS,
@@ -146,6 +150,7 @@ impl Classifier {
         if next.model_id == self.model_id {
             next.index.shared = std::mem::take(&mut self.index.shared);
         }
+        next.refresh_spread();
         *self = next;
         Ok(())
     }
@@ -171,6 +176,7 @@ impl Classifier {
         let id = format!("user-{:08x}", hasher.finalize());
         self.index.added.remove(&id);
         self.index.added.push(&unit, class, id.clone())?;
+        self.refresh_spread();
         Ok(id)
     }
 
@@ -186,6 +192,7 @@ impl Classifier {
     /// Removes an added reference; false when there is none with this id.
     pub fn remove_reference(&mut self, id: &str) -> bool {
         let removed = self.index.added.remove(id) > 0;
+        self.refresh_spread();
         // With none left there is nothing of one's own to vote among: all references vote again.
         self.added_only &= self.index.has_added();
         removed
@@ -209,6 +216,7 @@ impl Classifier {
             self.index.added.remove(&refs.ids[i]);
             self.index.added.push(refs.row(i), refs.labels[i], refs.ids[i].clone())?;
         }
+        self.refresh_spread();
         Ok(refs.len())
     }
 
@@ -236,6 +244,7 @@ impl Classifier {
             }
         }
         self.added_only &= self.index.has_added();
+        self.refresh_spread();
         Ok(self.index.shared.len())
     }
 
@@ -243,6 +252,18 @@ impl Classifier {
     pub fn clear_shared(&mut self) {
         self.index.shared = index::ReferenceSet::new(self.model_config.embed_dim);
         self.added_only &= self.index.has_added();
+        self.refresh_spread();
+    }
+
+    /// Measures [`Self::confirmed_spread`] again; for whoever changes `index.added` or
+    /// `index.shared` directly.
+    pub fn refresh_spread(&mut self) {
+        self.confirmed_spread = index::spread(&[&self.index.added, &self.index.shared]);
+    }
+
+    /// The unknown bounds at this threshold ([`index::Bounds`]).
+    fn bounds(&self, threshold: f32) -> index::Bounds {
+        index::Bounds { bundled: threshold, confirmed: threshold.max(self.confirmed_spread) }
     }
 
     fn class_index(&self, label: &str) -> Result<u16> {
@@ -332,7 +353,7 @@ impl Classifier {
         } else {
             self.index.search(embedding, self.k)
         };
-        self.predict(&hits, threshold)
+        self.predict(&hits, self.bounds(threshold))
     }
 
     /// [`Self::label`] (`tray`: [`Self::label_tray_bean`]) with the shared library's nearest
@@ -352,12 +373,12 @@ impl Classifier {
         if self.added_only && hits.is_empty() {
             return Err(Error::Index("no references of your own or of the shared library near this bean to vote among".into()));
         }
-        self.predict(&index::nearest(hits, self.k), if tray { self.tray_threshold } else { self.threshold })
+        self.predict(&index::nearest(hits, self.k), self.bounds(if tray { self.tray_threshold } else { self.threshold }))
     }
 
     /// The vote of `hits` (nearest first) as shown to the user.
-    fn predict(&self, hits: &[index::Hit], threshold: f32) -> Result<Prediction> {
-        let vote = index::vote(hits, threshold).ok_or_else(|| Error::Index("no reference beans to compare with".into()))?;
+    fn predict(&self, hits: &[index::Hit], bounds: index::Bounds) -> Result<Prediction> {
+        let vote = index::vote(hits, bounds).ok_or_else(|| Error::Index("no reference beans to compare with".into()))?;
         let name = |l: u16| self.class_names.get(usize::from(l)).cloned().unwrap_or_else(|| format!("class {l}"));
         Ok(Prediction {
             label: name(vote.label),
@@ -408,6 +429,12 @@ mod tests {
         assert_eq!(p.label, own_name);
         assert!(p.neighbours.iter().all(|n| n.added));
         assert!(p.unknown, "the nearest own reference is far: {}", p.distance);
+        assert_eq!(classifier.confirmed_spread, 0.0, "one confirmed bean has no spread");
+        let near: Vec<f32> = query.iter().zip(&far).map(|(q, f)| q + 0.1 * f).collect();
+        let near_id = classifier.add_reference(&near, &own_name).unwrap();
+        assert!(classifier.confirmed_spread > 1.0, "two beans far apart: {}", classifier.confirmed_spread);
+        assert!(classifier.remove_reference(&near_id));
+        assert_eq!(classifier.confirmed_spread, 0.0);
         let id = classifier.index.added.ids[0].clone();
         assert!(classifier.remove_reference(&id));
         assert!(!classifier.added_only, "with none added, all references vote again");

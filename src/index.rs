@@ -12,6 +12,14 @@ use crate::error::{Error, Result};
 /// (`cargo bench --bench index`; README, "Index scaling").
 pub const EXACT_SCAN_MAX: usize = 2500;
 
+/// A reference confirmed at run time (this device's or the shared library's) counts in the vote
+/// as this much nearer than a bundled one: it was shot with the grader's own camera and light,
+/// which the bundle's references were not (`docs/results.md`, "Confirmed beans count for more").
+pub const CONFIRMED_NEARER: f32 = 0.75;
+
+/// Confirmed beans whose nearest other is measured for [`spread`], at most.
+pub const SPREAD_SAMPLE: usize = 128;
+
 /// Embeddings with their class and a stable id (bean id or file name).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ReferenceSet {
@@ -203,9 +211,9 @@ impl Index {
     }
 }
 
-/// The `k` nearest of `hits`, nearest first.
+/// The `k` nearest of `hits` as the vote weighs them ([`Hit::weighed`]), nearest first.
 pub fn nearest(mut hits: Vec<Hit<'_>>, k: usize) -> Vec<Hit<'_>> {
-    hits.sort_by(|a, b| a.distance.total_cmp(&b.distance));
+    hits.sort_by(|a, b| a.weighed().total_cmp(&b.weighed()));
     hits.truncate(k);
     hits
 }
@@ -223,6 +231,11 @@ pub struct Hit<'a> {
 }
 
 impl<'a> Hit<'a> {
+    /// The distance the vote ranks and sums: a confirmed reference's scaled by [`CONFIRMED_NEARER`].
+    pub fn weighed(&self) -> f32 {
+        if self.added { self.distance * CONFIRMED_NEARER } else { self.distance }
+    }
+
     fn from_set(set: &'a ReferenceSet, n: Neighbour, added: bool) -> Self {
         Self { label: set.labels[n.reference], id: &set.ids[n.reference], distance: n.distance, added, shared: false }
     }
@@ -234,31 +247,76 @@ pub struct Vote {
     pub label: u16,
     /// Share of the k votes won by `label`.
     pub confidence: f32,
-    /// Distance to the nearest reference.
+    /// Distance to the nearest reference, unweighed (the new-camera notice reads it): not always
+    /// the first hit's, which may be a confirmed bean a little farther.
     pub distance: f32,
-    /// The nearest reference is farther than the threshold: probably a class nobody labelled.
+    /// Every voter is beyond its bound ([`Bounds`]): probably a class nobody labelled.
     pub unknown: bool,
 }
 
-/// Majority vote of the hits (nearest first); ties go to the class with the smaller summed distance.
-pub fn vote(hits: &[Hit], threshold: f32) -> Option<Vote> {
-    let nearest = hits.first()?;
+/// Distances beyond which a reference does not vouch for a bean: the bundle's threshold for its
+/// references, and for references confirmed at run time at least that, or as far apart as
+/// confirmed beans lie ([`spread`]): a few confirmed beans of a class sit farther from a new bean
+/// than the bundle's many do.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bounds {
+    pub bundled: f32,
+    pub confirmed: f32,
+}
+
+impl Bounds {
+    fn of(&self, hit: &Hit) -> f32 {
+        if hit.added { self.confirmed } else { self.bundled }
+    }
+}
+
+/// One bound for every reference.
+impl From<f32> for Bounds {
+    fn from(threshold: f32) -> Self {
+        Self { bundled: threshold, confirmed: threshold }
+    }
+}
+
+/// The 95th percentile (nearest rank) of confirmed beans' distances to their nearest other, over
+/// `sets` together; up to [`SPREAD_SAMPLE`] beans, evenly spaced, are measured against all. 0
+/// with fewer than two beans.
+pub fn spread(sets: &[&ReferenceSet]) -> f32 {
+    let rows: Vec<&[f32]> = sets.iter().flat_map(|s| (0..s.len()).map(|i| s.row(i))).collect();
+    if rows.len() < 2 {
+        return 0.0;
+    }
+    let step = rows.len().div_ceil(SPREAD_SAMPLE);
+    let mut nearest: Vec<f32> = (0..rows.len())
+        .step_by(step)
+        .map(|i| (0..rows.len()).filter(|&j| j != i).map(|j| euclidean(rows[i], rows[j])).fold(f32::INFINITY, f32::min))
+        .collect();
+    nearest.sort_by(f32::total_cmp);
+    nearest[(nearest.len() * 95).div_ceil(100) - 1]
+}
+
+/// Majority vote of the hits (nearest first, as [`nearest`] orders them); ties go to the class
+/// with the smaller summed weighed distance.
+pub fn vote(hits: &[Hit], bounds: impl Into<Bounds>) -> Option<Vote> {
+    if hits.is_empty() {
+        return None;
+    }
+    let bounds = bounds.into();
     let mut tally: Vec<(u16, usize, f32)> = Vec::new();
     for hit in hits {
         match tally.iter_mut().find(|t| t.0 == hit.label) {
             Some(t) => {
                 t.1 += 1;
-                t.2 += hit.distance;
+                t.2 += hit.weighed();
             }
-            None => tally.push((hit.label, 1, hit.distance)),
+            None => tally.push((hit.label, 1, hit.weighed())),
         }
     }
     let &(label, count, _) = tally.iter().max_by(|a, b| a.1.cmp(&b.1).then(b.2.total_cmp(&a.2))).expect("non-empty");
     Some(Vote {
         label,
         confidence: count as f32 / hits.len() as f32,
-        distance: nearest.distance,
-        unknown: nearest.distance > threshold,
+        distance: hits.iter().map(|h| h.distance).fold(f32::INFINITY, f32::min),
+        unknown: hits.iter().all(|h| h.distance > bounds.of(h)),
     })
 }
 
@@ -325,6 +383,52 @@ mod tests {
         assert_eq!(hits.iter().map(|h| h.id).collect::<Vec<_>>(), ["far", "farther"]);
         assert!(hits.iter().all(|h| h.added));
         assert!(Index::new(circle(), None).search_added(&q, 5).is_empty());
+    }
+
+    #[test]
+    fn a_confirmed_reference_counts_as_nearer_than_a_bundled_one() {
+        let mut index = Index::new(circle(), None);
+        let q = unit(0.2); // bundled r0 (class 0) at 0.2 rad: 0.199 away
+        index.added.push(&unit(0.45), 2, "own".into()).unwrap(); // 0.248 away, weighed 0.186
+        let hits = index.search(&q, 1);
+        assert_eq!((hits[0].id, hits[0].label), ("own", 2));
+        assert!((hits[0].distance - 2.0 * 0.125f32.sin()).abs() < 1e-5, "{}", hits[0].distance);
+        // Far enough away, the bundled bean still wins.
+        let mut index = Index::new(circle(), None);
+        index.added.push(&unit(0.6), 2, "own".into()).unwrap(); // 0.398 away, weighed 0.298
+        assert_eq!(index.search(&q, 1)[0].id, "r0");
+    }
+
+    #[test]
+    fn confirmed_references_vouch_within_their_own_bound() {
+        let mut index = Index::new(ReferenceSet::new(2), None);
+        index.added.push(&unit(0.0), 0, "own".into()).unwrap();
+        let hits = index.search(&unit(0.3), 1); // 0.299 away
+        assert!(vote(&hits, 0.2).unwrap().unknown);
+        assert!(!vote(&hits, Bounds { bundled: 0.2, confirmed: 0.3 }).unwrap().unknown);
+        // A bundled voter within its bound vouches too, whichever hit is nearest.
+        let mut index = Index::new(circle(), None);
+        index.added.push(&unit(0.55), 1, "own".into()).unwrap();
+        let hits = index.search(&unit(0.25), 2); // own 0.299 (weighed 0.224), r0 0.249
+        assert_eq!(hits[0].id, "own");
+        let v = vote(&hits, Bounds { bundled: 0.25, confirmed: 0.2 }).unwrap();
+        assert!(!v.unknown);
+        assert_eq!(v.distance, hits[1].distance, "the nearest unweighed");
+    }
+
+    #[test]
+    fn spread_is_how_far_apart_confirmed_beans_lie() {
+        assert_eq!(spread(&[&ReferenceSet::new(2)]), 0.0);
+        let mut one = ReferenceSet::new(2);
+        one.push(&unit(0.0), 0, "a".into()).unwrap();
+        assert_eq!(spread(&[&one]), 0.0);
+        // Twelve beans 0.5 rad apart, and one more half-way between two of them, in a second set.
+        let mut extra = ReferenceSet::new(2);
+        extra.push(&unit(0.25), 1, "b".into()).unwrap();
+        let apart = 2.0 * 0.25f32.sin();
+        assert!((spread(&[&circle()]) - apart).abs() < 1e-5);
+        assert!((spread(&[&circle(), &extra]) - apart).abs() < 1e-5, "most lie 0.5 rad apart");
+        assert!(spread(&[&one, &extra]) < apart);
     }
 
     #[test]
