@@ -1,6 +1,8 @@
 //! Photo → label: preprocessing, the embedder on a burn device, and the kNN vote over the index.
 //! The one type the CLI and the browser API both wrap.
 
+use std::cell::Cell;
+
 use burn::module::Module;
 use burn::store::ModuleRecord;
 use burn::tensor::{Bytes, Device, Tensor, TensorData};
@@ -52,9 +54,10 @@ pub struct Classifier {
     pub threshold: f32,
     /// The same for a bean of a tray photo ([`Bundle::tray_threshold`]).
     pub tray_threshold: f32,
-    /// How far apart the references confirmed at run time lie ([`index::spread`]): their
-    /// unknown bound is at least this. Kept up to date by every method that changes them.
-    pub confirmed_spread: f32,
+    /// How far apart the references confirmed at run time lie ([`index::spread`]), measured at
+    /// the first vote after they change (a pull adds them page by page): their unknown bound is
+    /// at least this. Every method that changes them forgets it.
+    confirmed_spread: Cell<Option<f32>>,
     /// Vote among the references added at run time only, not the bundle's: a warehouse's own
     /// beans, shot on its own camera, outvote references taken elsewhere (results.md, "Tray photos").
     pub added_only: bool,
@@ -106,7 +109,7 @@ impl Classifier {
             k: bundle.default_k.max(1) as usize,
             threshold: bundle.default_threshold,
             tray_threshold,
-            confirmed_spread: 0.0,
+            confirmed_spread: Cell::new(None),
             added_only: false,
             views: bundle.default_views,
             tray_views: TRAY_VIEWS,
@@ -150,7 +153,7 @@ impl Classifier {
         if next.model_id == self.model_id {
             next.index.shared = std::mem::take(&mut self.index.shared);
         }
-        next.refresh_spread();
+        next.references_changed();
         *self = next;
         Ok(())
     }
@@ -176,7 +179,7 @@ impl Classifier {
         let id = format!("user-{:08x}", hasher.finalize());
         self.index.added.remove(&id);
         self.index.added.push(&unit, class, id.clone())?;
-        self.refresh_spread();
+        self.references_changed();
         Ok(id)
     }
 
@@ -192,7 +195,7 @@ impl Classifier {
     /// Removes an added reference; false when there is none with this id.
     pub fn remove_reference(&mut self, id: &str) -> bool {
         let removed = self.index.added.remove(id) > 0;
-        self.refresh_spread();
+        self.references_changed();
         // With none left there is nothing of one's own to vote among: all references vote again.
         self.added_only &= self.index.has_added();
         removed
@@ -216,7 +219,7 @@ impl Classifier {
             self.index.added.remove(&refs.ids[i]);
             self.index.added.push(refs.row(i), refs.labels[i], refs.ids[i].clone())?;
         }
-        self.refresh_spread();
+        self.references_changed();
         Ok(refs.len())
     }
 
@@ -244,7 +247,7 @@ impl Classifier {
             }
         }
         self.added_only &= self.index.has_added();
-        self.refresh_spread();
+        self.references_changed();
         Ok(self.index.shared.len())
     }
 
@@ -252,18 +255,28 @@ impl Classifier {
     pub fn clear_shared(&mut self) {
         self.index.shared = index::ReferenceSet::new(self.model_config.embed_dim);
         self.added_only &= self.index.has_added();
-        self.refresh_spread();
+        self.references_changed();
     }
 
-    /// Measures [`Self::confirmed_spread`] again; for whoever changes `index.added` or
-    /// `index.shared` directly.
-    pub fn refresh_spread(&mut self) {
-        self.confirmed_spread = index::spread(&[&self.index.added, &self.index.shared]);
+    /// Forgets the confirmed references' spread, to be measured at the next vote; for whoever
+    /// changes `index.added` or `index.shared` directly.
+    pub fn references_changed(&mut self) {
+        self.confirmed_spread.set(None);
+    }
+
+    /// How far apart the references confirmed at run time lie ([`index::spread`]).
+    pub fn confirmed_spread(&self) -> f32 {
+        if let Some(spread) = self.confirmed_spread.get() {
+            return spread;
+        }
+        let spread = index::spread(&[&self.index.added, &self.index.shared]);
+        self.confirmed_spread.set(Some(spread));
+        spread
     }
 
     /// The unknown bounds at this threshold ([`index::Bounds`]).
     fn bounds(&self, threshold: f32) -> index::Bounds {
-        index::Bounds { bundled: threshold, confirmed: threshold.max(self.confirmed_spread) }
+        index::Bounds { bundled: threshold, confirmed: threshold.max(self.confirmed_spread()) }
     }
 
     fn class_index(&self, label: &str) -> Result<u16> {
@@ -429,12 +442,12 @@ mod tests {
         assert_eq!(p.label, own_name);
         assert!(p.neighbours.iter().all(|n| n.added));
         assert!(p.unknown, "the nearest own reference is far: {}", p.distance);
-        assert_eq!(classifier.confirmed_spread, 0.0, "one confirmed bean has no spread");
+        assert_eq!(classifier.confirmed_spread(), 0.0, "one confirmed bean has no spread");
         let near: Vec<f32> = query.iter().zip(&far).map(|(q, f)| q + 0.1 * f).collect();
         let near_id = classifier.add_reference(&near, &own_name).unwrap();
-        assert!(classifier.confirmed_spread > 1.0, "two beans far apart: {}", classifier.confirmed_spread);
+        assert!(classifier.confirmed_spread() > 1.0, "two beans far apart: {}", classifier.confirmed_spread());
         assert!(classifier.remove_reference(&near_id));
-        assert_eq!(classifier.confirmed_spread, 0.0);
+        assert_eq!(classifier.confirmed_spread(), 0.0);
         let id = classifier.index.added.ids[0].clone();
         assert!(classifier.remove_reference(&id));
         assert!(!classifier.added_only, "with none added, all references vote again");

@@ -342,7 +342,7 @@ fn with_references<T>(
     };
     let result = add(classifier).and_then(|()| f(classifier));
     classifier.index.added = own;
-    classifier.refresh_spread();
+    classifier.references_changed();
     classifier.class_names.truncate(classes);
     classifier.added_only = added_only;
     result

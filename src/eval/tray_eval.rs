@@ -315,7 +315,7 @@ pub fn shots_study(
                     classifier.index.added.push(&b.embedding, label as u16, format!("tray:{class}:{n}"))?;
                 }
             }
-            classifier.refresh_spread();
+            classifier.references_changed();
             let fold_beans: Vec<FoundBean> = beans.iter().filter(|b| held_out(b)).cloned().collect();
             let labelling = label_beans(classifier, &fold_beans, |_| false)?;
             unfamiliar += labelling.unfamiliar_photos * labelling.photos as f32;
@@ -333,7 +333,7 @@ pub fn shots_study(
                 }
             }
             classifier.index.added = crate::index::ReferenceSet::new(classifier.index.added.dim);
-            classifier.refresh_spread();
+            classifier.references_changed();
             classifier.class_names.truncate(known_before);
         }
         let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
