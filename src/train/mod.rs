@@ -2,6 +2,7 @@
 //! fine-tuning of the projection head, and bundle export.
 
 pub mod augment;
+pub mod blend;
 pub mod checkpoint;
 pub mod data;
 pub mod distill;

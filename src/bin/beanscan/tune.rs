@@ -11,7 +11,7 @@ use beanscan::bundle::WeightType;
 use beanscan::eval::unknown;
 use beanscan::train::map_cache::ViewJitter;
 use beanscan::train::pretrained::{TuneLoss, TuneOptions};
-use beanscan::train::recipe::{self, Draw, Recipe};
+use beanscan::train::recipe::{self, Blend, Draw, Recipe};
 use clap::ValueEnum;
 
 use crate::convert::Weights;
@@ -35,6 +35,14 @@ pub struct TuneArgs {
     /// network settings must match it.
     #[arg(long)]
     pub start: Option<PathBuf>,
+    /// With --start: first move every weight of its net (and every BatchNorm statistic) part of
+    /// the way toward this other run's net, e.g. one fine-tuned from the same start with the
+    /// camera jitter; with `--steps 0` the blend is the bundle, no training.
+    #[arg(long, requires = "start")]
+    pub blend_with: Option<PathBuf>,
+    /// With --blend-with: how far toward it (0: the --start net, 1: the other one).
+    #[arg(long, default_value_t = 0.5, requires = "blend_with")]
+    pub blend: f32,
     /// Run folder: checkpoint, loss curve, kNN report.
     #[arg(long, default_value = "runs/lite0")]
     pub run: PathBuf,
@@ -191,6 +199,7 @@ impl TuneArgs {
         Recipe {
             data: self.data.source(),
             start: self.start.clone(),
+            blend: self.blend_with.clone().map(|run| Blend { run, weight: self.blend }),
             run: self.run.clone(),
             input_size: self.input_size,
             blocks: self.blocks,

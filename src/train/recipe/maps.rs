@@ -13,6 +13,7 @@ use super::sources::Sources;
 use crate::eval::study;
 use crate::model::ModelConfig;
 use crate::preprocess::PreprocessParams;
+use crate::train::blend::blend;
 use crate::train::map_cache::{SavedMaps, ViewJitter};
 use crate::train::pretrained::{MapCache, PairPool, Start, TuneMaps, imagenet_path, load_imagenet, load_run, same_first_blocks};
 use crate::train::progress::report_step as step;
@@ -30,7 +31,7 @@ impl Started {
         format!(
             "{}{} | {}px{} | frozen {} | views {}{}",
             imagenet_path().file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
-            recipe.start.as_ref().filter(|_| !self.same_maps).map(|r| format!(" then {}", r.display())).unwrap_or_default(),
+            if self.same_maps { String::new() } else { recipe.start_words() },
             recipe.input_size,
             recipe.white_reference_words(),
             recipe.tune.frozen,
@@ -50,9 +51,13 @@ pub(super) fn start(recipe: &Recipe, model: &ModelConfig, device: &Device) -> Re
             Start::Imagenet(imagenet)
         }
         Some(run) => {
-            let embedder = load_run(&run.join("tune.ckpt"), model, recipe.blocks, device)?;
+            let mut embedder = load_run(&run.join("tune.ckpt"), model, recipe.blocks, device)?;
+            if let Some(other) = &recipe.blend {
+                let toward = load_run(&other.run.join("tune.ckpt"), model, recipe.blocks, device)?;
+                embedder = blend(embedder, &toward, other.weight)?;
+            }
             same_maps = same_first_blocks(&imagenet, &embedder.encoder, recipe.tune.frozen);
-            step(&format!("weights of {}", run.display()), started);
+            step(&format!("weights{}", recipe.start_words().replacen(" then", " of", 1)), started);
             Start::Run(embedder)
         }
     };

@@ -28,11 +28,19 @@ use crate::preprocess::PreprocessParams;
 
 pub use self::sources::Draw;
 
+/// Another run's net, and how far toward it the start net moves (0: not at all, 1: all the way).
+pub struct Blend {
+    pub run: PathBuf,
+    pub weight: f32,
+}
+
 /// Everything a run is told (the CLI's `tune` arguments, parsed).
 pub struct Recipe {
     pub data: super::data::DataSource,
     /// Start from the finished checkpoint (`tune.ckpt`) of this earlier run instead of ImageNet.
     pub start: Option<PathBuf>,
+    /// With `start`: its net moved part of the way toward this other run's net first.
+    pub blend: Option<Blend>,
     /// Run folder: checkpoint, loss curve, kNN report, calibration reports.
     pub run: PathBuf,
     pub input_size: usize,
@@ -103,7 +111,19 @@ impl Recipe {
         if self.tune.distill_weight > 0.0 && (self.start.is_none() || !jittered || self.tune.pairs_weight > 0.0) {
             bail!("--distill needs --start (its net is the teacher), a jitter of the views, and no --pairs-weight");
         }
+        if self.blend.is_some() && self.start.is_none() {
+            bail!("--blend-with needs --start (the net it blends with)");
+        }
         Ok(())
+    }
+
+    /// The net the run starts from, in words: `then RUN` or `then RUN blended 0.5 with OTHER`.
+    fn start_words(&self) -> String {
+        let Some(start) = &self.start else { return String::new() };
+        match &self.blend {
+            Some(b) => format!(" then {} blended {} with {}", start.display(), b.weight, b.run.display()),
+            None => format!(" then {}", start.display()),
+        }
     }
 
     fn model(&self) -> ModelConfig {
@@ -172,7 +192,7 @@ pub fn run(recipe: &Recipe) -> Result<()> {
 fn description(recipe: &Recipe, sources: &sources::Sources, chosen: &references::Chosen) -> String {
     format!(
         "EfficientNet-Lite0 (ImageNet{}) fine-tuned ({:?} loss{}), {}px, {} blocks, {} labelled photos, {} references ({} self-labelled; {} views), seed {}",
-        recipe.start.as_ref().map(|r| format!(", then {}", r.display())).unwrap_or_default(),
+        recipe.start_words().replacen(" then", ", then", 1),
         recipe.tune.loss,
         if recipe.tune.pairs_weight > 0.0 {
             format!(" + pair loss × {} on {} unlabelled photos", recipe.tune.pairs_weight, sources.pool.images.len())

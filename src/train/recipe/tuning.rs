@@ -58,7 +58,7 @@ fn settings(recipe: &Recipe, model: &ModelConfig, sources: &Sources) -> String {
     let o = &recipe.tune;
     format!(
         "{model:?}{} | {} split {} round {:?}, {} photos | frozen {} views {}{} lr {} {:?} scale {} margin {} unfreeze every {} batch {} seed {}",
-        recipe.start.as_ref().map(|r| format!(" from {}", r.display())).unwrap_or_default(),
+        recipe.start_words().replacen(" then", " from", 1),
         recipe.data.data.display(),
         recipe.data.split,
         recipe.data.round,
