@@ -31,12 +31,7 @@ pub(super) fn fine_tune(
     let n_classes = sources.dataset.class_names.len();
     let tuned =
         tune(model, &started.start, maps, &train.labels, &train.beans, n_classes, &recipe.tune, Some(&checkpoint), device)?;
-    let n = tuned.losses.len().clamp(1, 20);
-    let last = tuned.losses.iter().rev().take(n).sum::<f32>() / n as f32;
-    step(
-        &format!("fine-tune {} steps (loss {:.3} → {last:.3})", tuned.losses.len(), tuned.losses.first().unwrap_or(&f32::NAN)),
-        time,
-    );
+    step(&loss_words(&tuned.losses), time);
     plot::best_effort(
         "tune-loss.png",
         plot::curves(
@@ -51,6 +46,14 @@ pub(super) fn fine_tune(
         ),
     );
     Ok(tuned)
+}
+
+/// The steps run and the loss from first to last (mean of the last 20), or that none ran.
+fn loss_words(losses: &[f32]) -> String {
+    let Some(first) = losses.first() else { return "fine-tune: no steps (the start net as it is)".into() };
+    let n = losses.len().min(20);
+    let last = losses.iter().rev().take(n).sum::<f32>() / n as f32;
+    format!("fine-tune {} steps (loss {first:.3} → {last:.3})", losses.len())
 }
 
 /// Everything the checkpoint depends on: a resumed run with other settings starts afresh.
@@ -84,4 +87,15 @@ fn settings(recipe: &Recipe, model: &ModelConfig, sources: &Sources) -> String {
         } else {
             String::new()
         }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::loss_words;
+
+    #[test]
+    fn the_loss_line_says_when_no_step_ran() {
+        assert_eq!(loss_words(&[2.0, 1.0]), "fine-tune 2 steps (loss 2.000 → 1.500)");
+        assert!(loss_words(&[]).contains("no steps"), "{}", loss_words(&[]));
+    }
 }
