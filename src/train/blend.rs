@@ -53,8 +53,10 @@ impl ModuleMapper for Mix {
                 mismatch.get_or_insert_with(|| format!("{:?} against {:?}", t.shape().as_slice(), other.shape().as_slice()));
                 return t;
             }
+            // a + w·(b − a): where the nets agree (the frozen blocks) the weights stay a's to
+            // the bit, so a run started from the blend still reads the ImageNet maps' cache.
             let other = Tensor::<D>::from_data(other, &t.device());
-            t.mul_scalar(1.0 - weight) + other.mul_scalar(weight)
+            t.clone() + (other - t).mul_scalar(weight)
         })
     }
 }
