@@ -31,7 +31,7 @@ impl Started {
         format!(
             "{}{} | {}px{} | frozen {} | views {}{}",
             imagenet_path().file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
-            if self.same_maps { String::new() } else { recipe.start_words() },
+            if self.same_maps { String::new() } else { recipe.start_words(" then") },
             recipe.input_size,
             recipe.white_reference_words(),
             recipe.tune.frozen,
@@ -57,7 +57,7 @@ pub(super) fn start(recipe: &Recipe, model: &ModelConfig, device: &Device) -> Re
                 embedder = blend(embedder, &toward, other.weight)?;
             }
             same_maps = same_first_blocks(&imagenet, &embedder.encoder, recipe.tune.frozen);
-            step(&format!("weights{}", recipe.start_words().replacen(" then", " of", 1)), started);
+            step(&format!("weights{}", recipe.start_words(" of")), started);
             Start::Run(embedder)
         }
     };

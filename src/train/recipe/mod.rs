@@ -117,12 +117,13 @@ impl Recipe {
         Ok(())
     }
 
-    /// The net the run starts from, in words: `then RUN` or `then RUN blended 0.5 with OTHER`.
-    fn start_words(&self) -> String {
+    /// The net the run starts from, after `lead`: `{lead} RUN` or `{lead} RUN blended 0.5 with
+    /// OTHER`; nothing when it starts from ImageNet.
+    fn start_words(&self, lead: &str) -> String {
         let Some(start) = &self.start else { return String::new() };
         match &self.blend {
-            Some(b) => format!(" then {} blended {} with {}", start.display(), b.weight, b.run.display()),
-            None => format!(" then {}", start.display()),
+            Some(b) => format!("{lead} {} blended {} with {}", start.display(), b.weight, b.run.display()),
+            None => format!("{lead} {}", start.display()),
         }
     }
 
@@ -192,7 +193,7 @@ pub fn run(recipe: &Recipe) -> Result<()> {
 fn description(recipe: &Recipe, sources: &sources::Sources, chosen: &references::Chosen) -> String {
     format!(
         "EfficientNet-Lite0 (ImageNet{}) fine-tuned ({:?} loss{}), {}px, {} blocks, {} labelled photos, {} references ({} self-labelled; {} views), seed {}",
-        recipe.start_words().replacen(" then", ", then", 1),
+        recipe.start_words(", then"),
         recipe.tune.loss,
         if recipe.tune.pairs_weight > 0.0 {
             format!(" + pair loss × {} on {} unlabelled photos", recipe.tune.pairs_weight, sources.pool.images.len())

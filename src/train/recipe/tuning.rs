@@ -61,7 +61,7 @@ fn settings(recipe: &Recipe, model: &ModelConfig, sources: &Sources) -> String {
     let o = &recipe.tune;
     format!(
         "{model:?}{} | {} split {} round {:?}, {} photos | frozen {} views {}{} lr {} {:?} scale {} margin {} unfreeze every {} batch {} seed {}",
-        recipe.start_words().replacen(" then", " from", 1),
+        recipe.start_words(" from"),
         recipe.data.data.display(),
         recipe.data.split,
         recipe.data.round,
