@@ -1,7 +1,7 @@
 //! Photo → label: preprocessing, the embedder on a burn device, and the kNN vote over the index.
 //! The one type the CLI and the browser API both wrap.
 
-use std::cell::Cell;
+use std::cell::{Cell, OnceCell};
 
 use burn::module::Module;
 use burn::store::ModuleRecord;
@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use crate::bundle::{Bundle, WeightType};
 use crate::error::{Error, Result};
+use crate::gate::Gate;
 use crate::index::{self, Index};
 use crate::library::{self, SharedHit, SharedReference};
 use crate::model::{ModelConfig, Net};
@@ -22,10 +23,16 @@ use crate::views;
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Prediction {
     pub label: String,
+    /// The share of the k votes won by `label`; once the Normal-vs-defect gate decides
+    /// ([`crate::gate`]), its probability of the side taken, times that share among the defect
+    /// voters for a defect.
     pub confidence: f32,
     pub distance: f32,
     pub unknown: bool,
     pub neighbours: Vec<NeighbourInfo>,
+    /// The gate's probability that the bean is Normal, when a gate decided.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub normal_probability: Option<f32>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -38,6 +45,9 @@ pub struct NeighbourInfo {
     /// Another grader's reference, from the shared library.
     pub shared: bool,
 }
+
+/// The class the gate tells from every defect.
+pub const NORMAL: &str = "Normal";
 
 /// Views per tray bean unless set: a 245-bean tray at 8 views would take 8× as long.
 pub const TRAY_VIEWS: u8 = 1;
@@ -58,6 +68,9 @@ pub struct Classifier {
     /// the first vote after they change (a pull adds them page by page): their unknown bound is
     /// at least this. Every method that changes them forgets it.
     confirmed_spread: Cell<Option<f32>>,
+    /// The Normal-vs-defect gate over the voting references, fitted at the first vote after they
+    /// change; None until confirmed references hold both Normal and defect beans.
+    gate: OnceCell<Option<Gate>>,
     /// Vote among the references added at run time only, not the bundle's: a warehouse's own
     /// beans, shot on its own camera, outvote references taken elsewhere (results.md, "Tray photos").
     pub added_only: bool,
@@ -110,6 +123,7 @@ impl Classifier {
             threshold: bundle.default_threshold,
             tray_threshold,
             confirmed_spread: Cell::new(None),
+            gate: OnceCell::new(),
             added_only: false,
             views: bundle.default_views,
             tray_views: TRAY_VIEWS,
@@ -189,6 +203,7 @@ impl Classifier {
             return Err(Error::Index("no reference beans of your own yet: add some before voting among them only".into()));
         }
         self.added_only = on;
+        self.references_changed();
         Ok(())
     }
 
@@ -262,6 +277,36 @@ impl Classifier {
     /// changes `index.added` or `index.shared` directly.
     pub fn references_changed(&mut self) {
         self.confirmed_spread.set(None);
+        self.gate = OnceCell::new();
+    }
+
+    /// The Normal-vs-defect gate ([`crate::gate`]): fitted on every reference that votes, once
+    /// the confirmed ones (this device's and the shared library's) hold a Normal bean and a
+    /// defect. Before that the bundle's references alone decide, as the vote does.
+    pub fn gate(&self) -> Option<&Gate> {
+        self.gate
+            .get_or_init(|| {
+                let normal = self.normal_class()?;
+                let confirmed = [&self.index.added, &self.index.shared];
+                let sides = |set: &&index::ReferenceSet| (set.labels.contains(&normal), set.labels.iter().any(|&l| l != normal));
+                let (has_normal, has_defect) = confirmed.iter().map(sides).fold((false, false), |a, b| (a.0 || b.0, a.1 || b.1));
+                if !(has_normal && has_defect) {
+                    return None;
+                }
+                let voting: Vec<&index::ReferenceSet> = if self.added_only {
+                    confirmed.to_vec()
+                } else {
+                    vec![&self.index.bundled, &self.index.added, &self.index.shared]
+                };
+                let rows: Vec<&[f32]> = voting.iter().flat_map(|s| (0..s.len()).map(|i| s.row(i))).collect();
+                let is_normal: Vec<bool> = voting.iter().flat_map(|s| s.labels.iter().map(|&l| l == normal)).collect();
+                Gate::fit(&rows, &is_normal)
+            })
+            .as_ref()
+    }
+
+    fn normal_class(&self) -> Option<u16> {
+        self.class_index(NORMAL).ok()
     }
 
     /// How far apart the references confirmed at run time lie ([`index::spread`]).
@@ -356,17 +401,11 @@ impl Classifier {
     }
 
     fn label_within(&self, embedding: &[f32], threshold: f32) -> Result<Prediction> {
-        let hits = if self.added_only {
-            if !self.index.has_added() {
-                return Err(Error::Index(
-                    "no references of your own to vote among: add some, or vote among all references".into(),
-                ));
-            }
-            self.index.search_added(embedding, self.k)
-        } else {
-            self.index.search(embedding, self.k)
-        };
-        self.predict(&hits, self.bounds(threshold))
+        if self.added_only && !self.index.has_added() {
+            return Err(Error::Index("no references of your own to vote among: add some, or vote among all references".into()));
+        }
+        let search = |k| if self.added_only { self.index.search_added(embedding, k) } else { self.index.search(embedding, k) };
+        self.predict(embedding, &search(self.k), self.bounds(threshold), search)
     }
 
     /// [`Self::label`] (`tray`: [`Self::label_tray_bean`]) with the shared library's nearest
@@ -375,27 +414,56 @@ impl Classifier {
     /// ([`library::LOCAL_MAX`]). Same vote, same threshold; a hit that is one of this device's own
     /// references is not counted twice.
     pub fn label_with_shared_hits(&self, embedding: &[f32], remote: &[SharedHit], tray: bool) -> Result<Prediction> {
-        let mut hits = self.index.search_own(embedding, self.k);
-        if !self.added_only {
-            hits.extend(self.index.search_bundled(embedding, self.k));
-        }
+        let mut shared = Vec::new();
         for h in remote.iter().filter(|h| !self.index.added.ids.contains(&h.ref_id)) {
             let label = self.class_index(&h.label)?;
-            hits.push(index::Hit { label, id: &h.point_id, distance: h.distance, added: true, shared: true });
+            shared.push(index::Hit { label, id: &h.point_id, distance: h.distance, added: true, shared: true });
         }
+        let search = |k| {
+            let mut hits = self.index.search_own(embedding, k);
+            if !self.added_only {
+                hits.extend(self.index.search_bundled(embedding, k));
+            }
+            hits.extend(shared.iter().cloned());
+            index::nearest(hits, k)
+        };
+        let hits = search(self.k);
         if self.added_only && hits.is_empty() {
             return Err(Error::Index("no references of your own or of the shared library near this bean to vote among".into()));
         }
-        self.predict(&index::nearest(hits, self.k), self.bounds(if tray { self.tray_threshold } else { self.threshold }))
+        self.predict(embedding, &hits, self.bounds(if tray { self.tray_threshold } else { self.threshold }), search)
     }
 
-    /// The vote of `hits` (nearest first) as shown to the user.
-    fn predict(&self, hits: &[index::Hit], bounds: index::Bounds) -> Result<Prediction> {
+    /// The vote of `hits` (nearest first) as shown to the user. Once there is a gate, it decides
+    /// Normal vs defect, and a defect is named by the vote of the k nearest defect references
+    /// (`search(n)`: the n nearest references the vote may use). Unknown stays the vote's: far
+    /// from every reference is far whatever the gate says.
+    fn predict<'a>(
+        &'a self,
+        embedding: &[f32],
+        hits: &[index::Hit],
+        bounds: index::Bounds,
+        search: impl Fn(usize) -> Vec<index::Hit<'a>>,
+    ) -> Result<Prediction> {
         let vote = index::vote(hits, bounds).ok_or_else(|| Error::Index("no reference beans to compare with".into()))?;
+        let (label, confidence, normal_probability) = match (self.gate(), self.normal_class()) {
+            (Some(gate), Some(normal)) => {
+                let p = gate.normal_probability(embedding);
+                if p >= 0.5 {
+                    (normal, p, Some(p))
+                } else {
+                    let defect =
+                        if vote.label == normal { self.defect_vote(&search, normal, bounds) } else { Some(vote.clone()) };
+                    defect.map_or((vote.label, vote.confidence, None), |d| (d.label, (1.0 - p) * d.confidence, Some(p)))
+                }
+            }
+            _ => (vote.label, vote.confidence, None),
+        };
         let name = |l: u16| self.class_names.get(usize::from(l)).cloned().unwrap_or_else(|| format!("class {l}"));
         Ok(Prediction {
-            label: name(vote.label),
-            confidence: vote.confidence,
+            label: name(label),
+            confidence,
+            normal_probability,
             distance: vote.distance,
             unknown: vote.unknown,
             neighbours: hits
@@ -411,6 +479,20 @@ impl Classifier {
         })
     }
 
+    /// The vote of the k nearest references that are not Normal: eight times k searched first,
+    /// then every reference. None when no defect reference votes.
+    fn defect_vote<'a>(
+        &'a self,
+        search: &impl Fn(usize) -> Vec<index::Hit<'a>>,
+        normal: u16,
+        bounds: index::Bounds,
+    ) -> Option<index::Vote> {
+        [8 * self.k, self.index.len()].into_iter().find_map(|n| {
+            let defects: Vec<index::Hit> = search(n).into_iter().filter(|h| h.label != normal).take(self.k).collect();
+            index::vote(&defects, bounds)
+        })
+    }
+
     pub async fn classify(&self, photo: &[u8]) -> Result<Prediction> {
         let embedding = self.embed_photo(photo).await?;
         self.label(&embedding)
@@ -421,8 +503,6 @@ impl Classifier {
 mod tests {
     use super::*;
 
-    /// Inputs laid end to end embed exactly as the same inputs one row each (the tray pool hands
-    /// them over flat), and a length that is not whole inputs is refused.
     #[test]
     fn added_only_votes_among_added_references_and_says_when_there_are_none() {
         let mut classifier = Classifier::new(Bundle::embedded().unwrap(), Device::flex()).unwrap();
@@ -456,6 +536,49 @@ mod tests {
         assert!(!p.neighbours[0].added);
     }
 
+    /// No gate until confirmed beans hold both sides; then the gate's side is the label's, a
+    /// defect is named by defect references only, and taking a side back drops the gate.
+    #[test]
+    fn the_gate_decides_normal_or_defect_once_both_are_confirmed() {
+        let mut classifier = Classifier::new(Bundle::embedded().unwrap(), Device::flex()).unwrap();
+        let normal = classifier.normal_class().unwrap();
+        let bundled = classifier.index.bundled.clone();
+        let (normals, defects): (Vec<usize>, Vec<usize>) = (0..bundled.len()).partition(|&i| bundled.labels[i] == normal);
+        // Beans between a Normal and a defect reference: where the gate and the vote may differ.
+        let between: Vec<Vec<f32>> = normals
+            .iter()
+            .flat_map(|&n| defects.iter().step_by(29).map(move |&d| (n, d)))
+            .map(|(n, d)| {
+                let sum: Vec<f32> = bundled.row(n).iter().zip(bundled.row(d)).map(|(a, b)| a + b).collect();
+                let norm = sum.iter().map(|v| v * v).sum::<f32>().sqrt();
+                sum.iter().map(|v| v / norm).collect()
+            })
+            .collect();
+        let plain: Vec<Prediction> = between.iter().map(|q| classifier.label(q).unwrap()).collect();
+        assert!(plain.iter().all(|p| p.normal_probability.is_none()));
+        let defect_name = classifier.class_names[usize::from(bundled.labels[defects[0]])].clone();
+        classifier.add_reference(bundled.row(normals[0]), NORMAL).unwrap();
+        assert!(classifier.gate().is_none(), "Normal beans alone: no gate");
+        let defect_id = classifier.add_reference(bundled.row(defects[0]), &defect_name).unwrap();
+        assert!(classifier.gate().is_some());
+        let mut overruled = 0;
+        for (q, before) in between.iter().zip(&plain) {
+            let p = classifier.label(q).unwrap();
+            let normal_probability = p.normal_probability.expect("the gate decides");
+            assert_eq!(p.label == NORMAL, normal_probability >= 0.5, "{p:?}");
+            assert!((0.0..=1.0).contains(&p.confidence));
+            let vote = index::vote(&classifier.index.search(q, classifier.k), classifier.bounds(classifier.threshold)).unwrap();
+            assert_eq!(p.unknown, vote.unknown, "unknown stays the vote's");
+            overruled += usize::from((before.label == NORMAL) != (p.label == NORMAL));
+        }
+        assert!(overruled > 0, "the gate never overruled the vote: the test has no teeth");
+        assert!(classifier.remove_reference(&defect_id));
+        assert!(classifier.gate().is_none());
+        assert!(classifier.label(&between[0]).unwrap().normal_probability.is_none());
+    }
+
+    /// Inputs laid end to end embed exactly as the same inputs one row each (the tray pool hands
+    /// them over flat), and a length that is not whole inputs is refused.
     #[test]
     fn flat_inputs_embed_like_rows() {
         let classifier = Classifier::new(Bundle::embedded().unwrap(), Device::flex()).unwrap();

@@ -8,6 +8,7 @@ pub mod classifier;
 pub mod depthwise;
 pub mod error;
 pub mod framing;
+pub mod gate;
 pub mod index;
 pub mod library;
 pub mod lite0;

@@ -73,6 +73,12 @@ export function verdict(r) {
   const conf = el('span', 'confidence', `${Math.round(r.confidence * 100)}%`);
   conf.dataset.testid = 'confidence';
   meta.append(conf, ` confidence · distance ${r.distance.toFixed(3)}`);
+  if (typeof r.normal_probability === 'number') {
+    // The Normal-vs-defect gate fitted on the grader's own confirmed beans decided the side.
+    const gate = el('span', 'gate', ` · Normal or defect decided with your beans (${Math.round(r.normal_probability * 100)}% Normal)`);
+    gate.dataset.testid = 'gate';
+    meta.append(gate);
+  }
   return [head, meta];
 }
 

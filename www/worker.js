@@ -78,6 +78,7 @@ const plain = (r) => ({
     added: Boolean(get(n, 'added')),
     shared: Boolean(get(n, 'shared')),
   })),
+  ...(get(r, 'normal_probability') != null ? { normal_probability: Number(get(r, 'normal_probability')) } : {}),
   ...(get(r, 'embedding') ? { embedding: get(r, 'embedding') } : {}),
 });
 
