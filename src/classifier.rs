@@ -293,14 +293,16 @@ impl Classifier {
                 if !(has_normal && has_defect) {
                     return None;
                 }
-                let voting: Vec<&index::ReferenceSet> = if self.added_only {
-                    confirmed.to_vec()
-                } else {
-                    vec![&self.index.bundled, &self.index.added, &self.index.shared]
-                };
-                let rows: Vec<&[f32]> = voting.iter().flat_map(|s| (0..s.len()).map(|i| s.row(i))).collect();
-                let is_normal: Vec<bool> = voting.iter().flat_map(|s| s.labels.iter().map(|&l| l == normal)).collect();
-                Gate::fit(&rows, &is_normal)
+                // Each voting set with how much a bean of it counts in the fit.
+                let confirmed_weight = crate::gate::CONFIRMED_WEIGHT;
+                let mut voting = vec![(&self.index.added, confirmed_weight), (&self.index.shared, confirmed_weight)];
+                if !self.added_only {
+                    voting.push((&self.index.bundled, 1.0));
+                }
+                let rows: Vec<&[f32]> = voting.iter().flat_map(|(s, _)| (0..s.len()).map(|i| s.row(i))).collect();
+                let is_normal: Vec<bool> = voting.iter().flat_map(|(s, _)| s.labels.iter().map(|&l| l == normal)).collect();
+                let weight: Vec<f64> = voting.iter().flat_map(|&(s, w)| std::iter::repeat_n(w, s.len())).collect();
+                Gate::fit(&rows, &is_normal, &weight)
             })
             .as_ref()
     }
