@@ -30,7 +30,7 @@ pub struct Prediction {
     pub distance: f32,
     pub unknown: bool,
     pub neighbours: Vec<NeighbourInfo>,
-    /// The gate's probability that the bean is Normal, when a gate decided.
+    /// The gate's probability that the bean is Normal, when a gate decided ([`Classifier::gate`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub normal_probability: Option<f32>,
 }
@@ -68,8 +68,8 @@ pub struct Classifier {
     /// the first vote after they change (a pull adds them page by page): their unknown bound is
     /// at least this. Every method that changes them forgets it.
     confirmed_spread: Cell<Option<f32>>,
-    /// The Normal-vs-defect gate over the voting references, fitted at the first vote after they
-    /// change; None until confirmed references hold both Normal and defect beans.
+    /// The Normal-vs-defect gate ([`Self::gate`]), fitted at the first vote after the references
+    /// change; None until this device's confirmed references hold both Normal and defect beans.
     gate: OnceCell<Option<Gate>>,
     /// Vote among the references added at run time only, not the bundle's: a warehouse's own
     /// beans, shot on its own camera, outvote references taken elsewhere (results.md, "Tray photos").
@@ -280,28 +280,27 @@ impl Classifier {
         self.gate = OnceCell::new();
     }
 
-    /// The Normal-vs-defect gate ([`crate::gate`]): fitted on every reference that votes, once
-    /// the confirmed ones (this device's and the shared library's) hold a Normal bean and a
-    /// defect. Before that the bundle's references alone decide, as the vote does.
+    /// The Normal-vs-defect gate ([`crate::gate`]), once this device's own confirmed references
+    /// hold a Normal bean and a defect: fitted on them and (unless voting among one's own only)
+    /// the bundle's. The shared library's are left out: another grader's camera may not be this
+    /// one, and a library searched on its server ([`Self::label_with_shared_hits`]) could not
+    /// take part, so both ways of using it get the same gate.
     pub fn gate(&self) -> Option<&Gate> {
         self.gate
             .get_or_init(|| {
                 let normal = self.normal_class()?;
-                let confirmed = [&self.index.added, &self.index.shared];
-                let sides = |set: &&index::ReferenceSet| (set.labels.contains(&normal), set.labels.iter().any(|&l| l != normal));
-                let (has_normal, has_defect) = confirmed.iter().map(sides).fold((false, false), |a, b| (a.0 || b.0, a.1 || b.1));
-                if !(has_normal && has_defect) {
+                let own = &self.index.added;
+                if !(own.labels.contains(&normal) && own.labels.iter().any(|&l| l != normal)) {
                     return None;
                 }
-                // Each voting set with how much a bean of it counts in the fit.
-                let confirmed_weight = crate::gate::CONFIRMED_WEIGHT;
-                let mut voting = vec![(&self.index.added, confirmed_weight), (&self.index.shared, confirmed_weight)];
+                // Each set with how much a bean of it counts in the fit.
+                let mut sets = vec![(own, crate::gate::CONFIRMED_WEIGHT)];
                 if !self.added_only {
-                    voting.push((&self.index.bundled, 1.0));
+                    sets.push((&self.index.bundled, 1.0));
                 }
-                let rows: Vec<&[f32]> = voting.iter().flat_map(|(s, _)| (0..s.len()).map(|i| s.row(i))).collect();
-                let is_normal: Vec<bool> = voting.iter().flat_map(|(s, _)| s.labels.iter().map(|&l| l == normal)).collect();
-                let weight: Vec<f64> = voting.iter().flat_map(|&(s, w)| std::iter::repeat_n(w, s.len())).collect();
+                let rows: Vec<&[f32]> = sets.iter().flat_map(|(s, _)| (0..s.len()).map(|i| s.row(i))).collect();
+                let is_normal: Vec<bool> = sets.iter().flat_map(|(s, _)| s.labels.iter().map(|&l| l == normal)).collect();
+                let weight: Vec<f64> = sets.iter().flat_map(|&(s, w)| std::iter::repeat_n(w, s.len())).collect();
                 Gate::fit(&rows, &is_normal, &weight)
             })
             .as_ref()
@@ -413,8 +412,9 @@ impl Classifier {
     /// [`Self::label`] (`tray`: [`Self::label_tray_bean`]) with the shared library's nearest
     /// references as the server found them ([`library::parse_search_batch`]) in place of the
     /// shared references kept here: for a library too large to keep on a phone
-    /// ([`library::LOCAL_MAX`]). Same vote, same threshold; a hit that is one of this device's own
-    /// references is not counted twice.
+    /// ([`library::LOCAL_MAX`]). Same vote, same threshold, same gate; a hit that is one of this
+    /// device's own references is not counted twice. Where the gate overrules a Normal vote, the
+    /// defect is named from the server's hits and the references kept here only.
     pub fn label_with_shared_hits(&self, embedding: &[f32], remote: &[SharedHit], tray: bool) -> Result<Prediction> {
         let mut shared = Vec::new();
         for h in remote.iter().filter(|h| !self.index.added.ids.contains(&h.ref_id)) {
