@@ -68,9 +68,10 @@ pub struct Classifier {
     /// the first vote after they change (a pull adds them page by page): their unknown bound is
     /// at least this. Every method that changes them forgets it.
     confirmed_spread: Cell<Option<f32>>,
-    /// The Normal-vs-defect gate ([`Self::gate`]), fitted at the first vote after the references
-    /// change; None until this device's confirmed references hold both Normal and defect beans.
-    gate: OnceCell<Option<Gate>>,
+    /// The Normal-vs-defect gate ([`Self::gate`]) with all references voting and with one's own
+    /// only (`added_only` is also set directly), each fitted at the first vote after the
+    /// references change; None until this device's confirmed references hold both sides.
+    gate: [OnceCell<Option<Gate>>; 2],
     /// Vote among the references added at run time only, not the bundle's: a warehouse's own
     /// beans, shot on its own camera, outvote references taken elsewhere (results.md, "Tray photos").
     pub added_only: bool,
@@ -123,7 +124,7 @@ impl Classifier {
             threshold: bundle.default_threshold,
             tray_threshold,
             confirmed_spread: Cell::new(None),
-            gate: OnceCell::new(),
+            gate: Default::default(),
             added_only: false,
             views: bundle.default_views,
             tray_views: TRAY_VIEWS,
@@ -203,7 +204,6 @@ impl Classifier {
             return Err(Error::Index("no reference beans of your own yet: add some before voting among them only".into()));
         }
         self.added_only = on;
-        self.references_changed();
         Ok(())
     }
 
@@ -277,7 +277,7 @@ impl Classifier {
     /// changes `index.added` or `index.shared` directly.
     pub fn references_changed(&mut self) {
         self.confirmed_spread.set(None);
-        self.gate = OnceCell::new();
+        self.gate = Default::default();
     }
 
     /// The Normal-vs-defect gate ([`crate::gate`]), once this device's own confirmed references
@@ -286,7 +286,7 @@ impl Classifier {
     /// one, and a library searched on its server ([`Self::label_with_shared_hits`]) could not
     /// take part, so both ways of using it get the same gate.
     pub fn gate(&self) -> Option<&Gate> {
-        self.gate
+        self.gate[usize::from(self.added_only)]
             .get_or_init(|| {
                 let normal = self.normal_class()?;
                 let own = &self.index.added;
@@ -574,6 +574,12 @@ mod tests {
             overruled += usize::from((before.label == NORMAL) != (p.label == NORMAL));
         }
         assert!(overruled > 0, "the gate never overruled the vote: the test has no teeth");
+        // Voting among one's own only (set directly, as the evaluations do): a gate of their own.
+        let with_bundle = classifier.gate().cloned();
+        classifier.added_only = true;
+        assert!(classifier.gate().is_some_and(|own| Some(own) != with_bundle.as_ref()));
+        classifier.added_only = false;
+        assert_eq!(classifier.gate().cloned(), with_bundle);
         assert!(classifier.remove_reference(&defect_id));
         assert!(classifier.gate().is_none());
         assert!(classifier.label(&between[0]).unwrap().normal_probability.is_none());
