@@ -282,6 +282,33 @@ test('a camera new to beanscan: its batch gets the notice until a few of its bea
   await context.close();
 });
 
+test('once Normal and defect beans are confirmed, Normal or defect is decided with them on every card', { timeout: TEST_TIMEOUT }, async () => {
+  const context = await newContext();
+  const { page, errors } = await open(context);
+  const photos = await pickPhotos(data, ['Normal', 'Black', 'Sour']);
+  await page.getByTestId('picker').setInputFiles(await asFiles(photos));
+  await settledCards(page, photos.length);
+  const gates = () => page.$$eval('[data-testid="gate"]', (els) => els.map((e) => e.textContent));
+  assert.deepEqual(await gates(), [], 'no beans of one\'s own: the vote alone decides');
+  const save = async (photo, label) => {
+    const card = page.locator(`[data-testid="result"][data-file="${photo.name}"]`);
+    await card.getByTestId('correct-label').selectOption(label);
+    await card.getByTestId('save-reference').click();
+    await card.getByTestId('saved-reference').waitFor();
+  };
+  await save(photos[0], 'Normal');
+  assert.deepEqual(await gates(), [], 'Normal beans alone: no gate');
+  await save(photos[1], 'Black');
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid="gate"]').length === n, photos.length);
+  for (const text of await gates()) assert.match(text, /^ · Normal or defect decided with your beans \(\d+% Normal\)$/);
+  // The confirmed Normal bean is Normal, the confirmed Black one Black: the gate sides with them.
+  const labels = Object.fromEntries((await cardsOn(page)).map((c) => [c.file, c.label]));
+  assert.equal(labels[photos[0].name], 'Normal');
+  assert.equal(labels[photos[1].name], 'Black');
+  assert.deepEqual(errors, []);
+  await context.close();
+});
+
 test('slider settings survive a reload, but only onto the bundle they were chosen for', { timeout: TEST_TIMEOUT }, async () => {
   const context = await newContext();
   const { page, errors } = await open(context);
