@@ -297,6 +297,8 @@ test('once Normal and defect beans are confirmed, Normal or defect is decided wi
     await card.getByTestId('saved-reference').waitFor();
   };
   await save(photos[0], 'Normal');
+  // Re-labelled with it (its own card now lists it among the nearest), still without a gate.
+  await page.waitForFunction((f) => document.querySelector(`[data-testid="result"][data-file="${f}"] [data-testid="neighbour"][data-added="true"]`), photos[0].name);
   assert.deepEqual(await gates(), [], 'Normal beans alone: no gate');
   await save(photos[1], 'Black');
   await page.waitForFunction((n) => document.querySelectorAll('[data-testid="gate"]').length === n, photos.length);
