@@ -9,6 +9,7 @@ use burn::tensor::{Bytes, Device, Tensor, TensorData};
 use serde::Serialize;
 
 use crate::bundle::{Bundle, WeightType};
+use crate::defect_head::DefectHead;
 use crate::error::{Error, Result};
 use crate::gate::Gate;
 use crate::index::{self, Index};
@@ -33,6 +34,10 @@ pub struct Prediction {
     /// The gate's probability that the bean is Normal, when a gate decided ([`Classifier::gate`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub normal_probability: Option<f32>,
+    /// The defect head's probability for the defect it named, when it named one
+    /// ([`Classifier::defect_head`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub defect_probability: Option<f32>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -72,6 +77,9 @@ pub struct Classifier {
     /// only (`added_only` is also set directly), each fitted at the first vote after the
     /// references change; None until this device's confirmed references hold both sides.
     gate: [OnceCell<Option<Gate>>; 2],
+    /// The head that names a defect ([`Self::defect_head`]), the same way: None until this
+    /// device's confirmed references hold two kinds of defect.
+    defect_head: [OnceCell<Option<DefectHead>>; 2],
     /// Vote among the references added at run time only, not the bundle's: a warehouse's own
     /// beans, shot on its own camera, outvote references taken elsewhere (results.md, "Tray photos").
     pub added_only: bool,
@@ -125,6 +133,7 @@ impl Classifier {
             tray_threshold,
             confirmed_spread: Cell::new(None),
             gate: Default::default(),
+            defect_head: Default::default(),
             added_only: false,
             views: bundle.default_views,
             tray_views: TRAY_VIEWS,
@@ -278,6 +287,7 @@ impl Classifier {
     pub fn references_changed(&mut self) {
         self.confirmed_spread.set(None);
         self.gate = Default::default();
+        self.defect_head = Default::default();
     }
 
     /// The Normal-vs-defect gate ([`crate::gate`]), once this device's own confirmed references
@@ -293,17 +303,48 @@ impl Classifier {
                 if !(own.labels.contains(&normal) && own.labels.iter().any(|&l| l != normal)) {
                     return None;
                 }
-                // Each set with how much a bean of it counts in the fit.
-                let mut sets = vec![(own, crate::gate::CONFIRMED_WEIGHT)];
-                if !self.added_only {
-                    sets.push((&self.index.bundled, 1.0));
-                }
-                let rows: Vec<&[f32]> = sets.iter().flat_map(|(s, _)| (0..s.len()).map(|i| s.row(i))).collect();
-                let is_normal: Vec<bool> = sets.iter().flat_map(|(s, _)| s.labels.iter().map(|&l| l == normal)).collect();
-                let weight: Vec<f64> = sets.iter().flat_map(|&(s, w)| std::iter::repeat_n(w, s.len())).collect();
+                let (rows, labels, weight) = self.fitting_references(|_| true);
+                let is_normal: Vec<bool> = labels.iter().map(|&l| l == normal).collect();
                 Gate::fit(&rows, &is_normal, &weight)
             })
             .as_ref()
+    }
+
+    /// The head that names a defect ([`crate::defect_head`]), once this device's own confirmed
+    /// references hold two kinds of defect: fitted on the defect references the gate fits on.
+    pub fn defect_head(&self) -> Option<&DefectHead> {
+        self.defect_head[usize::from(self.added_only)]
+            .get_or_init(|| {
+                let normal = self.normal_class();
+                let mut kinds: Vec<u16> = self.index.added.labels.iter().copied().filter(|&l| Some(l) != normal).collect();
+                kinds.sort_unstable();
+                kinds.dedup();
+                if kinds.len() < 2 {
+                    return None;
+                }
+                let (rows, labels, weight) = self.fitting_references(|l| Some(l) != normal);
+                DefectHead::fit(&rows, &labels, &weight)
+            })
+            .as_ref()
+    }
+
+    /// The references the gate and the defect head fit on, those of the classes `keep` takes:
+    /// this device's own, each counting [`crate::gate::CONFIRMED_WEIGHT`] times, and (unless
+    /// voting among one's own only) the bundle's, each once. Rows, labels, weights.
+    fn fitting_references(&self, keep: impl Fn(u16) -> bool) -> (Vec<&[f32]>, Vec<u16>, Vec<f64>) {
+        let mut sets = vec![(&self.index.added, crate::gate::CONFIRMED_WEIGHT)];
+        if !self.added_only {
+            sets.push((&self.index.bundled, 1.0));
+        }
+        let (mut rows, mut labels, mut weight) = (Vec::new(), Vec::new(), Vec::new());
+        for (set, w) in sets {
+            for (i, &label) in set.labels.iter().enumerate().filter(|&(_, &l)| keep(l)) {
+                rows.push(set.row(i));
+                labels.push(label);
+                weight.push(w);
+            }
+        }
+        (rows, labels, weight)
     }
 
     fn normal_class(&self) -> Option<u16> {
@@ -448,24 +489,36 @@ impl Classifier {
         search: impl Fn(usize) -> Vec<index::Hit<'a>>,
     ) -> Result<Prediction> {
         let vote = index::vote(hits, bounds).ok_or_else(|| Error::Index("no reference beans to compare with".into()))?;
-        let (label, confidence, normal_probability) = match (self.gate(), self.normal_class()) {
-            (Some(gate), Some(normal)) => {
-                let p = gate.normal_probability(embedding);
-                if p >= 0.5 {
-                    (normal, p, Some(p))
-                } else {
-                    let defect =
-                        if vote.label == normal { self.defect_vote(&search, normal, bounds) } else { Some(vote.clone()) };
-                    defect.map_or((vote.label, vote.confidence, None), |d| (d.label, (1.0 - p) * d.confidence, Some(p)))
+        let normal = self.normal_class();
+        // Normal or defect: the gate's side once there is a gate, else the vote's.
+        let normal_probability = self.gate().map(|g| g.normal_probability(embedding));
+        let is_normal = normal.is_some() && normal_probability.map_or(Some(vote.label) == normal, |p| p >= 0.5);
+        let mut defect_probability = None;
+        let (label, confidence) = match (normal, normal_probability) {
+            (Some(normal), Some(p)) if is_normal => (normal, p),
+            _ if is_normal => (vote.label, vote.confidence),
+            _ => match (self.defect_head(), normal_probability) {
+                (Some(head), _) => {
+                    let (class, probability) = head.name(embedding);
+                    defect_probability = Some(probability);
+                    // How sure the defect side is: the gate's, else the share of defect voters.
+                    let side = normal_probability.map_or_else(|| defect_share(hits, normal), |p| 1.0 - p);
+                    (class, side * probability)
                 }
-            }
-            _ => (vote.label, vote.confidence, None),
+                (None, Some(p)) => {
+                    let defect = if Some(vote.label) == normal { self.defect_vote(&search, vote.label, bounds) } else { None };
+                    let defect = defect.unwrap_or_else(|| vote.clone());
+                    (defect.label, (1.0 - p) * defect.confidence)
+                }
+                (None, None) => (vote.label, vote.confidence),
+            },
         };
         let name = |l: u16| self.class_names.get(usize::from(l)).cloned().unwrap_or_else(|| format!("class {l}"));
         Ok(Prediction {
             label: name(label),
             confidence,
             normal_probability,
+            defect_probability,
             distance: vote.distance,
             unknown: vote.unknown,
             neighbours: hits
@@ -499,6 +552,12 @@ impl Classifier {
         let embedding = self.embed_photo(photo).await?;
         self.label(&embedding)
     }
+}
+
+/// The share of the vote's references that are not Normal.
+fn defect_share(hits: &[index::Hit], normal: Option<u16>) -> f32 {
+    let defects = hits.iter().filter(|h| Some(h.label) != normal).count();
+    defects as f32 / hits.len().max(1) as f32
 }
 
 #[cfg(all(test, not(target_arch = "wasm32")))]
@@ -583,6 +642,49 @@ mod tests {
         assert!(classifier.remove_reference(&defect_id));
         assert!(classifier.gate().is_none());
         assert!(classifier.label(&between[0]).unwrap().normal_probability.is_none());
+    }
+
+    /// No head until confirmed beans hold two kinds of defect; then every defect label is the
+    /// head's, Normal ones are the vote's (no gate without a confirmed Normal bean), confirmed
+    /// beans keep their labels, and taking a kind back drops the head.
+    #[test]
+    fn the_defect_head_names_defects_once_two_kinds_are_confirmed() {
+        let mut classifier = Classifier::new(Bundle::embedded().unwrap(), Device::flex()).unwrap();
+        let normal = classifier.normal_class().unwrap();
+        let bundled = classifier.index.bundled.clone();
+        let defects: Vec<usize> = (0..bundled.len()).filter(|&i| bundled.labels[i] != normal).collect();
+        let other_kind = *defects.iter().find(|&&i| bundled.labels[i] != bundled.labels[defects[0]]).unwrap();
+        let name = |i: usize| classifier.class_names[usize::from(bundled.labels[i])].clone();
+        let (first, second) = (name(defects[0]), name(other_kind));
+        let queries: Vec<&[f32]> = (0..bundled.len()).step_by(7).map(|i| bundled.row(i)).collect();
+        let plain: Vec<Prediction> = queries.iter().map(|q| classifier.label(q).unwrap()).collect();
+        classifier.add_reference(bundled.row(defects[0]), &first).unwrap();
+        assert!(classifier.defect_head().is_none(), "one kind of defect: no head");
+        let second_id = classifier.add_reference(bundled.row(other_kind), &second).unwrap();
+        let head = classifier.defect_head().cloned().expect("two kinds confirmed");
+        let mut renamed = 0;
+        for (q, before) in queries.iter().zip(&plain) {
+            let p = classifier.label(q).unwrap();
+            assert!(p.normal_probability.is_none(), "no Normal bean confirmed: no gate");
+            if p.label == NORMAL {
+                assert!(p.defect_probability.is_none());
+                continue;
+            }
+            let (class, probability) = head.name(q);
+            assert_eq!(p.label, classifier.class_names[usize::from(class)]);
+            assert_eq!(p.defect_probability, Some(probability));
+            assert!((0.0..=probability).contains(&p.confidence), "{p:?}");
+            renamed += usize::from(p.label != before.label);
+        }
+        assert!(renamed > 0, "the head never renamed a defect: the test has no teeth");
+        assert_eq!(classifier.label(bundled.row(defects[0])).unwrap().label, first);
+        assert_eq!(classifier.label(bundled.row(other_kind)).unwrap().label, second);
+        classifier.added_only = true;
+        assert!(classifier.defect_head().is_some_and(|own| own != &head), "one's own only: a head of their own");
+        classifier.added_only = false;
+        assert!(classifier.remove_reference(&second_id));
+        assert!(classifier.defect_head().is_none());
+        assert!(classifier.label(queries[0]).unwrap().defect_probability.is_none());
     }
 
     /// Inputs laid end to end embed exactly as the same inputs one row each (the tray pool hands

@@ -5,6 +5,8 @@
 //! saw, a direction through the whole embedding carries further than the few nearest references
 //! (`docs/results.md`, "Normal or defect: a gate fitted on the device").
 
+use crate::lbfgs::dot;
+
 /// Inverse strength of the weights' L2 penalty, against the summed loss of all references.
 pub const INVERSE_PENALTY: f64 = 10.0;
 /// How many times a confirmed bean counts in the fit against a bundled one: shot with the
@@ -139,10 +141,6 @@ fn solve_cholesky(a: &mut [f64], d: usize, mut b: Vec<f64>) -> Option<Vec<f64>> 
         b[i] = (b[i] - (i + 1..d).map(|k| a[k * d + i] * b[k]).sum::<f64>()) / a[i * d + i];
     }
     Some(b)
-}
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
 #[cfg(test)]

@@ -5,11 +5,13 @@
 
 pub mod bundle;
 pub mod classifier;
+pub mod defect_head;
 pub mod depthwise;
 pub mod error;
 pub mod framing;
 pub mod gate;
 pub mod index;
+pub mod lbfgs;
 pub mod library;
 pub mod lite0;
 pub mod model;
