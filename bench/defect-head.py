@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """How a defect is named once the grader has confirmed beans (docs/results.md, "Naming the
 defect"): replays the page's vote on the embeddings that `beanscan eval-camera --embeddings`
-wrote, with N of the camera's beans per class confirmed, and compares ways of naming a bean's
+wrote, with N of the camera's beans per class confirmed (of every class, or of Normal and only 2 or
+4 kinds of defect), and compares ways of naming a bean's
 defect once Normal vs defect is decided (by the gate when the confirmed beans hold both sides,
 else by the vote):
 
@@ -66,10 +67,14 @@ def main():
         return f1, balanced or 0.0
 
     print(f"{rep['camera']}: {len(queries)} photos, pool {len(pool)}, k {k}, threshold {threshold:.2f}, {draws} draws")
-    for n in (5, 10):
+    for n, kinds in ((5, None), (10, None), (10, 2), (10, 4)):
         rows = defaultdict(list)
         for seed in range(draws):
             picks = cw.draw(pool_labels, n, True, seed)
+            if kinds:  # Normal and only `kinds` of the defects confirmed, drawn by seed
+                defects = sorted(set(pool_labels) - {NORMAL})
+                chosen = set(np.random.default_rng(100 + seed).permutation(defects)[:kinds]) | {NORMAL}
+                picks = [i for i in picks if pool_labels[i] in chosen]
             own, own_labels = pool[picks], labels_pool[picks]
             voted, defect, unknown = gw.knn(db, cw.distances(queries, own), list(bundle_labels) + list(own_labels),
                                             threshold, max(threshold, cw.spread(own)), k)
@@ -90,7 +95,7 @@ def main():
             mine = own_labels != NORMAL
             classes, means = prototypes(own[mine], own_labels[mine])
             rows["prototype"].append(score(named(classes[np.argmax(queries @ means.T, 1)]), unknown))
-            for c in (10, 100):
+            for c in (10, 30, 100):
                 rows[f"LR mine C {c}"].append(score(named(logistic(own[mine], own_labels[mine], None, c)(queries)), unknown))
                 for weight in (3, 10):
                     x = np.concatenate([bundle[bundle_defects], own[mine]])
@@ -99,7 +104,8 @@ def main():
                     rows[f"LR all C {c} ×{weight}"].append(score(named(logistic(x, y, w, c)(queries)), unknown))
         for name, figures in rows.items():
             m, s = np.mean(figures, 0), np.std(figures, 0)
-            print(f"+ {n:>2} per class  {name:22}  macro-F1 {m[0]:.3f} ± {s[0]:.3f}  balanced {m[1]:.3f} ± {s[1]:.3f}",
+            what = f"+ {n} per class" + (f", {kinds} defects" if kinds else "")
+            print(f"{what:>25}  {name:22}  macro-F1 {m[0]:.3f} ± {s[0]:.3f}  balanced {m[1]:.3f} ± {s[1]:.3f}",
                   flush=True)
 
 

@@ -6,9 +6,10 @@
 
 use crate::lbfgs::{self, Stop};
 
-/// Inverse strength of the weights' L2 penalty against the summed loss of all references (the
-/// replay in results.md chose 100 over 10).
-pub const INVERSE_PENALTY: f64 = 100.0;
+/// Inverse strength of the weights' L2 penalty against the summed loss of all references. The
+/// replay in results.md chose 30: as good as 100 on a camera the net never saw, and never below
+/// the vote on the rigs it was trained for (100 was, on r2).
+pub const INVERSE_PENALTY: f64 = 30.0;
 /// Bounds the fit's time on a phone; the replay's fits settle in 100–160.
 const STOP: Stop = Stop { iterations: 300, gradient: 1e-5 };
 
@@ -107,7 +108,7 @@ mod tests {
     use super::*;
 
     /// Three classes around three directions, the third rarer. The expected probabilities are
-    /// scikit-learn's `LogisticRegression(C=100)` (multinomial) fitted to the same points.
+    /// scikit-learn's `LogisticRegression(C=30)` (multinomial) fitted to the same points.
     #[test]
     fn the_head_matches_a_multinomial_logistic_regression() {
         let mut rows = Vec::new();
@@ -129,11 +130,11 @@ mod tests {
             }
         };
         let head = DefectHead::fit(&refs, &labels, &[1.0; 30]).unwrap();
-        expect(&head, [([0.3, 0.1], 1, 0.9562), ([-0.1, 0.1], 4, 0.7994), ([0.0, -0.3], 7, 0.8468)]);
+        expect(&head, [([0.3, 0.1], 1, 0.8981), ([-0.1, 0.1], 4, 0.7117), ([0.0, -0.3], 7, 0.7387)]);
         // Every fourth row counting three times (`sample_weight`), as confirmed beans do.
         let weight: Vec<f64> = (0..30).map(|i| if i % 4 == 0 { 3.0 } else { 1.0 }).collect();
         let head = DefectHead::fit(&refs, &labels, &weight).unwrap();
-        expect(&head, [([0.3, 0.1], 1, 0.965), ([-0.1, 0.1], 4, 0.8176), ([0.0, -0.3], 7, 0.8358)]);
+        expect(&head, [([0.3, 0.1], 1, 0.9192), ([-0.1, 0.1], 4, 0.7355), ([0.0, -0.3], 7, 0.7189)]);
     }
 
     #[test]

@@ -79,6 +79,12 @@ export function verdict(r) {
     gate.dataset.testid = 'gate';
     meta.append(gate);
   }
+  if (typeof r.defect_probability === 'number') {
+    // The head fitted on the grader's own confirmed defects named this one.
+    const head = el('span', 'defect-head', ` · defect named with your beans (${Math.round(r.defect_probability * 100)}% ${r.label})`);
+    head.dataset.testid = 'defect-head';
+    meta.append(head);
+  }
   return [head, meta];
 }
 

@@ -79,6 +79,7 @@ const plain = (r) => ({
     shared: Boolean(get(n, 'shared')),
   })),
   ...(get(r, 'normal_probability') != null ? { normal_probability: Number(get(r, 'normal_probability')) } : {}),
+  ...(get(r, 'defect_probability') != null ? { defect_probability: Number(get(r, 'defect_probability')) } : {}),
   ...(get(r, 'embedding') ? { embedding: get(r, 'embedding') } : {}),
 });
 

@@ -32,10 +32,12 @@ export interface ClassifierOptions { backend?: Backend; bundle?: Uint8Array }
  * shared library), not a bundled one; `shared`: another grader's, from the shared library. */
 export interface Neighbour { label: string; distance: number; id: string; added: boolean; shared: boolean }
 /** `normal_probability`: once your confirmed beans hold Normal and defect beans, the
- * Normal-vs-defect gate fitted on the references decides the side; this is its probability of Normal. */
+ * Normal-vs-defect gate fitted on the references decides the side; this is its probability of Normal.
+ * `defect_probability`: once they hold two kinds of defect, a head fitted on the defect references
+ * names a defect; this is its probability of the defect named. */
 export interface Prediction {
   label: string; confidence: number; distance: number; unknown: boolean; neighbours: Neighbour[];
-  normal_probability?: number;
+  normal_probability?: number; defect_probability?: number;
 }
 /** A labelled photo with its embedding, so that `label(embedding)` can re-label it later
  * (after setK / setThreshold / addReference) without embedding the photo again. */

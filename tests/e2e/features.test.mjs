@@ -282,7 +282,7 @@ test('a camera new to beanscan: its batch gets the notice until a few of its bea
   await context.close();
 });
 
-test('once Normal and defect beans are confirmed, Normal or defect is decided with them on every card', { timeout: TEST_TIMEOUT }, async () => {
+test('once Normal and defect beans are confirmed, Normal or defect is decided with them on every card, and two kinds of defect name the defect', { timeout: TEST_TIMEOUT }, async () => {
   const context = await newContext();
   const { page, errors } = await open(context);
   const photos = await pickPhotos(data, ['Normal', 'Black', 'Sour']);
@@ -307,6 +307,18 @@ test('once Normal and defect beans are confirmed, Normal or defect is decided wi
   const labels = Object.fromEntries((await cardsOn(page)).map((c) => [c.file, c.label]));
   assert.equal(labels[photos[0].name], 'Normal');
   assert.equal(labels[photos[1].name], 'Black');
+  const heads = () => page.$$eval('[data-testid="defect-head"]', (els) => els.map((e) => e.textContent));
+  assert.deepEqual(await heads(), [], 'one kind of defect confirmed: the vote names defects');
+  // A second kind: the defect head names every bean on the defect side, and only those.
+  await save(photos[2], 'Sour');
+  await page.waitForFunction(() => [...document.querySelectorAll('[data-testid="result"]')].every(
+    (c) => Boolean(c.querySelector('[data-testid="defect-head"]')) === (c.dataset.label !== 'Normal')));
+  const named = await page.$$eval('[data-testid="result"]', (cards) => cards.map((c) => [c.dataset.label, c.querySelector('[data-testid="defect-head"]')?.textContent]));
+  for (const [label, text] of named.filter(([l]) => l !== 'Normal')) {
+    assert.match(text, new RegExp(`^ · defect named with your beans \\(\\d+% ${label}\\)$`));
+  }
+  const relabelled = Object.fromEntries((await cardsOn(page)).map((c) => [c.file, c.label]));
+  assert.deepEqual([photos[0], photos[1], photos[2]].map((p) => relabelled[p.name]), ['Normal', 'Black', 'Sour']);
   assert.deepEqual(errors, []);
   await context.close();
 });
