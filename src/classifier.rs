@@ -478,9 +478,9 @@ impl Classifier {
     }
 
     /// The vote of `hits` (nearest first) as shown to the user. Once there is a gate, it decides
-    /// Normal vs defect, and a defect is named by the vote of the k nearest defect references
-    /// (`search(n)`: the n nearest references the vote may use). Unknown stays the vote's: far
-    /// from every reference is far whatever the gate says.
+    /// Normal vs defect; a defect is named by the defect head once there is one, else by the vote
+    /// ([`Self::name_defect`]; `search(n)`: the n nearest references the vote may use). Unknown
+    /// stays the vote's: far from every reference is far whatever the gate says.
     fn predict<'a>(
         &'a self,
         embedding: &[f32],
@@ -493,25 +493,10 @@ impl Classifier {
         // Normal or defect: the gate's side once there is a gate, else the vote's.
         let normal_probability = self.gate().map(|g| g.normal_probability(embedding));
         let is_normal = normal.is_some() && normal_probability.map_or(Some(vote.label) == normal, |p| p >= 0.5);
-        let mut defect_probability = None;
-        let (label, confidence) = match (normal, normal_probability) {
-            (Some(normal), Some(p)) if is_normal => (normal, p),
-            _ if is_normal => (vote.label, vote.confidence),
-            _ => match (self.defect_head(), normal_probability) {
-                (Some(head), _) => {
-                    let (class, probability) = head.name(embedding);
-                    defect_probability = Some(probability);
-                    // How sure the defect side is: the gate's, else the share of defect voters.
-                    let side = normal_probability.map_or_else(|| defect_share(hits, normal), |p| 1.0 - p);
-                    (class, side * probability)
-                }
-                (None, Some(p)) => {
-                    let defect = if Some(vote.label) == normal { self.defect_vote(&search, vote.label, bounds) } else { None };
-                    let defect = defect.unwrap_or_else(|| vote.clone());
-                    (defect.label, (1.0 - p) * defect.confidence)
-                }
-                (None, None) => (vote.label, vote.confidence),
-            },
+        let (label, confidence, defect_probability) = match (is_normal, normal_probability) {
+            (true, Some(p)) => (normal.unwrap_or(vote.label), p, None),
+            (true, None) => (vote.label, vote.confidence, None),
+            (false, _) => self.name_defect(embedding, hits, &vote, normal_probability, &search, bounds),
         };
         let name = |l: u16| self.class_names.get(usize::from(l)).cloned().unwrap_or_else(|| format!("class {l}"));
         Ok(Prediction {
@@ -532,6 +517,35 @@ impl Classifier {
                 })
                 .collect(),
         })
+    }
+
+    /// A bean on the defect side: its defect, how sure that is, and the head's probability if
+    /// the head named it. The head's probability times the side's (the gate's, else the share of
+    /// defect voters); without a head, the vote's defect, or the vote of the nearest defect
+    /// references where the gate overrules a Normal vote ([`Self::defect_vote`]).
+    fn name_defect<'a>(
+        &'a self,
+        embedding: &[f32],
+        hits: &[index::Hit],
+        vote: &index::Vote,
+        normal_probability: Option<f32>,
+        search: &impl Fn(usize) -> Vec<index::Hit<'a>>,
+        bounds: index::Bounds,
+    ) -> (u16, f32, Option<f32>) {
+        let normal = self.normal_class();
+        let side = normal_probability.map_or_else(|| defect_share(hits, normal), |p| 1.0 - p);
+        if let Some(head) = self.defect_head() {
+            let (class, probability) = head.name(embedding);
+            return (class, side * probability, Some(probability));
+        }
+        match normal_probability {
+            Some(p) => {
+                let defect = if Some(vote.label) == normal { self.defect_vote(search, vote.label, bounds) } else { None };
+                let defect = defect.unwrap_or_else(|| vote.clone());
+                (defect.label, (1.0 - p) * defect.confidence, None)
+            }
+            None => (vote.label, vote.confidence, None),
+        }
     }
 
     /// The vote of the k nearest references that are not Normal: eight times k searched first,
