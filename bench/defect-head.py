@@ -53,11 +53,9 @@ def logistic(x, y, w, c):
 
 
 def main():
-    rep, lumped, (queries, truth), (pool, pool_labels), (bundle, bundle_labels) = cw.load(sys.argv[1], sys.argv[2])
-    draws = int(sys.argv[3]) if len(sys.argv) > 3 else 5
+    (rep, lumped, queries, truth, pool, pool_labels, labels_pool, bundle, bundle_labels, labels_bundle, db,
+     draws) = gw.replay_inputs(sys.argv)
     threshold, k = rep["threshold"], rep["k"]
-    labels_pool, labels_bundle = np.array(pool_labels), np.array(bundle_labels)
-    db = cw.distances(queries, bundle)
     bundle_defects = labels_bundle != NORMAL
 
     def score(predicted, unknown):

@@ -52,12 +52,19 @@ def knn(db, d_own, labels, threshold, bound_own, k):
     return np.array(voted), np.array(defect), np.array(unknown)
 
 
+def replay_inputs(argv):
+    """What a replay reads from `DUMP REPORT [DRAWS]`: the report, the scored photos, the pool the
+    confirmed beans are drawn from, the bundle's references and their distances to the photos."""
+    rep, lumped, (queries, truth), (pool, pool_labels), (bundle, bundle_labels) = cw.load(argv[1], argv[2])
+    draws = int(argv[3]) if len(argv) > 3 else 5
+    return (rep, lumped, queries, truth, pool, pool_labels, np.array(pool_labels), bundle, bundle_labels,
+            np.array(bundle_labels), cw.distances(queries, bundle), draws)
+
+
 def main():
-    rep, lumped, (queries, truth), (pool, pool_labels), (bundle, bundle_labels) = cw.load(sys.argv[1], sys.argv[2])
-    draws = int(sys.argv[3]) if len(sys.argv) > 3 else 5
+    (rep, lumped, queries, truth, pool, pool_labels, labels_pool, bundle, bundle_labels, labels_bundle, db,
+     draws) = replay_inputs(sys.argv)
     threshold, k = rep["threshold"], rep["k"]
-    labels_pool, labels_bundle = np.array(pool_labels), np.array(bundle_labels)
-    db = cw.distances(queries, bundle)
 
     def score(predicted, unknown):
         p = np.array([("Normal" if x == "Normal" else "Defect") if lumped else x for x in predicted], dtype=object)
