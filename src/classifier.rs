@@ -34,9 +34,8 @@ pub struct Prediction {
     /// The gate's probability that the bean is Normal, when a gate decided ([`Classifier::gate`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub normal_probability: Option<f32>,
-    /// How sure the defect head is of the defect it named, when it named one
-    /// ([`Classifier::defect_head`]): its probability blended with the share of the nearest
-    /// defect references ([`crate::defect_head::DefectHead::name_with_votes`]).
+    /// The defect head's probability for the defect it named, when it named one
+    /// ([`Classifier::defect_head`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub defect_probability: Option<f32>,
 }
@@ -401,7 +400,7 @@ impl Classifier {
     async fn embed_flat_views(&self, inputs: Vec<f32>, views: u8) -> Result<Vec<f32>> {
         let size = self.preprocess.input_size as usize;
         let per_input = 3 * size * size;
-        if !inputs.len().is_multiple_of(per_input) {
+        if inputs.len() % per_input != 0 {
             return Err(Error::Model(format!("{} values are not whole {size}×{size} model inputs", inputs.len())));
         }
         let n = inputs.len() / per_input;
@@ -479,8 +478,7 @@ impl Classifier {
     }
 
     /// The vote of `hits` (nearest first) as shown to the user. Once there is a gate, it decides
-    /// Normal vs defect; a defect is named by the defect head (with the nearest defect references)
-    /// once there is one, else by the vote
+    /// Normal vs defect; a defect is named by the defect head once there is one, else by the vote
     /// ([`Self::name_defect`]; `search(n)`: the n nearest references the vote may use). Unknown
     /// stays the vote's: far from every reference is far whatever the gate says.
     fn predict<'a>(
@@ -521,11 +519,10 @@ impl Classifier {
         })
     }
 
-    /// A bean on the defect side: its defect, how sure that is, and the head's score if the head
-    /// named it. With a head, the head and the k nearest defect references name it together
-    /// ([`Self::nearest_defects`]), and that score times the side's (the gate's, else the share
-    /// of defect voters) is the confidence; without, the vote's defect, or the vote of the
-    /// nearest defect references where the gate overrules a Normal vote.
+    /// A bean on the defect side: its defect, how sure that is, and the head's probability if
+    /// the head named it. The head's probability times the side's (the gate's, else the share of
+    /// defect voters); without a head, the vote's defect, or the vote of the nearest defect
+    /// references where the gate overrules a Normal vote ([`Self::defect_vote`]).
     fn name_defect<'a>(
         &'a self,
         embedding: &[f32],
@@ -538,18 +535,12 @@ impl Classifier {
         let normal = self.normal_class();
         let side = normal_probability.map_or_else(|| defect_share(hits, normal), |p| 1.0 - p);
         if let Some(head) = self.defect_head() {
-            let voters = normal.map_or_else(|| hits.to_vec(), |n| self.nearest_defects(search, n));
-            let voters: Vec<u16> = voters.iter().map(|h| h.label).collect();
-            let (class, score) = head.name_with_votes(embedding, &voters);
-            return (class, side * score, Some(score));
+            let (class, probability) = head.name(embedding);
+            return (class, side * probability, Some(probability));
         }
         match normal_probability {
             Some(p) => {
-                let defect = if Some(vote.label) == normal {
-                    index::vote(&self.nearest_defects(search, vote.label), bounds)
-                } else {
-                    None
-                };
+                let defect = if Some(vote.label) == normal { self.defect_vote(search, vote.label, bounds) } else { None };
                 let defect = defect.unwrap_or_else(|| vote.clone());
                 (defect.label, (1.0 - p) * defect.confidence, None)
             }
@@ -557,14 +548,18 @@ impl Classifier {
         }
     }
 
-    /// The k nearest references that are not Normal: eight times k searched first, then every
-    /// reference. Empty when there are none.
-    fn nearest_defects<'a>(&'a self, search: &impl Fn(usize) -> Vec<index::Hit<'a>>, normal: u16) -> Vec<index::Hit<'a>> {
-        [8 * self.k, self.index.len()]
-            .into_iter()
-            .map(|n| search(n).into_iter().filter(|h| h.label != normal).take(self.k).collect::<Vec<_>>())
-            .find(|defects| !defects.is_empty())
-            .unwrap_or_default()
+    /// The vote of the k nearest references that are not Normal: eight times k searched first,
+    /// then every reference. None when no defect reference votes.
+    fn defect_vote<'a>(
+        &'a self,
+        search: &impl Fn(usize) -> Vec<index::Hit<'a>>,
+        normal: u16,
+        bounds: index::Bounds,
+    ) -> Option<index::Vote> {
+        [8 * self.k, self.index.len()].into_iter().find_map(|n| {
+            let defects: Vec<index::Hit> = search(n).into_iter().filter(|h| h.label != normal).take(self.k).collect();
+            index::vote(&defects, bounds)
+        })
     }
 
     pub async fn classify(&self, photo: &[u8]) -> Result<Prediction> {
@@ -664,7 +659,7 @@ mod tests {
     }
 
     /// No head until confirmed beans hold two kinds of defect; then every defect label is the
-    /// head's with the nearest defect references, Normal ones are the vote's (no gate without a confirmed Normal bean), confirmed
+    /// head's, Normal ones are the vote's (no gate without a confirmed Normal bean), confirmed
     /// beans keep their labels, and taking a kind back drops the head.
     #[test]
     fn the_defect_head_names_defects_once_two_kinds_are_confirmed() {
@@ -689,13 +684,10 @@ mod tests {
                 assert!(p.defect_probability.is_none());
                 continue;
             }
-            let voters = classifier.nearest_defects(&|k| classifier.index.search(q, k), normal);
-            assert_eq!(voters.len(), classifier.k);
-            let voters: Vec<u16> = voters.iter().map(|h| h.label).collect();
-            let (class, score) = head.name_with_votes(q, &voters);
+            let (class, probability) = head.name(q);
             assert_eq!(p.label, classifier.class_names[usize::from(class)]);
-            assert_eq!(p.defect_probability, Some(score));
-            assert!((0.0..=score).contains(&p.confidence), "{p:?}");
+            assert_eq!(p.defect_probability, Some(probability));
+            assert!((0.0..=probability).contains(&p.confidence), "{p:?}");
             renamed += usize::from(p.label != before.label);
         }
         assert!(renamed > 0, "the head never renamed a defect: the test has no teeth");

@@ -10,11 +10,6 @@ use crate::lbfgs::{self, Stop};
 /// replay in results.md chose 30: as good as 100 on a camera the net never saw, and never below
 /// the vote on the rigs it was trained for (100 was, on r2).
 pub const INVERSE_PENALTY: f64 = 30.0;
-/// How much the head's probability counts, against the share of the k nearest defect references,
-/// when the two name a defect together. The head alone loses on beans confirmed under another
-/// day's light, where the nearest references carry better; 0.7 keeps the head's gain on a camera
-/// never seen and loses nowhere against the vote (`docs/results.md`, "Naming the defect").
-pub const HEAD_SHARE: f32 = 0.7;
 /// Bounds the fit's time on a phone; the replay's fits settle in 100–160.
 const STOP: Stop = Stop { iterations: 300, gradient: 1e-5 };
 
@@ -59,22 +54,10 @@ impl DefectHead {
 
     /// The likeliest defect for this embedding and its probability.
     pub fn name(&self, embedding: &[f32]) -> (u16, f32) {
-        most_likely(self.probabilities(embedding))
-    }
-
-    /// The defect this embedding's probabilities and the labels of its nearest defect references
-    /// (`voters`) name together, each class scored [`HEAD_SHARE`] × its probability + the rest ×
-    /// its share of the voters; and that score.
-    pub fn name_with_votes(&self, embedding: &[f32], voters: &[u16]) -> (u16, f32) {
-        let votes = voters.len().max(1) as f32;
-        let share = |class: u16| voters.iter().filter(|&&v| v == class).count() as f32 / votes;
-        most_likely(self.probabilities(embedding).map(|(c, p)| (c, HEAD_SHARE * p + (1.0 - HEAD_SHARE) * share(c))))
-    }
-
-    /// Each class it was fitted on, with its probability for this embedding.
-    fn probabilities(&self, embedding: &[f32]) -> impl Iterator<Item = (u16, f32)> {
         let x: Vec<f64> = embedding.iter().map(|&v| f64::from(v)).chain([1.0]).collect();
-        self.classes.iter().copied().zip(softmax(&self.scores(&x)).into_iter().map(|p| p as f32))
+        let p = softmax(&self.scores(&x));
+        let (best, probability) = p.iter().enumerate().fold((0, 0.0), |a, (i, &q)| if q > a.1 { (i, q) } else { a });
+        (self.classes[best], probability as f32)
     }
 
     fn scores(&self, x: &[f64]) -> Vec<f64> {
@@ -111,11 +94,6 @@ fn loss(samples: &[Sample], theta: &[f64], width: usize, total: f64, gradient: &
         }
     }
     value
-}
-
-/// The class of highest score, the first of equals.
-fn most_likely(scores: impl Iterator<Item = (u16, f32)>) -> (u16, f32) {
-    scores.fold((0, f32::NEG_INFINITY), |a, (c, p)| if p > a.1 { (c, p) } else { a })
 }
 
 fn softmax(scores: &[f64]) -> Vec<f64> {
@@ -157,29 +135,6 @@ mod tests {
         let weight: Vec<f64> = (0..30).map(|i| if i % 4 == 0 { 3.0 } else { 1.0 }).collect();
         let head = DefectHead::fit(&refs, &labels, &weight).unwrap();
         expect(&head, [([0.3, 0.1], 1, 0.9192), ([-0.1, 0.1], 4, 0.7355), ([0.0, -0.3], 7, 0.7189)]);
-    }
-
-    /// The voters move the name only as far as their share allows: a head sure of one class
-    /// keeps it against a unanimous vote, an unsure one gives way.
-    #[test]
-    fn the_nearest_defects_vote_with_the_head() {
-        let rows = [[1.0f32, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]];
-        let refs: Vec<&[f32]> = rows.iter().map(|r| r.as_slice()).collect();
-        let head = DefectHead::fit(&refs, &[4, 4, 9, 9], &[1.0; 4]).unwrap();
-        let sure = [1.0f32, 0.0];
-        let (class, p) = head.name(&sure);
-        assert!(class == 4 && p > 0.95, "{p}");
-        let (class, score) = head.name_with_votes(&sure, &[9; 5]);
-        assert_eq!(class, 4);
-        assert!((score - HEAD_SHARE * p).abs() < 1e-6);
-        let unsure = [0.52f32, 0.48];
-        let (class, p) = head.name(&unsure);
-        assert!(class == 4 && p < HEAD_SHARE, "{p}: not unsure enough for the test");
-        assert_eq!(head.name_with_votes(&unsure, &[9; 5]).0, 9);
-        // No voters: the head's name, its probability scaled.
-        let (class, score) = head.name_with_votes(&unsure, &[]);
-        assert_eq!(class, 4);
-        assert!((score - HEAD_SHARE * p).abs() < 1e-6);
     }
 
     #[test]
