@@ -2,6 +2,7 @@
 //! The one type the CLI and the browser API both wrap.
 
 use std::cell::{Cell, OnceCell};
+use std::collections::HashMap;
 
 use burn::module::Module;
 use burn::store::ModuleRecord;
@@ -18,6 +19,7 @@ use crate::model::{ModelConfig, Net};
 use crate::preprocess::{self, PreprocessParams};
 use crate::quant;
 use crate::references::{self, ReferencesFile};
+use crate::traits::TRAITS;
 use crate::views;
 
 /// A labelled photo, as shown to the user.
@@ -80,6 +82,8 @@ pub struct Classifier {
     /// The head that names a defect ([`Self::defect_head`]), the same way: None until this
     /// device's confirmed references hold two kinds of defect.
     defect_head: [OnceCell<Option<DefectHead>>; 2],
+    /// The traits ([`crate::traits`]) of this device's own references that came with theirs, by id.
+    own_traits: HashMap<String, Vec<f32>>,
     /// Vote among the references added at run time only, not the bundle's: a warehouse's own
     /// beans, shot on its own camera, outvote references taken elsewhere (results.md, "Tray photos").
     pub added_only: bool,
@@ -134,6 +138,7 @@ impl Classifier {
             confirmed_spread: Cell::new(None),
             gate: Default::default(),
             defect_head: Default::default(),
+            own_traits: HashMap::new(),
             added_only: false,
             views: bundle.default_views,
             tray_views: TRAY_VIEWS,
@@ -182,14 +187,31 @@ impl Classifier {
         Ok(())
     }
 
-    /// Adds a reference bean (an embedding of this model) under a class name; returns its id.
-    /// The embedding is L2-normalised like the model's own.
-    pub fn add_reference(&mut self, embedding: &[f32], label: &str) -> Result<String> {
-        let class = self.class_index(label)?;
+    /// A bean as this module hands it out ([`Self::embed_photo`]): its embedding, then its
+    /// traits; or its embedding alone.
+    pub fn split_bean<'a>(&self, bean: &'a [f32]) -> Result<(&'a [f32], Option<&'a [f32]>)> {
         let dim = self.model_config.embed_dim;
-        if embedding.len() != dim {
-            return Err(Error::Index(format!("the embedding has {} values; this model makes {dim}", embedding.len())));
+        let (embedding, traits) = match bean.len() {
+            n if n == dim => (bean, None),
+            n if n == dim + TRAITS => (&bean[..dim], Some(&bean[dim..])),
+            n => {
+                return Err(Error::Index(format!(
+                    "the embedding has {n} values; this model makes {dim} ({} with the bean's traits)",
+                    dim + TRAITS
+                )));
+            }
+        };
+        if traits.is_some_and(|t| t.iter().any(|v| !v.is_finite())) {
+            return Err(Error::Index("the bean's traits hold a value that is not a finite number".into()));
         }
+        Ok((embedding, traits))
+    }
+
+    /// Adds a reference bean (a bean of this model, [`Self::split_bean`]) under a class name;
+    /// returns its id. The embedding is L2-normalised like the model's own.
+    pub fn add_reference(&mut self, bean: &[f32], label: &str) -> Result<String> {
+        let class = self.class_index(label)?;
+        let (embedding, traits) = self.split_bean(bean)?;
         let norm = embedding.iter().map(|v| v * v).sum::<f32>().sqrt();
         if !norm.is_finite() || norm == 0.0 {
             return Err(Error::Index("the embedding is zero or not finite".into()));
@@ -203,8 +225,24 @@ impl Classifier {
         let id = format!("user-{:08x}", hasher.finalize());
         self.index.added.remove(&id);
         self.index.added.push(&unit, class, id.clone())?;
+        match traits {
+            Some(t) => self.own_traits.insert(id.clone(), t.to_vec()),
+            None => self.own_traits.remove(&id),
+        };
         self.references_changed();
         Ok(id)
+    }
+
+    /// Adds a bean ([`Self::split_bean`]) to this device's references as it is, under class
+    /// number `class` and `id`: for studies that draw many, then call [`Self::references_changed`].
+    pub fn push_reference(&mut self, bean: &[f32], class: u16, id: String) -> Result<()> {
+        let (embedding, traits) = self.split_bean(bean)?;
+        self.index.added.push(embedding, class, id.clone())?;
+        match traits {
+            Some(t) => self.own_traits.insert(id, t.to_vec()),
+            None => self.own_traits.remove(&id),
+        };
+        Ok(())
     }
 
     /// Votes among the added references only, or among all; refused while none is added.
@@ -219,6 +257,7 @@ impl Classifier {
     /// Removes an added reference; false when there is none with this id.
     pub fn remove_reference(&mut self, id: &str) -> bool {
         let removed = self.index.added.remove(id) > 0;
+        self.own_traits.remove(id);
         self.references_changed();
         // With none left there is nothing of one's own to vote among: all references vote again.
         self.added_only &= self.index.has_added();
@@ -230,6 +269,7 @@ impl Classifier {
         ReferencesFile {
             model_id: self.model_id.clone(),
             class_names: self.class_names.clone(),
+            traits: self.index.added.ids.iter().map(|id| self.own_traits.get(id).cloned().unwrap_or_default()).collect(),
             references: self.index.added.clone(),
         }
         .to_bytes()
@@ -238,10 +278,16 @@ impl Classifier {
     /// Adds the references of a [`ReferencesFile`] (one with the same id replaces the current
     /// one); returns how many it held. A file that does not fit changes nothing.
     pub fn import_references(&mut self, bytes: &[u8]) -> Result<usize> {
-        let refs = ReferencesFile::from_bytes(bytes)?.fit(&self.model_id, self.model_config.embed_dim, &self.class_names)?;
+        let file = ReferencesFile::from_bytes(bytes)?;
+        let traits = file.traits.clone();
+        let refs = file.fit(&self.model_id, self.model_config.embed_dim, &self.class_names)?;
         for i in 0..refs.len() {
             self.index.added.remove(&refs.ids[i]);
             self.index.added.push(refs.row(i), refs.labels[i], refs.ids[i].clone())?;
+            match traits.get(i).filter(|t| t.len() == TRAITS) {
+                Some(t) => self.own_traits.insert(refs.ids[i].clone(), t.clone()),
+                None => self.own_traits.remove(&refs.ids[i]),
+            };
         }
         self.references_changed();
         Ok(refs.len())
@@ -323,7 +369,8 @@ impl Classifier {
                     return None;
                 }
                 let (rows, labels, weight) = self.fitting_references(|l| Some(l) != normal);
-                DefectHead::fit(&rows, &labels, &weight)
+                let traits = self.fitting_traits(|l| Some(l) != normal);
+                DefectHead::fit_with_traits(&rows, &traits, &labels, &weight)
             })
             .as_ref()
     }
@@ -345,6 +392,20 @@ impl Classifier {
             }
         }
         (rows, labels, weight)
+    }
+
+    /// The traits of [`Self::fitting_references`]' rows, in their order: this device's own where
+    /// they came with them, None for the bundle's.
+    fn fitting_traits(&self, keep: impl Fn(u16) -> bool) -> Vec<Option<&[f32]>> {
+        let own = &self.index.added;
+        let mut traits: Vec<Option<&[f32]>> = (0..own.len())
+            .filter(|&i| keep(own.labels[i]))
+            .map(|i| self.own_traits.get(&own.ids[i]).map(Vec::as_slice))
+            .collect();
+        if !self.added_only {
+            traits.extend(self.index.bundled.labels.iter().filter(|&&l| keep(l)).map(|_| None));
+        }
+        traits
     }
 
     fn normal_class(&self) -> Option<u16> {
@@ -415,20 +476,34 @@ impl Classifier {
         data.try_to_vec::<f32>().map_err(|e| Error::Model(format!("unexpected embedding data: {e:?}")))
     }
 
+    /// Photo bytes → model input and the bean's traits ([`crate::traits`]), from one decoding.
+    pub fn bean_input(&self, photo: &[u8]) -> Result<(Vec<f32>, [f32; TRAITS])> {
+        Ok(preprocess::image_to_bean(&preprocess::decode(photo)?, &self.preprocess))
+    }
+
+    /// A single-bean photo as a bean ([`Self::split_bean`]): its embedding, then its traits.
     pub async fn embed_photo(&self, photo: &[u8]) -> Result<Vec<f32>> {
-        let input = self.input(photo)?;
-        Ok(self.embed_inputs(&[input]).await?.remove(0))
+        let (input, traits) = self.bean_input(photo)?;
+        self.bean(input, traits).await
     }
 
-    /// Embedding of pixels the browser decoded (8-bit RGBA, upright).
+    /// [`Self::embed_photo`] of pixels the browser decoded (8-bit RGBA, upright).
     pub async fn embed_pixels(&self, rgba: &[u8], width: u32, height: u32) -> Result<Vec<f32>> {
-        let input = preprocess::rgba_to_input(rgba, width, height, &self.preprocess)?;
-        Ok(self.embed_inputs(&[input]).await?.remove(0))
+        let image = preprocess::rgba_to_image(rgba, width, height)?;
+        let (input, traits) = preprocess::image_to_bean(&image, &self.preprocess);
+        self.bean(input, traits).await
     }
 
-    /// kNN vote for one single-bean photo's embedding with the current k and threshold.
-    pub fn label(&self, embedding: &[f32]) -> Result<Prediction> {
-        self.label_within(embedding, self.threshold)
+    async fn bean(&self, input: Vec<f32>, traits: [f32; TRAITS]) -> Result<Vec<f32>> {
+        let mut bean = self.embed_inputs(&[input]).await?.remove(0);
+        bean.extend(traits);
+        Ok(bean)
+    }
+
+    /// kNN vote for one single-bean photo (its bean, [`Self::split_bean`]) with the current k
+    /// and threshold.
+    pub fn label(&self, bean: &[f32]) -> Result<Prediction> {
+        self.label_within(bean, self.threshold)
     }
 
     /// Whether beans with these nearest-reference distances look like a camera or light new to
@@ -438,16 +513,17 @@ impl Classifier {
     }
 
     /// [`Self::label`] for a bean of a tray photo: unknown beyond the tray threshold.
-    pub fn label_tray_bean(&self, embedding: &[f32]) -> Result<Prediction> {
-        self.label_within(embedding, self.tray_threshold)
+    pub fn label_tray_bean(&self, bean: &[f32]) -> Result<Prediction> {
+        self.label_within(bean, self.tray_threshold)
     }
 
-    fn label_within(&self, embedding: &[f32], threshold: f32) -> Result<Prediction> {
+    fn label_within(&self, bean: &[f32], threshold: f32) -> Result<Prediction> {
+        let (embedding, traits) = self.split_bean(bean)?;
         if self.added_only && !self.index.has_added() {
             return Err(Error::Index("no references of your own to vote among: add some, or vote among all references".into()));
         }
         let search = |k| if self.added_only { self.index.search_added(embedding, k) } else { self.index.search(embedding, k) };
-        self.predict(embedding, &search(self.k), self.bounds(threshold), search)
+        self.predict((embedding, traits), &search(self.k), self.bounds(threshold), search)
     }
 
     /// [`Self::label`] (`tray`: [`Self::label_tray_bean`]) with the shared library's nearest
@@ -456,7 +532,8 @@ impl Classifier {
     /// ([`library::LOCAL_MAX`]). Same vote, same threshold, same gate; a hit that is one of this
     /// device's own references is not counted twice. Where the gate overrules a Normal vote, the
     /// defect is named from the server's hits and the references kept here only.
-    pub fn label_with_shared_hits(&self, embedding: &[f32], remote: &[SharedHit], tray: bool) -> Result<Prediction> {
+    pub fn label_with_shared_hits(&self, bean: &[f32], remote: &[SharedHit], tray: bool) -> Result<Prediction> {
+        let (embedding, traits) = self.split_bean(bean)?;
         let mut shared = Vec::new();
         for h in remote.iter().filter(|h| !self.index.added.ids.contains(&h.ref_id)) {
             let label = self.class_index(&h.label)?;
@@ -474,7 +551,7 @@ impl Classifier {
         if self.added_only && hits.is_empty() {
             return Err(Error::Index("no references of your own or of the shared library near this bean to vote among".into()));
         }
-        self.predict(embedding, &hits, self.bounds(if tray { self.tray_threshold } else { self.threshold }), search)
+        self.predict((embedding, traits), &hits, self.bounds(if tray { self.tray_threshold } else { self.threshold }), search)
     }
 
     /// The vote of `hits` (nearest first) as shown to the user. Once there is a gate, it decides
@@ -483,7 +560,7 @@ impl Classifier {
     /// stays the vote's: far from every reference is far whatever the gate says.
     fn predict<'a>(
         &'a self,
-        embedding: &[f32],
+        (embedding, traits): (&[f32], Option<&[f32]>),
         hits: &[index::Hit],
         bounds: index::Bounds,
         search: impl Fn(usize) -> Vec<index::Hit<'a>>,
@@ -496,7 +573,7 @@ impl Classifier {
         let (label, confidence, defect_probability) = match (is_normal, normal_probability) {
             (true, Some(p)) => (normal.unwrap_or(vote.label), p, None),
             (true, None) => (vote.label, vote.confidence, None),
-            (false, _) => self.name_defect(embedding, hits, &vote, normal_probability, &search, bounds),
+            (false, _) => self.name_defect((embedding, traits), hits, &vote, normal_probability, &search, bounds),
         };
         let name = |l: u16| self.class_names.get(usize::from(l)).cloned().unwrap_or_else(|| format!("class {l}"));
         Ok(Prediction {
@@ -525,7 +602,7 @@ impl Classifier {
     /// references where the gate overrules a Normal vote ([`Self::defect_vote`]).
     fn name_defect<'a>(
         &'a self,
-        embedding: &[f32],
+        (embedding, traits): (&[f32], Option<&[f32]>),
         hits: &[index::Hit],
         vote: &index::Vote,
         normal_probability: Option<f32>,
@@ -535,7 +612,7 @@ impl Classifier {
         let normal = self.normal_class();
         let side = normal_probability.map_or_else(|| defect_share(hits, normal), |p| 1.0 - p);
         if let Some(head) = self.defect_head() {
-            let (class, probability) = head.name(embedding);
+            let (class, probability) = head.name_bean(embedding, traits);
             return (class, side * probability, Some(probability));
         }
         match normal_probability {
@@ -699,6 +776,48 @@ mod tests {
         assert!(classifier.remove_reference(&second_id));
         assert!(classifier.defect_head().is_none());
         assert!(classifier.label(queries[0]).unwrap().defect_probability.is_none());
+    }
+
+    /// A bean's traits come after its embedding: the vote reads the embedding, references keep
+    /// the traits (through a references file too), and the head weighs them where the confirmed
+    /// beans' traits tell their kinds apart.
+    #[test]
+    fn beans_carry_their_traits_into_references_and_the_head() {
+        let mut classifier = Classifier::new(Bundle::embedded().unwrap(), Device::flex()).unwrap();
+        let normal = classifier.normal_class().unwrap();
+        let bundled = classifier.index.bundled.clone();
+        let dim = classifier.model_config.embed_dim;
+        let defects: Vec<usize> = (0..bundled.len()).filter(|&i| bundled.labels[i] != normal).collect();
+        let kinds = [
+            bundled.labels[defects[0]],
+            *defects.iter().map(|&i| &bundled.labels[i]).find(|&&l| l != bundled.labels[defects[0]]).unwrap(),
+        ];
+        // Ten beans of each kind whose embeddings are all the first kind's, told apart by a trait.
+        let bean = |kind: usize, i: usize| {
+            let mut b = bundled.row(defects[i]).to_vec();
+            b.extend((0..TRAITS).map(|t| if t == 0 { kind as f32 } else { (i as f32 * 0.7 + t as f32).sin() }));
+            b
+        };
+        let embedding_alone = classifier.label(&bean(0, 0)[..dim]).unwrap();
+        assert_eq!(classifier.label(&bean(0, 0)).unwrap(), embedding_alone, "no references of one's own: traits change nothing");
+        for i in 0..10 {
+            for (kind, &class) in kinds.iter().enumerate() {
+                let name = classifier.class_names[usize::from(class)].clone();
+                classifier.add_reference(&bean(kind, i), &name).unwrap();
+            }
+        }
+        assert!(classifier.defect_head().unwrap().weighs_traits());
+        let named = |c: &Classifier, kind: usize| c.label(&bean(kind, 3)).unwrap().label;
+        assert_eq!(named(&classifier, 1), classifier.class_names[usize::from(kinds[1])]);
+        assert_eq!(named(&classifier, 0), classifier.class_names[usize::from(kinds[0])]);
+
+        let file = classifier.export_references().unwrap();
+        let mut other = Classifier::new(Bundle::embedded().unwrap(), Device::flex()).unwrap();
+        other.import_references(&file).unwrap();
+        assert!(other.defect_head().unwrap().weighs_traits(), "the traits came with the file");
+        assert_eq!(named(&other, 1), named(&classifier, 1));
+        let err = classifier.label(&[0.1; 7]).unwrap_err().to_string();
+        assert!(err.contains("7 values") && err.contains(&format!("{}", dim + TRAITS)), "{err}");
     }
 
     /// Inputs laid end to end embed exactly as the same inputs one row each (the tray pool hands

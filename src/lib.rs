@@ -20,6 +20,7 @@ pub mod preprocess;
 pub mod quant;
 pub mod references;
 pub mod teach;
+pub mod traits;
 pub mod tray;
 pub mod views;
 

@@ -8,6 +8,7 @@ use image::{DynamicImage, ImageDecoder, ImageReader, Limits, RgbImage, imageops:
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::traits::{TRAITS, bean_traits};
 
 /// Largest photo we decode, in megapixels. A 50 MP phone photo fits; a decompression bomb does not.
 pub const MAX_MEGAPIXELS: u32 = 64;
@@ -311,13 +312,25 @@ pub fn apply_gains(image: &mut RgbImage, gains: [f32; 3]) {
 /// The photo as the model sees it before normalising: the square around the bean at model size,
 /// white-balanced on the photo's background when `params` asks for it. Training caches these.
 pub fn model_square(photo: &RgbImage, params: &PreprocessParams) -> RgbImage {
+    framed(photo, params).0
+}
+
+/// [`model_square`] and the share of the photo's shorter side the square spans.
+fn framed(photo: &RgbImage, params: &PreprocessParams) -> (RgbImage, f32) {
     // One small copy serves both the bean finding and the white reference.
     let small = Small::of(photo);
-    let mut square = crop_square(photo, bean_square_in(photo.dimensions(), &small), params.input_size);
+    let at = bean_square_in(photo.dimensions(), &small);
+    let mut square = crop_square(photo, at, params.input_size);
     if params.white_reference {
         apply_gains(&mut square, white_gains_in(&small));
     }
-    square
+    (square, at.2 as f32 / photo.width().min(photo.height()).max(1) as f32)
+}
+
+/// [`image_to_input`] and the bean's traits ([`crate::traits`]), read from the same square.
+pub fn image_to_bean(image: &RgbImage, params: &PreprocessParams) -> (Vec<f32>, [f32; TRAITS]) {
+    let (square, side_share) = framed(image, params);
+    (normalise(&square, params), bean_traits(&square, side_share))
 }
 
 /// Planar CHW f32 input from a square RGB image of the model's size.

@@ -49,8 +49,10 @@ fn embedding_is_unit_length_and_deterministic() {
     let a = pollster::block_on(classifier.embed_photo(&bytes)).unwrap();
     let b = pollster::block_on(classifier.embed_photo(&bytes)).unwrap();
     assert_eq!(a, b);
-    let norm: f32 = a.iter().map(|v| v * v).sum::<f32>().sqrt();
+    let (embedding, traits) = classifier.split_bean(&a).unwrap();
+    let norm: f32 = embedding.iter().map(|v| v * v).sum::<f32>().sqrt();
     assert!((norm - 1.0).abs() < 1e-4, "{norm}");
+    assert!(traits.is_some_and(|t| t.len() == beanscan::traits::TRAITS && t.iter().all(|v| v.is_finite())));
 }
 
 /// Single beans and tray beans are unknown beyond their own thresholds: the tray pipeline

@@ -231,7 +231,7 @@ fn synthetic(n: usize, seed: u8) -> ReferencesFile {
         let unit: Vec<f32> = v.iter().map(|x| x / norm).collect();
         set.push(&unit, (i % model.classes.len()) as u16, format!("user-{seed:02x}{i:06x}")).unwrap();
     }
-    ReferencesFile { model_id: model.id, class_names: model.classes, references: set }
+    ReferencesFile { model_id: model.id, class_names: model.classes, references: set, traits: Vec::new() }
 }
 
 fn write(file: &ReferencesFile, path: &Path) {

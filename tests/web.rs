@@ -56,7 +56,8 @@ async fn cpu_backend_labels_real_photos() {
     c.set_k(1).unwrap();
     assert_eq!(c.k(), 1);
     let e = embedding(&c, NORMAL).await;
-    let norm: f32 = e.iter().map(|v| v * v).sum::<f32>().sqrt();
+    // The bean: its unit-length embedding, then its traits.
+    let norm: f32 = e[..128].iter().map(|v| v * v).sum::<f32>().sqrt();
     assert!((norm - 1.0).abs() < 1e-4);
     // Views: the bundle's count for photos, one per tray bean; other counts are refused.
     assert_eq!((c.views(), c.tray_views()), (8, 1));
@@ -141,8 +142,9 @@ async fn classify_with_embedding(c: &Classifier, photo: &[u8]) -> (String, Vec<f
 async fn relabelling_a_cached_embedding_follows_k_and_the_thresholds() {
     let c = Classifier::open(options("cpu")).await.unwrap();
     let (label, embedding) = classify_with_embedding(&c, BLACK).await;
-    assert_eq!(embedding.len(), 128);
+    assert_eq!(embedding.len(), 128 + beanscan::traits::TRAITS, "the embedding, then the bean's traits");
     assert_eq!(prediction_label(&c.label(&embedding).unwrap()), label, "same settings, same label");
+    assert_eq!(prediction_label(&c.label(&embedding[..128]).unwrap()), label, "the embedding alone: the same vote");
     for k in [1usize, 7] {
         c.set_k(k).unwrap();
         let p = c.label(&embedding).unwrap();

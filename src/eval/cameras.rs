@@ -420,7 +420,8 @@ pub fn score_teach(
     counts: &[usize],
     seeds: usize,
 ) -> Result<Vec<TeachLine>> {
-    let embeddings: Vec<&[f32]> = pool.iter().map(|p| p.1.as_slice()).collect();
+    let dim = classifier.model_config.embed_dim;
+    let embeddings: Vec<&[f32]> = pool.iter().map(|p| &p.1[..dim]).collect();
     let mut lines = Vec::new();
     for &n in counts.iter().filter(|&&n| n > 0) {
         let proposed = vec![crate::teach::propose(&embeddings, &[], n)];
@@ -464,7 +465,8 @@ pub fn constants(truth: &[String]) -> Vec<Constant> {
 }
 
 /// Embeds photos as the page embeds a single-bean photo: decoded, the bean framed, the
-/// classifier's views averaged. `progress` gets the count done.
+/// classifier's views averaged, the bean's traits after the embedding
+/// ([`Classifier::split_bean`]). `progress` gets the count done.
 pub fn embed_rows(
     classifier: &Classifier,
     data: &Dataset,
@@ -474,16 +476,18 @@ pub fn embed_rows(
     let mut out = HashMap::with_capacity(rows.len());
     // About 64 network passes per batch, as `eval` embeds.
     for chunk in rows.chunks((64 / usize::from(classifier.views())).max(1)) {
-        let inputs = chunk
+        let (inputs, traits): (Vec<_>, Vec<_>) = chunk
             .iter()
             .map(|&r| {
                 let path = &data.samples[r].path;
                 let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-                classifier.input(&bytes).with_context(|| format!("reading {}", path.display()))
+                classifier.bean_input(&bytes).with_context(|| format!("reading {}", path.display()))
             })
-            .collect::<Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .unzip();
         let embeddings = pollster::block_on(classifier.embed_inputs(&inputs))?;
-        out.extend(chunk.iter().copied().zip(embeddings));
+        out.extend(chunk.iter().copied().zip(embeddings.into_iter().zip(traits).map(|(e, t)| [e, t.to_vec()].concat())));
         progress(out.len());
     }
     Ok(out)
@@ -531,6 +535,9 @@ pub struct EmbeddedPhoto {
     /// Scored (`eval`) or drawn as a reference (`reference`).
     pub pool: &'static str,
     pub embedding: Vec<f32>,
+    /// The bean's traits ([`crate::traits`]); none for the bundle's references.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub traits: Vec<f32>,
 }
 
 /// Options of one study.
@@ -617,13 +624,15 @@ pub fn study(
     };
     let truth: Vec<String> = photos.iter().map(|(l, _)| l.clone()).collect();
     let scored: std::collections::HashSet<usize> = pools.eval.iter().copied().collect();
+    let dim = classifier.model_config.embed_dim;
     let embedded_list = rows
         .iter()
         .map(|&r| EmbeddedPhoto {
             path: data.samples[r].path.display().to_string(),
             label: label(r),
             pool: if scored.contains(&r) { "eval" } else { "reference" },
-            embedding: embedded[&r].clone(),
+            embedding: embedded[&r][..dim].to_vec(),
+            traits: embedded[&r][dim..].to_vec(),
         })
         .collect();
     Ok(CameraStudy {

@@ -312,7 +312,7 @@ pub fn shots_study(
                     }
                 };
                 for (n, b) in same.iter().chain(other.iter()).take(shots).enumerate() {
-                    classifier.index.added.push(&b.embedding, label as u16, format!("tray:{class}:{n}"))?;
+                    classifier.push_reference(&b.embedding, label as u16, format!("tray:{class}:{n}"))?;
                 }
             }
             classifier.references_changed();

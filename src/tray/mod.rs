@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::classifier::{Classifier, Prediction};
 use crate::error::Result;
 use crate::preprocess;
+use crate::traits::{TRAITS, bean_traits};
 use detect::Found;
 use grade::Grading;
 
@@ -48,23 +49,32 @@ pub struct Tray {
 
 /// The model input for one found bean: its square, cut from the full-resolution photo, scaled by
 /// the photo's white-reference `gains` ([`preprocess::photo_gains`], measured once per photo).
-pub fn bean_input(photo: &RgbImage, found: &Found, params: &preprocess::PreprocessParams, gains: [f32; 3]) -> Vec<f32> {
-    let mut square = preprocess::crop_square(photo, found.square(photo.width(), photo.height()), params.input_size);
+/// The traits are read from the same square ([`crate::traits`]), its size against the photo's.
+pub fn bean_input(
+    photo: &RgbImage,
+    found: &Found,
+    params: &preprocess::PreprocessParams,
+    gains: [f32; 3],
+) -> (Vec<f32>, [f32; TRAITS]) {
+    let at = found.square(photo.width(), photo.height());
+    let mut square = preprocess::crop_square(photo, at, params.input_size);
     preprocess::apply_gains(&mut square, gains);
-    preprocess::normalise(&square, params)
+    let side_share = at.2 as f32 / photo.width().min(photo.height()).max(1) as f32;
+    (preprocess::normalise(&square, params), bean_traits(&square, side_share))
 }
 
-/// Embeds the beans found in `photo`, in batches.
+/// Embeds the beans found in `photo`, in batches: each bean's embedding, then its traits.
 pub async fn embed_beans(classifier: &Classifier, photo: &RgbImage, found: &[Found]) -> Result<Vec<Vec<f32>>> {
-    let mut embeddings = Vec::with_capacity(found.len());
+    let mut beans = Vec::with_capacity(found.len());
     let gains = preprocess::photo_gains(photo, &classifier.preprocess);
     for chunk in found.chunks(EMBED_BATCH) {
-        let inputs: Vec<Vec<f32>> = chunk.iter().map(|f| bean_input(photo, f, &classifier.preprocess, gains)).collect();
+        let (inputs, traits): (Vec<Vec<f32>>, Vec<[f32; TRAITS]>) =
+            chunk.iter().map(|f| bean_input(photo, f, &classifier.preprocess, gains)).unzip();
         let dim = classifier.model_config.embed_dim;
         let flat = classifier.embed_tray_beans(inputs.concat()).await?;
-        embeddings.extend(flat.chunks(dim).map(<[f32]>::to_vec));
+        beans.extend(flat.chunks(dim).zip(traits).map(|(e, t)| [e, &t[..]].concat()));
     }
-    Ok(embeddings)
+    Ok(beans)
 }
 
 /// Finds, embeds and labels every bean of a decoded tray photo.

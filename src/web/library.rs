@@ -7,6 +7,7 @@ use wasm_bindgen::prelude::*;
 
 use super::{Classifier, busy, js_error};
 use crate::library::{self, SharedReference};
+use crate::traits::TRAITS;
 
 #[wasm_bindgen(typescript_custom_section)]
 const TYPES: &'static str = r#"
@@ -28,12 +29,21 @@ fn to_js(value: &impl Serialize) -> Result<JsValue, JsValue> {
     value.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(js_error)
 }
 
-fn references_of(value: JsValue) -> Result<Vec<SharedReference>, JsValue> {
-    serde_wasm_bindgen::from_value(value)
-        .map_err(|e| js_error(format!("not a list of shared references (ref_id, label, embedding, model_id, …): {e}")))
+/// Shared references from JS. The library shares embeddings, not the traits a bean of this
+/// module carries after its embedding ([`crate::Classifier::split_bean`]): they are dropped.
+fn references_of(value: JsValue, dim: usize) -> Result<Vec<SharedReference>, JsValue> {
+    let mut references: Vec<SharedReference> = serde_wasm_bindgen::from_value(value)
+        .map_err(|e| js_error(format!("not a list of shared references (ref_id, label, embedding, model_id, …): {e}")))?;
+    for r in &mut references {
+        if r.embedding.len() == dim + TRAITS {
+            r.embedding.truncate(dim);
+        }
+    }
+    Ok(references)
 }
 
-/// Embeddings from JS (a list of `Float32Array`s or number lists), each of `dim` finite values.
+/// Beans from JS (a list of `Float32Array`s or number lists), each of `dim` finite values or
+/// `dim` and the bean's traits.
 fn embeddings_of(value: &JsValue, dim: usize) -> Result<Vec<Vec<f32>>, JsValue> {
     let list = value.dyn_ref::<js_sys::Array>().ok_or_else(|| js_error("not a list of embeddings"))?;
     list.iter()
@@ -50,7 +60,7 @@ fn embeddings_of(value: &JsValue, dim: usize) -> Result<Vec<Vec<f32>>, JsValue> 
             } else {
                 return Err(js_error(format!("embedding {} is not a Float32Array", i + 1)));
             };
-            if row.len() != dim {
+            if row.len() != dim && row.len() != dim + TRAITS {
                 return Err(js_error(format!("embedding {} has {} values; this model makes {dim}", i + 1, row.len())));
             }
             if row.iter().any(|v| !v.is_finite()) {
@@ -129,11 +139,11 @@ impl Classifier {
         &self,
         #[wasm_bindgen(unchecked_param_type = "SharedReference[]")] references: JsValue,
     ) -> Result<String, JsValue> {
-        let references = references_of(references)?;
+        let classifier = self.inner.try_borrow().map_err(|_| busy())?;
+        let references = references_of(references, classifier.model_config.embed_dim)?;
         if references.len() > library::PAGE_SIZE {
             return Err(js_error(format!("{} references in one upsert; at most {}", references.len(), library::PAGE_SIZE)));
         }
-        let classifier = self.inner.try_borrow().map_err(|_| busy())?;
         let expect = classifier.library_expect();
         for r in &references {
             library::check_reference(r, &expect).map_err(js_error)?;
@@ -176,8 +186,8 @@ impl Classifier {
         &self,
         #[wasm_bindgen(unchecked_param_type = "SharedReference[]")] references: JsValue,
     ) -> Result<usize, JsValue> {
-        let references = references_of(references)?;
         let mut classifier = self.inner.try_borrow_mut().map_err(|_| busy())?;
+        let references = references_of(references, classifier.model_config.embed_dim)?;
         {
             let expect = classifier.library_expect();
             for r in &references {
@@ -244,7 +254,14 @@ impl Classifier {
         #[wasm_bindgen(unchecked_param_type = "Embeddings")] embeddings: JsValue,
     ) -> Result<String, JsValue> {
         let classifier = self.inner.try_borrow().map_err(|_| busy())?;
-        let embeddings = embeddings_of(&embeddings, classifier.model_config.embed_dim)?;
+        let dim = classifier.model_config.embed_dim;
+        let embeddings: Vec<Vec<f32>> = embeddings_of(&embeddings, dim)?
+            .into_iter()
+            .map(|mut e| {
+                e.truncate(dim);
+                e
+            })
+            .collect();
         Ok(library::search_batch_body(&classifier.model_id, &embeddings, classifier.k).to_string())
     }
 

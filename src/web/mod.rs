@@ -269,10 +269,12 @@ impl Classifier {
     pub fn propose_to_confirm(&self, embeddings: &[f32], n: usize) -> Result<Vec<u32>, JsValue> {
         let classifier = self.inner.try_borrow().map_err(|_| busy())?;
         let dim = classifier.model_config.embed_dim;
-        if embeddings.len() % dim != 0 {
+        // Beans as `classify` gives them (embedding, then traits), or embeddings alone.
+        let width = if embeddings.len() % (dim + crate::traits::TRAITS) == 0 { dim + crate::traits::TRAITS } else { dim };
+        if embeddings.len() % width != 0 {
             return Err(js_error(format!("{} values are not whole embeddings of {dim}", embeddings.len())));
         }
-        let beans: Vec<&[f32]> = embeddings.chunks(dim).collect();
+        let beans: Vec<&[f32]> = embeddings.chunks(width).map(|b| &b[..dim]).collect();
         let (own, shared) = (&classifier.index.added, &classifier.index.shared);
         let confirmed: Vec<&[f32]> = (0..own.len()).map(|r| own.row(r)).chain((0..shared.len()).map(|r| shared.row(r))).collect();
         Ok(crate::teach::propose(&beans, &confirmed, n).into_iter().map(|i| i as u32).collect())
@@ -284,10 +286,6 @@ impl Classifier {
         label: fn(&crate::Classifier, &[f32]) -> crate::Result<Prediction>,
     ) -> Result<JsValue, JsValue> {
         let classifier = self.inner.try_borrow().map_err(|_| busy())?;
-        let dim = classifier.model_config.embed_dim;
-        if embedding.len() != dim {
-            return Err(js_error(format!("the embedding has {} values; this model makes {dim}", embedding.len())));
-        }
         serde_wasm_bindgen::to_value(&label(&classifier, embedding).map_err(js_error)?).map_err(js_error)
     }
 

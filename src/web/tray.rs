@@ -127,7 +127,8 @@ impl Classifier {
                 embeddings.len()
             )));
         }
-        let rows = embeddings.chunks(dim).map(<[f32]>::to_vec).collect();
+        // Each bean's embedding, then the traits read when it was cut out.
+        let rows = embeddings.chunks(dim).zip(&job.traits).map(|(e, t)| [e, &t[..]].concat()).collect();
         let tray = tray::label_found(&classifier, job.width, job.height, job.found.clone(), rows).map_err(js_error)?;
         to_js(&tray)
     }
@@ -148,8 +149,9 @@ impl Classifier {
         let classifier = self.inner.borrow();
         let found = tray::detect::find_beans(image);
         let gains = crate::preprocess::photo_gains(image, &classifier.preprocess);
-        let inputs = found.iter().flat_map(|f| tray::bean_input(image, f, &classifier.preprocess, gains)).collect();
-        TrayJob { width: image.width(), height: image.height(), found, inputs }
+        let (inputs, traits): (Vec<Vec<f32>>, Vec<_>) =
+            found.iter().map(|f| tray::bean_input(image, f, &classifier.preprocess, gains)).unzip();
+        TrayJob { width: image.width(), height: image.height(), found, inputs: inputs.concat(), traits }
     }
 }
 
@@ -161,6 +163,8 @@ pub struct TrayJob {
     height: u32,
     found: Vec<tray::detect::Found>,
     inputs: Vec<f32>,
+    /// Each bean's traits ([`crate::traits`]), added to its embedding when the tray is finished.
+    traits: Vec<[f32; crate::traits::TRAITS]>,
 }
 
 #[wasm_bindgen]

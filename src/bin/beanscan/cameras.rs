@@ -130,6 +130,7 @@ fn write_embeddings(path: &std::path::Path, study: &cameras::CameraStudy, classi
             label: classifier.class_names[usize::from(set.labels[r])].clone(),
             pool: "bundle",
             embedding: set.row(r).to_vec(),
+            traits: Vec::new(),
         };
         serde_json::to_writer(&mut out, &photo)?;
         writeln!(out)?;

@@ -261,6 +261,8 @@ mod native {
             let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
             let embedding =
                 pollster::block_on(classifier.embed_photo(&bytes)).with_context(|| format!("embedding {}", path.display()))?;
+            // The embedding alone, as ever: the bean's traits are for this module's own head.
+            let (embedding, _) = classifier.split_bean(&embedding)?;
             let values: Vec<String> = embedding.iter().map(|v| format!("{v:e}")).collect();
             println!("[{}]", values.join(","));
         }

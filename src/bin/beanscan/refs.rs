@@ -190,7 +190,7 @@ fn to_file(pulled: &[SharedReference], model: &Model, class_names: &[String]) ->
         let label = class_names.iter().position(|c| *c == r.label).context("a pulled label is not the model's")?;
         references.push(&r.embedding, label as u16, r.ref_id.clone())?;
     }
-    Ok(ReferencesFile { model_id: model.id.clone(), class_names: class_names.to_vec(), references })
+    Ok(ReferencesFile { model_id: model.id.clone(), class_names: class_names.to_vec(), references, traits: Vec::new() })
 }
 
 /// Writes `bytes` to a temporary file beside `path`, then renames it over `path`: a failure
