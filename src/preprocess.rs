@@ -324,7 +324,12 @@ fn framed(photo: &RgbImage, params: &PreprocessParams) -> (RgbImage, f32) {
     if params.white_reference {
         apply_gains(&mut square, white_gains_in(&small));
     }
-    (square, at.2 as f32 / photo.width().min(photo.height()).max(1) as f32)
+    (square, side_share(photo, at.2))
+}
+
+/// The share of the photo's shorter side a square of `side` spans: the bean's scale in the photo.
+pub fn side_share(photo: &RgbImage, side: u32) -> f32 {
+    side as f32 / photo.width().min(photo.height()).max(1) as f32
 }
 
 /// [`image_to_input`] and the bean's traits ([`crate::traits`]), read from the same square.

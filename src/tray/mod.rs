@@ -59,8 +59,7 @@ pub fn bean_input(
     let at = found.square(photo.width(), photo.height());
     let mut square = preprocess::crop_square(photo, at, params.input_size);
     preprocess::apply_gains(&mut square, gains);
-    let side_share = at.2 as f32 / photo.width().min(photo.height()).max(1) as f32;
-    (preprocess::normalise(&square, params), bean_traits(&square, side_share))
+    (preprocess::normalise(&square, params), bean_traits(&square, preprocess::side_share(photo, at.2)))
 }
 
 /// Embeds the beans found in `photo`, in batches: each bean's embedding, then its traits.
