@@ -225,10 +225,7 @@ impl Classifier {
         let id = format!("user-{:08x}", hasher.finalize());
         self.index.added.remove(&id);
         self.index.added.push(&unit, class, id.clone())?;
-        match traits {
-            Some(t) => self.own_traits.insert(id.clone(), t.to_vec()),
-            None => self.own_traits.remove(&id),
-        };
+        self.keep_traits(&id, traits);
         self.references_changed();
         Ok(id)
     }
@@ -238,11 +235,16 @@ impl Classifier {
     pub fn push_reference(&mut self, bean: &[f32], class: u16, id: String) -> Result<()> {
         let (embedding, traits) = self.split_bean(bean)?;
         self.index.added.push(embedding, class, id.clone())?;
-        match traits {
-            Some(t) => self.own_traits.insert(id, t.to_vec()),
-            None => self.own_traits.remove(&id),
-        };
+        self.keep_traits(&id, traits);
         Ok(())
+    }
+
+    /// Keeps the traits an own reference came with, or forgets those of an earlier one by its id.
+    fn keep_traits(&mut self, id: &str, traits: Option<&[f32]>) {
+        match traits {
+            Some(t) => self.own_traits.insert(id.to_string(), t.to_vec()),
+            None => self.own_traits.remove(id),
+        };
     }
 
     /// Votes among the added references only, or among all; refused while none is added.
@@ -284,10 +286,7 @@ impl Classifier {
         for i in 0..refs.len() {
             self.index.added.remove(&refs.ids[i]);
             self.index.added.push(refs.row(i), refs.labels[i], refs.ids[i].clone())?;
-            match traits.get(i).filter(|t| t.len() == TRAITS) {
-                Some(t) => self.own_traits.insert(refs.ids[i].clone(), t.clone()),
-                None => self.own_traits.remove(&refs.ids[i]),
-            };
+            self.keep_traits(&refs.ids[i], traits.get(i).filter(|t| t.len() == TRAITS).map(Vec::as_slice));
         }
         self.references_changed();
         Ok(refs.len())
