@@ -18,21 +18,29 @@ const STOP: Stop = Stop { iterations: 300, gradient: 1e-5 };
 const FOLD_STOP: Stop = Stop { iterations: 300, gradient: 1e-4 };
 
 /// How much a bean's standardised traits ([`crate::traits`]) count beside its unit embedding,
-/// where they count at all: [`DefectHead::fit_with_traits`] chooses between none and this.
+/// where they count at all ([`DefectHead::fit_with_traits`]).
 pub const TRAIT_WEIGHT: f64 = 0.1;
-/// Folds of the grader's beans that choice is made on.
+/// Folds of the grader's beans the choice to weigh traits is made on.
 const FOLDS: usize = 5;
 
-/// `P(class | x) = softmax(W·x + b)` over the defect classes it was fitted on; `x` is the
-/// embedding, followed by the bean's scaled traits where the head weighs them.
+/// Names a defect from a bean's embedding; where the grader's beans show that their traits tell
+/// their own kinds apart, a bean named one of those kinds is named again among them, weighing
+/// its traits too.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DefectHead {
+    /// Over every defect class fitted on, from the embedding alone.
+    plain: Linear,
+    /// Over the kinds the grader confirmed, from the embedding and the scaled traits.
+    own_kinds: Option<(TraitScale, Linear)>,
+}
+
+/// `P(class | x) = softmax(W·x + b)` over the classes it was fitted on.
+#[derive(Debug, Clone, PartialEq)]
+struct Linear {
     /// The class of each row of `weights`.
     classes: Vec<u16>,
-    /// One row of `dim + 1` per class (`dim + TRAITS + 1` with traits), the bias last.
+    /// One row of `x.len() + 1` per class, the bias last.
     weights: Vec<f64>,
-    /// How traits become inputs, where the head weighs them.
-    traits: Option<TraitScale>,
 }
 
 /// Traits standardised on the grader's beans, then weighed by [`TRAIT_WEIGHT`]. A bean without
@@ -73,15 +81,18 @@ impl DefectHead {
     /// counting `weight` times. None with fewer than two classes.
     pub fn fit(rows: &[&[f32]], labels: &[u16], weight: &[f64]) -> Option<DefectHead> {
         assert!(rows.len() == labels.len() && rows.len() == weight.len(), "one label and weight per row");
-        let inputs: Vec<Vec<f64>> = rows.iter().map(|r| r.iter().map(|&v| f64::from(v)).collect()).collect();
-        fit_inputs(&inputs.iter().map(Vec::as_slice).collect::<Vec<_>>(), labels, weight, None)
+        let inputs = plain_inputs(rows);
+        let plain = Linear::fit(&inputs.iter().map(Vec::as_slice).collect::<Vec<_>>(), labels, weight, None)?;
+        Some(DefectHead { plain, own_kinds: None })
     }
 
-    /// [`Self::fit`], weighing the rows' traits (None: a bundle reference) too where that names
-    /// the grader's beans better: each fifth of the rows with traits is left out of a fit with
-    /// and without them, and the fit naming more of those left out right is kept (a tie: none).
-    /// On a camera the net never saw, a bean's colour and size tell defects apart that its
-    /// embedding runs together; on the rigs it was trained on, they add noise.
+    /// [`Self::fit`], and where the rows with traits (the grader's; None: a bundle reference)
+    /// show that their traits tell their kinds apart, a second head over those kinds alone that
+    /// weighs them too. Each fifth of the grader's rows is left out of both fits, and the second
+    /// head is kept where the pair names more of those left out right than the first alone (a
+    /// tie: not kept). On a camera the net never saw, a bean's colour and size tell defects apart
+    /// that its embedding runs together; on the rigs it was trained on they add noise, and over
+    /// kinds the grader has not confirmed, they would pull beans towards those confirmed.
     pub fn fit_with_traits(rows: &[&[f32]], traits: &[Option<&[f32]>], labels: &[u16], weight: &[f64]) -> Option<DefectHead> {
         assert!(rows.len() == traits.len(), "traits or None per row");
         let own: Vec<usize> = (0..rows.len()).filter(|&i| traits[i].is_some()).collect();
@@ -92,40 +103,38 @@ impl DefectHead {
             return Self::fit(rows, labels, weight);
         }
         let scale = TraitScale::of(&own.iter().map(|&i| traits[i].expect("own rows have traits")).collect::<Vec<_>>());
-        let plain: Vec<Vec<f64>> = rows.iter().map(|r| r.iter().map(|&v| f64::from(v)).collect()).collect();
+        let plain = plain_inputs(rows);
         let with: Vec<Vec<f64>> = rows.iter().zip(traits).map(|(r, t)| scale.input(r, *t)).collect();
-        let (plain, with) =
-            (plain.iter().map(Vec::as_slice).collect::<Vec<_>>(), with.iter().map(Vec::as_slice).collect::<Vec<_>>());
-        let plain_head = fit_inputs(&plain, labels, weight, None)?;
-        let with_head = fit_inputs(&with, labels, weight, None)?;
-        // A fold's fit starts from the fit on every row: a few rows away from its own optimum.
-        let held_right = |inputs: &[&[f64]], full: &DefectHead| {
-            (0..FOLDS)
-                .map(|fold| {
-                    let mut held = vec![false; rows.len()];
-                    own.iter().skip(fold).step_by(FOLDS).for_each(|&i| held[i] = true);
-                    let keep: Vec<usize> = (0..rows.len()).filter(|&i| !held[i]).collect();
-                    let fitted = fit_inputs(
-                        &keep.iter().map(|&i| inputs[i]).collect::<Vec<_>>(),
-                        &keep.iter().map(|&i| labels[i]).collect::<Vec<_>>(),
-                        &keep.iter().map(|&i| weight[i]).collect::<Vec<_>>(),
-                        Some(full),
-                    );
-                    fitted.map_or(0, |head| {
-                        (0..rows.len()).filter(|&i| held[i] && head.name_input(inputs[i]).0 == labels[i]).count()
-                    })
-                })
-                .sum::<usize>()
+        let of_kinds: Vec<usize> = (0..rows.len()).filter(|&i| kinds.binary_search(&labels[i]).is_ok()).collect();
+        // The two heads fitted to the rows `keep` takes; a fold's fits start from `from`'s.
+        let fit = |keep: &dyn Fn(usize) -> bool, from: Option<&(Linear, Linear)>| {
+            let pick = |set: &[usize], inputs: &[Vec<f64>], start: Option<&Linear>| {
+                let set: Vec<usize> = set.iter().copied().filter(|&i| keep(i)).collect();
+                let x: Vec<&[f64]> = set.iter().map(|&i| inputs[i].as_slice()).collect();
+                let (l, w): (Vec<u16>, Vec<f64>) = set.iter().map(|&i| (labels[i], weight[i])).unzip();
+                Linear::fit(&x, &l, &w, start)
+            };
+            let all: Vec<usize> = (0..rows.len()).collect();
+            Some((pick(&all, &plain, from.map(|f| &f.0))?, pick(&of_kinds, &with, from.map(|f| &f.1))?))
         };
-        if held_right(&with, &with_head) <= held_right(&plain, &plain_head) {
-            return Some(plain_head);
+        let full = fit(&|_| true, None)?;
+        let (mut alone_right, mut paired_right) = (0, 0);
+        for fold in 0..FOLDS {
+            let mut held = vec![false; rows.len()];
+            own.iter().skip(fold).step_by(FOLDS).for_each(|&i| held[i] = true);
+            let Some((first, second)) = fit(&|i| !held[i], Some(&full)) else { continue };
+            for i in (0..rows.len()).filter(|&i| held[i]) {
+                alone_right += usize::from(first.name(&plain[i]).0 == labels[i]);
+                paired_right += usize::from(name_in_two(&first, Some(&second), &plain[i], &with[i]).0 == labels[i]);
+            }
         }
-        Some(DefectHead { traits: Some(scale), ..with_head })
+        let (plain, second) = full;
+        Some(DefectHead { plain, own_kinds: (paired_right > alone_right).then_some((scale, second)) })
     }
 
-    /// Whether the head weighs traits beside the embedding.
+    /// Whether the head weighs traits, over the kinds the grader confirmed.
     pub fn weighs_traits(&self) -> bool {
-        self.traits.is_some()
+        self.own_kinds.is_some()
     }
 
     /// The likeliest defect for this embedding and its probability.
@@ -133,66 +142,80 @@ impl DefectHead {
         self.name_bean(embedding, None)
     }
 
-    /// [`Self::name`] for a bean with its traits, if it has any; a head that weighs traits takes
-    /// a bean without them as average.
+    /// [`Self::name`] for a bean with its traits, if it has any; where traits are weighed, a bean
+    /// without them counts as average.
     pub fn name_bean(&self, embedding: &[f32], traits: Option<&[f32]>) -> (u16, f32) {
-        match &self.traits {
-            Some(scale) => self.name_input(&scale.input(embedding, traits)),
-            None => self.name_input(&embedding.iter().map(|&v| f64::from(v)).collect::<Vec<_>>()),
+        let plain = plain_inputs(&[embedding]).remove(0);
+        match &self.own_kinds {
+            Some((scale, second)) => name_in_two(&self.plain, Some(second), &plain, &scale.input(embedding, traits)),
+            None => self.plain.name(&plain),
         }
-    }
-
-    fn name_input(&self, input: &[f64]) -> (u16, f32) {
-        let x: Vec<f64> = input.iter().copied().chain([1.0]).collect();
-        let p = softmax(&self.scores(&x));
-        let (best, probability) = p.iter().enumerate().fold((0, 0.0), |a, (i, &q)| if q > a.1 { (i, q) } else { a });
-        (self.classes[best], probability as f32)
-    }
-
-    fn scores(&self, x: &[f64]) -> Vec<f64> {
-        self.weights.chunks(x.len()).map(|w| lbfgs::dot(w, x)).collect()
     }
 }
 
-/// A head (without traits) fitted to `inputs`; None with fewer than two classes. A fold's fit
-/// starts from `from`, the fit on every row (zero for a class it lacks), and stops at
-/// [`FOLD_STOP`].
-fn fit_inputs(inputs: &[&[f64]], labels: &[u16], weight: &[f64], from: Option<&DefectHead>) -> Option<DefectHead> {
-    let mut classes = labels.to_vec();
-    classes.sort_unstable();
-    classes.dedup();
-    if classes.len() < 2 {
-        return None;
+/// `first`'s name for a bean, named again by `second` where `first` names one of its classes.
+fn name_in_two(first: &Linear, second: Option<&Linear>, plain: &[f64], with: &[f64]) -> (u16, f32) {
+    let named = first.name(plain);
+    match second {
+        Some(s) if s.classes.contains(&named.0) => s.name(with),
+        _ => named,
     }
-    let width = inputs[0].len() + 1;
-    let samples: Vec<Sample> = inputs
-        .iter()
-        .zip(labels)
-        .zip(weight)
-        .map(|((x, label), &w)| {
-            let x = x.iter().copied().chain([1.0]).collect(); // the bias as a last weight
-            Sample { x, class: classes.binary_search(label).expect("a class of its own"), weight: w }
-        })
-        .collect();
-    // Loss and penalty divided by the summed weight: the stopping rule then reads the same
-    // whatever the number of references.
-    let total: f64 = weight.iter().sum();
-    let objective = |theta: &[f64], gradient: &mut [f64]| loss(&samples, theta, width, total, gradient);
-    let start = classes
-        .iter()
-        .flat_map(|c| {
-            let row = from.and_then(|h| h.classes.iter().position(|k| k == c).map(|j| &h.weights[j * width..(j + 1) * width]));
-            row.map_or_else(|| vec![0.0; width], <[f64]>::to_vec)
-        })
-        .collect();
-    let weights = lbfgs::minimise(objective, start, if from.is_some() { FOLD_STOP } else { STOP });
-    Some(DefectHead { classes, weights, traits: None })
+}
+
+fn plain_inputs(rows: &[&[f32]]) -> Vec<Vec<f64>> {
+    rows.iter().map(|r| r.iter().map(|&v| f64::from(v)).collect()).collect()
+}
+
+impl Linear {
+    /// Fitted to `inputs`; None with fewer than two classes. A fold's fit starts from `from`, the
+    /// fit on every row (zero for a class it lacks), and stops at [`FOLD_STOP`].
+    fn fit(inputs: &[&[f64]], labels: &[u16], weight: &[f64], from: Option<&Linear>) -> Option<Linear> {
+        let mut classes = labels.to_vec();
+        classes.sort_unstable();
+        classes.dedup();
+        if classes.len() < 2 {
+            return None;
+        }
+        let width = inputs[0].len() + 1;
+        let samples: Vec<Sample> = inputs
+            .iter()
+            .zip(labels)
+            .zip(weight)
+            .map(|((x, label), &w)| {
+                let x = x.iter().copied().chain([1.0]).collect(); // the bias as a last weight
+                Sample { x, class: classes.binary_search(label).expect("a class of its own"), weight: w }
+            })
+            .collect();
+        // Loss and penalty divided by the summed weight: the stopping rule then reads the same
+        // whatever the number of references.
+        let total: f64 = weight.iter().sum();
+        let objective = |theta: &[f64], gradient: &mut [f64]| loss(&samples, theta, width, total, gradient);
+        let start = classes
+            .iter()
+            .flat_map(|c| {
+                let row =
+                    from.and_then(|h| h.classes.iter().position(|k| k == c).map(|j| &h.weights[j * width..(j + 1) * width]));
+                row.map_or_else(|| vec![0.0; width], <[f64]>::to_vec)
+            })
+            .collect();
+        let weights = lbfgs::minimise(objective, start, if from.is_some() { FOLD_STOP } else { STOP });
+        Some(Linear { classes, weights })
+    }
+
+    /// The likeliest class for `input` and its probability.
+    fn name(&self, input: &[f64]) -> (u16, f32) {
+        let x: Vec<f64> = input.iter().copied().chain([1.0]).collect();
+        let scores: Vec<f64> = self.weights.chunks(x.len()).map(|w| lbfgs::dot(w, &x)).collect();
+        let p = softmax(&scores);
+        let (best, probability) = p.iter().enumerate().fold((0, 0.0), |a, (i, &q)| if q > a.1 { (i, q) } else { a });
+        (self.classes[best], probability as f32)
+    }
 }
 
 struct Sample {
     /// The embedding with a 1 appended for the bias.
     x: Vec<f64>,
-    /// Its class's position in [`DefectHead::classes`].
+    /// Its class's position in [`Linear::classes`].
     class: usize,
     weight: f64,
 }
@@ -309,6 +332,28 @@ mod tests {
         assert!(!DefectHead::fit_with_traits(&refs, &few, &labels, &[1.0; 20]).unwrap().weighs_traits());
     }
 
+    /// Traits tell apart only the kinds the grader confirmed: a bean the embedding puts among a
+    /// kind only the bundle holds keeps that name, whatever its traits.
+    #[test]
+    fn traits_rename_only_among_the_kinds_confirmed() {
+        let (mut rows, traits, mut labels) = beans(10, [[0.5, 0.5], [0.5, 0.5]], true);
+        let mut traits: Vec<Option<&[f32]>> = traits.iter().map(|t| Some(t.as_slice())).collect();
+        for i in 0..10 {
+            let wobble = ((i as f32) * 0.9).sin() * 0.05;
+            rows.push(vec![0.5 + wobble, 0.25 - wobble]);
+            traits.push(None);
+            labels.push(7);
+        }
+        let refs: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
+        let head = DefectHead::fit_with_traits(&refs, &traits, &labels, &[1.0; 30]).unwrap();
+        assert!(head.weighs_traits());
+        let mut second = vec![0.0; TRAITS];
+        second[0] = 1.0;
+        assert_eq!(head.name_bean(&[0.5, 0.5], Some(&second)).0, 6);
+        second[0] = 3.0; // a bean of that kind on this camera may look like neither confirmed kind
+        assert_eq!(head.name_bean(&[0.5, 0.25], Some(&second)).0, 7, "a bundle-only kind stays");
+    }
+
     /// A fold's fit, started from the fit on every row and stopped at the looser bound, names
     /// beans as a fit from zero does, with probabilities within 0.01.
     #[test]
@@ -317,12 +362,12 @@ mod tests {
         labels.iter_mut().step_by(3).for_each(|l| *l = 9); // a third kind among them
         let inputs: Vec<Vec<f64>> = rows.iter().map(|r| r.iter().map(|&v| f64::from(v)).collect()).collect();
         let all: Vec<&[f64]> = inputs.iter().map(Vec::as_slice).collect();
-        let full = fit_inputs(&all, &labels, &[1.0; 30], None).unwrap();
-        let fold = |from| fit_inputs(&all[..24], &labels[..24], &[1.0; 24], from).unwrap();
+        let full = Linear::fit(&all, &labels, &[1.0; 30], None).unwrap();
+        let fold = |from| Linear::fit(&all[..24], &labels[..24], &[1.0; 24], from).unwrap();
         let (cold, warm) = (fold(None), fold(Some(&full)));
         assert_ne!(cold, full);
         for bean in &all {
-            let ((c, p), (w, q)) = (cold.name_input(bean), warm.name_input(bean));
+            let ((c, p), (w, q)) = (cold.name(bean), warm.name(bean));
             assert!(c == w && (p - q).abs() < 0.01, "{bean:?}: {c} {p} from zero, {w} {q} from the full fit");
         }
     }
