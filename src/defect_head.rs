@@ -30,7 +30,8 @@ const FOLDS: usize = 5;
 pub struct DefectHead {
     /// Over every defect class fitted on, from the embedding alone.
     plain: Linear,
-    /// Over the kinds the grader confirmed, from the embedding and the scaled traits.
+    /// Over the kinds the grader confirmed, from the embedding and the scaled traits, fitted on
+    /// the grader's beans alone: the bundle's, shot elsewhere, have no traits to weigh.
     own_kinds: Option<(TraitScale, Linear)>,
 }
 
@@ -44,7 +45,7 @@ struct Linear {
 }
 
 /// Traits standardised on the grader's beans, then weighed by [`TRAIT_WEIGHT`]. A bean without
-/// traits (the bundle's references) counts as average.
+/// traits counts as average.
 #[derive(Debug, Clone, PartialEq)]
 struct TraitScale {
     mean: [f64; TRAITS],
@@ -87,8 +88,8 @@ impl DefectHead {
     }
 
     /// [`Self::fit`], and where the rows with traits (the grader's; None: a bundle reference)
-    /// show that their traits tell their kinds apart, a second head over those kinds alone that
-    /// weighs them too. Each fifth of the grader's rows is left out of both fits, and the second
+    /// show that their traits tell their kinds apart, a second head fitted on those rows alone
+    /// that weighs them too. Each fifth of the grader's rows is left out of both fits, and the second
     /// head is kept where the pair names more of those left out right than the first alone (a
     /// tie: not kept). On a camera the net never saw, a bean's colour and size tell defects apart
     /// that its embedding runs together; on the rigs it was trained on they add noise, and over
@@ -104,8 +105,8 @@ impl DefectHead {
         }
         let scale = TraitScale::of(&own.iter().map(|&i| traits[i].expect("own rows have traits")).collect::<Vec<_>>());
         let plain = plain_inputs(rows);
+        // The second head's inputs, by row (it only takes the grader's).
         let with: Vec<Vec<f64>> = rows.iter().zip(traits).map(|(r, t)| scale.input(r, *t)).collect();
-        let of_kinds: Vec<usize> = (0..rows.len()).filter(|&i| kinds.binary_search(&labels[i]).is_ok()).collect();
         // The two heads fitted to the rows `keep` takes; a fold's fits start from `from`'s.
         let fit = |keep: &dyn Fn(usize) -> bool, from: Option<&(Linear, Linear)>| {
             let pick = |set: &[usize], inputs: &[Vec<f64>], start: Option<&Linear>| {
@@ -115,7 +116,7 @@ impl DefectHead {
                 Linear::fit(&x, &l, &w, start)
             };
             let all: Vec<usize> = (0..rows.len()).collect();
-            Some((pick(&all, &plain, from.map(|f| &f.0))?, pick(&of_kinds, &with, from.map(|f| &f.1))?))
+            Some((pick(&all, &plain, from.map(|f| &f.0))?, pick(&own, &with, from.map(|f| &f.1))?))
         };
         let full = fit(&|_| true, None)?;
         let (mut alone_right, mut paired_right) = (0, 0);
@@ -352,6 +353,27 @@ mod tests {
         assert_eq!(head.name_bean(&[0.5, 0.5], Some(&second)).0, 6);
         second[0] = 3.0; // a bean of that kind on this camera may look like neither confirmed kind
         assert_eq!(head.name_bean(&[0.5, 0.25], Some(&second)).0, 7, "a bundle-only kind stays");
+    }
+
+    /// The second head learns from the grader's beans alone: the bundle's beans of the same kinds,
+    /// shot elsewhere and without traits, leave it as it is.
+    #[test]
+    fn the_second_head_is_fitted_on_the_graders_beans_alone() {
+        let (rows, traits, labels) = beans(10, [[0.5, 0.5], [0.5, 0.5]], true);
+        let mut refs: Vec<&[f32]> = rows.iter().map(Vec::as_slice).collect();
+        let mut with: Vec<Option<&[f32]>> = traits.iter().map(|t| Some(t.as_slice())).collect();
+        let mut labels = labels;
+        let alone = DefectHead::fit_with_traits(&refs, &with, &labels, &[1.0; 20]).unwrap();
+        let bundle = [[0.9f32, 0.1], [0.1, 0.9], [0.8, 0.3]];
+        for (i, b) in bundle.iter().enumerate() {
+            refs.push(b);
+            with.push(None);
+            labels.push(5 + (i % 2) as u16);
+        }
+        let beside = DefectHead::fit_with_traits(&refs, &with, &labels, &[1.0; 23]).unwrap();
+        assert!(alone.weighs_traits() && beside.weighs_traits());
+        assert_eq!(alone.own_kinds, beside.own_kinds);
+        assert_ne!(alone.plain, beside.plain);
     }
 
     /// A fold's fit, started from the fit on every row and stopped at the looser bound, names
