@@ -1,5 +1,5 @@
-// The same photo gives the same embedding natively (the `beanscan embed` CLI, built by
-// `cargo test --release`) and in the browser's CPU path (the wasm module in headless Chromium).
+// The same photo gives the same bean (embedding and traits) natively (`beanscan embed --traits`,
+// built by `cargo test --release`) and in the browser's CPU path (the wasm module in headless Chromium).
 // Two comparisons of like with like: (1) the same JPEG decoded by the same Rust decoder natively
 // and in wasm (`embed(bytes)`); (2) the page's own path, pixels decoded by the browser
 // (createImageBitmap → canvas → `embedPixels`), against native decoding of the same lossless PNG,
@@ -41,7 +41,7 @@ after(async () => {
 
 test('browser CPU embeddings equal native ones (max |diff| <= 1e-3)', { timeout: 300_000 }, async () => {
   const paths = PHOTOS.map((p) => join(data, p));
-  const native = execFileSync(cli, ['embed', ...paths], { encoding: 'utf8' })
+  const native = execFileSync(cli, ['embed', '--traits', ...paths], { encoding: 'utf8' })
     .trim().split('\n').map((line) => JSON.parse(line));
   assert.equal(native.length, PHOTOS.length);
 
@@ -58,8 +58,8 @@ test('browser CPU embeddings equal native ones (max |diff| <= 1e-3)', { timeout:
   }, photos);
 
   for (let i = 0; i < PHOTOS.length; i++) {
-    // The browser's bean is the embedding, then its 17 traits; `beanscan embed` prints the embedding.
-    assert.equal(browserEmbeddings[i].length, native[i].length + 17);
+    // The bean: the embedding, then its 17 traits, read from the same crop on both sides.
+    assert.equal(browserEmbeddings[i].length, native[i].length);
     const maxDiff = Math.max(...native[i].map((v, j) => Math.abs(v - browserEmbeddings[i][j])));
     assert.ok(maxDiff <= 1e-3, `${PHOTOS[i]}: max |diff| ${maxDiff}`);
   }
@@ -107,10 +107,11 @@ test('browser-decoded pixels embed like native decoding of the same lossless PNG
     pngs.push(join(dir, `${i}.png`));
     await writeFile(pngs[i], Buffer.from(out[i].png));
   }
-  const nativePng = execFileSync(cli, ['embed', ...pngs], { encoding: 'utf8' }).trim().split('\n').map((l) => JSON.parse(l));
-  const nativeJpeg = execFileSync(cli, ['embed', ...PHOTOS.map((p) => join(data, p))], { encoding: 'utf8' })
+  const nativePng = execFileSync(cli, ['embed', '--traits', ...pngs], { encoding: 'utf8' }).trim().split('\n').map((l) => JSON.parse(l));
+  const nativeJpeg = execFileSync(cli, ['embed', '--traits', ...PHOTOS.map((p) => join(data, p))], { encoding: 'utf8' })
     .trim().split('\n').map((l) => JSON.parse(l));
   for (let i = 0; i < PHOTOS.length; i++) {
+    assert.equal(out[i].pngPixels.length, nativePng[i].length, 'the bean: embedding and traits');
     const same = maxDiff(nativePng[i], out[i].pngPixels);
     const decoders = maxDiff(nativeJpeg[i], out[i].jpegPixels);
     t.diagnostic(`${PHOTOS[i]}: browser pixels vs native, same PNG: ${same.toExponential(2)}; browser vs Rust JPEG decoding: ${decoders.toExponential(2)}`);

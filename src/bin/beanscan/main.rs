@@ -62,6 +62,10 @@ mod native {
             photos: Vec<PathBuf>,
             #[arg(long)]
             bundle: Option<PathBuf>,
+            /// Print the whole bean, as the browser module hands it out: the embedding, then the
+            /// bean's 17 traits (colour against the background, size, shape).
+            #[arg(long)]
+            traits: bool,
         },
         /// Label every photo of a split by kNN against the bundle's references and report metrics.
         Eval {
@@ -160,7 +164,7 @@ mod native {
         let cli = Cli::parse();
         let result = match cli.command {
             Command::Classify(args) => classify(&args),
-            Command::Embed { photos, bundle } => embed(&photos, bundle.as_deref()),
+            Command::Embed { photos, bundle, traits } => embed(&photos, bundle.as_deref(), traits),
             Command::Eval { bundle, data, split, json, k, threshold, views } => {
                 eval(bundle.as_deref(), &data, split.as_deref(), json.as_deref(), k, threshold, views)
             }
@@ -255,15 +259,15 @@ mod native {
         Ok(if labelled == 0 { ExitCode::FAILURE } else { ExitCode::SUCCESS })
     }
 
-    fn embed(photos: &[PathBuf], bundle: Option<&Path>) -> Result<ExitCode> {
+    fn embed(photos: &[PathBuf], bundle: Option<&Path>, with_traits: bool) -> Result<ExitCode> {
         let classifier = Classifier::new(load_bundle(bundle)?, Device::flex())?;
         for path in photos {
             let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
-            let embedding =
+            let bean =
                 pollster::block_on(classifier.embed_photo(&bytes)).with_context(|| format!("embedding {}", path.display()))?;
-            // The embedding alone, as ever: the bean's traits are for this module's own head.
-            let (embedding, _) = classifier.split_bean(&embedding)?;
-            let values: Vec<String> = embedding.iter().map(|v| format!("{v:e}")).collect();
+            let (embedding, _) = classifier.split_bean(&bean)?;
+            let values: Vec<String> =
+                (if with_traits { &bean[..] } else { embedding }).iter().map(|v| format!("{v:e}")).collect();
             println!("[{}]", values.join(","));
         }
         Ok(ExitCode::SUCCESS)
