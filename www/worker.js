@@ -191,7 +191,7 @@ const ops = {
   trayFinish: (c, id, embeddings) => trayFinish(c, id, embeddings),
   gradeCounts: (c, counts) => c.gradeCounts(counts),
   // "Teach beanscan your camera": which of these embeddings to ask the grader about, best first.
-  propose: (c, embeddings, n) => [...c.proposeToConfirm(Float32Array.from(embeddings.flatMap((e) => [...e])), n)],
+  propose: (c, embeddings, n) => [...c.proposeToConfirm(embeddings, n)],
   // Re-label cached embeddings (after k, threshold or references changed): no photo is re-read.
   label: (c, embeddings) => embeddings.map((e) => plain(c.label(e))),
   labelTrayBeans: (c, embeddings) => embeddings.map((e) => plain(c.labelTrayBean(e))),

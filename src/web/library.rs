@@ -35,11 +35,27 @@ fn references_of(value: JsValue, dim: usize) -> Result<Vec<SharedReference>, JsV
     let mut references: Vec<SharedReference> = serde_wasm_bindgen::from_value(value)
         .map_err(|e| js_error(format!("not a list of shared references (ref_id, label, embedding, model_id, …): {e}")))?;
     for r in &mut references {
-        if r.embedding.len() == dim + TRAITS {
-            r.embedding.truncate(dim);
-        }
+        drop_traits(&mut r.embedding, dim);
     }
     Ok(references)
+}
+
+/// A bean as `classify` gives it (embedding, then traits) cut to its embedding; an embedding
+/// alone is left as it is.
+fn drop_traits(bean: &mut Vec<f32>, dim: usize) {
+    if bean.len() == dim + TRAITS {
+        bean.truncate(dim);
+    }
+}
+
+/// Beans from JS (see [`embeddings_of`]) cut to their embeddings: what the library and the
+/// proposal of beans to confirm compare.
+pub(super) fn embeddings_alone(value: &JsValue, dim: usize) -> Result<Vec<Vec<f32>>, JsValue> {
+    let mut beans = embeddings_of(value, dim)?;
+    for bean in &mut beans {
+        drop_traits(bean, dim);
+    }
+    Ok(beans)
 }
 
 /// Beans from JS (a list of `Float32Array`s or number lists), each of `dim` finite values or
@@ -254,14 +270,7 @@ impl Classifier {
         #[wasm_bindgen(unchecked_param_type = "Embeddings")] embeddings: JsValue,
     ) -> Result<String, JsValue> {
         let classifier = self.inner.try_borrow().map_err(|_| busy())?;
-        let dim = classifier.model_config.embed_dim;
-        let embeddings: Vec<Vec<f32>> = embeddings_of(&embeddings, dim)?
-            .into_iter()
-            .map(|mut e| {
-                e.truncate(dim);
-                e
-            })
-            .collect();
+        let embeddings = embeddings_alone(&embeddings, classifier.model_config.embed_dim)?;
         Ok(library::search_batch_body(&classifier.model_id, &embeddings, classifier.k).to_string())
     }
 

@@ -262,19 +262,19 @@ impl Classifier {
         self.relabel(embedding, crate::Classifier::label_tray_bean)
     }
 
-    /// "Teach beanscan your camera": up to `n` of these embeddings (`count × dim` values, e.g. the
-    /// shown beans not yet confirmed), best to confirm first ([`crate::teach::propose`], against
-    /// this device's own and shared references): their indices.
+    /// "Teach beanscan your camera": up to `n` of these beans (as `classify` gives them, or
+    /// embeddings alone; e.g. the shown beans not yet confirmed), best to confirm first
+    /// ([`crate::teach::propose`], against this device's own and shared references): their
+    /// indices. Throws on a bean not of this model's size.
     #[wasm_bindgen(js_name = proposeToConfirm)]
-    pub fn propose_to_confirm(&self, embeddings: &[f32], n: usize) -> Result<Vec<u32>, JsValue> {
+    pub fn propose_to_confirm(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "Embeddings")] embeddings: JsValue,
+        n: usize,
+    ) -> Result<Vec<u32>, JsValue> {
         let classifier = self.inner.try_borrow().map_err(|_| busy())?;
-        let dim = classifier.model_config.embed_dim;
-        // Beans as `classify` gives them (embedding, then traits), or embeddings alone.
-        let width = if embeddings.len() % (dim + crate::traits::TRAITS) == 0 { dim + crate::traits::TRAITS } else { dim };
-        if embeddings.len() % width != 0 {
-            return Err(js_error(format!("{} values are not whole embeddings of {dim}", embeddings.len())));
-        }
-        let beans: Vec<&[f32]> = embeddings.chunks(width).map(|b| &b[..dim]).collect();
+        let beans = library::embeddings_alone(&embeddings, classifier.model_config.embed_dim)?;
+        let beans: Vec<&[f32]> = beans.iter().map(Vec::as_slice).collect();
         let (own, shared) = (&classifier.index.added, &classifier.index.shared);
         let confirmed: Vec<&[f32]> = (0..own.len()).map(|r| own.row(r)).chain((0..shared.len()).map(|r| shared.row(r))).collect();
         Ok(crate::teach::propose(&beans, &confirmed, n).into_iter().map(|i| i as u32).collect())
