@@ -278,18 +278,23 @@ pub fn white_gains(photo: &RgbImage) -> [f32; 3] {
 fn white_gains_in(small: &Small) -> [f32; 3] {
     let small = &small.image;
     let (w, h) = small.dimensions();
-    let ring = (w.min(h) / 8).max(1);
-    let mut border: Vec<[u8; 3]> = small
-        .enumerate_pixels()
-        .filter(|&(x, y, _)| x < ring || y < ring || x + ring >= w || y + ring >= h)
-        .map(|(_, _, p)| p.0)
-        .collect();
+    let mut border: Vec<[u8; 3]> = ring_pixels(small, (w.min(h) / 8).max(1)).collect();
     border.sort_unstable_by_key(|p| std::cmp::Reverse(p.iter().map(|&v| u32::from(v)).sum::<u32>()));
     let bright = &border[..border.len().div_ceil(4)];
     std::array::from_fn(|c| {
         let mean = bright.iter().map(|p| f32::from(p[c])).sum::<f32>() / bright.len() as f32 / 255.0;
         (WHITE / mean.max(1e-3)).clamp(GAIN_RANGE.0, GAIN_RANGE.1)
     })
+}
+
+/// The pixels within `width` of the image's edge, row by row: the background around a bean
+/// framed in the middle.
+pub fn ring_pixels(image: &RgbImage, width: u32) -> impl Iterator<Item = [u8; 3]> + '_ {
+    let (w, h) = image.dimensions();
+    image
+        .enumerate_pixels()
+        .filter(move |&(x, y, _)| x < width || y < width || x + width >= w || y + width >= h)
+        .map(|(_, _, p)| p.0)
 }
 
 /// The gains `params` asks for on this photo: its white reference, or none.
@@ -396,6 +401,18 @@ mod tests {
         let mut bytes = Vec::new();
         image.write_to(&mut Cursor::new(&mut bytes), image::ImageFormat::Png).unwrap();
         bytes
+    }
+
+    #[test]
+    fn the_ring_is_the_pixels_near_the_edge() {
+        // A 6×5 image whose pixels name their place: a ring of 1 leaves the 4×3 middle out,
+        // a ring of 2 the 2×1 middle.
+        let image = RgbImage::from_fn(6, 5, |x, y| image::Rgb([x as u8, y as u8, 0]));
+        let places = |width| ring_pixels(&image, width).map(|p| (p[0], p[1])).collect::<Vec<_>>();
+        assert_eq!(places(1).len(), 30 - 12);
+        assert_eq!(places(2).len(), 30 - 2);
+        assert!(!places(2).contains(&(2, 2)) && !places(2).contains(&(3, 2)));
+        assert_eq!(places(1)[..7], [(0, 0), (1, 0), (2, 0), (3, 0), (4, 0), (5, 0), (0, 1)]);
     }
 
     #[test]

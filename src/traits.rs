@@ -68,13 +68,10 @@ fn distance(a: &[f32; 3], b: &[f32; 3]) -> f32 {
 /// Per-channel median of the square's outer sixteenth (8 pixels of 128), in 0..1.
 fn ring_median(square: &RgbImage) -> [f32; 3] {
     let (w, h) = square.dimensions();
-    let ring = (w.min(h) / 16).max(1);
     let mut channels = [Vec::new(), Vec::new(), Vec::new()];
-    for (x, y, p) in square.enumerate_pixels() {
-        if x < ring || y < ring || x + ring >= w || y + ring >= h {
-            for c in 0..3 {
-                channels[c].push(f32::from(p.0[c]) / 255.0);
-            }
+    for p in crate::preprocess::ring_pixels(square, (w.min(h) / 16).max(1)) {
+        for c in 0..3 {
+            channels[c].push(f32::from(p[c]) / 255.0);
         }
     }
     [0, 1, 2].map(|c| percentile(&mut channels[c], 50.0))

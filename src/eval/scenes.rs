@@ -76,13 +76,10 @@ fn chroma_of(p: [f32; 3]) -> f32 {
 }
 
 fn border_colour(photo: &RgbImage) -> [f32; 3] {
-    let (w, h) = photo.dimensions();
     let mut channels = [Vec::new(), Vec::new(), Vec::new()];
-    for (x, y, p) in photo.enumerate_pixels() {
-        if x < 4 || y < 4 || x + 4 >= w || y + 4 >= h {
-            for c in 0..3 {
-                channels[c].push(p[c]);
-            }
+    for p in crate::preprocess::ring_pixels(photo, 4) {
+        for c in 0..3 {
+            channels[c].push(p[c]);
         }
     }
     channels.map(|mut v| {
