@@ -55,10 +55,7 @@ def main():
     threshold, k = rep["threshold"], rep["k"]
 
     def score(predicted, unknown):
-        p = np.array([("Normal" if x == "Normal" else "Defect") if lumped else x for x in predicted], dtype=object)
-        p[unknown] = "Defect" if lumped else None
-        f1, balanced = cw.score(truth, list(p))
-        return f1, balanced or 0.0
+        return gw.camera_score(truth, lumped, predicted, unknown)
 
     print(f"{rep['camera']}: {len(queries)} photos, pool {len(pool)}, k {k}, threshold {threshold:.2f}, {draws} draws")
     for unlabelled in (50, len(pool)):

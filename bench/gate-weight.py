@@ -52,6 +52,15 @@ def knn(db, d_own, labels, threshold, bound_own, k):
     return np.array(voted), np.array(defect), np.array(unknown)
 
 
+def camera_score(truth, lumped, predicted, unknown):
+    """Macro-F1 and balanced accuracy (0 without Normal) in the camera's classes, as eval-camera
+    scores: for USK every defect is Defect; unknown counts as wrong (USK: as a defect)."""
+    p = np.array([("Normal" if x == "Normal" else "Defect") if lumped else x for x in predicted], dtype=object)
+    p[unknown] = "Defect" if lumped else None
+    f1, balanced = cw.score(truth, list(p))
+    return f1, balanced or 0.0
+
+
 def replay_inputs(argv):
     """What a replay reads from `DUMP REPORT [DRAWS]`: the report, the scored photos, the pool the
     confirmed beans are drawn from, the bundle's references and their distances to the photos."""
@@ -67,10 +76,7 @@ def main():
     threshold, k = rep["threshold"], rep["k"]
 
     def score(predicted, unknown):
-        p = np.array([("Normal" if x == "Normal" else "Defect") if lumped else x for x in predicted], dtype=object)
-        p[unknown] = "Defect" if lumped else None
-        f1, balanced = cw.score(truth, list(p))
-        return f1, balanced or 0.0
+        return camera_score(truth, lumped, predicted, unknown)
 
     print(f"{rep['camera']}: {len(queries)} photos, pool {len(pool)}, k {k}, threshold {threshold:.2f}, {draws} draws")
     for n, per_class in [(5, True), (10, True), (20, False), (50, False), (100, False)]:

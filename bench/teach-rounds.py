@@ -46,7 +46,8 @@ class Camera:
         self.bx, self.by = self.bundle[defects], self.labels_bundle[defects]
 
     def label(self, picks, x, db_x, t_x, quick):
-        """The page's labels of `x` with pool photos `picks` confirmed, and each one's confidence.
+        """The page's labels of `x` with pool photos `picks` confirmed, which are unknown, and each
+        one's confidence.
         `quick`: the first defect head alone (for proposing), else the heads as the page fits them."""
         own, own_labels, t_own = self.pool[picks], self.labels[picks], self.t_pool[picks]
         threshold, k = self.rep["threshold"], self.rep["k"]
@@ -75,16 +76,11 @@ class Camera:
                         "two": lambda a, b, c: tk.two_heads(self.bx, self.by, a, b, c, False)}
                 right = {w: tk.held_right(f, ox, oy, ot) for w, f in fits.items()}
                 named = fits["two" if right["two"] > right["no"] else "no"](ox, oy, ot)(x, t_x)
-        out = np.array(np.where(is_normal, NORMAL, named), dtype=object)
-        out[unknown] = None
-        return out, np.where(is_normal, side, side * sure)
+        return np.where(is_normal, NORMAL, named), unknown, np.where(is_normal, side, side * sure)
 
     def score(self, picks):
-        out, _ = self.label(picks, self.queries, self.db, self.t_query, False)
-        if self.lumped:
-            out = np.array([x if x is None else ("Normal" if x == NORMAL else "Defect") for x in out], dtype=object)
-            out[out == None] = "Defect"  # noqa: E711  (unknown counts as a defect)
-        return cw.score(self.truth, list(out))
+        named, unknown, _ = self.label(picks, self.queries, self.db, self.t_query, False)
+        return gw.camera_score(self.truth, self.lumped, named, unknown)
 
 
 def typicality(x, power):
@@ -122,7 +118,7 @@ def teach(cam, budgets, uncertain=0.0, power=1.0, seed=None):
         else:
             weight = np.ones(len(candidates))
             if uncertain and confirmed:
-                _, sure = cam.label(confirmed, cam.pool[candidates], cam.db_pool[candidates], cam.t_pool[candidates], True)
+                _, _, sure = cam.label(confirmed, cam.pool[candidates], cam.db_pool[candidates], cam.t_pool[candidates], True)
                 weight = 1 - uncertain + 2 * uncertain * (1 - sure)
             new = propose(cam.pool, candidates, confirmed, ROUND, weight, power)
         confirmed += new
