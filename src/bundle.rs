@@ -158,7 +158,7 @@ impl Bundle {
             }
             EncoderKind::Lite0 { blocks } => (1..=lite0::BLOCKS + 1).contains(&usize::from(blocks)),
         };
-        let fits = m.input_size % 16 == 0
+        let fits = m.input_size.is_multiple_of(16)
             && (16..=512).contains(&m.input_size)
             && encoder_fits
             && (1..=2048).contains(&m.code_dim)
@@ -375,7 +375,7 @@ mod tests {
     fn embedded_bundle_round_trips_byte_for_byte() {
         let bundle = Bundle::embedded().expect("the built-in bundle loads");
         assert_eq!(bundle.to_bytes().unwrap(), DEFAULT_BUNDLE);
-        assert!(bundle.references.len() > 0);
+        assert!(!bundle.references.is_empty());
     }
 
     #[test]

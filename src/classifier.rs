@@ -460,7 +460,7 @@ impl Classifier {
     async fn embed_flat_views(&self, inputs: Vec<f32>, views: u8) -> Result<Vec<f32>> {
         let size = self.preprocess.input_size as usize;
         let per_input = 3 * size * size;
-        if inputs.len() % per_input != 0 {
+        if !inputs.len().is_multiple_of(per_input) {
             return Err(Error::Model(format!("{} values are not whole {size}×{size} model inputs", inputs.len())));
         }
         let n = inputs.len() / per_input;
@@ -873,7 +873,7 @@ mod tests {
             singles[..n].iter().for_each(|e| mean.iter_mut().zip(e).for_each(|(m, v)| *m += v));
             let norm = mean.iter().map(|v| v * v).sum::<f32>().sqrt();
             classifier.set_views(n as u8).unwrap();
-            let got = pollster::block_on(classifier.embed_inputs(&[input.clone()])).unwrap().remove(0);
+            let got = pollster::block_on(classifier.embed_inputs(std::slice::from_ref(&input))).unwrap().remove(0);
             let worst = got.iter().zip(&mean).map(|(g, m)| (g - m / norm).abs()).fold(0.0, f32::max);
             assert!(worst < 1e-4, "{n} views: off by {worst}");
             assert!(singles[n - 1] != singles[0], "view {} differs from the photo", n - 1);

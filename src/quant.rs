@@ -39,7 +39,7 @@ fn dequantize(stored: &Stored) -> Result<(Vec<usize>, Vec<f32>)> {
         Stored::F32 { shape, values } => Ok((shape.clone(), values.clone())),
         Stored::I8 { shape, scales, values } => {
             let n: usize = shape.iter().product();
-            if shape.is_empty() || n != values.len() || scales.len() != shape[0] || n % shape[0] != 0 {
+            if shape.is_empty() || n != values.len() || scales.len() != shape[0] || !n.is_multiple_of(shape[0]) {
                 return Err(Error::Model(format!(
                     "8-bit weights: shape {shape:?} does not fit {} values and {} scales",
                     values.len(),
@@ -155,7 +155,7 @@ mod tests {
         let model = Embedder::new(&config, &device);
         let bytes = to_int8_bytes(&model).unwrap();
         let back = embedder_from_int8(&config, &bytes, &device).unwrap();
-        let x = Tensor::<4>::ones([1, 3, config.input_size as usize, config.input_size as usize], &device);
+        let x = Tensor::<4>::ones([1, 3, config.input_size, config.input_size], &device);
         let (a, b) = (model.forward(x.clone()).into_data(), back.forward(x).into_data());
         let diff = a
             .try_to_vec::<f32>()

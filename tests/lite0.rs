@@ -120,7 +120,7 @@ fn a_cut_network_loads_only_its_blocks() {
     let net = load_imagenet(&imagenet_path(), 10, &device).unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(net.blocks.len(), 10);
     assert!(net.head.is_none());
-    let missing = load_imagenet(Path::new("/nonexistent/weights.pth"), 10, &device).err().expect("refused");
+    let missing = load_imagenet(Path::new("/nonexistent/weights.pth"), 10, &device).expect_err("refused");
     assert!(missing.to_string().contains("./build.sh imagenet"), "{missing}");
 }
 

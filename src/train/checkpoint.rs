@@ -46,7 +46,7 @@ impl Checkpointer {
     }
 
     pub fn due(&self, step: usize, total: usize) -> bool {
-        step % self.every == 0 || step == total
+        step.is_multiple_of(self.every) || step == total
     }
 
     /// The model and optimizer of the stored checkpoint; `Ok(None)` if there is none. `fresh`

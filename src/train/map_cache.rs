@@ -117,8 +117,13 @@ impl MapCache {
         Tensor::from_data(TensorData::new(flat, [picks.len(), c, h, w]), device)
     }
 
+    /// Photos held.
     pub fn len(&self) -> usize {
         self.maps.len() / self.views
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// The maps of these photos only, in this order.

@@ -182,7 +182,7 @@ mod tests {
     #[test]
     fn collapsed_embeddings_pin_plain_loss_at_the_margin() {
         let device = Device::flex();
-        let e = Tensor::<2>::from_data(TensorData::new(vec![1.0f32, 0.0].repeat(4), [4, 2]), &device);
+        let e = Tensor::<2>::from_data(TensorData::new([1.0f32, 0.0].repeat(4), [4, 2]), &device);
         let loss: f32 = triplet_loss(e, &[0, 0, 1, 1], Mining::Hard, 0.3).into_scalar();
         assert!((loss - 0.3).abs() < 1e-3, "{loss}");
     }

@@ -219,12 +219,11 @@ fn apng(photo: &RgbImage) -> Vec<u8> {
             }
             b"IEND" => {
                 out.extend(chunk(b"fcTL", &fctl(1)));
-                let mut seq = 2u32;
-                for (_, data) in chunks(&second).into_iter().filter(|(k, _)| k == b"IDAT") {
+                // Frame 1's data chunks follow its control chunk (sequence 1), numbered from 2.
+                for (seq, (_, data)) in (2u32..).zip(chunks(&second).into_iter().filter(|(k, _)| k == b"IDAT")) {
                     let mut fdat = seq.to_be_bytes().to_vec();
                     fdat.extend_from_slice(data);
                     out.extend(chunk(b"fdAT", &fdat));
-                    seq += 1;
                 }
                 out.extend(chunk(b"IEND", &[]));
             }

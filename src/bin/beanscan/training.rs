@@ -200,7 +200,7 @@ pub(crate) fn open_data(args: &DataArgs) -> Result<Dataset> {
 
 /// Pretrains (or resumes) the autoencoder in `args.run`; writes the loss curve and reconstructions.
 pub fn pretrain_cmd(args: &PretrainArgs) -> Result<Autoencoder> {
-    if args.input_size % 16 != 0 || args.input_size == 0 {
+    if !args.input_size.is_multiple_of(16) || args.input_size == 0 {
         bail!("--input-size must be a positive multiple of 16");
     }
     let device = Device::flex();
@@ -209,10 +209,10 @@ pub fn pretrain_cmd(args: &PretrainArgs) -> Result<Autoencoder> {
         preprocess: PreprocessParams::new(args.input_size as u32),
     };
     std::fs::create_dir_all(&args.run).with_context(|| format!("creating {}", args.run.display()))?;
-    if let Ok(existing) = run_model(&args.run) {
-        if existing != shape {
-            bail!("{} holds a run with another model shape; use another --run", args.run.display());
-        }
+    if let Ok(existing) = run_model(&args.run)
+        && existing != shape
+    {
+        bail!("{} holds a run with another model shape; use another --run", args.run.display());
     }
     write_json(&args.run.join("model.json"), &serde_json::to_value(&shape)?)?;
     let dataset = open_data(&args.data)?;

@@ -92,7 +92,7 @@ pub struct Recipe {
 impl Recipe {
     /// Settings that cannot work, refused before anything is read.
     fn check(&self) -> Result<()> {
-        if self.input_size % 32 != 0 || self.input_size == 0 {
+        if !self.input_size.is_multiple_of(32) || self.input_size == 0 {
             bail!("--input-size must be a positive multiple of 32");
         }
         if !(1..=lite0::BLOCKS + 1).contains(&self.blocks) || self.tune.frozen >= self.blocks.min(lite0::BLOCKS) {
