@@ -10,14 +10,14 @@ every class confirmed or only Normal and 2 or 4 kinds of defect, and compares
   traits, names it again;
 - the same with the second head fitted on the confirmed beans alone (the page);
 
-each fixed, and chosen per draw as the page chooses: by 5-fold cross-validation on the confirmed
+each fixed, and chosen per draw as the page chooses: by FOLDS-fold cross-validation on the confirmed
 defect beans (in the order drawn), a tie keeping no traits. Normal vs defect is the page's gate
 (or the vote's, with no Normal confirmed); unknown stays the vote's and counts as wrong. Traits
 come from the dump (eval-camera writes them) or as bench/bean-traits.py reads them. Needs numpy,
 scikit-learn and Pillow.
 
   beanscan eval-camera --camera r2 --shots 0,10 --seeds 1 --teach 12 --json r2.json --embeddings r2.jsonl
-  bench/traits-kinds.py r2.jsonl r2.json [DRAWS]
+  bench/traits-kinds.py r2.jsonl r2.json [DRAWS] [FOLDS]
 """
 import importlib.util
 import json
@@ -36,7 +36,7 @@ gw, cw = bt.gw, bt.cw
 
 NORMAL = "Normal"
 WEIGHT = 0.1
-FOLDS = 5
+FOLDS = 5  # defect_head::FOLDS; a fourth argument sets another
 
 
 def head(bx, by, ox, oy, ot, alpha):
@@ -80,6 +80,8 @@ def held_right(fit, ox, oy, ot):
 
 
 def main():
+    global FOLDS
+    FOLDS = int(sys.argv[4]) if len(sys.argv) > 4 else FOLDS
     dump = sys.argv[1]
     (rep, lumped, queries, truth, pool, pool_labels, labels_pool, bundle, bundle_labels, labels_bundle, db,
      draws) = gw.replay_inputs(sys.argv)
