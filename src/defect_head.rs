@@ -105,8 +105,9 @@ impl DefectHead {
         }
         let scale = TraitScale::of(&own.iter().map(|&i| traits[i].expect("own rows have traits")).collect::<Vec<_>>());
         let plain = plain_inputs(rows);
-        // The second head's inputs, by row (it only takes the grader's).
-        let with: Vec<Vec<f64>> = rows.iter().zip(traits).map(|(r, t)| scale.input(r, *t)).collect();
+        // The second head's inputs, by row: only the grader's rows have any, as only they are taken.
+        let with: Vec<Vec<f64>> =
+            rows.iter().zip(traits).map(|(r, t)| t.map_or_else(Vec::new, |t| scale.input(r, Some(t)))).collect();
         // The two heads fitted to the rows `keep` takes; a fold's fits start from `from`'s.
         let fit = |keep: &dyn Fn(usize) -> bool, from: Option<&(Linear, Linear)>| {
             let pick = |set: &[usize], inputs: &[Vec<f64>], start: Option<&Linear>| {
