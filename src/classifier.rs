@@ -102,8 +102,8 @@ pub struct Classifier {
 pub fn load_embedder(config: &ModelConfig, weight_type: WeightType, weights: &[u8], device: &Device) -> Result<Net> {
     let cpu = Device::flex();
     let model = match Net::new(config, &cpu) {
-        Net::ResNet(m) => Net::ResNet(load_weights(m, weight_type, weights, &cpu)?),
-        Net::Lite0(m) => Net::Lite0(load_weights(m, weight_type, weights, &cpu)?),
+        Net::ResNet(m) => Net::ResNet(Box::new(load_weights(*m, weight_type, weights, &cpu)?)),
+        Net::Lite0(m) => Net::Lite0(Box::new(load_weights(*m, weight_type, weights, &cpu)?)),
     };
     Ok(if *device == cpu { model } else { model.to_device(device) })
 }

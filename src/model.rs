@@ -322,19 +322,19 @@ impl Lite0Embedder {
     }
 }
 
-/// Whichever embedder a bundle holds.
+/// Whichever embedder a bundle holds (boxed: a net's layers are kilobytes of handles, moved whole).
 #[derive(Debug)]
 pub enum Net {
-    ResNet(Embedder),
-    Lite0(Lite0Embedder),
+    ResNet(Box<Embedder>),
+    Lite0(Box<Lite0Embedder>),
 }
 
 impl Net {
     /// A fresh net of the bundle's architecture; Lite0 in its folded (inference) form.
     pub fn new(config: &ModelConfig, device: &Device) -> Self {
         match config.encoder {
-            EncoderKind::ResNet => Net::ResNet(Embedder::new(config, device)),
-            EncoderKind::Lite0 { blocks } => Net::Lite0(Lite0Embedder::new(config, blocks.into(), true, device)),
+            EncoderKind::ResNet => Net::ResNet(Box::new(Embedder::new(config, device))),
+            EncoderKind::Lite0 { blocks } => Net::Lite0(Box::new(Lite0Embedder::new(config, blocks.into(), true, device))),
         }
     }
 
@@ -347,8 +347,8 @@ impl Net {
 
     pub fn to_device(self, device: &Device) -> Self {
         match self {
-            Net::ResNet(m) => Net::ResNet(m.to_device(device)),
-            Net::Lite0(m) => Net::Lite0(m.to_device(device)),
+            Net::ResNet(m) => Net::ResNet(Box::new((*m).to_device(device))),
+            Net::Lite0(m) => Net::Lite0(Box::new((*m).to_device(device))),
         }
     }
 }

@@ -163,6 +163,8 @@ pub fn mean_over_views(views: &[Vec<Vec<f32>>]) -> Vec<Vec<f32>> {
 /// Codes of the whole labelled training pool under the eight views (`[view][photo]`) and of
 /// the evaluation photos, computed once for a study.
 pub struct Codes<'a> {
+    /// The names of the classes the labels count.
+    pub class_names: &'a [String],
     pub train_views: &'a [Vec<Vec<f32>>],
     pub train_labels: &'a [u16],
     pub train_ids: &'a [String],
@@ -174,7 +176,6 @@ pub struct Codes<'a> {
 
 pub fn run_budget(
     config: &ModelConfig,
-    class_names: &[String],
     codes: &Codes,
     chosen: &[usize],
     options: &FinetuneOptions,
@@ -182,6 +183,7 @@ pub fn run_budget(
     threshold: f32,
     device: &Device,
 ) -> BudgetRun {
+    let class_names = codes.class_names;
     let views: Vec<Vec<Vec<f32>>> = codes.train_views.iter().map(|v| pick(v, chosen)).collect();
     let labels = pick(codes.train_labels, chosen);
     let ids = pick(codes.train_ids, chosen);

@@ -69,8 +69,8 @@ pub fn bundle(input: ExportInput) -> Result<Bundle> {
 /// The net's weights stored as `weight_type`.
 pub fn weight_bytes(net: Net, weight_type: WeightType) -> Result<Vec<u8>> {
     match net {
-        Net::ResNet(m) => module_bytes(m, weight_type),
-        Net::Lite0(m) => module_bytes(m, weight_type),
+        Net::ResNet(m) => module_bytes(*m, weight_type),
+        Net::Lite0(m) => module_bytes(*m, weight_type),
     }
 }
 

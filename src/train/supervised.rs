@@ -34,6 +34,8 @@ impl SupervisedNet {
 }
 
 pub struct SupervisedOptions {
+    /// Outputs of the classifier head: the number of classes the labels count.
+    pub classes: usize,
     pub steps: usize,
     pub batch: usize,
     pub learning_rate: f64,
@@ -67,7 +69,6 @@ pub fn train(
     params: &PreprocessParams,
     images: &[RgbImage],
     labels: &[u16],
-    n_classes: usize,
     options: &SupervisedOptions,
     checkpoint: Option<&Checkpointer>,
     device: &Device,
@@ -77,7 +78,7 @@ pub fn train(
     // Weight initialisation draws from the backend's generator: seed it so reruns match.
     device.seed(options.seed);
     let (mut net, mut run, start) = TrainLoop::start(
-        || SupervisedNet::new(config, n_classes, &device),
+        || SupervisedNet::new(config, options.classes, &device),
         options.steps,
         options.learning_rate,
         checkpoint,

@@ -299,7 +299,7 @@ pub fn train_cmd(args: &TrainArgs) -> Result<()> {
     );
 
     let started = Instant::now();
-    let embedder = Net::ResNet(Embedder { encoder, head: tuned.head });
+    let embedder = Net::ResNet(Box::new(Embedder { encoder, head: tuned.head }));
     let embeddings = export::embed_images(&embedder, &shape.preprocess, &images, 1, &device);
     let references = study::references(&embeddings, &labels, &ids);
     let bundle = export::bundle(ExportInput {
@@ -359,18 +359,15 @@ pub fn supervised_cmd(args: &SupervisedArgs) -> Result<()> {
         args.schedule.seed
     );
     let checkpoint = Checkpointer::new(args.run.join("supervised.ckpt"), settings, args.schedule.checkpoint_every);
-    let options =
-        SupervisedOptions { steps: args.steps, batch: args.schedule.batch, learning_rate: 1e-3, seed: args.schedule.seed };
-    let trained = supervised::train(
-        &shape.model,
-        &shape.preprocess,
-        &pool.images,
-        &pool.labels,
-        dataset.class_names.len(),
-        &options,
-        Some(&checkpoint),
-        &device,
-    )?;
+    let options = SupervisedOptions {
+        classes: dataset.class_names.len(),
+        steps: args.steps,
+        batch: args.schedule.batch,
+        learning_rate: 1e-3,
+        seed: args.schedule.seed,
+    };
+    let trained =
+        supervised::train(&shape.model, &shape.preprocess, &pool.images, &pool.labels, &options, Some(&checkpoint), &device)?;
     let (first, last) = ends(&trained.losses);
     report_step(&format!("supervised {} steps (loss {first:.3} → {last:.3})", trained.losses.len()), started);
     write_json(&args.run.join("supervised-classes.json"), &serde_json::to_value(&dataset.class_names)?)?;
@@ -425,6 +422,7 @@ pub fn study_cmd(args: &StudyArgs) -> Result<()> {
         started,
     );
     let codes = Codes {
+        class_names: &class_names,
         train_views: &train_views,
         train_labels: &pool.labels,
         train_ids: &pool.ids,
@@ -466,7 +464,7 @@ pub fn study_cmd(args: &StudyArgs) -> Result<()> {
     for (mining, n, seed) in jobs {
         let chosen = draw_beans(&pool.beans, n, seed);
         let options = finetune_options(args.finetune_steps, args.margin, mining, seed);
-        let run = study::run_budget(&shape.model, &class_names, &codes, &chosen, &options, args.k, threshold, &device);
+        let run = study::run_budget(&shape.model, &codes, &chosen, &options, args.k, threshold, &device);
         let name = format!("fine-tuned kNN ({})", mining_name(mining));
         let tag = format!("{}-{n}-seed{seed}", mining_slug(mining));
         bar.suspend(|| eprintln!("{name}, {n} beans, seed {seed}: {}", run.fine_tuned.summary()));

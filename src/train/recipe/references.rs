@@ -46,7 +46,7 @@ pub(super) fn choose(
 ) -> Result<Chosen> {
     let started = Instant::now();
     let Tuned { embedder, class_directions, .. } = tuned;
-    let folded = Net::Lite0(Lite0Embedder { encoder: embedder.encoder.fold(), head: embedder.head });
+    let folded = Net::Lite0(Box::new(Lite0Embedder { encoder: embedder.encoder.fold(), head: embedder.head }));
     let net = load_embedder(model, recipe.weight_type, &export::weight_bytes(folded, recipe.weight_type)?, device)?;
     let train = &sources.train;
     let seed = recipe.tune.seed;
