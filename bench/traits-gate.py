@@ -9,13 +9,14 @@ defects. "In its own camera" fits on the left-out camera's own `train` photos: w
 carry where they need not travel. Each camera's traits standardised on its own photos
 (unlabelled) is the second table. Needs numpy, scikit-learn and Pillow.
 
-  bench/traits-gate.py [DATA_ROOT]     # default ../shared/data; traits cached in /tmp
+  bench/traits-gate.py [DATA_ROOT]     # default ../shared/data; traits cached in /tmp per root
 """
 import csv
 import importlib.util
 import json
 import os
 import sys
+import zlib
 from multiprocessing import Pool
 
 import numpy as np
@@ -48,7 +49,9 @@ def read_traits(path):  # a function of this module, so the pool's workers can b
     return bt.traits(path)
 
 
-def traits_of(rows, cache="/tmp/beanscan-traits-gate.json"):
+def traits_of(rows, root):
+    """Every photo's traits, cached in /tmp per data root."""
+    cache = f"/tmp/beanscan-traits-gate-{zlib.crc32(os.path.abspath(root).encode()):08x}.json"
     if os.path.exists(cache):
         return np.array(json.load(open(cache)))
     with Pool(os.cpu_count()) as pool:
@@ -60,7 +63,7 @@ def traits_of(rows, cache="/tmp/beanscan-traits-gate.json"):
 def main():
     root = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data")
     rows = photos(root)
-    x = traits_of(rows)
+    x = traits_of(rows, root)
     camera = np.array([r[0] for r in rows])
     split = np.array([r[1] for r in rows])
     defect = np.array([r[2] != "Normal" for r in rows])

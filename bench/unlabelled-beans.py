@@ -34,9 +34,9 @@ NORMAL = "Normal"
 CONFIRMED = 3.0
 
 
-def self_trained(fit, x, y, w, unlabelled, sure, weight, rounds=2):
-    """`fit(x, y, w)` refitted with the unlabelled beans it is at least `sure` of, as it labels them."""
-    model = fit(x, y, w)
+def self_trained(fit, model, x, y, w, unlabelled, sure, weight, rounds=2):
+    """`model`, `fit(x, y, w)`, refitted with the unlabelled beans it is at least `sure` of, as it
+    labels them."""
     for _ in range(rounds):
         p = model.predict_proba(unlabelled)
         taken = p.max(1) >= sure
@@ -76,8 +76,9 @@ def main():
                 w = np.concatenate([np.ones(len(bundle)), np.full(len(own), CONFIRMED)])
                 label = lambda model: np.where(model.predict(queries), NORMAL, defect)  # noqa: E731
                 fit = gate_fit
-                rows["page"].append(score(label(gate_fit(x, y, w)), unknown))
-                gate = gate_fit(x, y, w).predict_proba(queries)[:, 1]
+                page = gate_fit(x, y, w)
+                rows["page"].append(score(label(page), unknown))
+                gate = page.predict_proba(queries)[:, 1]
                 for neighbours in (10, 20):
                     spread = LabelSpreading(kernel="knn", n_neighbors=neighbours, alpha=0.5, max_iter=100)
                     spread.fit(np.concatenate([own, queries]),
@@ -93,10 +94,11 @@ def main():
                 w = np.concatenate([np.ones(defects.sum()), np.full(len(own), CONFIRMED)])
                 label = lambda model: model.predict(queries)  # noqa: E731
                 fit = head_fit
-                rows["page"].append(score(label(head_fit(x, y, w)), unknown))
+                page = head_fit(x, y, w)
+                rows["page"].append(score(label(page), unknown))
             for sure in (0.8, 0.95) if has_normal else (0.5, 0.9):
                 for weight in (0.3, 1.0):
-                    model = self_trained(fit, x, y, w, queries, sure, weight)
+                    model = self_trained(fit, page, x, y, w, queries, sure, weight)
                     rows[f"self-trained {sure}, × {weight}"].append(score(label(model), unknown))
         for name, figures in rows.items():
             m, s = np.mean(figures, 0), np.std(figures, 0)
