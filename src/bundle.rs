@@ -16,13 +16,15 @@ use crate::preprocess::PreprocessParams;
 pub const MAGIC: &[u8; 8] = b"BEANSCAN";
 /// Version 2 added the encoder architecture to the model settings, version 3 the view count,
 /// version 4 the tray beans' own unknown threshold, version 5 the white reference of the
-/// preprocessing; version 1 files (always the ResNet-like encoder), version 2 files (one view),
-/// version 3 files (one threshold) and version 4 files (no white reference) are still read.
-pub const FORMAT_VERSION: u32 = 5;
+/// preprocessing, version 6 its plain background; version 1 files (always the ResNet-like
+/// encoder), version 2 files (one view), version 3 files (one threshold), version 4 files (no
+/// white reference) and version 5 files (no plain background) are still read.
+pub const FORMAT_VERSION: u32 = 6;
 const FORMAT_V1: u32 = 1;
 const FORMAT_V2: u32 = 2;
 const FORMAT_V3: u32 = 3;
 const FORMAT_V4: u32 = 4;
+const FORMAT_V5: u32 = 5;
 
 /// The bundle the library ships with (trained and exported by `beanscan tune`). The page's
 /// modules are built without it (feature `builtin-bundle` off) and fetch the same file.
@@ -110,7 +112,7 @@ impl Bundle {
     }
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        let older = [FORMAT_V1, FORMAT_V2, FORMAT_V3, FORMAT_V4]
+        let older = [FORMAT_V1, FORMAT_V2, FORMAT_V3, FORMAT_V4, FORMAT_V5]
             .into_iter()
             .find(|v| bytes.len() >= 12 && bytes[..8] == MAGIC[..] && bytes[8..12] == v.to_le_bytes());
         let version = older.unwrap_or(FORMAT_VERSION);
@@ -129,6 +131,7 @@ impl Bundle {
         })?;
         let decoded = match version {
             FORMAT_V1 => postcard::from_bytes::<BundleV1>(payload).map(|v1| Bundle::from(BundleV4::from(v1))),
+            FORMAT_V5 => postcard::from_bytes::<BundleBefore<PreprocessV5>>(payload).map(Bundle::from),
             // Version 2 is version 4 without its last two fields (postcard is positional): append
             // a view count of 1, which is what its references were made with, and no tray
             // threshold (version 3 lacks only that).
@@ -220,12 +223,13 @@ struct BundleOut<'a> {
     tray_threshold: Option<f32>,
 }
 
-/// A version-4 file: the same fields, with preprocessing from before the white reference.
+/// A version-4 or -5 file: the same fields, with preprocessing `P` from before the white
+/// reference (4) or the plain background (5).
 #[derive(Deserialize)]
-struct BundleV4 {
+struct BundleBefore<P> {
     description: String,
     model: ModelConfig,
-    preprocess: PreprocessV4,
+    preprocess: P,
     class_names: Vec<String>,
     weight_type: WeightType,
     weights: Vec<u8>,
@@ -244,14 +248,31 @@ struct PreprocessV4 {
     std: [f32; 3],
 }
 
+type BundleV4 = BundleBefore<PreprocessV4>;
+
 impl From<PreprocessV4> for PreprocessParams {
     fn from(p: PreprocessV4) -> Self {
-        PreprocessParams { input_size: p.input_size, mean: p.mean, std: p.std, white_reference: false }
+        PreprocessV5 { input_size: p.input_size, mean: p.mean, std: p.std, white_reference: false }.into()
     }
 }
 
-impl From<BundleV4> for Bundle {
-    fn from(b: BundleV4) -> Self {
+#[derive(Deserialize)]
+struct PreprocessV5 {
+    input_size: u32,
+    mean: [f32; 3],
+    std: [f32; 3],
+    white_reference: bool,
+}
+
+impl From<PreprocessV5> for PreprocessParams {
+    fn from(p: PreprocessV5) -> Self {
+        let PreprocessV5 { input_size, mean, std, white_reference } = p;
+        PreprocessParams { input_size, mean, std, white_reference, plain_background: false }
+    }
+}
+
+impl<P: Into<PreprocessParams>> From<BundleBefore<P>> for Bundle {
+    fn from(b: BundleBefore<P>) -> Self {
         Bundle {
             description: b.description,
             model: b.model,
@@ -404,7 +425,7 @@ mod tests {
         assert!(message(&wrong_magic).contains("magic"));
         let mut newer = good.clone();
         newer[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
-        assert!(message(&newer).contains("format version 6; this beanscan reads version 5"));
+        assert!(message(&newer).contains("format version 7; this beanscan reads version 6"));
     }
 
     /// A well-formed file (valid checksum) whose contents disagree with each other.
@@ -505,15 +526,14 @@ mod tests {
         assert!(classifier.label(&embedding).is_ok());
     }
 
-    /// The payload a version-4 file would hold for `b`: every field in order, the preprocessing
-    /// without its white reference (postcard writes a struct as the tuple of its fields).
-    fn v4_payload(b: &Bundle) -> Vec<u8> {
-        let p = &b.preprocess;
+    /// The payload an older file would hold for `b`: every field in order, the preprocessing as
+    /// `preprocess` gives it (postcard writes a struct as the tuple of its fields).
+    fn older_payload(b: &Bundle, preprocess: impl Serialize) -> Vec<u8> {
         let references = ReferenceSet { embeddings: Vec::new(), ..b.references.clone() };
         postcard::to_allocvec(&(
             &b.description,
             &b.model,
-            (p.input_size, p.mean, p.std),
+            preprocess,
             &b.class_names,
             b.weight_type,
             &b.weights,
@@ -527,38 +547,47 @@ mod tests {
         .unwrap()
     }
 
+    /// A version-5 file (before the plain background) loads without one, its white reference kept.
     /// A version-4 file (before the white reference) loads without one. A version-3 file (before
     /// the tray threshold) loads with none: tray beans use the one threshold it has. A version-2
     /// file (before the view count) loads with one view: its references were made so.
     #[test]
-    fn version_2_3_and_4_bundles_still_load() {
+    fn version_2_to_5_bundles_still_load() {
         let mut bundle = Bundle::embedded().unwrap();
         bundle.default_views = 1;
         bundle.tray_threshold = None;
+        bundle.preprocess.white_reference = true;
+        bundle.preprocess.plain_background = false;
+        let p = bundle.preprocess.clone();
+        let v5 = older_payload(&bundle, (p.input_size, p.mean, p.std, true));
+        let read = Bundle::from_bytes(&framing::frame(MAGIC, 5, &v5)).expect("a v5 bundle loads");
+        assert!(read.preprocess.white_reference && !read.preprocess.plain_background);
+        assert_eq!(read.to_bytes().unwrap(), bundle.to_bytes().unwrap());
         bundle.preprocess.white_reference = false;
-        let v5 = bundle.to_bytes().unwrap();
-        let payload = v4_payload(&bundle);
+        let current = bundle.to_bytes().unwrap();
+        let payload = older_payload(&bundle, (p.input_size, p.mean, p.std));
         assert_eq!(&payload[payload.len() - 2..], &[1, 0], "the view count, then no tray threshold, end the payload");
         let read = Bundle::from_bytes(&framing::frame(MAGIC, 4, &payload)).expect("a v4 bundle loads");
         assert!(!read.preprocess.white_reference);
-        assert_eq!(read.to_bytes().unwrap(), v5);
+        assert_eq!(read.to_bytes().unwrap(), current);
         let v3 = framing::frame(MAGIC, 3, &payload[..payload.len() - 1]);
         let read = Bundle::from_bytes(&v3).expect("a v3 bundle loads");
         assert_eq!((read.tray_threshold, read.tray_threshold()), (None, read.default_threshold));
-        assert_eq!(read.to_bytes().unwrap(), v5);
+        assert_eq!(read.to_bytes().unwrap(), current);
         let v2 = framing::frame(MAGIC, 2, &payload[..payload.len() - 2]);
         let read = Bundle::from_bytes(&v2).expect("a v2 bundle loads");
         assert_eq!(read.default_views, 1);
-        assert_eq!(read.to_bytes().unwrap(), v5);
+        assert_eq!(read.to_bytes().unwrap(), current);
         assert!(reencoded(|b| b.default_views = 3).contains("invalid view count 3"));
     }
 
     #[test]
-    fn a_white_reference_is_kept() {
+    fn a_white_reference_and_a_plain_background_are_kept() {
         let mut bundle = Bundle::embedded().unwrap();
         bundle.preprocess.white_reference = true;
+        bundle.preprocess.plain_background = true;
         let read = Bundle::from_bytes(&bundle.to_bytes().unwrap()).unwrap();
-        assert!(read.preprocess.white_reference);
+        assert!(read.preprocess.white_reference && read.preprocess.plain_background);
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub mod library;
 pub mod lite0;
 pub mod model;
 pub mod notice;
+pub mod plain_background;
 pub mod preprocess;
 pub mod quant;
 pub mod references;

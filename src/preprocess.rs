@@ -31,12 +31,15 @@ pub struct PreprocessParams {
     /// part of the square's outer ring, [`white_gains`]) becomes the same white in every photo,
     /// whatever white balance and exposure the camera chose.
     pub white_reference: bool,
+    /// The background around the bean painted one plain colour (the normalisation's mean, so the
+    /// net reads zero there), whatever ground the camera saw ([`crate::plain_background`]).
+    pub plain_background: bool,
 }
 
 impl PreprocessParams {
     pub fn new(input_size: u32) -> Self {
         // Measured on the greencoffee train split (see `beanscan stats`); fine as a default elsewhere.
-        Self { input_size, mean: [0.45, 0.42, 0.38], std: [0.25, 0.24, 0.23], white_reference: false }
+        Self { input_size, mean: [0.45, 0.42, 0.38], std: [0.25, 0.24, 0.23], white_reference: false, plain_background: false }
     }
 
     /// Number of f32 values in one model input (3 × size × size).
@@ -317,7 +320,17 @@ pub fn apply_gains(image: &mut RgbImage, gains: [f32; 3]) {
 /// The photo as the model sees it before normalising: the square around the bean at model size,
 /// white-balanced on the photo's background when `params` asks for it. Training caches these.
 pub fn model_square(photo: &RgbImage, params: &PreprocessParams) -> RgbImage {
-    framed(photo, params).0
+    for_the_net(framed(photo, params).0, params)
+}
+
+/// `square` as the net is given it: its background painted plain when `params` asks for it.
+/// Traits are read before, from the ground the camera saw.
+pub fn for_the_net(mut square: RgbImage, params: &PreprocessParams) -> RgbImage {
+    if params.plain_background {
+        let fill = params.mean.map(|m| (m * 255.0).round().clamp(0.0, 255.0) as u8);
+        crate::plain_background::paint_background(&mut square, fill);
+    }
+    square
 }
 
 /// [`model_square`] and the share of the photo's shorter side the square spans.
@@ -340,7 +353,8 @@ pub fn side_share(photo: &RgbImage, side: u32) -> f32 {
 /// [`image_to_input`] and the bean's traits ([`crate::traits`]), read from the same square.
 pub fn image_to_bean(image: &RgbImage, params: &PreprocessParams) -> (Vec<f32>, [f32; TRAITS]) {
     let (square, side_share) = framed(image, params);
-    (normalise(&square, params), bean_traits(&square, side_share))
+    let traits = bean_traits(&square, side_share);
+    (normalise(&for_the_net(square, params), params), traits)
 }
 
 /// Planar CHW f32 input from a square RGB image of the model's size.

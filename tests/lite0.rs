@@ -174,7 +174,8 @@ fn fine_tuning_trains_the_unfrozen_blocks_only() {
     let device = Device::flex();
     let imagenet = load_imagenet(&imagenet_path(), 17, &device).unwrap();
     let start = Start::Imagenet(imagenet.clone());
-    let params = PreprocessParams { input_size: 32, mean: [0.5; 3], std: [0.5; 3], white_reference: false };
+    let params =
+        PreprocessParams { input_size: 32, mean: [0.5; 3], std: [0.5; 3], white_reference: false, plain_background: false };
     let (images, labels, beans) = two_class_photos(params.input_size);
     let config = ModelConfig { input_size: 32, code_dim: 16, embed_dim: 8, ..ModelConfig::default() };
     let weights =
@@ -287,7 +288,8 @@ fn distillation_keeps_the_photos_as_taken_near_the_start_net() {
     use beanscan::train::pretrained::{MapCache, Start, TuneMaps, TuneOptions, tune};
     let device = Device::flex();
     let imagenet = load_imagenet(&imagenet_path(), 17, &device).unwrap();
-    let params = PreprocessParams { input_size: 32, mean: [0.5; 3], std: [0.5; 3], white_reference: false };
+    let params =
+        PreprocessParams { input_size: 32, mean: [0.5; 3], std: [0.5; 3], white_reference: false, plain_background: false };
     let (images, labels, beans) = two_class_photos(params.input_size);
     let config = ModelConfig { input_size: 32, code_dim: 16, embed_dim: 8, ..ModelConfig::default() };
     let start_net = Lite0Embedder::from_encoder(&config, imagenet.clone(), &device);

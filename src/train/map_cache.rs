@@ -322,7 +322,8 @@ mod tests {
         use crate::train::pretrained::{imagenet_path, load_imagenet};
         let device = Device::flex();
         let encoder = load_imagenet(&imagenet_path(), 5, &device).unwrap_or_else(|e| panic!("{e:#}"));
-        let params = PreprocessParams { input_size: 32, mean: [0.5; 3], std: [0.5; 3], white_reference: false };
+        let params =
+            PreprocessParams { input_size: 32, mean: [0.5; 3], std: [0.5; 3], white_reference: false, plain_background: false };
         let images = black_beans(5, 32);
         let cache = MapCache::build(&encoder, 5, &params, &images, 8, ViewJitter::default(), &device);
         assert_eq!(cache.len(), 5);
@@ -361,7 +362,8 @@ mod tests {
         use crate::train::pretrained::{imagenet_path, load_imagenet};
         let device = Device::flex();
         let encoder = load_imagenet(&imagenet_path(), 3, &device).unwrap_or_else(|e| panic!("{e:#}"));
-        let params = PreprocessParams { input_size: 32, mean: [0.5; 3], std: [0.5; 3], white_reference: false };
+        let params =
+            PreprocessParams { input_size: 32, mean: [0.5; 3], std: [0.5; 3], white_reference: false, plain_background: false };
         let images = black_beans(2, 32);
         let plain = MapCache::build(&encoder, 3, &params, &images, 8, ViewJitter::default(), &device);
         let jitter = ViewJitter { camera: true, clean_mirrors: true, ..ViewJitter::default() };

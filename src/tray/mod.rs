@@ -59,7 +59,8 @@ pub fn bean_input(
     let at = found.square(photo.width(), photo.height());
     let mut square = preprocess::crop_square(photo, at, params.input_size);
     preprocess::apply_gains(&mut square, gains);
-    (preprocess::normalise(&square, params), bean_traits(&square, preprocess::side_share(photo, at.2)))
+    let traits = bean_traits(&square, preprocess::side_share(photo, at.2));
+    (preprocess::normalise(&preprocess::for_the_net(square, params), params), traits)
 }
 
 /// Embeds the beans found in `photo`, in batches: each bean's embedding, then its traits.

@@ -71,6 +71,11 @@ pub struct TuneArgs {
     /// kept in the bundle, so the page does the same.
     #[arg(long)]
     pub white_reference: bool,
+    /// Each bean's ground (paper, pad, rig, towel) painted one plain grey before the net sees
+    /// it, so a ground it never saw does not move the bean; kept in the bundle, so the page does
+    /// the same.
+    #[arg(long)]
+    pub plain_background: bool,
     /// With --camera-jitter: only the three quarter turns jittered, the four mirrored views
     /// kept as the photo was taken.
     #[arg(long, requires = "camera_jitter")]
@@ -206,6 +211,7 @@ impl TuneArgs {
             views: self.views,
             jitter: ViewJitter { low_res: self.low_res, camera: self.camera_jitter, clean_mirrors: self.clean_mirrors },
             white_reference: self.white_reference,
+            plain_background: self.plain_background,
             map_cache: self.map_cache.clone(),
             distill_map_cache: self.distill_map_cache.clone(),
             labels: self.labels,

@@ -33,7 +33,7 @@ impl Started {
             imagenet_path().file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
             if self.same_maps { String::new() } else { recipe.start_words(" then") },
             recipe.input_size,
-            recipe.white_reference_words(),
+            recipe.preprocess_words(),
             recipe.tune.frozen,
             recipe.views,
             jitter.words(),

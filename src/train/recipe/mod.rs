@@ -52,6 +52,8 @@ pub struct Recipe {
     pub jitter: ViewJitter,
     /// Colour constancy from the background ([`PreprocessParams::white_reference`]).
     pub white_reference: bool,
+    /// The ground around each bean painted plain ([`PreprocessParams::plain_background`]).
+    pub plain_background: bool,
     /// Where the frozen blocks' maps are kept between runs.
     pub map_cache: Option<PathBuf>,
     /// With distillation: where the maps of the views as taken (no jitter) are kept.
@@ -137,9 +139,11 @@ impl Recipe {
         }
     }
 
-    /// How the run's settings name the white reference, in map-cache keys and reports.
-    fn white_reference_words(&self) -> &'static str {
-        if self.white_reference { " white-reference" } else { "" }
+    /// How the run's settings name the white reference and the plain background, in map-cache
+    /// keys and reports.
+    fn preprocess_words(&self) -> String {
+        let words = [(self.white_reference, " white-reference"), (self.plain_background, " plain-background")];
+        words.into_iter().filter(|&(on, _)| on).map(|(_, w)| w).collect()
     }
 
     /// The ImageNet weights expect RGB scaled to [-1, 1].
@@ -149,6 +153,7 @@ impl Recipe {
             mean: [0.5; 3],
             std: [0.5; 3],
             white_reference: self.white_reference,
+            plain_background: self.plain_background,
         }
     }
 }

@@ -68,7 +68,7 @@ fn settings(recipe: &Recipe, model: &ModelConfig, sources: &Sources) -> String {
         sources.train.images.len(),
         o.frozen,
         recipe.views,
-        recipe.jitter.words() + recipe.white_reference_words(),
+        recipe.jitter.words() + &recipe.preprocess_words(),
         o.learning_rate,
         o.loss,
         o.scale,
