@@ -543,4 +543,18 @@ mod tests {
         // A black photo has no white to go by: the gains stop at their bound.
         assert_eq!(white_gains(&RgbImage::new(32, 32)), [GAIN_RANGE.1; 3]);
     }
+    #[test]
+    fn a_plain_background_reaches_the_net_and_leaves_the_traits() {
+        let photo = bean_on_paper([1.0, 1.0, 1.0]);
+        let params = |plain_background| PreprocessParams { plain_background, ..PreprocessParams::new(32) };
+        let (as_seen, traits) = image_to_bean(&photo, &params(false));
+        let (plain, plain_traits) = image_to_bean(&photo, &params(true));
+        assert_eq!(traits, plain_traits, "traits are read from the ground the camera saw");
+        assert_eq!(plain, image_to_input(&photo, &params(true)));
+        // The square's corner is paper: white as seen, the normalisation's mean (zero, to 8 bits)
+        // once plain.
+        assert!(as_seen[0] > 1.0 && plain[0].abs() < 0.01, "{} {}", as_seen[0], plain[0]);
+        let middle = 32 * 16 + 16; // red channel, centre pixel: the bean
+        assert_eq!(plain[middle], as_seen[middle]);
+    }
 }
