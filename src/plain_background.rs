@@ -4,17 +4,22 @@
 //! never saw moves every bean's embedding. Painting it plain leaves the bean as the only thing
 //! that differs (`docs/results.md`, "Recipes measured and not shipped").
 //!
-//! The background is what can be reached from the square's edge through pixels near the colour of
+//! The background is what can be reached from the square's edge through pixels near a colour of
 //! its outer ring, so a bean's own pale spots and holes stay, however close to the paper's colour.
 
 use std::collections::VecDeque;
 
 use image::RgbImage;
 
-/// Pixels this far (RGB in 0..1) from the ring's median colour can be background, at least.
+/// Pixels this far (RGB in 0..1) from a colour of the ground can be ground, at least.
 const NEAR_BACKGROUND: f32 = 0.12;
 /// Farthest a textured ground widens that bound to: its ring's 90th-percentile distance × 1.5.
 const WIDEST: f32 = 0.3;
+/// Share of the ring a colour must hold to count as ground.
+const GROUND_SHARE: f32 = 0.3;
+/// Most a ground's channels may differ, as a share of its brightest: the bean finder's bound
+/// between warm beans and grey grounds ([`crate::preprocess::bean_square`]).
+const GREYEST: f32 = 0.22;
 /// Less of the square's middle (its central quarter by side) kept than this share: the flood
 /// took the bean itself (one the colour of its ground, or a black bean filling its square as a
 /// black pad would), so the square is left as the camera saw it.
@@ -112,12 +117,6 @@ fn background_of(square: &RgbImage) -> Ground {
         .collect();
     Ground { colours }
 }
-
-/// Share of the ring a colour must hold to count as ground.
-const GROUND_SHARE: f32 = 0.3;
-/// Most a ground's channels may differ, as a share of its brightest: the bean finder's bound
-/// between warm beans and grey grounds ([`crate::preprocess::bean_square`]).
-const GREYEST: f32 = 0.22;
 
 fn is_grey(c: &[f32; 3]) -> bool {
     let (max, min) = (c[0].max(c[1]).max(c[2]), c[0].min(c[1]).min(c[2]));

@@ -325,7 +325,7 @@ pub fn model_square(photo: &RgbImage, params: &PreprocessParams) -> RgbImage {
 
 /// `square` as the net is given it: its background painted plain when `params` asks for it.
 /// Traits are read before, from the ground the camera saw.
-pub fn for_the_net(mut square: RgbImage, params: &PreprocessParams) -> RgbImage {
+fn for_the_net(mut square: RgbImage, params: &PreprocessParams) -> RgbImage {
     if params.plain_background {
         let fill = params.mean.map(|m| (m * 255.0).round().clamp(0.0, 255.0) as u8);
         crate::plain_background::paint_background(&mut square, fill);
@@ -353,6 +353,13 @@ pub fn side_share(photo: &RgbImage, side: u32) -> f32 {
 /// [`image_to_input`] and the bean's traits ([`crate::traits`]), read from the same square.
 pub fn image_to_bean(image: &RgbImage, params: &PreprocessParams) -> (Vec<f32>, [f32; TRAITS]) {
     let (square, side_share) = framed(image, params);
+    square_to_bean(square, side_share, params)
+}
+
+/// A bean's model input and traits from its square at model size (white-balanced when `params`
+/// asks for it), which spans `side_share` of the photo's shorter side: the traits first, from the
+/// ground the camera saw, then the input, its ground painted plain when `params` asks for it.
+pub fn square_to_bean(square: RgbImage, side_share: f32, params: &PreprocessParams) -> (Vec<f32>, [f32; TRAITS]) {
     let traits = bean_traits(&square, side_share);
     (normalise(&for_the_net(square, params), params), traits)
 }

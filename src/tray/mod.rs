@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::classifier::{Classifier, Prediction};
 use crate::error::Result;
 use crate::preprocess;
-use crate::traits::{TRAITS, bean_traits};
+use crate::traits::TRAITS;
 use detect::Found;
 use grade::Grading;
 
@@ -59,8 +59,7 @@ pub fn bean_input(
     let at = found.square(photo.width(), photo.height());
     let mut square = preprocess::crop_square(photo, at, params.input_size);
     preprocess::apply_gains(&mut square, gains);
-    let traits = bean_traits(&square, preprocess::side_share(photo, at.2));
-    (preprocess::normalise(&preprocess::for_the_net(square, params), params), traits)
+    preprocess::square_to_bean(square, preprocess::side_share(photo, at.2), params)
 }
 
 /// Embeds the beans found in `photo`, in batches: each bean's embedding, then its traits.
