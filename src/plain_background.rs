@@ -11,6 +11,8 @@ use std::collections::VecDeque;
 
 use image::RgbImage;
 
+use crate::traits::{distance, percentile};
+
 /// Pixels this far (RGB in 0..1) from a colour of the ground can be ground, at least.
 const NEAR_BACKGROUND: f32 = 0.12;
 /// Farthest a textured ground widens that bound to: its ring's 90th-percentile distance × 1.5.
@@ -109,8 +111,8 @@ fn background_of(square: &RgbImage) -> Ground {
         .iter()
         .filter(|g| g.len() as f32 >= GROUND_SHARE * ring.len() as f32)
         .map(|g| {
-            let colour = [0, 1, 2].map(|c| median(g.iter().map(|p| p[c]).collect()));
-            let spread = quantile(g.iter().map(|p| distance(p, &colour)).collect(), 0.9);
+            let colour = [0, 1, 2].map(|c| percentile(&mut g.iter().map(|p| p[c]).collect::<Vec<_>>(), 50.0));
+            let spread = percentile(&mut g.iter().map(|p| distance(p, &colour)).collect::<Vec<_>>(), 90.0);
             (colour, (1.5 * spread).clamp(NEAR_BACKGROUND, WIDEST))
         })
         .filter(|(colour, _)| is_grey(colour))
@@ -143,20 +145,6 @@ fn two_groups(ring: &[[f32; 3]]) -> [Vec<[f32; 3]>; 2] {
         }
     }
     groups
-}
-
-fn distance(a: &[f32; 3], b: &[f32; 3]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt()
-}
-
-fn median(values: Vec<f32>) -> f32 {
-    quantile(values, 0.5)
-}
-
-/// The value at rank `q` of `values` (nearest rank; they are many ring pixels).
-fn quantile(mut values: Vec<f32>, q: f32) -> f32 {
-    values.sort_unstable_by(f32::total_cmp);
-    values[((values.len() - 1) as f32 * q).round() as usize]
 }
 
 #[cfg(test)]

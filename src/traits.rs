@@ -61,7 +61,8 @@ pub fn bean_traits(square: &RgbImage, side_share: f32) -> [f32; TRAITS] {
     out
 }
 
-fn distance(a: &[f32; 3], b: &[f32; 3]) -> f32 {
+/// Euclidean distance between two RGB colours in 0..1.
+pub(crate) fn distance(a: &[f32; 3], b: &[f32; 3]) -> f32 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f32>().sqrt()
 }
 
@@ -78,7 +79,7 @@ fn ring_median(square: &RgbImage) -> [f32; 3] {
 }
 
 /// The `q`th percentile, interpolated between the two nearest ranks (NumPy's default). Sorts.
-fn percentile(values: &mut [f32], q: f32) -> f32 {
+pub(crate) fn percentile(values: &mut [f32], q: f32) -> f32 {
     if values.is_empty() {
         return 0.0;
     }
